@@ -1,0 +1,261 @@
+"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``plot``.
+
+Every mistake of the user's ends in one line on stderr and exit code 2, never a
+traceback. The logic lives in the library (``jaxdiff.run``); this file only parses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import pathlib
+import sys
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
+    if not demo:
+        p.add_argument("--data", default="s_curve", help="data set name (default: s_curve)")
+        p.add_argument("--preset", default="seed", help="settings preset (default: seed)")
+    p.add_argument(
+        "--out",
+        default="runs/demo" if demo else None,
+        required=not demo,
+        help="run directory to write" + (" (default: runs/demo)" if demo else ""),
+    )
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="total epochs (default: the preset's; 4000 for seed)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="batch size (default: the preset's; 128 for seed)",
+    )
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="Adam learning rate (default: the preset's; 1e-3 for seed)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_nonneg_int,
+        default=None,
+        help="seed of data, init, training and sampling (default: 1234)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=100,
+        help="epochs between checkpoints (default: 100)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its newest checkpoint"
+    )
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="jaxdiff", description="Functional JAX denoising diffusion on small data."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser(
+        "demo",
+        help="train the seed preset on the S-curve, as the seed does",
+        description="Train the seed preset on the S-curve; print the loss "
+        "every 100 epochs; write a full run directory.",
+    )
+    _add_train_flags(demo, demo=True)
+
+    train = sub.add_parser(
+        "train",
+        help="train a model into a run directory",
+        description="Train a model and write a run directory (config, "
+        "checkpoints, metrics, samples, report, figures).",
+    )
+    _add_train_flags(train, demo=False)
+
+    sample = sub.add_parser(
+        "sample",
+        help="draw samples from a trained run",
+        description="Draw samples from a run's newest checkpoint into a .npy file.",
+    )
+    sample.add_argument("--run", required=True, help="run directory")
+    sample.add_argument("--out", required=True, help="output .npy file")
+    sample.add_argument(
+        "--n", type=_positive_int, default=10_000, help="number of samples (default: 10000)"
+    )
+    sample.add_argument(
+        "--seed",
+        type=_nonneg_int,
+        default=None,
+        help="sampling seed (default: the run's own sampling key)",
+    )
+
+    plot = sub.add_parser(
+        "plot",
+        help="redraw every figure of a run",
+        description="Redraw forward.png, reverse.png, reverse.gif, loss.png "
+        "and samples.png from a run directory.",
+    )
+    plot.add_argument("--run", required=True, help="run directory")
+    return parser
+
+
+def _config(args):
+    from jaxdiff import config
+
+    cfg = config.preset("seed" if args.command == "demo" else args.preset)
+    if args.command == "train":
+        from jaxdiff import data
+
+        if args.data not in data.DATASETS:
+            raise ValueError(f"--data must be one of {sorted(data.DATASETS)}, got {args.data!r}")
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=args.data))
+    train = cfg.train
+    if args.epochs is not None:
+        train = dataclasses.replace(train, epochs=args.epochs)
+    if args.batch_size is not None:
+        if args.batch_size > cfg.data.n:
+            raise ValueError(
+                f"--batch-size must be at most the data size {cfg.data.n}, got {args.batch_size}"
+            )
+        train = dataclasses.replace(train, batch_size=args.batch_size)
+    if args.lr is not None:
+        train = dataclasses.replace(train, learning_rate=args.lr)
+    cfg = dataclasses.replace(cfg, train=train)
+    if args.seed is not None:
+        cfg = dataclasses.replace(cfg, seed=args.seed)
+    return cfg
+
+
+def _train(args) -> int:
+    from jaxdiff import run
+
+    if args.resume:
+        saved = run.load_config(args.out)
+        explicit = {k for k in ("batch_size", "lr", "seed") if getattr(args, k) is not None}
+        if args.command == "train" and (args.preset != "seed" or args.data != "s_curve"):
+            explicit.add("preset/data")
+        if explicit:
+            raise ValueError(
+                f"--resume takes its settings from {args.out}/config.json; only --epochs may "
+                f"be given, got {sorted(explicit)}"
+            )
+        cfg = saved
+        if args.epochs is not None:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=args.epochs))
+    else:
+        cfg = _config(args)
+    log_every = 100 if args.command == "demo" and not args.quiet else None
+    report = run.train_run(
+        cfg,
+        args.out,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        log_every=log_every,
+        progress=not args.quiet,
+    )
+    rate = report["steps_per_second"]
+    print(
+        f"trained {report['epochs']} epochs ({report['steps']} steps) in "
+        f"{report['train_seconds']:.1f} s"
+        + (f" ({rate:,.0f} steps/s, compile {report['compile_seconds']:.1f} s)" if rate else "")
+        + f"; final loss {report['final_loss']:.5f}; wrote {args.out}"
+    )
+    return 0
+
+
+def _sample(args) -> int:
+    import jax
+
+    from jaxdiff import run
+
+    out = pathlib.Path(args.out)
+    if out.suffix != ".npy":
+        raise ValueError(f"--out must name a .npy file, got {args.out!r}")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
+    s, state = run.restore_run(args.run)
+    params = state.ema_params if state.ema_params is not None else state.params
+    key = s.sample_key if args.seed is None else jax.random.key(args.seed)
+    samples = run.draw(s, params, key, args.n)
+    run._atomic_save_npy(out, samples)
+    print(f"wrote {args.n} samples to {args.out}")
+    return 0
+
+
+def _plot(args) -> int:
+    from jaxdiff import run
+
+    run.plot_run(args.run)
+    print(f"redrew the figures of {args.run}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jaxdiff`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    handlers = {"demo": _train, "train": _train, "sample": _sample, "plot": _plot}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print(
+            f"\njaxdiff {args.command}: interrupted; the last completed epochs are "
+            "checkpointed, rerun with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
+    except (ValueError, TypeError, OSError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"jaxdiff {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

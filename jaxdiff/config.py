@@ -1,0 +1,182 @@
+"""Run settings as dataclasses, the presets, and their JSON round-trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+__all__ = [
+    "PRESETS",
+    "Config",
+    "DataConfig",
+    "ModelConfig",
+    "SampleConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "preset",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Which data set, how many points, and whether to standardise it."""
+
+    name: str = "s_curve"
+    n: int = 10_000
+    standardize: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleConfig:
+    """The noise schedule: ``kind`` in sigmoid (seed) | linear | cosine."""
+
+    kind: str = "sigmoid"
+    num_steps: int = 100
+    beta_start: float | None = 1e-5
+    beta_end: float | None = 5e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """``MLPDenoiser`` sizes and initialisation."""
+
+    width: int = 128
+    depth: int = 3
+    init_style: str = "torch"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and loop settings."""
+
+    epochs: int = 4000
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    clip_norm: float | None = 1.0
+    target: str = "eps"
+    t_sampler: str = "antithetic"
+    ema_decay: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleConfig:
+    """How ``sample`` and ``demo`` draw: the reverse chain's switches."""
+
+    method: str = "ddpm"
+    variance: str = "beta"
+    last_step_noise: bool = True
+    n: int = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every setting of a run; ``config.json`` in a run directory is its JSON form."""
+
+    data: DataConfig = DataConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    sample: SampleConfig = SampleConfig()
+    seed: int = 1234
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        """Rebuilds a config; unknown or ill-typed entries raise ValueError naming them."""
+        if not isinstance(d, dict):
+            raise ValueError(f"config must be a JSON object, got {type(d).__name__}")
+        sections = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(sections))
+        if unknown:
+            raise ValueError(f"config has unknown section(s) {unknown}")
+        kwargs: dict[str, Any] = {}
+        for name, value in d.items():
+            sub = sections[name].type
+            if name == "seed":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"config seed must be a non-negative integer, got {value!r}")
+                kwargs[name] = value
+                continue
+            sub_cls = globals()[sub] if isinstance(sub, str) else sub
+            if not isinstance(value, dict):
+                raise ValueError(f"config section {name!r} must be an object, got {value!r}")
+            fields = {f.name: f for f in dataclasses.fields(sub_cls)}
+            bad = sorted(set(value) - set(fields))
+            if bad:
+                raise ValueError(f"config section {name!r} has unknown key(s) {bad}")
+            defaults = sub_cls()
+            for key, v in value.items():
+                _check_type(f"{name}.{key}", v, getattr(defaults, key), fields[key].type)
+            kwargs[name] = sub_cls(**value)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"config is not valid JSON: {err.msg} at line {err.lineno}") from err
+        return cls.from_dict(d)
+
+
+def _check_type(name: str, value, default, annotation: str) -> None:
+    allowed: tuple[type, ...]
+    if "bool" in annotation:
+        allowed = (bool,)
+    elif "float" in annotation:
+        allowed = (int, float)
+    elif "int" in annotation:
+        allowed = (int,)
+    else:
+        allowed = (str,)
+    if value is None and "None" in annotation:
+        return
+    if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+        raise ValueError(
+            f"config {name} must be of type {annotation}, got {value!r} (default {default!r})"
+        )
+
+
+PRESETS: dict[str, Config] = {
+    # Every constant and quirk of the seed (../shared/seed/SEED.md).
+    "seed": Config(),
+}
+
+
+def preset(name: str) -> Config:
+    """The named preset's :class:`Config`."""
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+    return PRESETS[name]
+
+
+def build_schedule(cfg: ScheduleConfig):
+    """The :class:`~jaxdiff.schedules.Schedule` that ``cfg`` describes."""
+    from jaxdiff import schedules
+
+    if cfg.kind == "sigmoid":
+        return schedules.sigmoid_schedule(cfg.num_steps, cfg.beta_start, cfg.beta_end)
+    if cfg.kind == "linear":
+        return schedules.linear_schedule(cfg.num_steps, cfg.beta_start, cfg.beta_end)
+    if cfg.kind == "cosine":
+        return schedules.cosine_schedule(cfg.num_steps)
+    raise ValueError(f"schedule must be one of ['cosine', 'linear', 'sigmoid'], got {cfg.kind!r}")
+
+
+def build_model(cfg: Config, data_dim: int):
+    """The :class:`~jaxdiff.models.MLPDenoiser` that ``cfg`` describes, for ``data_dim``."""
+    from jaxdiff.models import MLPDenoiser
+
+    return MLPDenoiser(
+        data_dim=data_dim,
+        width=cfg.model.width,
+        depth=cfg.model.depth,
+        num_steps=cfg.schedule.num_steps,
+        init_style=cfg.model.init_style,
+    )

@@ -1,0 +1,395 @@
+"""Run directories: train, resume, sample and draw from ``runs/<name>/``.
+
+The layout (../DESIGN.md)::
+
+    config.json      every setting (Config); enough to rebuild model and schedule
+    checkpoints/     orbax checkpoints of the whole TrainState (latest few)
+    metrics.jsonl    one line per epoch: epoch, loss, lr, seconds
+    samples.npy      final samples
+    report.json      timings, device, schedule facts
+    *.png, *.gif     figures
+
+This module is the glue the CLI calls; it holds no numerics of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdiff import checkpoints, data, diffusion, models, plotting, samplers, training
+from jaxdiff.config import Config, build_model, build_schedule
+
+__all__ = ["RunError", "Setup", "draw", "load_config", "plot_run", "setup", "train_run"]
+
+
+class RunError(ValueError):
+    """A run directory cannot be used as asked (missing, foreign, or inconsistent)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """Everything a run needs, rebuilt from its config alone."""
+
+    config: Config
+    data: np.ndarray
+    schedule: object
+    apply_fn: Callable
+    optimizer: object
+    state: training.TrainState
+    sample_key: jax.Array
+
+
+def setup(cfg: Config) -> Setup:
+    """Data, schedule, model, optimiser and a fresh state from ``cfg`` (deterministic).
+
+    Keys: ``key(seed)`` splits into (init, train, sample); the data set is drawn with
+    ``seed`` as in the seed's ``make_s_curve`` call.
+    """
+    x = data.load(cfg.data.name, cfg.seed, cfg.data.n)
+    schedule = build_schedule(cfg.schedule)
+    init_key, train_key, sample_key = jax.random.split(jax.random.key(cfg.seed), 3)
+    apply_fn, params = models.functional(build_model(cfg, x.shape[1]), init_key)
+    t = cfg.train
+    optimizer = training.make_optimizer(t.learning_rate, t.clip_norm)
+    state = training.init_state(train_key, params, optimizer, ema=t.ema_decay is not None)
+    return Setup(cfg, x, schedule, apply_fn, optimizer, state, sample_key)
+
+
+def _atomic_write(path: pathlib.Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _atomic_save_npy(path: pathlib.Path, array) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npy")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, np.asarray(array))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def load_config(run_dir) -> Config:
+    """Reads ``run_dir/config.json``; a missing or malformed one raises :class:`RunError`."""
+    run_dir = pathlib.Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"run directory {str(run_dir)!r} does not exist")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise RunError(f"{str(run_dir)!r} is not a jaxdiff run directory: no config.json")
+    try:
+        return Config.from_json(path.read_text())
+    except ValueError as err:
+        raise RunError(f"{str(path)!r} is not a valid jaxdiff config: {err}") from err
+
+
+def _read_metrics(path: pathlib.Path, upto_epoch: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("epoch", math.inf) <= upto_epoch:
+            rows.append(row)
+    return rows
+
+
+def _device() -> str:
+    d = jax.devices()[0]
+    kind = getattr(d, "device_kind", d.platform)
+    return f"{d.platform}:{kind} x{jax.device_count()} ({platform.machine()})"
+
+
+def train_run(
+    cfg: Config,
+    run_dir,
+    *,
+    resume: bool = False,
+    checkpoint_every: int = 100,
+    log_every: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Trains ``cfg`` into ``run_dir`` and writes samples, figures and ``report.json``.
+
+    With ``resume``, the run continues from the newest checkpoint in ``run_dir`` up to
+    ``cfg.train.epochs``; the result equals an uninterrupted run bit for bit. On Ctrl-C
+    the last completed chunk of epochs is checkpointed before the interrupt propagates.
+
+    Returns:
+      The report dictionary (also written to ``report.json``).
+    """
+    run_dir = pathlib.Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    if resume:
+        saved = load_config(run_dir)
+        if dataclasses.replace(saved, train=dataclasses.replace(saved.train, epochs=0)) != (
+            dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=0))
+        ):
+            raise RunError(
+                f"--resume needs the settings of {str(run_dir)!r} (only --epochs may change)"
+            )
+        if checkpoints.latest_epoch(ckpt_dir) is None:
+            raise RunError(f"--resume: no checkpoint in {str(ckpt_dir)!r}")
+    elif checkpoints.latest_epoch(ckpt_dir) is not None:
+        raise RunError(
+            f"{str(run_dir)!r} already holds a trained run; pass --resume or another --out"
+        )
+    if (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, int)
+        or (checkpoint_every < 1)
+    ):
+        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create run directory {str(run_dir)!r}: {err.strerror}") from err
+    if not os.access(run_dir, os.W_OK):
+        raise RunError(f"run directory {str(run_dir)!r} is not writable")
+
+    s = setup(cfg)
+    state = s.state
+    if resume:
+        try:
+            state = checkpoints.restore(ckpt_dir, state)
+        except checkpoints.CheckpointError as err:
+            raise RunError(str(err)) from err
+    _atomic_write(run_dir / "config.json", cfg.to_json())
+
+    t = cfg.train
+    start_epoch = int(state.epoch)
+    metrics_path = run_dir / "metrics.jsonl"
+    history = _read_metrics(metrics_path, start_epoch)
+    _atomic_write(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
+
+    chunk = math.gcd(checkpoint_every, 25 if log_every is None else math.gcd(25, log_every))
+    last = {"state": state}
+    with (
+        metrics_path.open("a") as metrics_file,
+        _Progress(
+            enabled=progress, total=t.epochs, start=start_epoch, steps_per_epoch=_steps(cfg, s.data)
+        ) as bar,
+    ):
+
+        def callback(st, losses, seconds):
+            epoch = int(st.epoch)
+            first = epoch - len(losses) + 1
+            for i, loss in enumerate(losses):
+                row = {
+                    "epoch": first + i,
+                    "loss": float(loss),
+                    "lr": t.learning_rate,
+                    "seconds": seconds / len(losses),
+                }
+                metrics_file.write(json.dumps(row) + "\n")
+                history.append(row)
+                if log_every and (first + i) % log_every == 0:
+                    bar.log(f"epoch {first + i:5d}  loss {float(loss):.6f}")
+            metrics_file.flush()
+            last["state"] = st
+            if epoch % checkpoint_every == 0 or epoch == t.epochs:
+                checkpoints.save(ckpt_dir, st)
+            bar.update(epoch, float(losses[-1]), len(losses), seconds)
+
+        try:
+            if start_epoch < t.epochs:
+                state, fit_info = training.fit(
+                    state,
+                    s.data,
+                    epochs=t.epochs,
+                    batch_size=t.batch_size,
+                    apply_fn=s.apply_fn,
+                    optimizer=s.optimizer,
+                    schedule=s.schedule,
+                    target=t.target,
+                    t_sampler=t.t_sampler,
+                    ema_decay=t.ema_decay,
+                    epochs_per_call=chunk,
+                    callback=callback,
+                )
+            else:
+                fit_info = {"losses": [], "train_seconds": 0.0, "compile_seconds": 0.0, "steps": 0}
+        except KeyboardInterrupt:
+            st = last["state"]
+            if int(st.epoch) > start_epoch and int(st.epoch) % checkpoint_every != 0:
+                checkpoints.save(ckpt_dir, st)
+            raise
+    if checkpoints.latest_epoch(ckpt_dir) != int(state.epoch):
+        checkpoints.save(ckpt_dir, state)
+
+    t0 = time.perf_counter()
+    params = state.ema_params if state.ema_params is not None else state.params
+    samples = draw(s, params, s.sample_key, cfg.sample.n)
+    sample_seconds = time.perf_counter() - t0
+    _atomic_save_npy(run_dir / "samples.npy", samples)
+
+    steps = fit_info["steps"]
+    report = {
+        "epochs": int(state.epoch),
+        "steps": int(state.step),
+        "steps_this_call": steps,
+        "train_seconds": fit_info["train_seconds"],
+        "compile_seconds": fit_info["compile_seconds"],
+        "steps_per_second": steps / fit_info["train_seconds"] if steps else None,
+        "final_loss": history[-1]["loss"] if history else None,
+        "sample_seconds_with_compile": sample_seconds,
+        "alpha_bar_T": float(s.schedule.alphas_cumprod[-1]),
+        "prior_kl_nats_per_dim": float(diffusion.prior_kl(s.schedule, jnp.asarray(s.data))),
+        "device": _device(),
+        "jax_version": jax.__version__,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    previous = run_dir / "report.json"
+    if resume and previous.is_file():
+        try:
+            old = json.loads(previous.read_text())
+            report["train_seconds_total"] = (
+                old.get("train_seconds_total", old.get("train_seconds", 0.0))
+                + report["train_seconds"]
+            )
+        except (json.JSONDecodeError, AttributeError):
+            pass
+    _atomic_write(run_dir / "report.json", json.dumps(report, indent=2))
+    plot_run(run_dir, s=s, params=params, history=history, samples=samples)
+    return report
+
+
+def _steps(cfg: Config, x) -> int:
+    return math.ceil(x.shape[0] / cfg.train.batch_size)
+
+
+def draw(s: Setup, params, key: jax.Array, n: int, **overrides) -> jax.Array:
+    """``n`` samples from the run's model with the run's sampler settings."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    opts = dict(
+        method=s.config.sample.method,
+        variance=s.config.sample.variance,
+        last_step_noise=s.config.sample.last_step_noise,
+        target=s.config.train.target,
+    )
+    opts.update(overrides)
+    return samplers.sample(key, s.apply_fn, params, s.schedule, (n, s.data.shape[1]), **opts)
+
+
+def restore_run(run_dir) -> tuple[Setup, training.TrainState]:
+    """Rebuilds a run from ``config.json`` and its newest good checkpoint."""
+    cfg = load_config(run_dir)
+    s = setup(cfg)
+    try:
+        state = checkpoints.restore(pathlib.Path(run_dir) / "checkpoints", s.state)
+    except checkpoints.CheckpointError as err:
+        raise RunError(str(err)) from err
+    return s, state
+
+
+def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samples=None):
+    """(Re)draws every figure of a run directory from its files and checkpoint."""
+    run_dir = pathlib.Path(run_dir)
+    if s is None or params is None:
+        s, state = restore_run(run_dir)
+        params = state.ema_params if state.ema_params is not None else state.params
+    if history is None:
+        history = _read_metrics(run_dir / "metrics.jsonl", math.inf)
+    if samples is None:
+        path = run_dir / "samples.npy"
+        samples = (
+            np.load(path) if path.is_file() else draw(s, params, s.sample_key, s.config.sample.n)
+        )
+    x0 = jnp.asarray(s.data)
+    steps = np.arange(0, s.schedule.num_steps, max(1, s.schedule.num_steps // 20))[:20]
+    keys = jax.random.split(jax.random.key(s.config.seed + 1), len(steps))
+    forward = [
+        diffusion.q_sample(k, s.schedule, x0, int(t)) for k, t in zip(keys, steps, strict=True)
+    ]
+    plotting.forward_grid(np.stack(forward), steps, run_dir / "forward.png")
+    opts = dict(
+        method=s.config.sample.method,
+        variance=s.config.sample.variance,
+        last_step_noise=s.config.sample.last_step_noise,
+        target=s.config.train.target,
+    )
+    traj = samplers.sample_trajectory(
+        s.sample_key,
+        s.apply_fn,
+        params,
+        s.schedule,
+        (min(s.config.sample.n, 10_000), s.data.shape[1]),
+        **opts,
+    )
+    plotting.reverse_grid(traj, run_dir / "reverse.png")
+    plotting.reverse_animation(traj, run_dir / "reverse.gif")
+    if history:
+        plotting.loss_curve([r["loss"] for r in history], run_dir / "loss.png")
+    plotting.samples_vs_data(samples, s.data, run_dir / "samples.png")
+
+
+class _Progress:
+    """A rich progress bar (epoch, loss, steps/s, ETA), or nothing when disabled."""
+
+    def __init__(self, enabled: bool, total: int, start: int, steps_per_epoch: int):
+        self.enabled, self.total, self.start = enabled, total, start
+        self.steps_per_epoch = steps_per_epoch
+        self.progress = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("epoch"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TextColumn("{task.fields[rate]} steps/s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task(
+                "train", total=self.total, completed=self.start, loss="-", rate="-"
+            )
+        return self
+
+    def update(self, epoch, loss, epochs, seconds):
+        if self.progress is not None:
+            rate = epochs * self.steps_per_epoch / max(seconds, 1e-9)
+            self.progress.update(
+                self.task, completed=epoch, loss=f"{loss:.5f}", rate=f"{rate:,.0f}"
+            )
+
+    def log(self, text: str):
+        if self.progress is not None:
+            self.progress.console.print(text)
+        else:
+            print(text, flush=True)
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+        return False

@@ -1,0 +1,87 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from oracles import eps_star_apply
+
+from jaxdiff import losses, schedules
+
+
+@pytest.mark.parametrize("batch", [1, 2, 7, 16, 127, 128])
+def test_antithetic_pairs_up_for_even_and_odd_batches(batch):
+    t = np.asarray(losses.antithetic_timesteps(jax.random.key(batch), batch, 100))
+    assert t.shape == (batch,)
+    assert t.min() >= 0 and t.max() <= 99
+    half = (batch + 1) // 2
+    for i in range(batch - half):
+        assert t[i] + t[i + half] == 99
+
+
+def test_antithetic_is_uniform_marginally():
+    t = np.asarray(losses.antithetic_timesteps(jax.random.key(0), 200_001, 10))
+    counts = np.bincount(t, minlength=10)
+    assert counts.sum() == 200_001
+    np.testing.assert_allclose(counts / counts.sum(), 0.1, atol=0.004)
+
+
+def test_loss_equals_hand_computation_float64(x64):
+    sched = schedules.sigmoid_schedule()
+    x0 = jnp.asarray(np.random.default_rng(0).normal(size=(9, 2)))
+    w = jnp.asarray([[0.3, -0.2], [0.1, 0.5]])
+
+    def apply_fn(params, x, t):
+        return x @ params + 0.01 * t[:, None].astype(x.dtype)
+
+    key = jax.random.key(5)
+    got = losses.denoising_loss(key, apply_fn, w, sched, x0)
+    t_key, e_key = jax.random.split(key)
+    t = np.asarray(losses.antithetic_timesteps(t_key, 9, 100))
+    eps = np.asarray(jax.random.normal(e_key, (9, 2)))
+    ab = np.cumprod(1 - np.asarray(sched.betas))[t][:, None]
+    xt = np.sqrt(ab) * np.asarray(x0) + np.sqrt(1 - ab) * eps
+    pred = xt @ np.asarray(w) + 0.01 * t[:, None]
+    assert float(got) == pytest.approx(np.mean((eps - pred) ** 2), rel=1e-12)
+    v = np.sqrt(ab) * eps - np.sqrt(1 - ab) * np.asarray(x0)
+    got_v = losses.denoising_loss(key, apply_fn, w, sched, x0, target="v")
+    assert float(got_v) == pytest.approx(np.mean((v - pred) ** 2), rel=1e-12)
+    got_x0 = losses.denoising_loss(key, apply_fn, w, sched, x0, target="x0")
+    assert float(got_x0) == pytest.approx(np.mean((np.asarray(x0) - pred) ** 2), rel=1e-12)
+
+
+def test_optimal_predictor_attains_the_bayes_error():
+    """With ε*, E‖ε - ε*‖² at step t is a²c²/(a²c² + s²) per coordinate."""
+    sched = schedules.sigmoid_schedule()
+    mu, c, n = 0.3, 0.5, 400_000
+    x0 = mu + c * jax.random.normal(jax.random.key(1), (n, 2))
+    loss = losses.denoising_loss(
+        jax.random.key(2),
+        eps_star_apply(sched, mu, c),
+        None,
+        sched,
+        x0,
+        t_sampler=losses.uniform_timesteps,
+    )
+    ab = np.cumprod(1 - np.asarray(sched.betas, np.float64))
+    want = np.mean(ab * c**2 / (ab * c**2 + 1 - ab))
+    assert float(loss) == pytest.approx(want, rel=0.01)
+
+
+def test_jit_and_eager_agree():
+    sched = schedules.sigmoid_schedule()
+    x0 = jax.random.normal(jax.random.key(0), (33, 2))
+
+    def apply_fn(params, x, t):
+        return jnp.tanh(x * params)
+
+    f = lambda k: losses.denoising_loss(k, apply_fn, 0.7, sched, x0)  # noqa: E731
+    assert float(f(jax.random.key(1))) == pytest.approx(
+        float(jax.jit(f)(jax.random.key(1))), rel=1e-6
+    )
+
+
+def test_unknown_target_is_rejected():
+    sched = schedules.sigmoid_schedule()
+    with pytest.raises(ValueError, match=r"target must be one of .*got 'score'"):
+        losses.denoising_loss(
+            jax.random.key(0), lambda p, x, t: x, None, sched, jnp.zeros((4, 2)), target="score"
+        )

@@ -1,0 +1,82 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdiff import models
+
+
+@pytest.fixture(scope="module")
+def seed_model():
+    return models.functional(models.MLPDenoiser(), jax.random.key(0))
+
+
+def test_seed_parameter_count_and_embedding_tables(seed_model):
+    _, params = seed_model
+    assert models.param_count(params) == 72_066
+    tables = [v["embedding"] for k, v in params.items() if k.startswith("Embed")]
+    assert len(tables) == 3
+    assert all(t.shape == (100, 128) for t in tables)
+
+
+def test_torch_default_initialisation(seed_model):
+    _, params = seed_model
+    for name, fan_in in (("Dense_0", 2), ("Dense_1", 128), ("Dense_3", 128)):
+        bound = 1 / np.sqrt(fan_in)
+        for leaf in ("kernel", "bias"):
+            w = np.asarray(params[name][leaf])
+            assert np.abs(w).max() <= bound
+            if w.size > 200:
+                assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.05)
+    emb = np.concatenate([np.asarray(params[f"Embed_{i}"]["embedding"]).ravel() for i in range(3)])
+    assert emb.std() == pytest.approx(1.0, rel=0.02)  # N(0, 1), as nn.Embedding
+
+
+def test_forward_equals_numpy_rendering_of_seed(seed_model):
+    """Linear → +Embedding(t) → ReLU, three times, then Linear (SEED.md)."""
+    apply_fn, params = seed_model
+    x = np.random.default_rng(0).normal(size=(11, 2)).astype(np.float32)
+    t = np.arange(11) * 9
+    h = x.astype(np.float64)
+    for i in range(3):
+        d = params[f"Dense_{i}"]
+        h = h @ np.asarray(d["kernel"], np.float64) + np.asarray(d["bias"], np.float64)
+        h = np.maximum(h + np.asarray(params[f"Embed_{i}"]["embedding"], np.float64)[t], 0)
+    d = params["Dense_3"]
+    want = h @ np.asarray(d["kernel"], np.float64) + np.asarray(d["bias"], np.float64)
+    got = np.asarray(apply_fn(params, jnp.asarray(x), jnp.asarray(t)))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_scalar_t_equals_broadcast_t_and_jit(seed_model):
+    apply_fn, params = seed_model
+    x = jax.random.normal(jax.random.key(1), (17, 2))
+    a = apply_fn(params, x, 42)
+    b = apply_fn(params, x, jnp.full((17,), 42))
+    c = jax.jit(apply_fn)(params, x, jnp.int32(42))
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(c), rtol=1e-5, atol=1e-6)
+
+
+def test_generalised_sizes():
+    apply_fn, params = models.functional(
+        models.MLPDenoiser(data_dim=5, width=32, depth=2, num_steps=7), jax.random.key(0)
+    )
+    assert apply_fn(params, jnp.zeros((3, 5)), jnp.array([0, 3, 6])).shape == (3, 5)
+    expected = (5 * 32 + 32) + (32 * 32 + 32) + (32 * 5 + 5) + 2 * 7 * 32
+    assert models.param_count(params) == expected
+
+
+def test_apply_fn_is_hashable_and_stable():
+    m = models.MLPDenoiser()
+    a1, _ = models.functional(m, jax.random.key(0))
+    a2, _ = models.functional(m, jax.random.key(1))
+    assert hash(a1) == hash(a2) and a1 == a2
+
+
+@pytest.mark.parametrize(
+    "field, value", [("width", 0), ("depth", -1), ("data_dim", 2.5), ("num_steps", 0)]
+)
+def test_bad_sizes_are_rejected(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be a positive integer, got {value}"):
+        models.functional(models.MLPDenoiser(**{field: value}), jax.random.key(0))

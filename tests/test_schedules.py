@@ -1,0 +1,122 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import seed_betas_np
+
+from jaxdiff import schedules
+
+
+def _naive_np(betas):
+    """Every coefficient straight from Ho et al. 2020, in float64, without log tricks."""
+    b = np.asarray(betas, np.float64)
+    ab = np.cumprod(1 - b)
+    ab_prev = np.append(1.0, ab[:-1])
+    post = b * (1 - ab_prev) / (1 - ab)
+    return dict(
+        betas=b,
+        alphas=1 - b,
+        alphas_cumprod=ab,
+        alphas_cumprod_prev=ab_prev,
+        sqrt_alphas_cumprod=np.sqrt(ab),
+        sqrt_one_minus_alphas_cumprod=np.sqrt(1 - ab),
+        log_one_minus_alphas_cumprod=np.log(1 - ab),
+        sqrt_recip_alphas=1 / np.sqrt(1 - b),
+        eps_coef=b / np.sqrt(1 - ab),
+        posterior_variance=post,
+        posterior_log_variance_clipped=np.log(np.append(post[1], post[1:])),
+        posterior_mean_coef1=np.sqrt(ab_prev) * b / (1 - ab),
+        posterior_mean_coef2=np.sqrt(1 - b) * (1 - ab_prev) / (1 - ab),
+    )
+
+
+def test_seed_schedule_matches_float64_formula_to_1e6():
+    sched = schedules.sigmoid_schedule(100, 1e-5, 5e-3)
+    assert sched.num_steps == 100
+    expected = _naive_np(seed_betas_np())
+    for name, want in expected.items():
+        got = np.asarray(getattr(sched, name), np.float64)
+        assert got.dtype == np.float64 and got.shape == (100,)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0, err_msg=name)
+
+
+def test_seed_schedule_constants_from_seed_md():
+    sched = schedules.sigmoid_schedule()
+    b = np.asarray(sched.betas)
+    assert b[0] == pytest.approx(2.2e-5 + 0.0e-6, rel=2e-2)
+    assert b[-1] == pytest.approx(4.99e-3, rel=1e-3)
+    assert float(b.sum()) == pytest.approx(0.25, abs=0.005)
+    assert float(sched.alphas_cumprod[-1]) == pytest.approx(0.778, abs=1e-3)
+    # 1 - ᾱ_0 ≈ 2.2e-5 must keep its relative precision after the cast to float32
+    assert float(sched.sqrt_one_minus_alphas_cumprod[0]) ** 2 == pytest.approx(
+        1 - (1 - seed_betas_np()[0]), rel=1e-6
+    )
+
+
+def test_posterior_variance_is_eq7(x64):
+    sched = schedules.sigmoid_schedule()
+    b = seed_betas_np()
+    ab = np.cumprod(1 - b)
+    for t in (1, 2, 50, 99):
+        want = (1 - ab[t - 1]) / (1 - ab[t]) * b[t]
+        assert float(sched.posterior_variance[t]) == pytest.approx(want, rel=1e-12)
+    assert float(sched.posterior_variance[0]) == 0.0
+    # the seed's σ² = β differs from β̃ by 2x at t=1 and under 2% at t=99 (SEED.md)
+    assert float(b[1] / sched.posterior_variance[1]) == pytest.approx(2.0, rel=0.05)
+    assert float(b[99] / sched.posterior_variance[99]) < 1.02
+
+
+def test_linear_and_cosine_against_their_formulas(x64):
+    lin = schedules.linear_schedule(1000)
+    np.testing.assert_allclose(np.asarray(lin.betas), np.linspace(1e-4, 0.02, 1000), rtol=1e-12)
+    assert float(lin.alphas_cumprod[-1]) < 1e-4
+    lin100 = schedules.linear_schedule(100)
+    np.testing.assert_allclose(np.asarray(lin100.betas), np.linspace(1e-3, 0.2, 100), rtol=1e-12)
+
+    cos = schedules.cosine_schedule(100)
+    s, T = 0.008, 100
+    f = lambda t: np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2  # noqa: E731
+    i = np.arange(T)
+    want_abar = f(i + 1) / f(0)
+    want_b = np.minimum(1 - want_abar / np.append(1.0, want_abar[:-1]), 0.999)
+    np.testing.assert_allclose(np.asarray(cos.betas), want_b, rtol=1e-10)
+    # before the clamp bites, ᾱ is f(i+1)/f(0) exactly
+    np.testing.assert_allclose(np.asarray(cos.alphas_cumprod[:-1]), want_abar[:-1], rtol=1e-10)
+    assert float(cos.betas[-1]) == pytest.approx(0.999)
+
+
+def test_float32_default_and_explicit_dtype():
+    assert schedules.sigmoid_schedule().betas.dtype == jnp.float32
+    assert schedules.from_betas([0.1, 0.2], dtype=jnp.bfloat16).betas.dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize(
+    "betas, match",
+    [
+        ([], "at least 1 step"),
+        ([0.1, 1.0], "strictly between 0 and 1, got 1.0"),
+        ([0.0, 0.1], "strictly between 0 and 1, got 0.0"),
+        ([0.1, -0.2], "strictly between 0 and 1, got -0.2"),
+        ([0.1, float("nan")], "strictly between 0 and 1, got nan"),
+        ([[0.1, 0.2]], r"1-D array, got shape \(1, 2\)"),
+        (["a", "b"], "1-D array of numbers"),
+    ],
+)
+def test_from_betas_rejects(betas, match):
+    with pytest.raises(ValueError, match=match):
+        schedules.from_betas(betas)
+
+
+@pytest.mark.parametrize(
+    "ctor", [schedules.sigmoid_schedule, schedules.linear_schedule, schedules.cosine_schedule]
+)
+@pytest.mark.parametrize("steps", [0, -3, 2.5, True])
+def test_num_steps_must_be_positive_int(ctor, steps):
+    with pytest.raises(ValueError, match="num_steps must be a positive integer"):
+        ctor(steps)
+
+
+def test_single_step_schedule_works():
+    sched = schedules.from_betas([0.5])
+    assert sched.num_steps == 1
+    assert float(sched.posterior_variance[0]) == 0.0
+    assert np.isfinite(np.asarray(sched.posterior_log_variance_clipped)).all()
