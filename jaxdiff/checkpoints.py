@@ -22,7 +22,7 @@ from jaxdiff.training import TrainState
 __all__ = ["CheckpointError", "latest_epoch", "restore", "save"]
 
 # orbax logs every save at INFO through absl; a training loop does not need that.
-logging.getLogger("absl").setLevel(logging.WARNING)
+logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 class CheckpointError(ValueError):
@@ -67,23 +67,38 @@ def latest_epoch(directory) -> int | None:
         return mngr.latest_step()
 
 
-def _shapes(tree) -> list:
-    return [(np.shape(x), np.dtype(x.dtype).name) for x in jax.tree_util.tree_leaves(tree)]
+def _param_shapes(tree) -> dict[str, tuple]:
+    leaves = jax.tree_util.tree_leaves_with_path(tree["params"])
+    return {jax.tree_util.keystr(path): tuple(np.shape(x)) for path, x in leaves}
+
+
+def _stored_param_shapes(step_dir: pathlib.Path) -> dict[str, tuple]:
+    with ocp.StandardCheckpointer() as ckptr:
+        meta = ckptr.metadata((step_dir / "default").absolute())
+    tree = getattr(meta, "item_metadata", meta)
+    return _param_shapes(tree)
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:200]
 
 
 def restore(directory, template: TrainState) -> TrainState:
     """Restores the newest readable checkpoint into the structure of ``template``.
 
-    A checkpoint that cannot be read (truncated, corrupted, or written for another
-    model) is skipped with a one-line warning and the previous one is tried.
+    A checkpoint that cannot be read (truncated or corrupted) is skipped with a one-line
+    warning and the previous one is tried.
 
     Raises:
-      CheckpointError: if ``directory`` holds no checkpoint, or none of them fits.
+      CheckpointError: if ``directory`` holds no checkpoint, if the checkpoints were
+        written for a model of other sizes, or if none of them can be read.
     """
     path = pathlib.Path(directory)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint directory {str(path)!r} does not exist")
     target_tree = _to_tree(template)
+    wanted = _param_shapes(target_tree)
     abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target_tree)
     with _manager(path, create=False) as mngr:
         steps = sorted(mngr.all_steps(), reverse=True)
@@ -92,22 +107,31 @@ def restore(directory, template: TrainState) -> TrainState:
         reasons = []
         for step in steps:
             try:
-                tree = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
-                if _shapes(tree) != _shapes(target_tree) or jax.tree_util.tree_structure(
-                    tree
-                ) != jax.tree_util.tree_structure(target_tree):
-                    raise CheckpointError("its arrays do not match the model's shapes")
+                stored = _stored_param_shapes(path / str(step))
             except Exception as err:  # orbax raises many types for damaged files
-                reason = (
-                    str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                stored, reason = None, _first_line(err)
+            if stored is not None and stored != wanted:
+                diff = next((k for k in wanted if stored.get(k) != wanted[k]), None)
+                detail = (
+                    f"{diff} is {stored.get(diff)} there, {wanted[diff]} here"
+                    if diff
+                    else f"it holds {sorted(stored)}"
                 )
-                reasons.append(f"epoch {step}: {reason[:200]}")
-                if step != steps[-1]:
-                    warnings.warn(
-                        f"checkpoint at epoch {step} in {str(path)!r} is unreadable or does not "
-                        f"fit the model ({reason[:120]}); trying the previous one",
-                        stacklevel=2,
-                    )
-                continue
-            return _from_tree(tree, template)
-    raise CheckpointError(f"no checkpoint in {str(path)!r} fits this model: " + "; ".join(reasons))
+                raise CheckpointError(
+                    f"checkpoint at epoch {step} in {str(path)!r} was written for another "
+                    f"model ({detail}); check config.json"
+                )
+            if stored is not None:
+                try:
+                    tree = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+                    return _from_tree(tree, template)
+                except Exception as err:  # orbax raises many types for damaged files
+                    reason = _first_line(err)
+            reasons.append(f"epoch {step}: {reason}")
+            if step != steps[-1]:
+                warnings.warn(
+                    f"checkpoint at epoch {step} in {str(path)!r} is unreadable ({reason[:120]}); "
+                    "trying the previous one",
+                    stacklevel=2,
+                )
+    raise CheckpointError(f"no readable checkpoint in {str(path)!r}: " + "; ".join(reasons))

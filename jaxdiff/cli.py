@@ -238,9 +238,30 @@ def _plot(args) -> int:
     return 0
 
 
+def _enable_compilation_cache() -> None:
+    """Keeps compiled programs on disk, so a second ``jaxdiff`` call skips XLA compilation.
+
+    The folder is ``$JAXDIFF_CACHE_DIR`` or ``~/.cache/jaxdiff/xla``; ``JAXDIFF_CACHE_DIR=off``
+    turns it off, and a ``JAX_COMPILATION_CACHE_DIR`` set by the user wins.
+    """
+    import jax
+
+    folder = os.environ.get("JAXDIFF_CACHE_DIR", "")
+    if folder == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    folder = folder or os.path.join(os.path.expanduser("~"), ".cache", "jaxdiff", "xla")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxdiff`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
+    _enable_compilation_cache()
     handlers = {"demo": _train, "train": _train, "sample": _sample, "plot": _plot}
     try:
         return handlers[args.command](args)

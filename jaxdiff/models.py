@@ -118,7 +118,8 @@ def functional(model: MLPDenoiser, key: jax.Array):
     if model.init_style not in ("torch", "flax"):
         raise ValueError(f"init_style must be 'torch' or 'flax', got {model.init_style!r}")
     x = jnp.zeros((1, model.data_dim))
-    params = model.init(key, x, jnp.zeros((1,), jnp.int32))["params"]
+    # One compiled init instead of one compilation per eager op.
+    params = jax.jit(model.init)(key, x, jnp.zeros((1,), jnp.int32))["params"]
     return _Apply(model), params
 
 

@@ -41,7 +41,7 @@ def forward_grid(xs, timesteps, path) -> None:
     fig, axes = plt.subplots(2, 10, figsize=(28, 6))
     for ax, x, t in zip(axes.ravel(), xs, timesteps, strict=True):
         _scatter_panel(ax, x, f"$q(\\mathbf{{x}}_{{{int(t)}}})$")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.92, wspace=0.05, hspace=0.2)
     fig.savefig(path, dpi=60)
     plt.close(fig)
 
@@ -58,7 +58,7 @@ def reverse_grid(trajectory, path, panels: int = 10) -> None:
     fig, axes = plt.subplots(1, panels, figsize=(28, 3))
     for ax, i in zip(np.atleast_1d(axes), idx, strict=True):
         _scatter_panel(ax, traj[i], f"model sample, $t={num_steps - i}$")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.85, wspace=0.05)
     fig.savefig(path, dpi=60)
     plt.close(fig)
 

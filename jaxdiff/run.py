@@ -313,13 +313,11 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
         samples = (
             np.load(path) if path.is_file() else draw(s, params, s.sample_key, s.config.sample.n)
         )
-    x0 = jnp.asarray(s.data)
     steps = np.arange(0, s.schedule.num_steps, max(1, s.schedule.num_steps // 20))[:20]
-    keys = jax.random.split(jax.random.key(s.config.seed + 1), len(steps))
-    forward = [
-        diffusion.q_sample(k, s.schedule, x0, int(t)) for k, t in zip(keys, steps, strict=True)
-    ]
-    plotting.forward_grid(np.stack(forward), steps, run_dir / "forward.png")
+    forward = _forward_states(
+        jax.random.key(s.config.seed + 1), s.schedule, jnp.asarray(s.data), jnp.asarray(steps)
+    )
+    plotting.forward_grid(forward, steps, run_dir / "forward.png")
     opts = dict(
         method=s.config.sample.method,
         variance=s.config.sample.variance,
@@ -339,6 +337,13 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
     if history:
         plotting.loss_curve([r["loss"] for r in history], run_dir / "loss.png")
     plotting.samples_vs_data(samples, s.data, run_dir / "samples.png")
+
+
+@jax.jit
+def _forward_states(key, schedule, x0, steps):
+    """``q(x_t | x_0)`` draws for each of ``steps``: ``(len(steps), *x0.shape)``."""
+    keys = jax.random.split(key, steps.shape[0])
+    return jax.vmap(lambda k, t: diffusion.q_sample(k, schedule, x0, t))(keys, steps)
 
 
 class _Progress:

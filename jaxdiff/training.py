@@ -87,7 +87,11 @@ def init_state(
     key: jax.Array, params, optimizer: optax.GradientTransformation, *, ema: bool = False
 ) -> TrainState:
     """A fresh :class:`TrainState` at step 0 (EMA starts at the initial parameters)."""
-    params = jax.tree_util.tree_map(jnp.asarray, params)
+    return _init_state(key, params, optimizer, ema)
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "ema"))
+def _init_state(key, params, optimizer, ema):
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         epoch=jnp.zeros((), jnp.int32),

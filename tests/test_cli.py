@@ -1,0 +1,219 @@
+"""The ``jaxdiff`` command end to end: subprocesses with tiny epoch counts."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxdiff import cli
+
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
+ENV.pop("JAX_COMPILATION_CACHE_DIR", None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compilation_cache(tmp_path_factory):
+    """A fresh on-disk XLA cache shared by this module's subprocesses."""
+    ENV["JAXDIFF_CACHE_DIR"] = str(tmp_path_factory.mktemp("xla-cache"))
+
+
+def jaxdiff(*args, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxdiff.cli", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"jaxdiff {args} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One uninterrupted 4-epoch run and one of 2 epochs resumed to 4."""
+    root = tmp_path_factory.mktemp("runs")
+    full, split = root / "full", root / "split"
+    common = ["--checkpoint-every", "1", "--quiet"]
+    jaxdiff(
+        "train",
+        "--data",
+        "s_curve",
+        "--preset",
+        "seed",
+        "--out",
+        str(full),
+        "--epochs",
+        "4",
+        *common,
+    )
+    jaxdiff("train", "--out", str(split), "--epochs", "2", *common)
+    resumed = jaxdiff("train", "--out", str(split), "--epochs", "4", "--resume", *common)
+    return full, split, resumed
+
+
+def test_run_directory_is_complete(runs):
+    full, _, _ = runs
+    for name in ("config.json", "metrics.jsonl", "samples.npy", "report.json"):
+        assert (full / name).is_file(), name
+    assert (full / "checkpoints").is_dir()
+    report = json.loads((full / "report.json").read_text())
+    for key in (
+        "train_seconds",
+        "compile_seconds",
+        "steps",
+        "steps_per_second",
+        "final_loss",
+        "device",
+        "jax_version",
+        "alpha_bar_T",
+        "prior_kl_nats_per_dim",
+    ):
+        assert key in report, key
+    assert report["steps"] == 4 * 79 and report["epochs"] == 4
+    rows = [json.loads(line) for line in (full / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert all({"loss", "lr", "seconds"} <= set(r) for r in rows)
+    assert np.load(full / "samples.npy").shape == (10_000, 2)
+
+
+def test_figures_open_with_sensible_sizes(runs):
+    full, _, _ = runs
+    for name, min_w in (
+        ("forward.png", 800),
+        ("reverse.png", 800),
+        ("loss.png", 300),
+        ("samples.png", 300),
+        ("reverse.gif", 150),
+    ):
+        with Image.open(full / name) as im:
+            im.verify()
+        with Image.open(full / name) as im:
+            w, h = im.size
+            assert w >= min_w and h >= 100, (name, im.size)
+            if name.endswith(".gif"):
+                assert im.n_frames > 10
+
+
+def test_resume_equals_uninterrupted_bit_for_bit(runs):
+    full, split, resumed = runs
+    assert "trained 4 epochs" in resumed.stdout
+    assert np.load(full / "samples.npy").tobytes() == np.load(split / "samples.npy").tobytes()
+    from jaxdiff import run
+
+    _, a = run.restore_run(full)
+    _, b = run.restore_run(split)
+    import jax
+
+    for p, q in zip(
+        jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True
+    ):
+        assert np.array_equal(np.asarray(p), np.asarray(q))
+    assert int(a.step) == int(b.step) == 4 * 79
+    rows = [json.loads(line) for line in (split / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_sample_shape_and_determinism(runs, tmp_path):
+    full, _, _ = runs
+    a, b, c = tmp_path / "a.npy", tmp_path / "b.npy", tmp_path / "c.npy"
+    jaxdiff("sample", "--run", str(full), "--out", str(a), "--n", "500", "--seed", "3")
+    jaxdiff("sample", "--run", str(full), "--out", str(b), "--n", "500", "--seed", "3")
+    jaxdiff("sample", "--run", str(full), "--out", str(c), "--n", "500", "--seed", "4")
+    assert np.load(a).shape == (500, 2)
+    assert np.load(a).tobytes() == np.load(b).tobytes()
+    assert not np.array_equal(np.load(a), np.load(c))
+
+
+def test_plot_redraws_every_figure(runs):
+    _, split, _ = runs
+    for name in ("forward.png", "reverse.png", "reverse.gif", "loss.png", "samples.png"):
+        (split / name).unlink()
+    jaxdiff("plot", "--run", str(split))
+    for name in ("forward.png", "reverse.png", "reverse.gif", "loss.png", "samples.png"):
+        assert (split / name).stat().st_size > 1000
+
+
+def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
+    proc = jaxdiff("train", "--out", str(tmp_path / "r"), "--preset", "nope", check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+    assert "preset must be one of ['seed'" in proc.stderr and "'nope'" in proc.stderr
+
+
+@pytest.fixture
+def trained(runs):
+    return runs[0]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--out", "{tmp}/r", "--data", "spiral"], "--data must be one of"),
+        (["train", "--out", "{tmp}/r", "--preset", "fastest"], "preset must be one of"),
+        (["train", "--out", "{tmp}/r", "--epochs", "0"], "--epochs: must be a positive integer"),
+        (["train", "--out", "{tmp}/r", "--epochs", "-3"], "--epochs: must be a positive integer"),
+        (["train", "--out", "{tmp}/r", "--batch-size", "0"], "--batch-size: must be a positive"),
+        (["train", "--out", "{tmp}/r", "--batch-size", "20000"], "--batch-size must be at most"),
+        (["train", "--out", "{tmp}/r", "--lr", "0"], "--lr: must be a positive"),
+        (["train", "--out", "{tmp}/r", "--resume"], "does not exist"),
+        (["train", "--out", "{tmp}", "--resume"], "no config.json"),
+        (["train", "--out", "{trained}", "--epochs", "2"], "already holds a trained run"),
+        (["train", "--out", "{trained}", "--resume", "--lr", "0.5"], "only --epochs may be given"),
+        (["sample", "--run", "{tmp}/missing", "--out", "{tmp}/s.npy"], "does not exist"),
+        (["sample", "--run", "{tmp}", "--out", "{tmp}/s.npy"], "not a jaxdiff run directory"),
+        (["sample", "--run", "{trained}", "--out", "{tmp}/no/s.npy"], "does not exist"),
+        (["sample", "--run", "{trained}", "--out", "{tmp}/s.txt"], "must name a .npy file"),
+        (["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--n", "-1"], "--n: must be"),
+        (["plot", "--run", "{tmp}/nothing"], "does not exist"),
+        (["launch"], "invalid choice: 'launch'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, trained, capsys):
+    argv = [a.format(tmp=tmp_path, trained=trained) for a in argv]
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err, err
+    assert "Traceback" not in err and err.strip().count("\n") == 0, err
+
+
+def test_config_that_does_not_match_checkpoint(runs, tmp_path, capsys):
+    full, _, _ = runs
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(full, bad)
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["model"]["width"] = 64
+    (bad / "config.json").write_text(json.dumps(cfg))
+    code = cli.main(["sample", "--run", str(bad), "--out", str(tmp_path / "s.npy")])
+    err = capsys.readouterr().err
+    assert code == 2 and "written for another model" in err, err
+    assert "(128,) there, (64,) here" in err and err.strip().count("\n") == 0, err
+
+    cfg["model"]["width"] = "wide"
+    (bad / "config.json").write_text(json.dumps(cfg))
+    code = cli.main(["sample", "--run", str(bad), "--out", str(tmp_path / "s.npy")])
+    err = capsys.readouterr().err
+    assert code == 2 and "model.width must be of type int" in err, err
+
+
+def test_help_explains_every_command():
+    for cmd in ("demo", "train", "sample", "plot"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "jaxdiff.cli", cmd, "--help"],
+            capture_output=True,
+            text=True,
+            env=ENV,
+        )
+        assert proc.returncode == 0 and "--" in proc.stdout
