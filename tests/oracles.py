@@ -41,3 +41,52 @@ def ddpm_moments(betas, mu, c, variance="beta", last_step_noise=True):
             sig2 = 0.0
         m, v = A * m + B, A**2 * v + sig2
     return m, v
+
+
+def _affine_predictors(abar_t, mu, c):
+    """ε* = k (x - a μ) and x0* = p x + q at a step with ᾱ = abar_t."""
+    a, s2 = np.sqrt(abar_t), 1.0 - abar_t
+    denom = a**2 * c**2 + s2
+    k = np.sqrt(s2) / denom
+    p = a * c**2 / denom
+    q = mu - p * a * mu
+    return a, k, p, q
+
+
+def ddim_moments(betas, ts, mu, c, eta):
+    """Exact output mean and variance of DDIM (Song et al. eq. 12) with ε*, over ``ts``."""
+    abar = abar_np(betas)
+    m, v = 0.0, 1.0
+    for i, t in enumerate(ts):
+        ap = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+        a, k, p, q = _affine_predictors(abar[t], mu, c)
+        sig = eta * np.sqrt((1 - ap) / (1 - abar[t])) * np.sqrt(1 - abar[t] / ap)
+        d = np.sqrt(max(1 - ap - sig**2, 0.0))
+        A = np.sqrt(ap) * p + d * k
+        B = np.sqrt(ap) * q - d * k * a * mu
+        m, v = A * m + B, A**2 * v + sig**2
+    return m, v
+
+
+def dpm_solver_moments(betas, ts, mu, c):
+    """Exact output mean and variance of DPM-Solver++(2M) with x0*: the chain is deterministic,
+    so the output is α x_T + β with x_T ~ N(0, 1). Tracks (coefficient of x_T, constant)."""
+    abar = abar_np(betas)
+    lam = 0.5 * np.log(abar / (1 - abar))
+    x = np.array([1.0, 0.0])
+    prev_x0, h_prev = None, None
+    for i in range(len(ts) - 1):
+        t, tn = ts[i], ts[i + 1]
+        _, _, p, q = _affine_predictors(abar[t], mu, c)
+        x0 = np.array([p * x[0], p * x[1] + q])
+        h = lam[tn] - lam[t]
+        if prev_x0 is None:
+            d = x0
+        else:
+            r = h_prev / h
+            d = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * prev_x0
+        x = np.sqrt(1 - abar[tn]) / np.sqrt(1 - abar[t]) * x - np.sqrt(abar[tn]) * np.expm1(-h) * d
+        prev_x0, h_prev = x0, h
+    _, _, p, q = _affine_predictors(abar[ts[-1]], mu, c)
+    out = np.array([p * x[0], p * x[1] + q])
+    return out[1], out[0] ** 2
