@@ -11,6 +11,7 @@ import dataclasses
 import os
 import pathlib
 import sys
+import warnings
 
 __all__ = ["main"]
 
@@ -50,6 +51,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
+    return value
+
+
+def _eta(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text}")
+    return value
+
+
 def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     if not demo:
         p.add_argument("--data", default="s_curve", help="data set name (default: s_curve)")
@@ -83,6 +104,25 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         type=_nonneg_int,
         default=None,
         help="seed of data, init, training and sampling (default: 1234)",
+    )
+    p.add_argument(
+        "--schedule",
+        default=None,
+        choices=["sigmoid", "linear", "cosine"],
+        help="noise schedule (default: the preset's; sigmoid for seed)",
+    )
+    p.add_argument(
+        "--target",
+        default=None,
+        choices=["eps", "x0", "v"],
+        help="what the network predicts (default: the preset's; eps for seed)",
+    )
+    p.add_argument(
+        "--ema",
+        type=_unit_interval,
+        default=None,
+        metavar="DECAY",
+        help="EMA decay of the parameters in [0, 1), 0 for off (default: preset's)",
     )
     p.add_argument(
         "--checkpoint-every",
@@ -134,6 +174,19 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="sampling seed (default: the run's own sampling key)",
     )
+    sample.add_argument(
+        "--sampler",
+        default=None,
+        choices=["ddpm", "ddim", "dpm-solver"],
+        help="reverse process (default: the run's; ddpm for seed)",
+    )
+    sample.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="network evaluations K <= T for ddim / dpm-solver",
+    )
+    sample.add_argument("--eta", type=_eta, default=None, help="DDIM noise scale in [0, 1]")
 
     plot = sub.add_parser(
         "plot",
@@ -166,7 +219,20 @@ def _config(args):
         train = dataclasses.replace(train, batch_size=args.batch_size)
     if args.lr is not None:
         train = dataclasses.replace(train, learning_rate=args.lr)
+    if args.target is not None:
+        train = dataclasses.replace(train, target=args.target)
+    if args.ema is not None:
+        train = dataclasses.replace(train, ema_decay=args.ema or None)
     cfg = dataclasses.replace(cfg, train=train)
+    if args.schedule is not None:
+        defaults = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (None, None)}
+        start, end = defaults[args.schedule]
+        cfg = dataclasses.replace(
+            cfg,
+            schedule=dataclasses.replace(
+                cfg.schedule, kind=args.schedule, beta_start=start, beta_end=end
+            ),
+        )
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
     return cfg
@@ -177,7 +243,11 @@ def _train(args) -> int:
 
     if args.resume:
         saved = run.load_config(args.out)
-        explicit = {k for k in ("batch_size", "lr", "seed") if getattr(args, k) is not None}
+        explicit = {
+            k
+            for k in ("batch_size", "lr", "seed", "schedule", "target", "ema")
+            if getattr(args, k) is not None
+        }
         if args.command == "train" and (args.preset != "seed" or args.data != "s_curve"):
             explicit.add("preset/data")
         if explicit:
@@ -224,7 +294,12 @@ def _sample(args) -> int:
     s, state = run.restore_run(args.run)
     params = state.ema_params if state.ema_params is not None else state.params
     key = s.sample_key if args.seed is None else jax.random.key(args.seed)
-    samples = run.draw(s, params, key, args.n)
+    overrides = {"method": args.sampler, "steps": args.steps, "eta": args.eta}
+    if args.sampler == "ddpm" and args.steps is None:
+        overrides["steps"] = s.schedule.num_steps
+    if args.sampler in ("ddim", "dpm-solver") and args.steps is None and s.config.sample.steps == 0:
+        overrides["steps"] = s.schedule.num_steps
+    samples = run.draw(s, params, key, args.n, **overrides)
     run._atomic_save_npy(out, samples)
     print(f"wrote {args.n} samples to {args.out}")
     return 0
@@ -262,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxdiff`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     _enable_compilation_cache()
+    warnings.formatwarning = lambda message, *rest, **kw: f"jaxdiff: warning: {message}\n"
     handlers = {"demo": _train, "train": _train, "sample": _sample, "plot": _plot}
     try:
         return handlers[args.command](args)

@@ -22,6 +22,7 @@ import pathlib
 import platform
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 
 import jax
@@ -29,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiff import checkpoints, data, diffusion, models, plotting, samplers, training
-from jaxdiff.config import Config, build_model, build_schedule
+from jaxdiff.config import Config, build_model, build_optimizer, build_schedule
 
 __all__ = ["RunError", "Setup", "draw", "load_config", "plot_run", "setup", "train_run"]
 
@@ -44,27 +45,37 @@ class Setup:
 
     config: Config
     data: np.ndarray
+    normalizer: data.Normalizer
+    train_data: np.ndarray
     schedule: object
     apply_fn: Callable
     optimizer: object
+    learning_rate: object
     state: training.TrainState
     sample_key: jax.Array
+
+    def lr_at(self, step: int) -> float:
+        lr = self.learning_rate
+        return float(lr(step)) if callable(lr) else float(lr)
 
 
 def setup(cfg: Config) -> Setup:
     """Data, schedule, model, optimiser and a fresh state from ``cfg`` (deterministic).
 
     Keys: ``key(seed)`` splits into (init, train, sample); the data set is drawn with
-    ``seed`` as in the seed's ``make_s_curve`` call.
+    ``seed`` as in the seed's ``make_s_curve`` call. With ``data.standardize`` the model
+    trains on standardised data and samples are mapped back to data units.
     """
     x = data.load(cfg.data.name, cfg.seed, cfg.data.n)
+    norm = data.Normalizer.fit(x) if cfg.data.standardize else data.Normalizer.identity(x.shape[1])
+    train_x = np.asarray(norm.encode(x), np.float32)
     schedule = build_schedule(cfg.schedule)
     init_key, train_key, sample_key = jax.random.split(jax.random.key(cfg.seed), 3)
     apply_fn, params = models.functional(build_model(cfg, x.shape[1]), init_key)
+    optimizer, lr = build_optimizer(cfg, _steps(cfg, x))
     t = cfg.train
-    optimizer = training.make_optimizer(t.learning_rate, t.clip_norm)
     state = training.init_state(train_key, params, optimizer, ema=t.ema_decay is not None)
-    return Setup(cfg, x, schedule, apply_fn, optimizer, state, sample_key)
+    return Setup(cfg, x, norm, train_x, schedule, apply_fn, optimizer, lr, state, sample_key)
 
 
 def _atomic_write(path: pathlib.Path, text: str) -> None:
@@ -165,6 +176,14 @@ def train_run(
         raise RunError(f"run directory {str(run_dir)!r} is not writable")
 
     s = setup(cfg)
+    abar_T = float(s.schedule.alphas_cumprod[-1])
+    if abar_T > 0.05:
+        warnings.warn(
+            f"the schedule ends at alpha_bar_T = {abar_T:.3f} > 0.05: x_T keeps "
+            f"{math.sqrt(abar_T):.0%} of the data's scale, so sampling from N(0, I) starts "
+            "off the forward process (the seed's flaw; try --schedule cosine)",
+            stacklevel=2,
+        )
     state = s.state
     if resume:
         try:
@@ -180,11 +199,12 @@ def train_run(
     _atomic_write(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
 
     chunk = math.gcd(checkpoint_every, 25 if log_every is None else math.gcd(25, log_every))
+    steps_per_epoch = _steps(cfg, s.data)
     last = {"state": state}
     with (
         metrics_path.open("a") as metrics_file,
         _Progress(
-            enabled=progress, total=t.epochs, start=start_epoch, steps_per_epoch=_steps(cfg, s.data)
+            enabled=progress, total=t.epochs, start=start_epoch, steps_per_epoch=steps_per_epoch
         ) as bar,
     ):
 
@@ -195,7 +215,7 @@ def train_run(
                 row = {
                     "epoch": first + i,
                     "loss": float(loss),
-                    "lr": t.learning_rate,
+                    "lr": s.lr_at((first + i - 1) * steps_per_epoch),
                     "seconds": seconds / len(losses),
                 }
                 metrics_file.write(json.dumps(row) + "\n")
@@ -251,7 +271,7 @@ def train_run(
         "final_loss": history[-1]["loss"] if history else None,
         "sample_seconds_with_compile": sample_seconds,
         "alpha_bar_T": float(s.schedule.alphas_cumprod[-1]),
-        "prior_kl_nats_per_dim": float(diffusion.prior_kl(s.schedule, jnp.asarray(s.data))),
+        "prior_kl_nats_per_dim": float(diffusion.prior_kl(s.schedule, jnp.asarray(s.train_data))),
         "device": _device(),
         "jax_version": jax.__version__,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -275,18 +295,35 @@ def _steps(cfg: Config, x) -> int:
     return math.ceil(x.shape[0] / cfg.train.batch_size)
 
 
-def draw(s: Setup, params, key: jax.Array, n: int, **overrides) -> jax.Array:
-    """``n`` samples from the run's model with the run's sampler settings."""
+def sampler_options(cfg: Config, **overrides) -> dict:
+    """The sampler keyword arguments of ``cfg.sample`` (``steps = 0`` means all T)."""
+    sc = cfg.sample
+    opts = dict(
+        method=sc.method,
+        steps=sc.steps or None,
+        spacing=sc.spacing,
+        eta=sc.eta,
+        variance=sc.variance,
+        last_step_noise=sc.last_step_noise,
+        target=cfg.train.target,
+    )
+    opts.update({k: v for k, v in overrides.items() if v is not None})
+    return opts
+
+
+def draw(s: Setup, params, key: jax.Array, n: int, **overrides) -> np.ndarray:
+    """``n`` samples in data units from the run's model with the run's sampler settings."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    opts = dict(
-        method=s.config.sample.method,
-        variance=s.config.sample.variance,
-        last_step_noise=s.config.sample.last_step_noise,
-        target=s.config.train.target,
+    z = samplers.sample(
+        key,
+        s.apply_fn,
+        params,
+        s.schedule,
+        (n, s.data.shape[1]),
+        **sampler_options(s.config, **overrides),
     )
-    opts.update(overrides)
-    return samplers.sample(key, s.apply_fn, params, s.schedule, (n, s.data.shape[1]), **opts)
+    return np.asarray(s.normalizer.decode(np.asarray(z)), np.float32)
 
 
 def restore_run(run_dir) -> tuple[Setup, training.TrainState]:
@@ -315,15 +352,14 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
         )
     steps = np.arange(0, s.schedule.num_steps, max(1, s.schedule.num_steps // 20))[:20]
     forward = _forward_states(
-        jax.random.key(s.config.seed + 1), s.schedule, jnp.asarray(s.data), jnp.asarray(steps)
+        jax.random.key(s.config.seed + 1),
+        s.schedule,
+        jnp.asarray(s.train_data),
+        jnp.asarray(steps),
     )
+    forward = s.normalizer.decode(np.asarray(forward))
     plotting.forward_grid(forward, steps, run_dir / "forward.png")
-    opts = dict(
-        method=s.config.sample.method,
-        variance=s.config.sample.variance,
-        last_step_noise=s.config.sample.last_step_noise,
-        target=s.config.train.target,
-    )
+    opts = sampler_options(s.config)
     traj = samplers.sample_trajectory(
         s.sample_key,
         s.apply_fn,
@@ -332,6 +368,7 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
         (min(s.config.sample.n, 10_000), s.data.shape[1]),
         **opts,
     )
+    traj = s.normalizer.decode(np.asarray(traj))
     plotting.reverse_grid(traj, run_dir / "reverse.png")
     plotting.reverse_animation(traj, run_dir / "reverse.gif")
     if history:

@@ -124,10 +124,42 @@ def test_sample_shape_and_determinism(runs, tmp_path):
     a, b, c = tmp_path / "a.npy", tmp_path / "b.npy", tmp_path / "c.npy"
     jaxdiff("sample", "--run", str(full), "--out", str(a), "--n", "500", "--seed", "3")
     jaxdiff("sample", "--run", str(full), "--out", str(b), "--n", "500", "--seed", "3")
-    jaxdiff("sample", "--run", str(full), "--out", str(c), "--n", "500", "--seed", "4")
+    assert (
+        cli.main(["sample", "--run", str(full), "--out", str(c), "--n", "500", "--seed", "4"]) == 0
+    )
     assert np.load(a).shape == (500, 2)
     assert np.load(a).tobytes() == np.load(b).tobytes()
     assert not np.array_equal(np.load(a), np.load(c))
+
+
+def test_fast_samplers_work_on_any_run(runs, tmp_path, capsys):
+    full, _, _ = runs
+    for sampler, steps in (("dpm-solver", "10"), ("ddim", "20")):
+        out = tmp_path / f"{sampler}.npy"
+        code = cli.main(
+            [
+                "sample",
+                "--run",
+                str(full),
+                "--out",
+                str(out),
+                "--n",
+                "300",
+                "--sampler",
+                sampler,
+                "--steps",
+                steps,
+            ]
+        )
+        assert code == 0, capsys.readouterr().err
+        x = np.load(out)
+        assert x.shape == (300, 2) and np.isfinite(x).all()
+
+
+def test_seed_schedule_warns_in_one_line(runs):
+    _, _, resumed = runs
+    warnings = [line for line in resumed.stderr.splitlines() if "warning" in line]
+    assert any("alpha_bar_T = 0.778 > 0.05" in line for line in warnings), resumed.stderr
 
 
 def test_plot_redraws_every_figure(runs):
@@ -144,7 +176,7 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
-    assert "preset must be one of ['seed'" in proc.stderr and "'nope'" in proc.stderr
+    assert "preset must be one of ['fast', 'seed']" in proc.stderr and "'nope'" in proc.stderr
 
 
 @pytest.fixture
@@ -172,6 +204,28 @@ def trained(runs):
         (["sample", "--run", "{trained}", "--out", "{tmp}/s.txt"], "must name a .npy file"),
         (["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--n", "-1"], "--n: must be"),
         (["plot", "--run", "{tmp}/nothing"], "does not exist"),
+        (
+            [
+                "sample",
+                "--run",
+                "{trained}",
+                "--out",
+                "{tmp}/s.npy",
+                "--sampler",
+                "ddim",
+                "--steps",
+                "500",
+            ],
+            "steps must be at most the schedule's 100 steps, got 500",
+        ),
+        (["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--eta", "2"], "--eta: must be"),
+        (
+            ["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--sampler", "euler"],
+            "invalid choice: 'euler'",
+        ),
+        (["train", "--out", "{tmp}/r", "--schedule", "quadratic"], "invalid choice: 'quadratic'"),
+        (["train", "--out", "{tmp}/r", "--target", "score"], "invalid choice: 'score'"),
+        (["train", "--out", "{tmp}/r", "--ema", "1.5"], "--ema: must be a number in [0, 1)"),
         (["launch"], "invalid choice: 'launch'"),
     ],
 )
@@ -208,12 +262,10 @@ def test_config_that_does_not_match_checkpoint(runs, tmp_path, capsys):
     assert code == 2 and "model.width must be of type int" in err, err
 
 
-def test_help_explains_every_command():
+def test_help_explains_every_command(capsys):
     for cmd in ("demo", "train", "sample", "plot"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "jaxdiff.cli", cmd, "--help"],
-            capture_output=True,
-            text=True,
-            env=ENV,
-        )
-        assert proc.returncode == 0 and "--" in proc.stdout
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([cmd, "--help"])
+        assert exit_.value.code == 0
+        out = capsys.readouterr().out
+        assert out.count("--") >= 2 and "help" in out

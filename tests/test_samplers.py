@@ -134,16 +134,33 @@ def test_bad_shape(net):
 from oracles import ddim_moments, dpm_solver_moments  # noqa: E402
 
 
-@pytest.mark.parametrize("eta, steps, spacing", [
-    (0.0, 10, "trailing"), (0.0, 100, "trailing"), (1.0, 10, "leading"), (0.5, 25, "linspace"),
-    (1.0, 100, "trailing"),
-])
+@pytest.mark.parametrize(
+    "eta, steps, spacing",
+    [
+        (0.0, 10, "trailing"),
+        (0.0, 100, "trailing"),
+        (1.0, 10, "leading"),
+        (0.5, 25, "linspace"),
+        (1.0, 100, "trailing"),
+    ],
+)
 def test_ddim_matches_exact_moments(eta, steps, spacing):
     sched = schedules.cosine_schedule(100)
     mu, c, n = 0.3, 0.1, 400_000
-    x = np.asarray(samplers.sample(jax.random.key(4), eps_star_apply(sched, mu, c), None, sched,
-                                   (n, 1), method="ddim", eta=eta, steps=steps, spacing=spacing),
-                   np.float64)
+    x = np.asarray(
+        samplers.sample(
+            jax.random.key(4),
+            eps_star_apply(sched, mu, c),
+            None,
+            sched,
+            (n, 1),
+            method="ddim",
+            eta=eta,
+            steps=steps,
+            spacing=spacing,
+        ),
+        np.float64,
+    )
     ts = samplers.timesteps(100, steps, spacing)
     m, v = ddim_moments(np.asarray(sched.betas, np.float64), ts, mu, c, eta)
     assert abs(x.mean() - m) < 5 * np.sqrt(v / n) + 1e-5
@@ -165,8 +182,18 @@ def test_documented_few_step_spread_loss():
 def test_dpm_solver_matches_exact_moments(steps, c):
     sched = schedules.cosine_schedule(100)
     mu, n = -0.2, 200_000
-    x = np.asarray(samplers.sample(jax.random.key(6), eps_star_apply(sched, mu, c), None, sched,
-                                   (n, 1), method="dpm-solver", steps=steps), np.float64)
+    x = np.asarray(
+        samplers.sample(
+            jax.random.key(6),
+            eps_star_apply(sched, mu, c),
+            None,
+            sched,
+            (n, 1),
+            method="dpm-solver",
+            steps=steps,
+        ),
+        np.float64,
+    )
     ts = samplers.timesteps(100, steps, "trailing")
     m, v = dpm_solver_moments(np.asarray(sched.betas, np.float64), ts, mu, c)
     assert abs(x.mean() - m) < 5 * np.sqrt(v / n) + 1e-4
@@ -189,10 +216,19 @@ def test_samplers_approach_the_data_with_many_steps_and_a_schedule_that_reaches_
 def test_ddim_eta1_all_steps_is_ddpm_beta_tilde(net):
     apply_fn, params = net
     sched = schedules.cosine_schedule(30)
-    a = samplers.sample(jax.random.key(8), apply_fn, params, sched, (64, 2), method="ddim",
-                        eta=1.0, steps=30)
-    b = samplers.sample(jax.random.key(8), apply_fn, params, sched, (64, 2), method="ddpm",
-                        variance="beta_tilde", last_step_noise=False)
+    a = samplers.sample(
+        jax.random.key(8), apply_fn, params, sched, (64, 2), method="ddim", eta=1.0, steps=30
+    )
+    b = samplers.sample(
+        jax.random.key(8),
+        apply_fn,
+        params,
+        sched,
+        (64, 2),
+        method="ddpm",
+        variance="beta_tilde",
+        last_step_noise=False,
+    )
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-5)
 
 
@@ -200,13 +236,24 @@ def test_ddim_eta0_is_deterministic_in_x_T(net):
     apply_fn, params = net
     sched = schedules.cosine_schedule(30)
     x_T = jax.random.normal(jax.random.key(0), (16, 2))
-    a = samplers.sample(jax.random.key(1), apply_fn, params, sched, (16, 2), method="ddim",
-                        steps=10, x_T=x_T)
-    b = samplers.sample(jax.random.key(2), apply_fn, params, sched, (16, 2), method="ddim",
-                        steps=10, x_T=x_T)
+    a = samplers.sample(
+        jax.random.key(1), apply_fn, params, sched, (16, 2), method="ddim", steps=10, x_T=x_T
+    )
+    b = samplers.sample(
+        jax.random.key(2), apply_fn, params, sched, (16, 2), method="ddim", steps=10, x_T=x_T
+    )
     assert np.array_equal(np.asarray(a), np.asarray(b))
-    c = samplers.sample(jax.random.key(2), apply_fn, params, sched, (16, 2), method="ddim",
-                        steps=10, x_T=x_T, eta=1.0)
+    c = samplers.sample(
+        jax.random.key(2),
+        apply_fn,
+        params,
+        sched,
+        (16, 2),
+        method="ddim",
+        steps=10,
+        x_T=x_T,
+        eta=1.0,
+    )
     assert not np.allclose(np.asarray(a), np.asarray(c))
 
 
@@ -214,10 +261,12 @@ def test_dpm_solver_many_steps_agrees_with_ddim_many_steps():
     sched = schedules.cosine_schedule(1000)
     apply_fn = eps_star_apply(sched, 0.3, 0.5)
     x_T = jax.random.normal(jax.random.key(0), (256, 1))
-    a = samplers.sample(jax.random.key(1), apply_fn, None, sched, (256, 1), method="ddim",
-                        steps=1000, x_T=x_T)
-    b = samplers.sample(jax.random.key(1), apply_fn, None, sched, (256, 1), method="dpm-solver",
-                        steps=1000, x_T=x_T)
+    a = samplers.sample(
+        jax.random.key(1), apply_fn, None, sched, (256, 1), method="ddim", steps=1000, x_T=x_T
+    )
+    b = samplers.sample(
+        jax.random.key(1), apply_fn, None, sched, (256, 1), method="dpm-solver", steps=1000, x_T=x_T
+    )
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=5e-3)
 
 
@@ -225,26 +274,30 @@ def test_dpm_solver_many_steps_agrees_with_ddim_many_steps():
 def test_fast_sampler_trajectories(net, method):
     apply_fn, params = net
     sched = schedules.cosine_schedule(40)
-    traj = samplers.sample_trajectory(jax.random.key(2), apply_fn, params, sched, (8, 2),
-                                      method=method, steps=5)
-    x = samplers.sample(jax.random.key(2), apply_fn, params, sched, (8, 2), method=method,
-                        steps=5)
+    traj = samplers.sample_trajectory(
+        jax.random.key(2), apply_fn, params, sched, (8, 2), method=method, steps=5
+    )
+    x = samplers.sample(jax.random.key(2), apply_fn, params, sched, (8, 2), method=method, steps=5)
     assert traj.shape[0] in (6, 7)
     np.testing.assert_allclose(np.asarray(traj[-1]), np.asarray(x), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(method="ddim", steps=31), "steps must be at most the schedule's 30 steps, got 31"),
-    (dict(method="ddim", steps=0), "steps must be a positive integer, got 0"),
-    (dict(method="ddim", eta=1.5), r"eta must be a number in \[0, 1\], got 1.5"),
-    (dict(method="ddim", eta=-0.1), r"eta must be a number in \[0, 1\]"),
-    (dict(method="ddpm", steps=10), "steps must be 30 .* for method 'ddpm', got 10"),
-    (dict(method="dpm-solver", steps=1), "at least 2 for method 'dpm-solver'"),
-    (dict(spacing="random"), "spacing must be one of"),
-    (dict(guidance=2.0), "unknown sampler option"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(method="ddim", steps=31), "steps must be at most the schedule's 30 steps, got 31"),
+        (dict(method="ddim", steps=0), "steps must be a positive integer, got 0"),
+        (dict(method="ddim", eta=1.5), r"eta must be a number in \[0, 1\], got 1.5"),
+        (dict(method="ddim", eta=-0.1), r"eta must be a number in \[0, 1\]"),
+        (dict(method="ddpm", steps=10), "steps must be 30 .* for method 'ddpm', got 10"),
+        (dict(method="dpm-solver", steps=1), "at least 2 for method 'dpm-solver'"),
+        (dict(spacing="random"), "spacing must be one of"),
+        (dict(guidance=2.0), "unknown sampler option"),
+    ],
+)
 def test_bad_fast_sampler_options(net, kw, match):
     apply_fn, params = net
     with pytest.raises((ValueError, TypeError), match=match):
-        samplers.sample(jax.random.key(0), apply_fn, params, schedules.cosine_schedule(30),
-                        (4, 2), **kw)
+        samplers.sample(
+            jax.random.key(0), apply_fn, params, schedules.cosine_schedule(30), (4, 2), **kw
+        )
