@@ -19,7 +19,7 @@ import time
 import jax
 import numpy as np
 
-from jaxdiff import config, data, metrics, run, training
+from jaxdiff import config, data, metrics, run
 
 
 def score(samples, fresh):
@@ -73,20 +73,7 @@ def main():
         if args.only and args.only not in name:
             continue
         s = run.setup(cfg)
-        t = cfg.train
-        state, info = training.fit(
-            s.state,
-            s.train_data,
-            epochs=t.epochs,
-            batch_size=t.batch_size,
-            apply_fn=s.apply_fn,
-            optimizer=s.optimizer,
-            schedule=s.schedule,
-            target=t.target,
-            t_sampler=t.t_sampler,
-            ema_decay=t.ema_decay,
-            epochs_per_call=t.epochs,
-        )
+        state, info = run.fit_setup(s, epochs_per_call=cfg.train.epochs)
         params = state.ema_params if state.ema_params is not None else state.params
         run.draw(s, params, s.sample_key, 10_000)  # compile
         t0 = time.perf_counter()

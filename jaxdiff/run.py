@@ -32,7 +32,16 @@ import numpy as np
 from jaxdiff import checkpoints, data, diffusion, models, plotting, samplers, training
 from jaxdiff.config import Config, build_model, build_optimizer, build_schedule
 
-__all__ = ["RunError", "Setup", "draw", "load_config", "plot_run", "setup", "train_run"]
+__all__ = [
+    "RunError",
+    "Setup",
+    "draw",
+    "fit_setup",
+    "load_config",
+    "plot_run",
+    "setup",
+    "train_run",
+]
 
 
 class RunError(ValueError):
@@ -76,6 +85,28 @@ def setup(cfg: Config) -> Setup:
     t = cfg.train
     state = training.init_state(train_key, params, optimizer, ema=t.ema_decay is not None)
     return Setup(cfg, x, norm, train_x, schedule, apply_fn, optimizer, lr, state, sample_key)
+
+
+def fit_setup(s: Setup, state: training.TrainState | None = None, **kwargs):
+    """``training.fit`` on the run's (standardised) data with every setting of ``s.config``.
+
+    Starts from ``state`` (default: the fresh ``s.state``); ``kwargs`` go to ``fit``
+    (``epochs_per_call``, ``callback``).
+    """
+    t = s.config.train
+    return training.fit(
+        s.state if state is None else state,
+        s.train_data,
+        epochs=t.epochs,
+        batch_size=t.batch_size,
+        apply_fn=s.apply_fn,
+        optimizer=s.optimizer,
+        schedule=s.schedule,
+        target=t.target,
+        t_sampler=t.t_sampler,
+        ema_decay=t.ema_decay,
+        **kwargs,
+    )
 
 
 def _atomic_write(path: pathlib.Path, text: str) -> None:
@@ -230,20 +261,7 @@ def train_run(
 
         try:
             if start_epoch < t.epochs:
-                state, fit_info = training.fit(
-                    state,
-                    s.data,
-                    epochs=t.epochs,
-                    batch_size=t.batch_size,
-                    apply_fn=s.apply_fn,
-                    optimizer=s.optimizer,
-                    schedule=s.schedule,
-                    target=t.target,
-                    t_sampler=t.t_sampler,
-                    ema_decay=t.ema_decay,
-                    epochs_per_call=chunk,
-                    callback=callback,
-                )
+                state, fit_info = fit_setup(s, state, epochs_per_call=chunk, callback=callback)
             else:
                 fit_info = {"losses": [], "train_seconds": 0.0, "compile_seconds": 0.0, "steps": 0}
         except KeyboardInterrupt:

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdiff import config, data, metrics, run, training
+from jaxdiff import config, data, metrics, run
 
 
 @pytest.mark.parametrize("name", ["seed", "fast"])
@@ -81,19 +81,7 @@ def test_fast_preset_trains_to_good_samples_in_data_units():
     """The fast preset's recipe end to end: standardised data, cosine, v, EMA, DPM-Solver++."""
     cfg = config.preset("fast")
     s = run.setup(cfg)
-    t = cfg.train
-    state, _ = training.fit(
-        s.state,
-        s.train_data,
-        epochs=t.epochs,
-        batch_size=t.batch_size,
-        apply_fn=s.apply_fn,
-        optimizer=s.optimizer,
-        schedule=s.schedule,
-        target=t.target,
-        ema_decay=t.ema_decay,
-        epochs_per_call=t.epochs,
-    )
+    state, _ = run.fit_setup(s, epochs_per_call=cfg.train.epochs)
     fresh = data.s_curve(99, n=4000)
     key = jax.random.key(0)
     trained = run.draw(s, state.ema_params, s.sample_key, 4000)
@@ -103,3 +91,23 @@ def test_fast_preset_trains_to_good_samples_in_data_units():
     sw_untrained = float(metrics.sliced_wasserstein(key, untrained, fresh))
     assert sw_trained < 0.02 < sw_untrained, (floor, sw_trained, sw_untrained)
     np.testing.assert_allclose(trained.std(0), fresh.std(0), rtol=0.1)
+
+
+def test_train_run_trains_the_fast_preset_on_standardised_data(tmp_path):
+    """The run directory's training equals ``fit_setup`` (standardised data), bit for bit."""
+    cfg = config.preset("fast")
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=1))
+    run.train_run(cfg, tmp_path / "r", progress=False)
+    _, saved = run.restore_run(tmp_path / "r")
+    direct, _ = run.fit_setup(run.setup(cfg))
+    raw = run.setup(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, standardize=False)))
+    unstandardised, _ = run.fit_setup(dataclasses.replace(raw, train_data=raw.data))
+    leaves = jax.tree_util.tree_leaves
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(leaves(saved.params), leaves(direct.params), strict=True)
+    )
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(leaves(saved.params), leaves(unstandardised.params), strict=True)
+    )
