@@ -299,6 +299,13 @@ def _resolve(schedule, shape, options):
     return opts
 
 
+def _run(key, apply_fn, params, schedule, shape, options, *, trajectory):
+    shape = tuple(shape)
+    opts = _resolve(schedule, shape, options)
+    x_T, eta = opts.pop("x_T"), opts.pop("eta")
+    return _sample(key, apply_fn, params, schedule, shape, x_T, eta, trajectory=trajectory, **opts)
+
+
 def sample(
     key: jax.Array,
     apply_fn: Callable,
@@ -329,10 +336,7 @@ def sample(
     Returns:
       ``x_0``, of ``shape``.
     """
-    shape = tuple(shape)
-    opts = _resolve(schedule, shape, options)
-    x_T, eta = opts.pop("x_T"), opts.pop("eta")
-    return _sample(key, apply_fn, params, schedule, shape, x_T, eta, trajectory=False, **opts)
+    return _run(key, apply_fn, params, schedule, shape, options, trajectory=False)
 
 
 def sample_trajectory(
@@ -348,7 +352,4 @@ def sample_trajectory(
     Shape ``(K+1, *shape)`` (``K = T`` for ddpm). The last entry equals ``sample(...)``
     with the same key and options.
     """
-    shape = tuple(shape)
-    opts = _resolve(schedule, shape, options)
-    x_T, eta = opts.pop("x_T"), opts.pop("eta")
-    return _sample(key, apply_fn, params, schedule, shape, x_T, eta, trajectory=True, **opts)
+    return _run(key, apply_fn, params, schedule, shape, options, trajectory=True)
