@@ -57,12 +57,30 @@ class MLPDenoiser(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, t: jax.Array) -> jax.Array:
-        """Predicts the target for ``x`` ``(B, D)`` at integer steps ``t``, ``(B,)`` or scalar.
+        """Predicts the target for ``x`` ``(B, D)`` at steps ``t``, ``(B,)`` or scalar.
 
-        A scalar ``t`` (every sampler step) looks up one embedding row and broadcasts it,
-        instead of gathering ``B`` copies.
+        Integer ``t`` looks up embedding rows; a scalar ``t`` (every sampler step) looks up
+        one row and broadcasts it instead of gathering ``B`` copies. Floating ``t`` in
+        ``[0, T-1]`` interpolates linearly between the rows of its two neighbouring steps
+        (EQUATIONS.md: the probability-flow ODE evaluates the network between steps); at
+        an integer value it equals the integer lookup.
         """
-        t = jnp.asarray(t, jnp.int32)
+        t = jnp.asarray(t)
+        if jnp.issubdtype(t.dtype, jnp.floating):
+            lo = jnp.clip(jnp.floor(t), 0, self.num_steps - 1)
+            w = jnp.clip(t - lo, 0.0, 1.0)[..., None]
+            lo = lo.astype(jnp.int32)
+            hi = jnp.minimum(lo + 1, self.num_steps - 1)
+
+            def lookup(embed):
+                return (1.0 - w) * embed(lo) + w * embed(hi)
+
+        else:
+            t = t.astype(jnp.int32)
+
+            def lookup(embed):
+                return embed(t)
+
         h = x
         fan_in = self.data_dim
         for layer in range(self.depth + 1):
@@ -80,7 +98,7 @@ class MLPDenoiser(nn.Module):
                     if self.init_style == "torch"
                     else nn.linear.default_embed_init
                 )
-                h = h + nn.Embed(self.num_steps, self.width, embedding_init=embed_init)(t)
+                h = h + lookup(nn.Embed(self.num_steps, self.width, embedding_init=embed_init))
                 h = nn.relu(h)
             fan_in = out
         return h

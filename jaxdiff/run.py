@@ -6,7 +6,7 @@ The layout (../DESIGN.md)::
     checkpoints/     orbax checkpoints of the whole TrainState (latest few)
     metrics.jsonl    one line per epoch: epoch, loss, lr, seconds
     samples.npy      final samples
-    report.json      timings, device, schedule facts
+    report.json      timings, device, schedule facts; ``quality`` after ``eval``
     *.png, *.gif     figures
 
 This module is the glue the CLI calls; it holds no numerics of its own.
@@ -29,16 +29,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import checkpoints, data, diffusion, models, plotting, samplers, training
+from jaxdiff import (
+    checkpoints,
+    data,
+    diffusion,
+    likelihood,
+    metrics,
+    models,
+    plotting,
+    samplers,
+    training,
+)
 from jaxdiff.config import Config, build_model, build_optimizer, build_schedule
 
 __all__ = [
     "RunError",
     "Setup",
     "draw",
+    "evaluate_run",
     "fit_setup",
     "load_config",
     "plot_run",
+    "quality",
+    "quality_table",
     "setup",
     "train_run",
 ]
@@ -167,8 +180,15 @@ def train_run(
     checkpoint_every: int = 100,
     log_every: int | None = None,
     progress: bool = True,
+    eval_n: int = 5000,
+    likelihood_n: int = 1000,
+    figures: bool = True,
 ) -> dict:
     """Trains ``cfg`` into ``run_dir`` and writes samples, figures and ``report.json``.
+
+    At the end the samples are scored by :func:`quality` (``eval_n`` points, ``0`` to
+    skip; ``likelihood_n`` held-out points for the likelihoods) into ``report["quality"]``.
+    ``figures=False`` skips the figures (``jaxdiff plot`` draws them later).
 
     With ``resume``, the run continues from the newest checkpoint in ``run_dir`` up to
     ``cfg.train.epochs``; the result equals an uninterrupted run bit for bit. On Ctrl-C
@@ -304,8 +324,11 @@ def train_run(
             )
         except (json.JSONDecodeError, AttributeError):
             pass
+    if eval_n:
+        report["quality"] = quality(s, params, samples, n=eval_n, likelihood_n=likelihood_n)
     _atomic_write(run_dir / "report.json", json.dumps(report, indent=2))
-    plot_run(run_dir, s=s, params=params, history=history, samples=samples)
+    if figures:
+        plot_run(run_dir, s=s, params=params, history=history, samples=samples)
     return report
 
 
@@ -453,3 +476,143 @@ class _Progress:
         if self.progress is not None:
             self.progress.__exit__(*exc)
         return False
+
+
+# Seeds of the evaluation draws: offsets from the run's seed, so they never equal the
+# training draw (which uses ``seed`` itself).
+_REFERENCE_OFFSET, _FLOOR_OFFSET, _HELD_OUT_OFFSET = 1_000_001, 2_000_003, 3_000_005
+
+
+def quality(
+    s: Setup,
+    params,
+    samples: np.ndarray,
+    *,
+    n: int = 5000,
+    likelihood_n: int = 1000,
+) -> dict:
+    """Sample quality and likelihood of a trained model, each beside the data's own floor.
+
+    ``samples`` (data units; the first ``n`` are used) are compared with a fresh draw of
+    the run's data set that training never saw; the floor is a second fresh draw compared
+    with the same reference, i.e. what a perfect sampler would score at this ``n``. The
+    likelihoods are of ``likelihood_n`` held-out points, in nats per dimension of the
+    data's own units (the ``Normalizer``'s log-determinant added).
+    """
+    for name, value in (("n", n), ("likelihood_n", likelihood_n)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    samples = np.asarray(samples, np.float32)
+    if samples.ndim != 2 or samples.shape[1] != s.data.shape[1]:
+        raise ValueError(f"samples must have shape (n, {s.data.shape[1]}), got {samples.shape}")
+    if not np.all(np.isfinite(samples)):
+        raise ValueError("samples must be finite, got NaN or inf")
+    n = min(n, samples.shape[0])
+    if n < 4:
+        raise ValueError(f"need at least 4 samples to evaluate, got {n}")
+    name, seed = s.config.data.name, s.config.seed
+    reference = jnp.asarray(data.load(name, seed + _REFERENCE_OFFSET, n))
+    floor_draw = jnp.asarray(data.load(name, seed + _FLOOR_OFFSET, n))
+    key = jax.random.key(0)  # fixed projections: scores of different runs compare
+
+    def scores(x):
+        precision, recall = metrics.precision_recall(reference, x)
+        return {
+            "sliced_w2": float(metrics.sliced_wasserstein(key, reference, x)),
+            "mmd2": float(metrics.mmd2(reference, x)),
+            "energy": float(metrics.energy_distance(reference, x)),
+            "precision": float(precision),
+            "recall": float(recall),
+        }
+
+    out = {"n": n, "samples": scores(jnp.asarray(samples[:n])), "floor": scores(floor_draw)}
+    if likelihood_n:
+        held_out = data.load(name, seed + _HELD_OUT_OFFSET, likelihood_n)
+        z = jnp.asarray(s.normalizer.encode(held_out), jnp.float32)
+        log_det = float(np.mean(np.log(s.normalizer.std)))
+        target = s.config.train.target
+        bound = likelihood.vlb(
+            jax.random.key(1),
+            s.apply_fn,
+            params,
+            s.schedule,
+            z,
+            target=target,
+            variance=s.config.sample.variance,
+        )
+        log_lik = likelihood.ode_log_likelihood(s.apply_fn, params, s.schedule, z, target=target)
+        out["likelihood"] = {
+            "n": likelihood_n,
+            "nll_ode_nats_per_dim": float(-jnp.mean(log_lik)) + log_det,
+            "vlb_nats_per_dim": float(jnp.mean(bound.total)) + log_det,
+            "vlb_prior_nats_per_dim": float(jnp.mean(bound.prior)),
+        }
+    return out
+
+
+def quality_table(q: dict) -> str:
+    """A plain-text table of :func:`quality`'s result."""
+    rows = [
+        ("sliced W2 (lower is better)", "sliced_w2", "{:.4f}"),
+        ("MMD^2 (lower)", "mmd2", "{:.2e}"),
+        ("energy distance^2 (lower)", "energy", "{:.2e}"),
+        ("precision k=3 (higher)", "precision", "{:.3f}"),
+        ("recall k=3 (higher)", "recall", "{:.3f}"),
+    ]
+    lines = [f"{'n = ' + str(q['n']):30s} {'samples':>10s} {'data floor':>11s}"]
+    for label, key, fmt in rows:
+        lines.append(
+            f"{label:30s} {fmt.format(q['samples'][key]):>10s} {fmt.format(q['floor'][key]):>11s}"
+        )
+    lik = q.get("likelihood")
+    if lik:
+        lines.append(
+            f"{'NLL, probability-flow ODE':30s} {lik['nll_ode_nats_per_dim']:>10.3f}"
+            f"  nats/dim, {lik['n']} held-out points"
+        )
+        lines.append(
+            f"{'NLL bound, VLB (Ho eq. 5)':30s} {lik['vlb_nats_per_dim']:>10.3f}  nats/dim"
+        )
+    return "\n".join(lines)
+
+
+def evaluate_run(
+    run_dir,
+    *,
+    samples_path=None,
+    n: int = 5000,
+    likelihood_n: int = 1000,
+    s: Setup | None = None,
+    params=None,
+) -> dict:
+    """:func:`quality` of a run directory, saved as ``report.json``'s ``quality``.
+
+    Samples come from ``samples_path``, else the run's ``samples.npy``, else are drawn
+    with the run's sampler.
+    """
+    run_dir = pathlib.Path(run_dir)
+    if s is None or params is None:
+        s, state = restore_run(run_dir)
+        params = state.ema_params if state.ema_params is not None else state.params
+    path = pathlib.Path(samples_path) if samples_path is not None else run_dir / "samples.npy"
+    if samples_path is not None and not path.is_file():
+        raise RunError(f"samples file {str(path)!r} does not exist")
+    if path.is_file():
+        try:
+            samples = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise RunError(f"cannot read samples file {str(path)!r}: {err}") from err
+    else:
+        samples = draw(s, params, s.sample_key, max(n, 4))
+    q = quality(s, params, samples, n=n, likelihood_n=likelihood_n)
+    q["samples_file"] = str(path) if path.is_file() else None
+    report_path = run_dir / "report.json"
+    report = {}
+    if report_path.is_file():
+        try:
+            report = json.loads(report_path.read_text())
+        except json.JSONDecodeError:
+            report = {}
+    report["quality"] = q
+    _atomic_write(report_path, json.dumps(report, indent=2))
+    return q

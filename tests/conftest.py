@@ -1,8 +1,14 @@
 """Shared test setup: float64 on demand, strict dtype promotion, and Gaussian oracles."""
 
+import os
+
 import jax
 import numpy as np
 import pytest
+
+# cli.main, called in process by the tests, would otherwise switch the whole test process
+# to the user's on-disk compilation cache.
+os.environ["JAXDIFF_CACHE_DIR"] = "off"
 
 
 @pytest.fixture

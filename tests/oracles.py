@@ -90,3 +90,27 @@ def dpm_solver_moments(betas, ts, mu, c):
     _, _, p, q = _affine_predictors(abar[ts[-1]], mu, c)
     out = np.array([p * x[0], p * x[1] + q])
     return out[1], out[0] ** 2
+
+
+def vlb_expected(betas, mu, c, variance="beta"):
+    """Expected VLB (Ho et al. eq. 5) per dimension with ε*, in float64 closed form.
+
+    With ε̂ = k (x_t - a μ), k = s / (a² c² + s²), and μ̃ - μ_θ = r (ε̂ - ε) where
+    r = β / (√(1-β) s): E[(ε̂ - ε)²] = k² a² c² + (k s - 1)² for x_0 = μ + c z.
+    """
+    b = np.asarray(betas, np.float64)
+    abar = abar_np(b)
+    abar_prev = np.concatenate([[1.0], abar[:-1]])
+    post = b * (1.0 - abar_prev) / (1.0 - abar)
+    total = 0.5 * (abar[-1] * (mu**2 + c**2) + (1 - abar[-1]) - 1 - np.log(1 - abar[-1]))
+    for t in range(len(b)):
+        a, s = np.sqrt(abar[t]), np.sqrt(1.0 - abar[t])
+        k = s / (a**2 * c**2 + s**2)
+        msq = (b[t] / (np.sqrt(1 - b[t]) * s)) ** 2 * (k**2 * a**2 * c**2 + (k * s - 1) ** 2)
+        if t == 0:
+            var = b[0] if variance == "beta" else post[1]
+            total += 0.5 * np.log(2 * np.pi * var) + msq / (2 * var)
+        else:
+            var = b[t] if variance == "beta" else post[t]
+            total += 0.5 * (np.log(var / post[t]) + post[t] / var - 1 + msq / var)
+    return total

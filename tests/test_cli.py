@@ -1,9 +1,14 @@
-"""The ``jaxdiff`` command end to end: subprocesses with tiny epoch counts."""
+"""The ``jaxdiff`` command end to end, in process (jit caches shared) with tiny epoch
+counts; one subprocess checks the real console entry point."""
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+import types
+import warnings
 
 import numpy as np
 import pytest
@@ -11,27 +16,36 @@ from PIL import Image
 
 from jaxdiff import cli
 
-ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAXDIFF_CACHE_DIR": "off"}
 ENV.pop("JAX_COMPILATION_CACHE_DIR", None)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(tmp_path_factory):
-    """A fresh on-disk XLA cache shared by this module's subprocesses."""
-    ENV["JAXDIFF_CACHE_DIR"] = str(tmp_path_factory.mktemp("xla-cache"))
-
-
 def jaxdiff(*args, check=True):
-    proc = subprocess.run(
+    """``cli.main(args)`` with its output captured, as a finished process would report it."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        code = cli.main([str(a) for a in args])
+    result = types.SimpleNamespace(
+        returncode=code, stdout=out.getvalue(), stderr=err.getvalue(), warnings=caught
+    )
+    if check and code != 0:
+        raise AssertionError(f"jaxdiff {args} exited {code}:\n{result.stderr}")
+    return result
+
+
+def jaxdiff_subprocess(*args):
+    return subprocess.run(
         [sys.executable, "-m", "jaxdiff.cli", *args],
         capture_output=True,
         text=True,
         env=ENV,
         timeout=300,
     )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"jaxdiff {args} exited {proc.returncode}:\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +64,11 @@ def runs(tmp_path_factory):
         str(full),
         "--epochs",
         "4",
+        "--eval-n",
+        "300",
         *common,
     )
+    common += ["--eval-n", "0", "--no-figures"]
     jaxdiff("train", "--out", str(split), "--epochs", "2", *common)
     resumed = jaxdiff("train", "--out", str(split), "--epochs", "4", "--resume", *common)
     return full, split, resumed
@@ -80,6 +97,57 @@ def test_run_directory_is_complete(runs):
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert all({"loss", "lr", "seconds"} <= set(r) for r in rows)
     assert np.load(full / "samples.npy").shape == (10_000, 2)
+    quality = report["quality"]
+    assert quality["n"] == 300
+    for side in ("samples", "floor"):
+        assert set(quality[side]) == {"sliced_w2", "mmd2", "energy", "precision", "recall"}
+    # 4 epochs of the seed preset are far from the data; the floor is not.
+    assert quality["samples"]["sliced_w2"] > 2 * quality["floor"]["sliced_w2"]
+    assert quality["samples"]["mmd2"] > quality["floor"]["mmd2"]
+    lik = quality["likelihood"]
+    assert lik["vlb_nats_per_dim"] >= lik["nll_ode_nats_per_dim"]
+
+
+def test_eval_scores_a_run_and_writes_quality(runs, tmp_path, capsys):
+    _, split, _ = runs
+    report = json.loads((split / "report.json").read_text())
+    assert "quality" not in report  # trained with --eval-n 0
+    argv = ["eval", "--run", str(split), "--n", "300", "--likelihood-n", "50"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "data floor" in out and "sliced W2" in out and "nats/dim" in out
+    quality = json.loads((split / "report.json").read_text())["quality"]
+    assert quality["n"] == 300 and quality["likelihood"]["n"] == 50
+    assert quality["samples_file"].endswith("samples.npy")
+    # Scoring the data itself instead of the samples lands at the floor.
+    from jaxdiff import data
+
+    own = tmp_path / "data.npy"
+    np.save(own, data.s_curve(77, 300))
+    assert cli.main([*argv[:5], "--likelihood-n", "0", "--samples", str(own)]) == 0
+    q2 = json.loads((split / "report.json").read_text())["quality"]
+    assert "likelihood" not in q2
+    assert q2["samples"]["sliced_w2"] < 2 * q2["floor"]["sliced_w2"]
+    assert q2["samples"]["sliced_w2"] < quality["samples"]["sliced_w2"] / 2
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: np.save(p, np.zeros((50, 3), np.float32)), "samples must have shape (n, 2)"),
+        (lambda p: np.save(p, np.full((50, 2), np.nan, np.float32)), "samples must be finite"),
+        (lambda p: p.write_text("not numpy"), "cannot read samples file"),
+    ],
+)
+def test_eval_rejects_bad_samples_files(runs, tmp_path, capsys, make, match):
+    _, split, _ = runs
+    path = tmp_path / "s.npy"
+    make(path)
+    code = cli.main(["eval", "--run", str(split), "--samples", str(path), "--n", "50"])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_figures_open_with_sensible_sizes(runs):
@@ -124,9 +192,7 @@ def test_sample_shape_and_determinism(runs, tmp_path):
     a, b, c = tmp_path / "a.npy", tmp_path / "b.npy", tmp_path / "c.npy"
     jaxdiff("sample", "--run", str(full), "--out", str(a), "--n", "500", "--seed", "3")
     jaxdiff("sample", "--run", str(full), "--out", str(b), "--n", "500", "--seed", "3")
-    assert (
-        cli.main(["sample", "--run", str(full), "--out", str(c), "--n", "500", "--seed", "4"]) == 0
-    )
+    jaxdiff("sample", "--run", str(full), "--out", str(c), "--n", "500", "--seed", "4")
     assert np.load(a).shape == (500, 2)
     assert np.load(a).tobytes() == np.load(b).tobytes()
     assert not np.array_equal(np.load(a), np.load(c))
@@ -158,21 +224,24 @@ def test_fast_samplers_work_on_any_run(runs, tmp_path, capsys):
 
 def test_seed_schedule_warns_in_one_line(runs):
     _, _, resumed = runs
-    warnings = [line for line in resumed.stderr.splitlines() if "warning" in line]
-    assert any("alpha_bar_T = 0.778 > 0.05" in line for line in warnings), resumed.stderr
+    messages = [str(w.message) for w in resumed.warnings]
+    assert any("alpha_bar_T = 0.778 > 0.05" in m for m in messages), messages
+    # cli.main prints every warning as one line.
+    text = warnings.formatwarning(UserWarning("a\tb"), UserWarning, "x.py", 3)
+    assert text == "jaxdiff: warning: a\tb\n"
 
 
 def test_plot_redraws_every_figure(runs):
     _, split, _ = runs
     for name in ("forward.png", "reverse.png", "reverse.gif", "loss.png", "samples.png"):
-        (split / name).unlink()
+        assert not (split / name).exists()  # trained with --no-figures
     jaxdiff("plot", "--run", str(split))
     for name in ("forward.png", "reverse.png", "reverse.gif", "loss.png", "samples.png"):
         assert (split / name).stat().st_size > 1000
 
 
 def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
-    proc = jaxdiff("train", "--out", str(tmp_path / "r"), "--preset", "nope", check=False)
+    proc = jaxdiff_subprocess("train", "--out", str(tmp_path / "r"), "--preset", "nope")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
@@ -263,7 +332,7 @@ def test_config_that_does_not_match_checkpoint(runs, tmp_path, capsys):
 
 
 def test_help_explains_every_command(capsys):
-    for cmd in ("demo", "train", "sample", "plot"):
+    for cmd in ("demo", "train", "sample", "eval", "plot"):
         with pytest.raises(SystemExit) as exit_:
             cli.main([cmd, "--help"])
         assert exit_.value.code == 0

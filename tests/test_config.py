@@ -97,7 +97,7 @@ def test_train_run_trains_the_fast_preset_on_standardised_data(tmp_path):
     """The run directory's training equals ``fit_setup`` (standardised data), bit for bit."""
     cfg = config.preset("fast")
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=1))
-    run.train_run(cfg, tmp_path / "r", progress=False)
+    run.train_run(cfg, tmp_path / "r", progress=False, eval_n=0)
     _, saved = run.restore_run(tmp_path / "r")
     direct, _ = run.fit_setup(run.setup(cfg))
     raw = run.setup(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, standardize=False)))

@@ -1,0 +1,120 @@
+"""Likelihoods on Gaussian data, where the optimal model and every density are known."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from oracles import ddpm_moments, vlb_expected
+
+from jaxdiff import likelihood, models, schedules
+
+MU, C = 0.3, 0.5
+
+
+def _gaussian_log_density(x, mu, var):
+    return -0.5 * np.log(2 * np.pi * var) - (x - mu) ** 2 / (2 * var)
+
+
+def _eps_star_continuous(schedule, mu, c):
+    """ε*(x, u) for Gaussian data at continuous step ``u``, with ``ᾱ(u)`` interpolated
+    log-linearly between the steps in float64 numpy (independent of the library's)."""
+    log_abar = np.concatenate(
+        [[0.0], np.log(np.cumprod(1 - np.asarray(schedule.betas, np.float64)))]
+    )
+    grid = np.arange(-1, len(log_abar) - 1, dtype=np.float64)
+
+    def apply_fn(params, x, u):
+        abar = jnp.exp(jnp.interp(u, grid, log_abar))
+        a, s2 = jnp.sqrt(abar), 1.0 - abar
+        return jnp.sqrt(s2) * (x - a * mu) / (abar * c**2 + s2)
+
+    return apply_fn
+
+
+def test_alpha_bar_at_matches_the_schedule_at_integer_steps(x64):
+    sched = schedules.cosine_schedule(50)
+    u = jnp.arange(-1, 50, dtype=jnp.float64)
+    got = likelihood.alpha_bar_at(sched, u)
+    np.testing.assert_allclose(got[1:], sched.alphas_cumprod, rtol=1e-12)
+    assert float(got[0]) == 1.0
+    mid = likelihood.alpha_bar_at(sched, jnp.float64(9.5))
+    assert float(mid) == pytest.approx(
+        float(jnp.sqrt(sched.alphas_cumprod[9] * sched.alphas_cumprod[10]))
+    )
+
+
+@pytest.mark.parametrize("solver, substeps", [("rk4", 1), ("heun", 2)])
+def test_ode_log_likelihood_matches_the_gaussian_density(x64, solver, substeps):
+    sched = schedules.cosine_schedule(1000)
+    x0 = MU + C * jax.random.normal(jax.random.key(0), (256, 2), jnp.float64)
+    got = likelihood.ode_log_likelihood(
+        _eps_star_continuous(sched, MU, C), None, sched, x0, solver=solver, substeps=substeps
+    )
+    want = _gaussian_log_density(np.asarray(x0), MU, C**2).mean(axis=1)
+    np.testing.assert_allclose(np.asarray(got), want, atol=0.01)
+    assert np.abs(np.asarray(got) - want).max() < 0.01
+
+
+def test_ode_log_likelihood_sees_a_wrong_model(x64):
+    sched = schedules.cosine_schedule(1000)
+    x0 = MU + C * jax.random.normal(jax.random.key(0), (64, 2), jnp.float64)
+    wrong = likelihood.ode_log_likelihood(_eps_star_continuous(sched, MU, 0.8), None, sched, x0)
+    want = _gaussian_log_density(np.asarray(x0), MU, C**2).mean()
+    assert float(jnp.mean(wrong)) < want - 0.05  # the cross-entropy of N(μ, 0.8²) is worse
+
+
+@pytest.mark.parametrize("variance", ["beta", "beta_tilde"])
+def test_vlb_matches_its_closed_form_on_gaussian_data(x64, variance):
+    sched = schedules.cosine_schedule(100)
+    from oracles import eps_star_apply
+
+    x0 = MU + C * jax.random.normal(jax.random.key(1), (20_000, 2), jnp.float64)
+    terms = likelihood.vlb(
+        jax.random.key(2), eps_star_apply(sched, MU, C), None, sched, x0, variance=variance
+    )
+    total = np.asarray(terms.total)
+    want = vlb_expected(np.asarray(sched.betas), MU, C, variance)
+    se = total.std() / np.sqrt(total.size)
+    assert abs(total.mean() - want) < 4 * se + 1e-6
+    np.testing.assert_allclose(
+        terms.prior + terms.diffusion + terms.decoder, terms.total, rtol=1e-12
+    )
+
+
+def test_vlb_bounds_the_models_negative_log_likelihood(x64):
+    # Every density is known: the ε* chain with σ² = β and decoder noise β_0 is an affine
+    # Gaussian recursion, so its output law N(m, v) is exact (oracles.ddpm_moments).
+    for sched in (schedules.cosine_schedule(100), schedules.sigmoid_schedule(100, 1e-5, 5e-3)):
+        betas = np.asarray(sched.betas)
+        m, v = ddpm_moments(betas, MU, C, "beta", last_step_noise=True)
+        cross_entropy = 0.5 * np.log(2 * np.pi * v) + ((MU - m) ** 2 + C**2) / (2 * v)
+        entropy = 0.5 * np.log(2 * np.pi * np.e * C**2)
+        bound = vlb_expected(betas, MU, C, "beta")
+        assert bound >= cross_entropy >= entropy
+    # And the seed's schedule, which does not reach noise, pays for it in L_T.
+    assert bound > cross_entropy + 0.1
+
+
+def test_vlb_and_ode_run_on_the_mlp():
+    sched = schedules.cosine_schedule(20)
+    apply_fn, params = models.functional(models.MLPDenoiser(num_steps=20), jax.random.key(0))
+    x0 = jax.random.normal(jax.random.key(1), (16, 2))
+    for target in ("eps", "x0", "v"):
+        terms = likelihood.vlb(jax.random.key(2), apply_fn, params, sched, x0, target=target)
+        assert terms.total.shape == (16,) and np.all(np.isfinite(terms.total))
+    ll = likelihood.ode_log_likelihood(apply_fn, params, sched, x0, target="v", solver="heun")
+    assert ll.shape == (16,) and np.all(np.isfinite(ll))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(target="score"), "target must be one of"),
+        (dict(solver="euler"), "solver must be one of"),
+        (dict(substeps=0), "substeps must be a positive integer"),
+    ],
+)
+def test_ode_log_likelihood_rejects_bad_options(kwargs, match):
+    sched = schedules.cosine_schedule(10)
+    with pytest.raises(ValueError, match=match):
+        likelihood.ode_log_likelihood(None, None, sched, jnp.zeros((2, 2)), **kwargs)

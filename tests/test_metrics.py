@@ -1,0 +1,137 @@
+"""Metrics against plain numpy / scipy on small arrays, and against their own floor."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import spatial, stats
+
+from jaxdiff import data, metrics
+
+RNG = np.random.default_rng(7)
+
+
+def _directions(key, num, dim):
+    theta = np.asarray(jax.random.normal(key, (num, dim), jnp.float32), np.float64)
+    return theta / np.linalg.norm(theta, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n, m", [(40, 40), (37, 53)])
+def test_sliced_w1_is_scipy_per_projection(n, m):
+    x, y = RNG.normal(size=(n, 2)), RNG.normal(1.0, 2.0, size=(m, 2))
+    key = jax.random.key(3)
+    want = np.mean([stats.wasserstein_distance(x @ th, y @ th) for th in _directions(key, 16, 2)])
+    got = metrics.sliced_wasserstein(
+        key, jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), num_projections=16, p=1
+    )
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+
+def test_sliced_w2_unequal_sizes_equals_replicated_equal_sizes():
+    # The empirical law of n points is that of each point repeated lcm/n times: equal
+    # sizes then, where W2² is the mean squared gap of sorted values.
+    n, m = 12, 18
+    x, y = RNG.normal(size=(n, 3)), RNG.uniform(-1, 2, size=(m, 3))
+    key = jax.random.key(5)
+    theta = _directions(key, 8, 3)
+    L = math.lcm(n, m)
+    px = np.sort(np.repeat(x @ theta.T, L // n, axis=0), axis=0)
+    py = np.sort(np.repeat(y @ theta.T, L // m, axis=0), axis=0)
+    want = np.sqrt(np.mean((px - py) ** 2))
+    got = metrics.sliced_wasserstein(
+        key, jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), num_projections=8
+    )
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+
+def test_energy_distance_is_scipy_squared_in_1d():
+    x, y = RNG.normal(size=(50, 1)), RNG.normal(0.5, 1.5, size=(70, 1))
+    want = stats.energy_distance(x[:, 0], y[:, 0]) ** 2
+    got = metrics.energy_distance(
+        jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), block=16
+    )
+    np.testing.assert_allclose(float(got), want, rtol=1e-4)
+
+
+def test_energy_distance_brute_force_2d():
+    x, y = RNG.normal(size=(45, 2)), RNG.normal(size=(33, 2)) * 1.3
+    d = spatial.distance.cdist
+    want = 2 * d(x, y).mean() - d(x, x).mean() - d(y, y).mean()
+    got = metrics.energy_distance(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), block=8)
+    np.testing.assert_allclose(float(got), want, rtol=1e-4)
+
+
+def test_mmd2_brute_force():
+    x, y = RNG.normal(size=(41, 2)), RNG.normal(0.3, 1.0, size=(29, 2))
+    bws = (0.3, 1.0, 3.0)
+
+    def gram(a, b):
+        d2 = spatial.distance.cdist(a, b, "sqeuclidean")
+        return sum(np.exp(-d2 / (2 * h * h)) for h in bws)
+
+    kxx, kyy, kxy = gram(x, x), gram(y, y), gram(x, y)
+    n, m = len(x), len(y)
+    want = (
+        (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
+        + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        - 2 * kxy.mean()
+    )
+    got = metrics.mmd2(
+        jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), bandwidths=bws, block=8
+    )
+    np.testing.assert_allclose(float(got), want, rtol=1e-4, atol=1e-6)
+
+
+def test_precision_recall_brute_force():
+    real, fake = RNG.normal(size=(60, 2)), RNG.normal(0.8, 0.6, size=(45, 2))
+    k = 3
+
+    def radii(a):
+        d = np.sort(spatial.distance.cdist(a, a), axis=1)
+        return d[:, k]  # column 0 is the point itself
+
+    def covered(q, ref):
+        return np.mean((spatial.distance.cdist(q, ref) <= radii(ref)[None]).any(axis=1))
+
+    p, r = metrics.precision_recall(
+        jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32), k=k, block=16
+    )
+    assert float(p) == pytest.approx(covered(fake, real), abs=1e-6)
+    assert float(r) == pytest.approx(covered(real, fake), abs=1e-6)
+    assert 0.2 < float(p) < 1.0 and 0.0 < float(r) < 0.9  # the check is not trivial
+
+
+def test_precision_recall_rejects_bad_k():
+    x = jnp.zeros((5, 2))
+    with pytest.raises(ValueError, match="k must be in"):
+        metrics.precision_recall(x, x, k=5)
+
+
+def test_metrics_sit_at_their_floor_for_one_distribution_and_rise_for_another():
+    a, b = jnp.asarray(data.s_curve(1, 2000)), jnp.asarray(data.s_curve(2, 2000))
+    # 0.7 standard deviations of the first feature; a third wider.
+    shifted, scaled = b + jnp.array([0.05, 0.0]), b * 1.33
+    key = jax.random.key(0)
+
+    def scores(y):
+        p, r = metrics.precision_recall(a, y)
+        return dict(
+            sw=float(metrics.sliced_wasserstein(key, a, y)),
+            mmd=float(metrics.mmd2(a, y)),
+            energy=float(metrics.energy_distance(a, y)),
+            recall=float(r),
+            precision=float(p),
+        )
+
+    floor = scores(b)
+    for other in (scores(shifted), scores(scaled)):
+        assert other["sw"] > 2 * floor["sw"]
+        assert other["mmd"] > 10 * abs(floor["mmd"]) + 1e-4
+        assert other["energy"] > 10 * abs(floor["energy"]) + 1e-5
+        assert (
+            min(other["precision"], other["recall"])
+            < min(floor["precision"], floor["recall"]) - 0.1
+        )
+    assert floor["precision"] > 0.9 and floor["recall"] > 0.9
