@@ -402,6 +402,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except RuntimeError as err:
+        from jaxdiff import training
+
+        if not isinstance(err, training.TrainingDiverged):
+            raise
+        kept = int(err.state.epoch)
+        where = f"checkpoint of epoch {kept} kept" if kept else "nothing to keep"
+        print(f"jaxdiff {args.command}: error: {err} ({where})", file=sys.stderr)
+        return 1
     except (ValueError, TypeError, OSError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"jaxdiff {args.command}: error: {message}", file=sys.stderr)

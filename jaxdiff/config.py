@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -203,12 +204,20 @@ def build_schedule(cfg: ScheduleConfig):
 
 
 def build_optimizer(cfg: Config, steps_per_epoch: int):
-    """``make_optimizer`` with the learning-rate schedule that ``cfg.train`` describes."""
+    """``make_optimizer`` with the learning-rate schedule that ``cfg.train`` describes.
+
+    The same training settings return the same optimizer object: it is a static argument
+    of the compiled epochs, so equal settings then share one compiled program.
+    """
+    return _build_optimizer(cfg.train, steps_per_epoch)
+
+
+@functools.lru_cache(maxsize=32)
+def _build_optimizer(t: TrainConfig, steps_per_epoch: int):
     import optax
 
     from jaxdiff.training import make_optimizer
 
-    t = cfg.train
     if t.lr_schedule == "constant":
         lr = t.learning_rate
     elif t.lr_schedule == "cosine":

@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-__all__ = ["MLPDenoiser", "functional", "param_count"]
+__all__ = ["MLPDenoiser", "check_fits", "functional", "param_count"]
 
 
 def _torch_bias_init(fan_in: int):
@@ -144,3 +144,23 @@ def functional(model: MLPDenoiser, key: jax.Array):
 def param_count(params) -> int:
     """Total number of scalars in a params pytree."""
     return sum(int(p.size) for p in jax.tree_util.tree_leaves(params))
+
+
+def check_fits(apply_fn, *, data_dim: int | None = None, num_steps: int | None = None) -> None:
+    """Raises a one-line ``ValueError`` if data of ``data_dim`` features, or a schedule of
+    more than the model's ``num_steps`` steps, does not fit the model behind ``apply_fn``
+    (from :func:`functional`; other callables are not checked)."""
+    model = getattr(apply_fn, "model", None)
+    if not isinstance(model, MLPDenoiser):
+        return
+    if data_dim is not None and data_dim != model.data_dim:
+        raise ValueError(
+            f"data has {data_dim} features but the model was built for {model.data_dim}"
+        )
+    if num_steps is not None and num_steps > model.num_steps:
+        # JAX clamps out-of-range gathers, so steps past the table would silently reuse
+        # its last row. (A shorter schedule uses the first rows, which is well defined.)
+        raise ValueError(
+            f"the schedule has {num_steps} steps but the model's step embeddings have only "
+            f"{model.num_steps} rows; build both with the same T"
+        )

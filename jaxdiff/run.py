@@ -187,7 +187,8 @@ def train_run(
     """Trains ``cfg`` into ``run_dir`` and writes samples, figures and ``report.json``.
 
     At the end the samples are scored by :func:`quality` (``eval_n`` points, ``0`` to
-    skip; ``likelihood_n`` held-out points for the likelihoods) into ``report["quality"]``.
+    skip; ``min(likelihood_n, eval_n)`` held-out points for the likelihoods) into
+    ``report["quality"]``.
     ``figures=False`` skips the figures (``jaxdiff plot`` draws them later).
 
     With ``resume``, the run continues from the newest checkpoint in ``run_dir`` up to
@@ -289,6 +290,11 @@ def train_run(
             if int(st.epoch) > start_epoch and int(st.epoch) % checkpoint_every != 0:
                 checkpoints.save(ckpt_dir, st)
             raise
+        except training.TrainingDiverged as err:
+            good = int(err.state.epoch)
+            if good > start_epoch and checkpoints.latest_epoch(ckpt_dir) != good:
+                checkpoints.save(ckpt_dir, err.state)
+            raise
     if checkpoints.latest_epoch(ckpt_dir) != int(state.epoch):
         checkpoints.save(ckpt_dir, state)
 
@@ -325,7 +331,9 @@ def train_run(
         except (json.JSONDecodeError, AttributeError):
             pass
     if eval_n:
-        report["quality"] = quality(s, params, samples, n=eval_n, likelihood_n=likelihood_n)
+        report["quality"] = quality(
+            s, params, samples, n=eval_n, likelihood_n=min(likelihood_n, eval_n)
+        )
     _atomic_write(run_dir / "report.json", json.dumps(report, indent=2))
     if figures:
         plot_run(run_dir, s=s, params=params, history=history, samples=samples)

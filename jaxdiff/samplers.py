@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiff import diffusion
+from jaxdiff.models import check_fits
 from jaxdiff.schedules import Schedule
 
 __all__ = [
@@ -262,7 +263,7 @@ def _sample(
     return x_0
 
 
-def _resolve(schedule, shape, options):
+def _resolve(apply_fn, schedule, shape, options):
     opts = dict(
         method="ddpm",
         steps=None,
@@ -278,6 +279,7 @@ def _resolve(schedule, shape, options):
         raise TypeError(f"unknown sampler option(s) {sorted(unknown)}")
     opts.update(options)
     _check(opts["method"], opts["variance"], opts["target"], shape, opts["spacing"])
+    check_fits(apply_fn, data_dim=shape[-1], num_steps=schedule.num_steps)
     num_steps = schedule.num_steps
     if opts["method"] == "ddpm":
         if opts["steps"] not in (None, num_steps):
@@ -301,7 +303,7 @@ def _resolve(schedule, shape, options):
 
 def _run(key, apply_fn, params, schedule, shape, options, *, trajectory):
     shape = tuple(shape)
-    opts = _resolve(schedule, shape, options)
+    opts = _resolve(apply_fn, schedule, shape, options)
     x_T, eta = opts.pop("x_T"), opts.pop("eta")
     return _sample(key, apply_fn, params, schedule, shape, x_T, eta, trajectory=trajectory, **opts)
 

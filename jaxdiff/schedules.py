@@ -80,7 +80,8 @@ def from_betas(betas, dtype=None) -> Schedule:
       The schedule, with every coefficient computed in float64 and then cast.
 
     Raises:
-      ValueError: if ``betas`` is not 1-D, is empty, is not finite, or leaves (0, 1).
+      ValueError: if ``betas`` is not 1-D, is empty, is not finite, leaves (0, 1), or
+        decreases anywhere.
 
     References:
       Ho et al. 2020, "Denoising Diffusion Probabilistic Models", eqs. (4), (6), (7), (11).
@@ -96,6 +97,13 @@ def from_betas(betas, dtype=None) -> Schedule:
     if not np.all(np.isfinite(b)) or np.any(b <= 0.0) or np.any(b >= 1.0):
         bad = float(b[~(np.isfinite(b) & (b > 0.0) & (b < 1.0))][0])
         raise ValueError(f"betas must lie strictly between 0 and 1, got {bad!r}")
+    drops = np.nonzero(np.diff(b) < 0.0)[0]
+    if drops.size:
+        i = int(drops[0])
+        raise ValueError(
+            f"betas must be non-decreasing (noise per step should not shrink), got "
+            f"betas[{i}] = {b[i]:.6g} > betas[{i + 1}] = {b[i + 1]:.6g}"
+        )
 
     alphas = 1.0 - b
     log_alphas_cumprod = np.cumsum(np.log1p(-b))

@@ -19,13 +19,16 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxdiff.losses import T_SAMPLERS, denoising_loss
+from jaxdiff.models import check_fits
 from jaxdiff.schedules import Schedule
 
 __all__ = [
     "TrainState",
+    "TrainingDiverged",
     "fit",
     "init_state",
     "make_optimizer",
@@ -102,7 +105,23 @@ def _init_state(key, params, optimizer, ema):
     )
 
 
-def _step(state, batch, key, *, apply_fn, optimizer, schedule, target, t_sampler, ema_decay):
+def _step(
+    state,
+    batch,
+    key,
+    *,
+    apply_fn,
+    optimizer,
+    schedule,
+    target,
+    t_sampler,
+    ema_decay,
+    batch_sharding=None,
+):
+    if batch_sharding is not None:
+        # Data parallelism (jaxdiff.parallel): rows of the batch live on different devices;
+        # with replicated parameters XLA inserts the gradient all-reduce itself.
+        batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
     loss, grads = jax.value_and_grad(
         lambda p: denoising_loss(
             key, apply_fn, p, schedule, batch, target=target, t_sampler=T_SAMPLERS[t_sampler]
@@ -121,7 +140,7 @@ def _step(state, batch, key, *, apply_fn, optimizer, schedule, target, t_sampler
     return new, loss
 
 
-_STATIC = ("apply_fn", "optimizer", "target", "t_sampler", "ema_decay")
+_STATIC = ("apply_fn", "optimizer", "target", "t_sampler", "ema_decay", "batch_sharding")
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)
@@ -136,6 +155,7 @@ def train_step(
     target: str = "eps",
     t_sampler: str = "antithetic",
     ema_decay: float | None = None,
+    batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """One optimiser step on ``batch`` ``(B, D)`` with the loss key ``key``.
 
@@ -152,6 +172,7 @@ def train_step(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        batch_sharding=batch_sharding,
     )
 
 
@@ -175,6 +196,24 @@ def _epoch(state, data, *, batch_size, **kw):
         total = total + loss * rest
     state = dataclasses.replace(state, epoch=state.epoch + 1)
     return state, total / n
+
+
+def _check_data(data) -> jax.Array:
+    """``data`` as a finite, numeric ``(n, dim)`` array, or a one-line ``ValueError``."""
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"data must be a numeric (n, dim) array: {err}") from err
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"data must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"data must be a non-empty (n, dim) array, got shape {arr.shape}")
+    bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise ValueError(f"data must be finite, got {bad} NaN or inf values")
+    if np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.float32)
+    return jnp.asarray(arr)
 
 
 def _check_batch(data, batch_size):
@@ -205,6 +244,7 @@ def train_epoch(
     target: str = "eps",
     t_sampler: str = "antithetic",
     ema_decay: float | None = None,
+    batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """One pass over ``data`` ``(N, D)`` in a fresh random order, as one compiled program.
 
@@ -223,20 +263,52 @@ def train_epoch(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        batch_sharding=batch_sharding,
     )
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the parameters became NaN or inf during epoch ``epoch``.
+
+    Attributes:
+      epoch: the 1-based epoch that diverged.
+      loss: its mean loss (NaN or inf, or finite when only the parameters overflowed).
+      state: the state after the last good epoch, ``epoch - 1``.
+    """
+
+    def __init__(self, epoch: int, loss: float, state):
+        self.epoch, self.loss, self.state = epoch, loss, state
+        super().__init__(
+            f"training diverged in epoch {epoch} (mean loss {loss}); the last good state is "
+            f"epoch {epoch - 1}: lower the learning rate or keep gradient clipping on"
+        )
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)]))
 
 
 @functools.partial(jax.jit, static_argnames=("batch_size", "buffer", *_STATIC))
 def _train_epochs(state, data, num_epochs, *, batch_size, buffer, **kw):
     # A while loop with a traced trip count: one executable serves every chunk length,
-    # so training split into chunks (or resumed) runs bit-identical code.
-    def body(i, carry):
-        s, losses = carry
-        s, loss = _epoch(s, data, batch_size=batch_size, **kw)
-        return s, losses.at[i].set(loss)
+    # so training split into chunks (or resumed) runs bit-identical code. An epoch whose
+    # mean loss or new parameters are not finite is discarded and the loop stops there:
+    # divergence is caught inside the compiled program, within one epoch.
+    def cond(carry):
+        i, _, _, bad = carry
+        return (i < num_epochs) & ~bad
+
+    def body(carry):
+        i, s, losses, _ = carry
+        new, loss = _epoch(s, data, batch_size=batch_size, **kw)
+        bad = ~(jnp.isfinite(loss) & _all_finite(new.params))
+        s = jax.lax.cond(bad, lambda: s, lambda: new)
+        return i + 1, s, losses.at[i].set(loss.astype(losses.dtype)), bad
 
     losses = jnp.full((buffer,), jnp.nan, jnp.float32)
-    return jax.lax.fori_loop(0, num_epochs, body, (state, losses))
+    carry = (jnp.zeros((), jnp.int32), state, losses, jnp.zeros((), bool))
+    _, state, losses, _ = jax.lax.while_loop(cond, body, carry)
+    return state, losses
 
 
 def train_epochs(
@@ -252,12 +324,15 @@ def train_epochs(
     t_sampler: str = "antithetic",
     ema_decay: float | None = None,
     buffer: int | None = None,
+    batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """Runs ``num_epochs`` epochs of :func:`train_epoch` in one compiled call.
 
     ``buffer`` (static, ≥ ``num_epochs``; default ``num_epochs``) sizes the loss array:
     calls with the same buffer share one executable whatever ``num_epochs`` is.
-    Returns the state and the per-epoch mean losses, ``(num_epochs,)``.
+    Returns the state and the per-epoch mean losses, ``(num_epochs,)``. If an epoch's
+    loss or parameters become NaN or inf, the state stays at the last good epoch (so
+    ``state.epoch`` falls short of the requested count) and later losses are NaN.
     """
     _check_batch(data, batch_size)
     buffer = num_epochs if buffer is None else buffer
@@ -277,6 +352,7 @@ def train_epochs(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        batch_sharding=batch_sharding,
     )
     return state, losses[:num_epochs]
 
@@ -295,6 +371,7 @@ def fit(
     ema_decay: float | None = None,
     epochs_per_call: int = 25,
     callback: Callable | None = None,
+    batch_sharding=None,
 ) -> tuple[TrainState, dict]:
     """Trains from ``state.epoch`` up to ``epochs`` total epochs.
 
@@ -302,10 +379,16 @@ def fit(
     on multiples of it, so a resumed run splits its epochs exactly as an uninterrupted one.
     After each chunk ``callback(state, losses, seconds)`` is called (progress bars,
     logging, checkpoints live there). Compilation happens before the clock starts.
+    ``batch_sharding`` (a ``NamedSharding`` over the batch axis; see
+    :mod:`jaxdiff.parallel`) spreads each batch over devices.
 
     Returns:
       The final state and ``{"losses": [...], "train_seconds", "compile_seconds",
       "steps"}`` for the epochs run by this call.
+
+    Raises:
+      TrainingDiverged: an epoch's loss or parameters became NaN or inf; the exception
+        holds the state of the last good epoch (the callback has seen it).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -315,8 +398,9 @@ def fit(
         or (epochs_per_call < 1)
     ):
         raise ValueError(f"epochs_per_call must be a positive integer, got {epochs_per_call!r}")
-    data = jnp.asarray(data)
+    data = _check_data(data)
     _check_batch(data, batch_size)
+    check_fits(apply_fn, data_dim=data.shape[-1], num_steps=schedule.num_steps)
     kw = dict(
         batch_size=batch_size,
         buffer=epochs_per_call,
@@ -326,10 +410,13 @@ def fit(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        batch_sharding=batch_sharding,
     )
     start_step = int(state.step)
+    # A call with zero epochs compiles (or finds in jit's cache) the one executable every
+    # chunk uses, outside the clock; it runs no epoch.
     t0 = time.perf_counter()
-    compiled = _train_epochs.lower(state, data, 1, **kw).compile()
+    jax.block_until_ready(_train_epochs(state, data, 0, **kw))
     compile_seconds = time.perf_counter() - t0
     losses: list[float] = []
     train_seconds = 0.0
@@ -337,10 +424,16 @@ def fit(
     while epoch < epochs:
         n = min(epochs_per_call - epoch % epochs_per_call, epochs - epoch)
         t0 = time.perf_counter()
-        state, chunk = compiled(state, data, n, schedule=schedule)
+        state, chunk = _train_epochs(state, data, n, **kw)
+        done = int(state.epoch) - epoch
         chunk = jax.device_get(chunk[:n])
         seconds = time.perf_counter() - t0
         train_seconds += seconds
+        if done < n:
+            bad_loss = float(chunk[done])
+            if done and callback is not None:
+                callback(state, chunk[:done], seconds)
+            raise TrainingDiverged(epoch + done + 1, bad_loss, state)
         epoch += n
         losses.extend(float(v) for v in chunk)
         if callback is not None:

@@ -1,6 +1,12 @@
 """Shared test setup: float64 on demand, strict dtype promotion, and Gaussian oracles."""
 
+import contextlib
+import io
 import os
+import subprocess
+import sys
+import types
+import warnings
 
 import jax
 import numpy as np
@@ -36,3 +42,68 @@ def seed_betas_np(num_steps=100, start=1e-5, end=5e-3):
     """The seed's betas, written out in float64 numpy as SEED.md states them."""
     x = np.linspace(-6, 6, num_steps)
     return 1 / (1 + np.exp(-x)) * (end - start) + start
+
+
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAXDIFF_CACHE_DIR": "off"}
+ENV.pop("JAX_COMPILATION_CACHE_DIR", None)
+
+
+def jaxdiff(*args, check=True):
+    """``cli.main(args)`` with its output captured, as a finished process would report it."""
+    from jaxdiff import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        code = cli.main([str(a) for a in args])
+    result = types.SimpleNamespace(
+        returncode=code, stdout=out.getvalue(), stderr=err.getvalue(), warnings=caught
+    )
+    if check and code != 0:
+        raise AssertionError(f"jaxdiff {args} exited {code}:\n{result.stderr}")
+    return result
+
+
+def jaxdiff_subprocess(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "jaxdiff.cli", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """One uninterrupted 4-epoch run and one of 2 epochs resumed to 4."""
+    root = tmp_path_factory.mktemp("runs")
+    full, split = root / "full", root / "split"
+    common = ["--checkpoint-every", "1", "--quiet"]
+    jaxdiff(
+        "train",
+        "--data",
+        "s_curve",
+        "--preset",
+        "seed",
+        "--out",
+        str(full),
+        "--epochs",
+        "4",
+        "--eval-n",
+        "300",
+        *common,
+    )
+    common += ["--eval-n", "0", "--no-figures"]
+    jaxdiff("train", "--out", str(split), "--epochs", "2", *common)
+    resumed = jaxdiff("train", "--out", str(split), "--epochs", "4", "--resume", *common)
+    return full, split, resumed
+
+
+@pytest.fixture
+def trained(runs):
+    return runs[0]

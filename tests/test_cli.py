@@ -1,77 +1,15 @@
 """The ``jaxdiff`` command end to end, in process (jit caches shared) with tiny epoch
 counts; one subprocess checks the real console entry point."""
 
-import contextlib
-import io
 import json
-import os
-import subprocess
-import sys
-import types
 import warnings
 
 import numpy as np
 import pytest
+from conftest import jaxdiff, jaxdiff_subprocess
 from PIL import Image
 
 from jaxdiff import cli
-
-ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAXDIFF_CACHE_DIR": "off"}
-ENV.pop("JAX_COMPILATION_CACHE_DIR", None)
-
-
-def jaxdiff(*args, check=True):
-    """``cli.main(args)`` with its output captured, as a finished process would report it."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-        warnings.catch_warnings(record=True) as caught,
-    ):
-        warnings.simplefilter("always")
-        code = cli.main([str(a) for a in args])
-    result = types.SimpleNamespace(
-        returncode=code, stdout=out.getvalue(), stderr=err.getvalue(), warnings=caught
-    )
-    if check and code != 0:
-        raise AssertionError(f"jaxdiff {args} exited {code}:\n{result.stderr}")
-    return result
-
-
-def jaxdiff_subprocess(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "jaxdiff.cli", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-    )
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """One uninterrupted 4-epoch run and one of 2 epochs resumed to 4."""
-    root = tmp_path_factory.mktemp("runs")
-    full, split = root / "full", root / "split"
-    common = ["--checkpoint-every", "1", "--quiet"]
-    jaxdiff(
-        "train",
-        "--data",
-        "s_curve",
-        "--preset",
-        "seed",
-        "--out",
-        str(full),
-        "--epochs",
-        "4",
-        "--eval-n",
-        "300",
-        *common,
-    )
-    common += ["--eval-n", "0", "--no-figures"]
-    jaxdiff("train", "--out", str(split), "--epochs", "2", *common)
-    resumed = jaxdiff("train", "--out", str(split), "--epochs", "4", "--resume", *common)
-    return full, split, resumed
 
 
 def test_run_directory_is_complete(runs):
@@ -246,11 +184,6 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
     assert "preset must be one of ['fast', 'seed']" in proc.stderr and "'nope'" in proc.stderr
-
-
-@pytest.fixture
-def trained(runs):
-    return runs[0]
 
 
 @pytest.mark.parametrize(

@@ -80,3 +80,23 @@ def test_apply_fn_is_hashable_and_stable():
 def test_bad_sizes_are_rejected(field, value):
     with pytest.raises(ValueError, match=f"{field} must be a positive integer, got {value}"):
         models.functional(models.MLPDenoiser(**{field: value}), jax.random.key(0))
+
+
+def test_float_steps_interpolate_the_step_embeddings():
+    apply_fn, params = models.functional(models.MLPDenoiser(num_steps=10), jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (4, 2))
+    t = jnp.array([0, 3, 7, 9])
+    np.testing.assert_array_equal(
+        apply_fn(params, x, t), apply_fn(params, x, t.astype(jnp.float32))
+    )
+    # Between steps 3 and 4: the same network with a blended embedding row in every layer.
+    blended = jax.tree_util.tree_map(lambda a: a, params)
+    for name in [k for k in params if k.startswith("Embed")]:
+        table = params[name]["embedding"]
+        blended[name] = {"embedding": table.at[3].set(0.75 * table[3] + 0.25 * table[4])}
+    np.testing.assert_allclose(
+        apply_fn(params, x, jnp.float32(3.25)),
+        apply_fn(blended, x, jnp.int32(3)),
+        rtol=1e-6,
+        atol=1e-6,
+    )

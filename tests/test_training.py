@@ -177,7 +177,12 @@ def _near_curve(samples, radius):
 
 
 def test_short_seed_training_learns_the_s_curve(s_curve_data):
-    """The seed preset, 400 epochs (31,600 steps): moments within 10%, 90% near the curve."""
+    """The seed preset, 250 epochs (19,750 steps): moments within 10%, 80% near the curve.
+
+    Measured with keys 7-9: 85-86% of samples within 0.05 of the curve at 250 epochs
+    (90% takes about 400), 81-82% at 200 (where the mean is only just within 10%),
+    76-77% at 150; an untrained model puts far fewer there.
+    """
     from jaxdiff import config, run
 
     cfg = config.preset("seed")
@@ -185,12 +190,12 @@ def test_short_seed_training_learns_the_s_curve(s_curve_data):
     state, info = training.fit(
         s.state,
         s.data,
-        epochs=400,
+        epochs=250,
         batch_size=128,
         apply_fn=s.apply_fn,
         optimizer=s.optimizer,
         schedule=s.schedule,
-        epochs_per_call=100,
+        epochs_per_call=125,
     )
     assert info["losses"][-1] < info["losses"][0]
 
@@ -205,7 +210,7 @@ def test_short_seed_training_learns_the_s_curve(s_curve_data):
 
     mean_ok, std_ok, near = check(state.params)
     assert mean_ok and std_ok, "trained samples' mean/std are off by more than 10%"
-    assert near >= 0.9, f"only {near:.1%} of samples lie within 0.05 of the S-curve"
+    assert near >= 0.8, f"only {near:.1%} of samples lie within 0.05 of the S-curve"
     mean_ok, std_ok, near = check(s.state.params)
-    assert not (mean_ok and std_ok and near >= 0.9), "an untrained model passed the check"
+    assert not (mean_ok and std_ok and near >= 0.8), "an untrained model passed the check"
     assert _near_curve(s_curve_data[:2000], 0.05) > 0.99  # the data itself does

@@ -1,0 +1,136 @@
+"""Shared helpers of the benchmark scripts: timing, device names, tables, JSON results.
+
+Every timing compiles (or warms up) outside the clock, blocks on the result, and keeps
+the median and minimum of several repeats; ratios are only taken within one run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+
+RESULTS = pathlib.Path(__file__).parent / "results"
+
+
+def cpu_model() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_label() -> str:
+    """``cpu-<model>-<cores>c`` or ``gpu-<kind>x<count>``, for file names and tables."""
+    d = jax.devices()[0]
+    if d.platform == "cpu":
+        name = f"cpu-{cpu_model()}-{os.cpu_count()}c"
+    else:
+        name = f"{d.platform}-{d.device_kind}x{jax.device_count()}"
+    return re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-").lower()
+
+
+def timed(fn, repeats: int = 5, min_seconds: float = 0.0) -> dict:
+    """Runs ``fn()`` (which must block on its result) once to warm up, then ``repeats``
+    times (more while the total is under ``min_seconds``); returns median and min."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 50:
+            break
+    return {"median_s": statistics.median(times), "min_s": min(times), "repeats": len(times)}
+
+
+def matmul_peak(repeats: int = 5) -> dict:
+    """Measured float32 matmul rate (GFLOP/s) of this device: the MLP's own shape
+    ``(N, 128) @ (128, 128)`` at a large N, and a square matmul."""
+    out = {}
+    big = 65_536 if jax.devices()[0].platform == "cpu" else 4_194_304
+    for label, (m, k, n) in {
+        f"({big}x128)@(128x128)": (big, 128, 128),
+        "2048^3": (2048, 2048, 2048),
+    }.items():
+        a = jax.random.normal(jax.random.key(0), (m, k))
+        b = jax.random.normal(jax.random.key(1), (k, n))
+        f = jax.jit(lambda a, b: a @ b)
+        t = timed(lambda f=f, a=a, b=b: f(a, b).block_until_ready(), repeats)
+        out[label] = 2.0 * m * k * n / t["min_s"] / 1e9
+    out["peak_gflops"] = max(out.values())
+    return out
+
+
+def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """Plain-text table: ``columns`` are (key, header, format)."""
+
+    def cell(row, key, fmt):
+        value = row.get(key)
+        if value is None:
+            return "-"
+        return fmt.format(value) if fmt else str(value)
+
+    body = [[cell(r, k, f) for k, _, f in columns] for r in rows]
+    heads = [h for _, h, _ in columns]
+    widths = [
+        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(heads)
+    ]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+    return "\n".join(lines)
+
+
+def save(section: str, payload: dict, results_dir=None) -> pathlib.Path:
+    """Merges ``payload`` as ``section`` into ``<results_dir>/<device>.json``."""
+    folder = pathlib.Path(results_dir) if results_dir else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{device_label()}.json"
+    doc = json.loads(path.read_text()) if path.is_file() else {}
+    doc.update(
+        device=device_label(),
+        device_detail=str(jax.devices()[0]),
+        cpu=cpu_model(),
+        cpu_count=os.cpu_count(),
+        jax_version=jax.__version__,
+    )
+    doc[section] = {"date": datetime.datetime.now().isoformat(timespec="seconds"), **payload}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def mlp_flops_per_row(data_dim: int = 2, width: int = 128, depth: int = 3) -> int:
+    """Multiply-adds ×2 of one forward pass of the MLP for one row."""
+    macs = data_dim * width + (depth - 1) * width * width + width * data_dim
+    return 2 * macs
+
+
+def block(x):
+    return jax.block_until_ready(x)
+
+
+__all__ = [
+    "block",
+    "device_label",
+    "jnp",
+    "matmul_peak",
+    "mlp_flops_per_row",
+    "save",
+    "table",
+    "timed",
+]

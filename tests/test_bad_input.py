@@ -1,0 +1,306 @@
+"""Bad input to the library: each case gives one clear line naming the argument, the value
+and what was expected (ValueError or TypeError), never a deep JAX traceback.
+
+The CLI's cases (exit code 2, one line on stderr) are in ``test_cli.py`` and below.
+"""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdiff import (
+    config,
+    data,
+    likelihood,
+    metrics,
+    models,
+    run,
+    samplers,
+    schedules,
+    training,
+)
+
+NET = None
+
+
+def net():
+    global NET
+    if NET is None:
+        NET = models.functional(models.MLPDenoiser(width=16, num_steps=10), jax.random.key(0))
+    return NET
+
+
+def _fit(x=None, **kw):
+    apply_fn, params = net()
+    opt = training.make_optimizer(1e-3, 1.0)
+    args = dict(
+        epochs=1,
+        batch_size=4,
+        apply_fn=apply_fn,
+        optimizer=opt,
+        schedule=schedules.sigmoid_schedule(10),
+    )
+    args.update(kw)
+    state = training.init_state(jax.random.key(1), params, opt)
+    x = np.zeros((16, 2), np.float32) if x is None else x
+    return training.fit(state, x, **args)
+
+
+def _sample(shape=(4, 2), sched=None, **kw):
+    apply_fn, params = net()
+    sched = schedules.sigmoid_schedule(10) if sched is None else sched
+    return samplers.sample(jax.random.key(0), apply_fn, params, sched, shape, **kw)
+
+
+NAN = np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0], [2.0, 0.0]], np.float32)
+
+CASES = [
+    # (case, call, exception, message fragment)
+    ("data with NaN", lambda: _fit(NAN), ValueError, "data must be finite, got 1 NaN or inf"),
+    ("data with inf", lambda: _fit(np.full((8, 2), np.inf)), ValueError, "data must be finite"),
+    ("non-numeric data", lambda: _fit(np.array([["a", "b"]] * 8)), ValueError, "must be numeric"),
+    (
+        "1-D data",
+        lambda: _fit(np.zeros(16)),
+        ValueError,
+        "non-empty (n, dim) array, got shape (16,)",
+    ),
+    ("empty data", lambda: _fit(np.zeros((0, 2))), ValueError, "got shape (0, 2)"),
+    (
+        "data of 3 features, 2-D model",
+        lambda: _fit(np.zeros((16, 3))),
+        ValueError,
+        "data has 3 features but the model was built for 2",
+    ),
+    (
+        "batch size 0",
+        lambda: _fit(batch_size=0),
+        ValueError,
+        "batch_size must be a positive integer, got 0",
+    ),
+    ("negative batch size", lambda: _fit(batch_size=-2), ValueError, "got -2"),
+    (
+        "batch larger than the data",
+        lambda: _fit(batch_size=17),
+        ValueError,
+        "batch_size must be at most the number of data points 16, got 17",
+    ),
+    ("epochs 0", lambda: _fit(epochs=0), ValueError, "epochs must be a positive integer, got 0"),
+    (
+        "learning rate 0",
+        lambda: training.make_optimizer(0.0),
+        ValueError,
+        "learning_rate must be positive, got 0.0",
+    ),
+    ("negative learning rate", lambda: training.make_optimizer(-1e-3), ValueError, "got -0.001"),
+    ("T < 1", lambda: schedules.sigmoid_schedule(0), ValueError, "num_steps"),
+    (
+        "betas above 1",
+        lambda: schedules.from_betas([0.1, 1.5]),
+        ValueError,
+        "betas must lie strictly between 0 and 1, got 1.5",
+    ),
+    ("betas of 0", lambda: schedules.from_betas([0.0, 0.1]), ValueError, "got 0.0"),
+    (
+        "decreasing betas",
+        lambda: schedules.from_betas([0.1, 0.2, 0.05]),
+        ValueError,
+        "betas must be non-decreasing (noise per step should not shrink), got betas[1] = 0.2",
+    ),
+    (
+        "2-D betas",
+        lambda: schedules.from_betas(np.full((2, 2), 0.1)),
+        ValueError,
+        "betas must be a 1-D array, got shape (2, 2)",
+    ),
+    (
+        "schedule longer than the model's table",
+        lambda: _sample(sched=schedules.sigmoid_schedule(11)),
+        ValueError,
+        "the schedule has 11 steps but the model's step embeddings have only 10 rows",
+    ),
+    (
+        "unknown data set",
+        lambda: data.load("spiral", 0),
+        ValueError,
+        "data set must be one of ['s_curve'], got 'spiral'",
+    ),
+    ("unknown preset", lambda: config.preset("fastest"), ValueError, "preset must be one of"),
+    ("unknown sampler", lambda: _sample(method="euler"), ValueError, "method must be one of"),
+    (
+        "unknown schedule kind",
+        lambda: config.build_schedule(config.ScheduleConfig(kind="quadratic")),
+        ValueError,
+        "quadratic",
+    ),
+    ("unknown target", lambda: _sample(target="score"), ValueError, "target must be one of"),
+    (
+        "K > T steps",
+        lambda: _sample(method="ddim", steps=11),
+        ValueError,
+        "steps must be at most the schedule's 10 steps, got 11",
+    ),
+    (
+        "eta above 1",
+        lambda: _sample(method="ddim", eta=1.5),
+        ValueError,
+        "eta must be a number in [0, 1], got 1.5",
+    ),
+    ("negative eta", lambda: _sample(method="ddim", eta=-0.1), ValueError, "got -0.1"),
+    (
+        "negative n",
+        lambda: data.s_curve(0, n=-5),
+        ValueError,
+        "n must be a positive integer, got -5",
+    ),
+    (
+        "negative sample count",
+        lambda: _sample(shape=(-4, 2)),
+        ValueError,
+        "shape must be a tuple of non-negative integers",
+    ),
+    (
+        "negative seed",
+        lambda: data.s_curve(-1),
+        ValueError,
+        "seed must be a non-negative integer, got -1",
+    ),
+    (
+        "constant data to standardise",
+        lambda: data.Normalizer.fit(np.ones((5, 2))),
+        ValueError,
+        "must vary in every feature",
+    ),
+    (
+        "model width 0",
+        lambda: models.functional(models.MLPDenoiser(width=0), jax.random.key(0)),
+        ValueError,
+        "width must be a positive integer, got 0",
+    ),
+    (
+        "precision/recall k too large",
+        lambda: metrics.precision_recall(jnp.zeros((4, 2)), jnp.zeros((4, 2)), k=4),
+        ValueError,
+        "k must be in [1, 3], got 4",
+    ),
+    (
+        "unknown ODE solver",
+        lambda: likelihood.ode_log_likelihood(
+            None, None, schedules.cosine_schedule(4), jnp.zeros((2, 2)), solver="euler"
+        ),
+        ValueError,
+        "solver must be one of",
+    ),
+    (
+        "config.json edited into nonsense",
+        lambda: config.Config.from_json('{"train": {"epochs": "many"}}'),
+        ValueError,
+        "config train.epochs must be of type int",
+    ),
+    (
+        "run directory without config",
+        lambda: run.load_config(os.getcwd()),
+        run.RunError,
+        "no config.json",
+    ),
+]
+
+
+@pytest.mark.parametrize("case, call, exc, fragment", CASES, ids=[c[0] for c in CASES])
+def test_library_bad_input_is_one_clear_line(case, call, exc, fragment):
+    with pytest.raises(exc) as info:
+        call()
+    message = str(info.value)
+    assert fragment in message, message
+    assert "\n" not in message and len(message) < 300, message
+
+
+def test_there_are_at_least_30_library_cases():
+    assert len(CASES) >= 30
+
+
+def _copy_run(trained, tmp_path):
+    import shutil
+
+    dst = tmp_path / "run"
+    shutil.copytree(trained, dst)
+    return dst
+
+
+def _steps(run_dir):
+    return sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
+
+
+def test_damaged_latest_checkpoint_falls_back_with_one_warning(trained, tmp_path):
+    run_dir = _copy_run(trained, tmp_path)
+    steps = _steps(run_dir)
+    assert len(steps) >= 2
+    latest = run_dir / "checkpoints" / str(steps[-1])
+    for f in latest.rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])  # truncated
+    with pytest.warns(
+        UserWarning, match=f"checkpoint at epoch {steps[-1]} .* is unreadable"
+    ) as rec:
+        _, state = run.restore_run(run_dir)
+    assert int(state.epoch) == steps[-2]
+    assert all("\n" not in str(w.message) for w in rec)
+
+
+def test_no_good_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
+    run_dir = _copy_run(trained, tmp_path)
+    for step in _steps(run_dir):
+        for f in (run_dir / "checkpoints" / str(step)).rglob("*"):
+            if f.is_file():
+                f.write_bytes(os.urandom(64))  # random bytes posing as a checkpoint
+    with pytest.warns(UserWarning), pytest.raises(run.RunError, match="no readable checkpoint"):
+        run.restore_run(run_dir)
+    from conftest import jaxdiff
+
+    result = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "s.npy", check=False)
+    assert result.returncode == 2 and "no readable checkpoint" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_posing_as_the_checkpoint_folder(trained, tmp_path):
+    run_dir = _copy_run(trained, tmp_path)
+    import shutil
+
+    shutil.rmtree(run_dir / "checkpoints")
+    (run_dir / "checkpoints").write_text("not a checkpoint")
+    with pytest.raises(run.RunError, match="does not exist"):
+        run.restore_run(run_dir)
+
+
+def test_read_only_output_folder_is_one_line(trained, tmp_path, monkeypatch):
+    # Root ignores permission bits, so the read-only folder is simulated.
+    from conftest import jaxdiff
+
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(tmp_path) else real(p, m))
+    result = jaxdiff("sample", "--run", trained, "--out", tmp_path / "s.npy", check=False)
+    assert (
+        result.returncode == 2
+        and f"--out folder {str(tmp_path)!r} is not writable" in result.stderr
+    )
+    result = jaxdiff("train", "--out", tmp_path, "--epochs", "1", check=False)
+    assert result.returncode == 2 and "is not writable" in result.stderr
+
+
+def test_edited_config_json_is_one_line(trained, tmp_path):
+    from conftest import jaxdiff
+
+    run_dir = _copy_run(trained, tmp_path)
+    (run_dir / "config.json").write_text(json.dumps({"schedule": {"num_steps": -3}}))
+    result = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "s.npy", check=False)
+    assert (
+        result.returncode == 2 and "num_steps must be a positive integer, got -3" in result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    (run_dir / "config.json").write_text("{not json")
+    result = jaxdiff("plot", "--run", run_dir, check=False)
+    assert result.returncode == 2 and "not a valid jaxdiff config" in result.stderr

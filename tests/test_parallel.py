@@ -1,0 +1,61 @@
+"""Data-parallel training over 4 fake CPU devices, in a subprocess (the device count is
+fixed when JAX starts)."""
+
+import subprocess
+import sys
+import textwrap
+
+from conftest import ENV
+
+SCRIPT = textwrap.dedent(
+    """
+    import jax, numpy as np
+    from jaxdiff import models, parallel, schedules, training
+
+    assert jax.device_count() == 4, jax.devices()
+    apply_fn, params = models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
+    sched = schedules.sigmoid_schedule()
+    opt = training.make_optimizer(1e-3, 1.0)
+    x = np.asarray(jax.random.normal(jax.random.key(2), (520, 2))) * 0.1  # 4 x 128 + 8
+    kw = dict(epochs=3, batch_size=128, apply_fn=apply_fn, optimizer=opt, schedule=sched)
+    state = training.init_state(jax.random.key(1), params, opt)
+    single, info1 = training.fit(state, x, **kw)
+    mesh = parallel.make_mesh()
+    sharded, info4 = parallel.fit(state, x, mesh=mesh, **kw)
+    for a, b in zip(jax.tree_util.tree_leaves(single.params),
+                    jax.tree_util.tree_leaves(sharded.params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(info1["losses"], info4["losses"], rtol=1e-5)
+    leaf = jax.tree_util.tree_leaves(sharded.params)[0]
+    assert len(leaf.sharding.device_set) == 4 and leaf.sharding.is_fully_replicated
+    # The batch really is split: each device holds a quarter of it inside the step.
+    seen = []
+    def probe(batch):
+        jax.debug.inspect_array_sharding(batch, callback=lambda s: seen.append(s))
+        return batch
+    f = jax.jit(lambda b: probe(jax.lax.with_sharding_constraint(b, parallel.batch_sharding(mesh))))
+    f(parallel.replicate(x[:128], mesh))
+    assert seen and seen[0].spec == jax.sharding.PartitionSpec("data"), seen
+    lowered = training._train_epochs.lower(
+        parallel.replicate(state, mesh), parallel.replicate(x, mesh), 1, batch_size=128,
+        buffer=1, apply_fn=apply_fn, optimizer=opt, schedule=sched, target="eps",
+        t_sampler="antithetic", ema_decay=None, batch_sharding=parallel.batch_sharding(mesh))
+    hlo = lowered.compile().as_text()
+    assert "all-reduce" in hlo, "no gradient all-reduce in the sharded program"
+    try:
+        parallel.fit(state, x[:515], mesh=mesh, **kw)
+    except ValueError as err:
+        assert "must divide over 4 devices" in str(err), err
+    else:
+        raise AssertionError("a ragged batch of 3 rows over 4 devices was accepted")
+    print("OK")
+    """
+)
+
+
+def test_sharded_training_matches_single_device_and_shards_the_batch():
+    env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
