@@ -95,7 +95,7 @@ def runs(tmp_path_factory):
         "--epochs",
         "4",
         "--eval-n",
-        "300",
+        "200",
         *common,
     )
     common += ["--eval-n", "0", "--no-figures"]

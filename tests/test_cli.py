@@ -36,7 +36,7 @@ def test_run_directory_is_complete(runs):
     assert all({"loss", "lr", "seconds"} <= set(r) for r in rows)
     assert np.load(full / "samples.npy").shape == (10_000, 2)
     quality = report["quality"]
-    assert quality["n"] == 300
+    assert quality["n"] == 200
     for side in ("samples", "floor"):
         assert set(quality[side]) == {"sliced_w2", "mmd2", "energy", "precision", "recall"}
     # 4 epochs of the seed preset are far from the data; the floor is not.
