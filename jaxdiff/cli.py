@@ -10,7 +10,9 @@ import argparse
 import dataclasses
 import os
 import pathlib
+import resource
 import sys
+import time
 import warnings
 
 __all__ = ["main"]
@@ -140,6 +142,20 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         help="samples scored against fresh data at the end, 0 to skip (default: 5000)",
     )
     p.add_argument(
+        "--devices",
+        type=_positive_int,
+        default=None,
+        help="shard each batch over N devices (data parallel; on CPU start with "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N)",
+    )
+    p.add_argument(
+        "--distributed",
+        default=None,
+        metavar="HOST:PORT,N,I",
+        help="join a multi-host run: coordinator address, number of processes, this "
+        "process's index (jax.distributed.initialize)",
+    )
+    p.add_argument(
         "--no-figures",
         action="store_true",
         help="skip the figures (seconds of matplotlib); `jaxdiff plot` draws them later",
@@ -198,6 +214,14 @@ def _parser() -> argparse.ArgumentParser:
         help="network evaluations K <= T for ddim / dpm-solver",
     )
     sample.add_argument("--eta", type=_eta, default=None, help="DDIM noise scale in [0, 1]")
+    sample.add_argument(
+        "--chunk",
+        type=_positive_int,
+        default=1_048_576,
+        help="rows computed per call; memory holds one chunk, the samples do not depend "
+        "on it (default: 1048576)",
+    )
+    sample.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = sub.add_parser(
         "eval",
@@ -272,6 +296,17 @@ def _config(args):
 def _train(args) -> int:
     from jaxdiff import run
 
+    if args.distributed:
+        from jaxdiff import parallel
+
+        parts = args.distributed.split(",")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            raise ValueError(
+                "--distributed must be HOST:PORT,NUM_PROCESSES,PROCESS_ID, "
+                f"got {args.distributed!r}"
+            )
+        parallel.initialize(parts[0], int(parts[1]), int(parts[2]))
+
     if args.resume:
         saved = run.load_config(args.out)
         explicit = {
@@ -301,6 +336,7 @@ def _train(args) -> int:
         progress=not args.quiet,
         eval_n=args.eval_n,
         figures=not args.no_figures,
+        devices=args.devices,
     )
     rate = report["steps_per_second"]
     print(
@@ -347,9 +383,15 @@ def _sample(args) -> int:
         overrides["steps"] = s.schedule.num_steps
     if args.sampler in ("ddim", "dpm-solver") and args.steps is None and s.config.sample.steps == 0:
         overrides["steps"] = s.schedule.num_steps
-    samples = run.draw(s, params, key, args.n, **overrides)
-    run._atomic_save_npy(out, samples)
-    print(f"wrote {args.n} samples to {args.out}")
+    t0 = time.perf_counter()
+    run.draw(
+        s, params, key, args.n, out=out, chunk=args.chunk, progress=not args.quiet, **overrides
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"wrote {args.n} samples to {args.out} in {time.perf_counter() - t0:.1f} s "
+        f"(peak memory {peak:,.0f} MiB)"
+    )
     return 0
 
 

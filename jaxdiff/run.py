@@ -15,6 +15,7 @@ This module is the glue the CLI calls; it holds no numerics of its own.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -100,14 +101,22 @@ def setup(cfg: Config) -> Setup:
     return Setup(cfg, x, norm, train_x, schedule, apply_fn, optimizer, lr, state, sample_key)
 
 
-def fit_setup(s: Setup, state: training.TrainState | None = None, **kwargs):
+def fit_setup(
+    s: Setup, state: training.TrainState | None = None, *, devices: int | None = None, **kwargs
+):
     """``training.fit`` on the run's (standardised) data with every setting of ``s.config``.
 
     Starts from ``state`` (default: the fresh ``s.state``); ``kwargs`` go to ``fit``
-    (``epochs_per_call``, ``callback``).
+    (``epochs_per_call``, ``callback``). ``devices=N`` shards each batch over the first N
+    devices (:mod:`jaxdiff.parallel`).
     """
     t = s.config.train
-    return training.fit(
+    fit = training.fit
+    if devices is not None:
+        from jaxdiff import parallel
+
+        fit = functools.partial(parallel.fit, mesh=parallel.make_mesh(devices))
+    return fit(
         s.state if state is None else state,
         s.train_data,
         epochs=t.epochs,
@@ -183,6 +192,7 @@ def train_run(
     eval_n: int = 5000,
     likelihood_n: int = 1000,
     figures: bool = True,
+    devices: int | None = None,
 ) -> dict:
     """Trains ``cfg`` into ``run_dir`` and writes samples, figures and ``report.json``.
 
@@ -282,7 +292,9 @@ def train_run(
 
         try:
             if start_epoch < t.epochs:
-                state, fit_info = fit_setup(s, state, epochs_per_call=chunk, callback=callback)
+                state, fit_info = fit_setup(
+                    s, state, devices=devices, epochs_per_call=chunk, callback=callback
+                )
             else:
                 fit_info = {"losses": [], "train_seconds": 0.0, "compile_seconds": 0.0, "steps": 0}
         except KeyboardInterrupt:
@@ -360,19 +372,76 @@ def sampler_options(cfg: Config, **overrides) -> dict:
     return opts
 
 
-def draw(s: Setup, params, key: jax.Array, n: int, **overrides) -> np.ndarray:
-    """``n`` samples in data units from the run's model with the run's sampler settings."""
+# Rows per block of the sample stream: row r of a draw of n rows belongs to block
+# r // min(n, BLOCK), drawn with key fold_in(key, block). Chunks only group whole blocks,
+# so the rows do not depend on the chunk size.
+BLOCK = 65_536
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "rows", "options"))
+def _draw_blocks(keys, apply_fn, params, schedule, rows, options):
+    opts = dict(options)
+    return jax.lax.map(lambda k: samplers.sample(k, apply_fn, params, schedule, rows, **opts), keys)
+
+
+def draw(
+    s: Setup,
+    params,
+    key: jax.Array,
+    n: int,
+    *,
+    out=None,
+    chunk: int = 1_048_576,
+    progress: bool = False,
+    **overrides,
+) -> np.ndarray:
+    """``n`` samples in data units from the run's model with the run's sampler settings.
+
+    The rows come in blocks of ``min(n, BLOCK)`` (block ``b`` drawn with
+    ``fold_in(key, b)``), computed ``chunk`` rows at a time (rounded to whole blocks): the
+    result is the same for every ``chunk``, and memory holds one chunk, not ``n`` rows.
+    With ``out`` (a ``.npy`` path) the rows stream into a memory-mapped file (written
+    atomically: a temporary file renamed at the end), and that map is returned.
+    """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    z = samplers.sample(
-        key,
-        s.apply_fn,
-        params,
-        s.schedule,
-        (n, s.data.shape[1]),
-        **sampler_options(s.config, **overrides),
-    )
-    return np.asarray(s.normalizer.decode(np.asarray(z)), np.float32)
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    dim = s.data.shape[1]
+    opts = sampler_options(s.config, **overrides)
+    block = min(n, BLOCK)
+    full, ragged = divmod(n, block)
+    per_call = max(1, chunk // block)
+    tmp = None
+    if out is None:
+        result = np.empty((n, dim), np.float32)
+    else:
+        out = pathlib.Path(out)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".npy")
+        os.close(fd)
+        result = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+    frozen = tuple(sorted(opts.items()))
+    with _Progress(progress, total=n, start=0, steps_per_epoch=0, unit="samples") as bar:
+        for first in range(0, full, per_call):
+            count = min(per_call, full - first)
+            keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(first, first + count))
+            z = _draw_blocks(keys, s.apply_fn, params, s.schedule, (block, dim), frozen)
+            rows = np.asarray(z).reshape(count * block, dim)
+            result[first * block : (first + count) * block] = s.normalizer.decode(rows)
+            bar.advance(count * block)
+        if ragged:
+            z = samplers.sample(
+                jax.random.fold_in(key, full), s.apply_fn, params, s.schedule, (ragged, dim), **opts
+            )
+            result[full * block :] = s.normalizer.decode(np.asarray(z))
+            bar.advance(ragged)
+    if tmp is not None:
+        result.flush()
+        del result
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+        return np.load(out, mmap_mode="r")
+    return result
 
 
 def restore_run(run_dir) -> tuple[Setup, training.TrainState]:
@@ -435,9 +504,11 @@ def _forward_states(key, schedule, x0, steps):
 class _Progress:
     """A rich progress bar (epoch, loss, steps/s, ETA), or nothing when disabled."""
 
-    def __init__(self, enabled: bool, total: int, start: int, steps_per_epoch: int):
+    def __init__(
+        self, enabled: bool, total: int, start: int, steps_per_epoch: int, unit: str = "epoch"
+    ):
         self.enabled, self.total, self.start = enabled, total, start
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_per_epoch, self.unit = steps_per_epoch, unit
         self.progress = None
 
     def __enter__(self):
@@ -451,6 +522,18 @@ class _Progress:
                 TimeRemainingColumn,
             )
 
+            if self.unit != "epoch":
+                self.progress = Progress(
+                    TextColumn(self.unit),
+                    MofNCompleteColumn(),
+                    BarColumn(),
+                    TimeElapsedColumn(),
+                    TextColumn("ETA"),
+                    TimeRemainingColumn(),
+                )
+                self.progress.__enter__()
+                self.task = self.progress.add_task(self.unit, total=self.total)
+                return self
             self.progress = Progress(
                 TextColumn("epoch"),
                 MofNCompleteColumn(),
@@ -473,6 +556,10 @@ class _Progress:
             self.progress.update(
                 self.task, completed=epoch, loss=f"{loss:.5f}", rate=f"{rate:,.0f}"
             )
+
+    def advance(self, amount: int):
+        if self.progress is not None:
+            self.progress.advance(self.task, amount)
 
     def log(self, text: str):
         if self.progress is not None:

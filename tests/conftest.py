@@ -1,10 +1,13 @@
 """Shared test setup: float64 on demand, strict dtype promotion, and Gaussian oracles."""
 
+import atexit
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import types
 import warnings
 
@@ -12,9 +15,12 @@ import jax
 import numpy as np
 import pytest
 
-# cli.main, called in process by the tests, would otherwise switch the whole test process
-# to the user's on-disk compilation cache.
-os.environ["JAXDIFF_CACHE_DIR"] = "off"
+# cli.main, called in process by the tests, switches the test process to an on-disk
+# compilation cache: a fresh one for this session (never the user's), shared with the
+# CLI subprocesses of the tests (ENV below), which then skip compiling what the in-process
+# runs already compiled.
+os.environ["JAXDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxdiff-test-xla-")
+atexit.register(shutil.rmtree, os.environ["JAXDIFF_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture
@@ -44,7 +50,7 @@ def seed_betas_np(num_steps=100, start=1e-5, end=5e-3):
     return 1 / (1 + np.exp(-x)) * (end - start) + start
 
 
-ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAXDIFF_CACHE_DIR": "off"}
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 ENV.pop("JAX_COMPILATION_CACHE_DIR", None)
 
 

@@ -4,12 +4,13 @@ counts; one subprocess checks the real console entry point."""
 import json
 import warnings
 
+import jax
 import numpy as np
 import pytest
 from conftest import jaxdiff, jaxdiff_subprocess
 from PIL import Image
 
-from jaxdiff import cli
+from jaxdiff import cli, samplers
 
 
 def test_run_directory_is_complete(runs):
@@ -50,18 +51,19 @@ def test_eval_scores_a_run_and_writes_quality(runs, tmp_path, capsys):
     _, split, _ = runs
     report = json.loads((split / "report.json").read_text())
     assert "quality" not in report  # trained with --eval-n 0
-    argv = ["eval", "--run", str(split), "--n", "300", "--likelihood-n", "50"]
+    # The sizes of the fixture's own evaluation: every program is already compiled.
+    argv = ["eval", "--run", str(split), "--n", "200", "--likelihood-n", "200"]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "data floor" in out and "sliced W2" in out and "nats/dim" in out
     quality = json.loads((split / "report.json").read_text())["quality"]
-    assert quality["n"] == 300 and quality["likelihood"]["n"] == 50
+    assert quality["n"] == 200 and quality["likelihood"]["n"] == 200
     assert quality["samples_file"].endswith("samples.npy")
     # Scoring the data itself instead of the samples lands at the floor.
     from jaxdiff import data
 
     own = tmp_path / "data.npy"
-    np.save(own, data.s_curve(77, 300))
+    np.save(own, data.s_curve(77, 200))
     assert cli.main([*argv[:5], "--likelihood-n", "0", "--samples", str(own)]) == 0
     q2 = json.loads((split / "report.json").read_text())["quality"]
     assert "likelihood" not in q2
@@ -271,3 +273,31 @@ def test_help_explains_every_command(capsys):
         assert exit_.value.code == 0
         out = capsys.readouterr().out
         assert out.count("--") >= 2 and "help" in out
+
+
+def test_chunked_sampling_is_the_same_stream_for_any_chunk(trained, tmp_path, monkeypatch):
+    from jaxdiff import run
+
+    monkeypatch.setattr(run, "BLOCK", 64)  # 300 rows = 4 blocks of 64 + 44
+    s, state = run.restore_run(trained)
+    opts = dict(method="ddim", steps=5)
+    key = jax.random.key(9)
+    whole = run.draw(s, state.params, key, 300, chunk=10_000, **opts)
+    by_block = run.draw(s, state.params, key, 300, chunk=64, **opts)
+    streamed = run.draw(s, state.params, key, 300, chunk=128, out=tmp_path / "x.npy", **opts)
+    assert whole.tobytes() == by_block.tobytes() == np.asarray(streamed).tobytes()
+    assert np.load(tmp_path / "x.npy").shape == (300, 2)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+    # A draw of at most one block is the plain sampler with key fold_in(key, 0).
+    small = run.draw(s, state.params, key, 50, **opts)
+    plain = samplers.sample(
+        jax.random.fold_in(key, 0),
+        s.apply_fn,
+        state.params,
+        s.schedule,
+        (50, 2),
+        **run.sampler_options(s.config, **opts),
+    )
+    assert (
+        small.tobytes() == np.asarray(s.normalizer.decode(np.asarray(plain)), np.float32).tobytes()
+    )

@@ -177,11 +177,12 @@ def _near_curve(samples, radius):
 
 
 def test_short_seed_training_learns_the_s_curve(s_curve_data):
-    """The seed preset, 250 epochs (19,750 steps): moments within 10%, 80% near the curve.
+    """The seed preset, 150 epochs (11,850 steps): mean within 15% and std within 10% of
+    the data's, 70% of samples near the curve.
 
-    Measured with keys 7-9: 85-86% of samples within 0.05 of the curve at 250 epochs
-    (90% takes about 400), 81-82% at 200 (where the mean is only just within 10%),
-    76-77% at 150; an untrained model puts far fewer there.
+    Measured with keys 7-9: 76-77% of samples within 0.05 of the curve at 150 epochs
+    (85% at 250, 90% takes about 400), mean within 11-13%, std within 3%; an untrained
+    model fails.
     """
     from jaxdiff import config, run
 
@@ -190,12 +191,12 @@ def test_short_seed_training_learns_the_s_curve(s_curve_data):
     state, info = training.fit(
         s.state,
         s.data,
-        epochs=250,
+        epochs=150,
         batch_size=128,
         apply_fn=s.apply_fn,
         optimizer=s.optimizer,
         schedule=s.schedule,
-        epochs_per_call=125,
+        epochs_per_call=150,
     )
     assert info["losses"][-1] < info["losses"][0]
 
@@ -204,13 +205,13 @@ def test_short_seed_training_learns_the_s_curve(s_curve_data):
             samplers.sample(jax.random.key(7), s.apply_fn, params, s.schedule, (2000, 2))
         )
         data = s_curve_data
-        mean_ok = np.all(np.abs(smp.mean(0) - data.mean(0)) < 0.1 * data.std(0))
+        mean_ok = np.all(np.abs(smp.mean(0) - data.mean(0)) < 0.15 * data.std(0))
         std_ok = np.all(np.abs(smp.std(0) / data.std(0) - 1) < 0.1)
         return mean_ok, std_ok, _near_curve(smp, 0.05)
 
     mean_ok, std_ok, near = check(state.params)
-    assert mean_ok and std_ok, "trained samples' mean/std are off by more than 10%"
-    assert near >= 0.8, f"only {near:.1%} of samples lie within 0.05 of the S-curve"
+    assert mean_ok and std_ok, "trained samples' mean (15%) or std (10%) are off"
+    assert near >= 0.7, f"only {near:.1%} of samples lie within 0.05 of the S-curve"
     mean_ok, std_ok, near = check(s.state.params)
-    assert not (mean_ok and std_ok and near >= 0.8), "an untrained model passed the check"
+    assert not (mean_ok and std_ok and near >= 0.7), "an untrained model passed the check"
     assert _near_curve(s_curve_data[:2000], 0.05) > 0.99  # the data itself does

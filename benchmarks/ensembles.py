@@ -1,0 +1,90 @@
+"""Aggregate training speed of K vmapped models against one model, batch 128, seed model.
+
+Usage: python benchmarks/ensembles.py [--sizes 1,2,4,8] [--epochs 3] [--results-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+from _common import block, save, table, timed
+
+from jaxdiff import data, ensembles, models, schedules, training
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="1,2,4,8")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--results-dir", default=None)
+    args = p.parse_args()
+    model = models.MLPDenoiser()
+    apply_fn, _ = models.functional(model, jax.random.key(0))
+
+    def init_params(key):
+        return model.init(key, jnp.zeros((1, 2)), jnp.zeros((1,), jnp.int32))["params"]
+
+    opt = training.make_optimizer(1e-3, 1.0)
+    sched = schedules.sigmoid_schedule(100, 1e-5, 5e-3)
+    x = jnp.asarray(data.s_curve(1234))
+    steps_per_epoch = -(-x.shape[0] // 128)
+    kw = dict(
+        batch_size=128,
+        buffer=args.epochs,
+        apply_fn=apply_fn,
+        optimizer=opt,
+        schedule=sched,
+        target="eps",
+        t_sampler="antithetic",
+        ema_decay=None,
+    )
+    rows = []
+    for k in (int(v) for v in args.sizes.split(",")):
+        states = ensembles.init_ensemble(ensembles.member_keys(0, k), init_params, opt)
+        t = timed(
+            lambda states=states: block(
+                ensembles._ensemble_epochs(states, x, args.epochs, **kw)[1]
+            ),
+            3,
+        )
+        rows.append(
+            {"members": k, "model_steps_per_s": k * args.epochs * steps_per_epoch / t["min_s"]}
+        )
+    base = rows[0]["model_steps_per_s"] if rows[0]["members"] == 1 else None
+    for r in rows:
+        r["speedup_vs_one"] = r["model_steps_per_s"] / base if base else None
+    single = training.init_state(jax.random.key(0), init_params(jax.random.key(1)), opt)
+    t = timed(
+        lambda: block(
+            training.train_epochs(
+                single,
+                x,
+                args.epochs,
+                batch_size=128,
+                apply_fn=apply_fn,
+                optimizer=opt,
+                schedule=sched,
+            )[1]
+        ),
+        3,
+    )
+    plain = args.epochs * steps_per_epoch / t["min_s"]
+    print(f"one model, plain train_epochs: {plain:,.0f} steps/s")
+    print(
+        table(
+            rows,
+            [
+                ("members", "K", "{}"),
+                ("model_steps_per_s", "model-steps/s", "{:,.0f}"),
+                ("speedup_vs_one", "x vs K=1", "{:.2f}"),
+            ],
+        )
+    )
+    path = save("ensembles", {"rows": rows, "single_model_steps_per_s": plain}, args.results_dir)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
