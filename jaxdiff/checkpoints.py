@@ -54,7 +54,11 @@ def _manager(directory, max_to_keep: int | None = 3, create: bool = True) -> ocp
 def save(directory, state: TrainState, *, max_to_keep: int = 3) -> None:
     """Saves ``state`` under ``directory/<epoch>``, keeping the latest ``max_to_keep``."""
     with _manager(directory, max_to_keep) as mngr:
-        mngr.save(int(state.epoch), args=ocp.args.StandardSave(_to_tree(state)), force=True)
+        mngr.save(
+            int(np.max(np.asarray(state.epoch))),
+            args=ocp.args.StandardSave(_to_tree(state)),
+            force=True,
+        )
         mngr.wait_until_finished()
 
 

@@ -142,6 +142,14 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         help="samples scored against fresh data at the end, 0 to skip (default: 5000)",
     )
     p.add_argument(
+        "--ensemble",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="train K independent models (seeds) in one vmapped program; sample one "
+        "with `sample --member i` (default: 1)",
+    )
+    p.add_argument(
         "--devices",
         type=_positive_int,
         default=None,
@@ -221,6 +229,12 @@ def _parser() -> argparse.ArgumentParser:
         help="rows computed per call; memory holds one chunk, the samples do not depend "
         "on it (default: 1048576)",
     )
+    sample.add_argument(
+        "--member",
+        type=_nonneg_int,
+        default=0,
+        help="which model of an ensemble run to sample (default: 0)",
+    )
     sample.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = sub.add_parser(
@@ -278,6 +292,8 @@ def _config(args):
         train = dataclasses.replace(train, target=args.target)
     if args.ema is not None:
         train = dataclasses.replace(train, ema_decay=args.ema or None)
+    if args.ensemble is not None:
+        train = dataclasses.replace(train, ensemble=args.ensemble)
     cfg = dataclasses.replace(cfg, train=train)
     if args.schedule is not None:
         defaults = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (None, None)}
@@ -311,7 +327,7 @@ def _train(args) -> int:
         saved = run.load_config(args.out)
         explicit = {
             k
-            for k in ("batch_size", "lr", "seed", "schedule", "target", "ema")
+            for k in ("batch_size", "lr", "seed", "schedule", "target", "ema", "ensemble")
             if getattr(args, k) is not None
         }
         if args.command == "train" and (args.preset != "seed" or args.data != "s_curve"):
@@ -376,7 +392,11 @@ def _sample(args) -> int:
     if not os.access(out.parent, os.W_OK):
         raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
     s, state = run.restore_run(args.run)
-    params = state.ema_params if state.ema_params is not None else state.params
+    if args.member >= s.config.train.ensemble:
+        raise ValueError(
+            f"--member must be in [0, {s.config.train.ensemble}) for this run, got {args.member}"
+        )
+    params = run.model_params(s, state, args.member)
     key = s.sample_key if args.seed is None else jax.random.key(args.seed)
     overrides = {"method": args.sampler, "steps": args.steps, "eta": args.eta}
     if args.sampler == "ddpm" and args.steps is None:

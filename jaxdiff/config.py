@@ -66,6 +66,7 @@ class TrainConfig:
     lr_schedule: str = "constant"
     lr_decay_epochs: int = 0
     warmup_steps: int = 0
+    ensemble: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

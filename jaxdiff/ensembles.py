@@ -85,11 +85,13 @@ def fit_ensemble(
     t_sampler: str = "antithetic",
     ema_decay: float | None = None,
     epochs_per_call: int = 25,
+    callback: Callable | None = None,
 ) -> tuple[training.TrainState, dict]:
     """Trains every member of ``states`` up to ``epochs`` epochs, all in one program.
 
-    Returns the states and ``{"losses": (K, epochs run), "train_seconds",
-    "compile_seconds", "steps"}`` (steps summed over members). A member whose loss
+    After each chunk ``callback(states, losses (K, n), seconds)`` is called. Returns the
+    states and ``{"losses": (K, epochs run), "train_seconds", "compile_seconds",
+    "steps"}`` (steps summed over members). A member whose loss
     diverges keeps its last good state (see ``training.train_epochs``); the others go on.
     """
     data = training._check_data(data)
@@ -114,9 +116,12 @@ def fit_ensemble(
         t0 = time.perf_counter()
         states, losses = _ensemble_epochs(states, data, n, **kw)
         losses = jax.device_get(losses[:, :n])
-        train_seconds += time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        train_seconds += seconds
         chunks.append(losses)
         epoch += n
+        if callback is not None:
+            callback(states, losses, seconds)
     return states, {
         "losses": jnp.concatenate(chunks, axis=1) if chunks else jnp.zeros((0,)),
         "train_seconds": train_seconds,

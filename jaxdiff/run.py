@@ -34,6 +34,7 @@ from jaxdiff import (
     checkpoints,
     data,
     diffusion,
+    ensembles,
     likelihood,
     metrics,
     models,
@@ -97,8 +98,48 @@ def setup(cfg: Config) -> Setup:
     apply_fn, params = models.functional(build_model(cfg, x.shape[1]), init_key)
     optimizer, lr = build_optimizer(cfg, _steps(cfg, x))
     t = cfg.train
-    state = training.init_state(train_key, params, optimizer, ema=t.ema_decay is not None)
+    if isinstance(t.ensemble, bool) or not isinstance(t.ensemble, int) or t.ensemble < 1:
+        raise ValueError(f"ensemble must be a positive integer, got {t.ensemble!r}")
+    if t.ensemble == 1:
+        state = training.init_state(train_key, params, optimizer, ema=t.ema_decay is not None)
+    else:
+        # K members from fold_in(key(seed), i): init and training keys of their own.
+        model = apply_fn.model
+        state = ensembles.init_ensemble(
+            ensembles.member_keys(cfg.seed, t.ensemble),
+            _Init(model, x.shape[1]),
+            optimizer,
+            ema=t.ema_decay is not None,
+        )
     return Setup(cfg, x, norm, train_x, schedule, apply_fn, optimizer, lr, state, sample_key)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Init:
+    """``init_params(key)`` of a model (hashable: a static argument of jitted inits)."""
+
+    model: models.MLPDenoiser
+    dim: int
+
+    def __call__(self, key):
+        x, t = jnp.zeros((1, self.dim)), jnp.zeros((1,), jnp.int32)
+        return self.model.init(key, x, t)["params"]
+
+
+def _epoch_of(state) -> int:
+    """The epoch of a state (the newest member's, for an ensemble)."""
+    return int(np.max(np.asarray(state.epoch)))
+
+
+def model_params(s: Setup, state: training.TrainState, member: int = 0):
+    """The parameters to sample with: the EMA when there is one; member ``member`` of an
+    ensemble."""
+    k = s.config.train.ensemble
+    if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < k:
+        raise ValueError(f"member must be in [0, {k}) for this run, got {member!r}")
+    if k > 1:
+        state = ensembles.member(state, member)
+    return state.ema_params if state.ema_params is not None else state.params
 
 
 def fit_setup(
@@ -112,6 +153,10 @@ def fit_setup(
     """
     t = s.config.train
     fit = training.fit
+    if t.ensemble > 1:
+        if devices is not None:
+            raise ValueError("devices cannot be combined with an ensemble yet")
+        fit = ensembles.fit_ensemble
     if devices is not None:
         from jaxdiff import parallel
 
@@ -255,7 +300,7 @@ def train_run(
     _atomic_write(run_dir / "config.json", cfg.to_json())
 
     t = cfg.train
-    start_epoch = int(state.epoch)
+    start_epoch = _epoch_of(state)
     metrics_path = run_dir / "metrics.jsonl"
     history = _read_metrics(metrics_path, start_epoch)
     _atomic_write(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
@@ -271,7 +316,10 @@ def train_run(
     ):
 
         def callback(st, losses, seconds):
-            epoch = int(st.epoch)
+            losses = np.asarray(losses)
+            members = losses.T if losses.ndim == 2 else None  # (n, K) for an ensemble
+            losses = losses.mean(axis=0) if losses.ndim == 2 else losses
+            epoch = int(np.max(np.asarray(st.epoch)))
             first = epoch - len(losses) + 1
             for i, loss in enumerate(losses):
                 row = {
@@ -280,6 +328,8 @@ def train_run(
                     "lr": s.lr_at((first + i - 1) * steps_per_epoch),
                     "seconds": seconds / len(losses),
                 }
+                if members is not None:
+                    row["member_losses"] = [float(v) for v in members[i]]
                 metrics_file.write(json.dumps(row) + "\n")
                 history.append(row)
                 if log_every and (first + i) % log_every == 0:
@@ -299,27 +349,28 @@ def train_run(
                 fit_info = {"losses": [], "train_seconds": 0.0, "compile_seconds": 0.0, "steps": 0}
         except KeyboardInterrupt:
             st = last["state"]
-            if int(st.epoch) > start_epoch and int(st.epoch) % checkpoint_every != 0:
+            if _epoch_of(st) > start_epoch and _epoch_of(st) % checkpoint_every != 0:
                 checkpoints.save(ckpt_dir, st)
             raise
         except training.TrainingDiverged as err:
-            good = int(err.state.epoch)
+            good = _epoch_of(err.state)
             if good > start_epoch and checkpoints.latest_epoch(ckpt_dir) != good:
                 checkpoints.save(ckpt_dir, err.state)
             raise
-    if checkpoints.latest_epoch(ckpt_dir) != int(state.epoch):
+    if checkpoints.latest_epoch(ckpt_dir) != _epoch_of(state):
         checkpoints.save(ckpt_dir, state)
 
     t0 = time.perf_counter()
-    params = state.ema_params if state.ema_params is not None else state.params
+    params = model_params(s, state)
     samples = draw(s, params, s.sample_key, cfg.sample.n)
     sample_seconds = time.perf_counter() - t0
     _atomic_save_npy(run_dir / "samples.npy", samples)
 
     steps = fit_info["steps"]
     report = {
-        "epochs": int(state.epoch),
-        "steps": int(state.step),
+        "epochs": _epoch_of(state),
+        "steps": int(np.sum(np.asarray(state.step))),
+        "ensemble": cfg.train.ensemble,
         "steps_this_call": steps,
         "train_seconds": fit_info["train_seconds"],
         "compile_seconds": fit_info["compile_seconds"],
@@ -460,7 +511,7 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
     run_dir = pathlib.Path(run_dir)
     if s is None or params is None:
         s, state = restore_run(run_dir)
-        params = state.ema_params if state.ema_params is not None else state.params
+        params = model_params(s, state)
     if history is None:
         history = _read_metrics(run_dir / "metrics.jsonl", math.inf)
     if samples is None:
@@ -688,7 +739,7 @@ def evaluate_run(
     run_dir = pathlib.Path(run_dir)
     if s is None or params is None:
         s, state = restore_run(run_dir)
-        params = state.ema_params if state.ema_params is not None else state.params
+        params = model_params(s, state)
     path = pathlib.Path(samples_path) if samples_path is not None else run_dir / "samples.npy"
     if samples_path is not None and not path.is_file():
         raise RunError(f"samples file {str(path)!r} does not exist")
