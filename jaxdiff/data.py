@@ -3,13 +3,25 @@ from a global random state."""
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import jax
 import numpy as np
 from sklearn import datasets as skdatasets
 
-__all__ = ["DATASETS", "Normalizer", "load", "s_curve"]
+__all__ = [
+    "DATASETS",
+    "Normalizer",
+    "checkerboard",
+    "circles",
+    "eight_gaussians",
+    "load",
+    "load_file",
+    "moons",
+    "s_curve",
+    "swiss_roll",
+]
 
 
 def _seed(key_or_seed) -> int:
@@ -39,7 +51,90 @@ def s_curve(key_or_seed, n: int = 10_000, noise: float = 0.1) -> np.ndarray:
     return (points[:, [0, 2]] / 10.0).astype(np.float32)
 
 
-DATASETS = {"s_curve": s_curve}
+def moons(key_or_seed, n: int = 10_000, noise: float = 0.05) -> np.ndarray:
+    """scikit-learn's two interleaving half circles, ``(n, 2)`` float32, x in about
+    [-1, 2], y in about [-0.5, 1]."""
+    points, _ = skdatasets.make_moons(_check_n(n), noise=noise, random_state=_seed(key_or_seed))
+    return points.astype(np.float32)
+
+
+def swiss_roll(key_or_seed, n: int = 10_000, noise: float = 0.5) -> np.ndarray:
+    """scikit-learn's Swiss roll seen from its axis: columns 0 and 2, divided by 10, as
+    the seed does with the S-curve; ``(n, 2)`` float32 within about [-1.2, 1.5]."""
+    points, _ = skdatasets.make_swiss_roll(
+        _check_n(n), noise=noise, random_state=_seed(key_or_seed)
+    )
+    return (points[:, [0, 2]] / 10.0).astype(np.float32)
+
+
+def circles(key_or_seed, n: int = 10_000, noise: float = 0.05) -> np.ndarray:
+    """scikit-learn's two concentric circles (radii 1 and 0.5), ``(n, 2)`` float32."""
+    points, _ = skdatasets.make_circles(
+        _check_n(n), noise=noise, factor=0.5, random_state=_seed(key_or_seed)
+    )
+    return points.astype(np.float32)
+
+
+def eight_gaussians(key_or_seed, n: int = 10_000, std: float = 0.1) -> np.ndarray:
+    """Eight Gaussians of std ``std`` centred on the circle of radius 2 at angles k·π/4,
+    equally likely; ``(n, 2)`` float32."""
+    rng = np.random.default_rng(_seed(key_or_seed))
+    k = rng.integers(0, 8, _check_n(n))
+    centres = 2.0 * np.stack([np.cos(k * np.pi / 4), np.sin(k * np.pi / 4)], axis=1)
+    return (centres + std * rng.standard_normal((n, 2))).astype(np.float32)
+
+
+def checkerboard(key_or_seed, n: int = 10_000) -> np.ndarray:
+    """Uniform on the 8 dark squares of a 4×4 checkerboard over [-2, 2]², ``(n, 2)``
+    float32: x uniform, then y uniform on the two unit squares above x that are dark."""
+    rng = np.random.default_rng(_seed(key_or_seed))
+    n = _check_n(n)
+    x = rng.uniform(-2.0, 2.0, n)
+    row = 2 * rng.integers(0, 2, n) + (np.floor(x) % 2)  # 0..3, parity fixed by the column
+    y = rng.uniform(0.0, 1.0, n) + row - 2.0
+    return np.stack([x, y], axis=1).astype(np.float32)
+
+
+DATASETS = {
+    "s_curve": s_curve,
+    "moons": moons,
+    "swiss_roll": swiss_roll,
+    "circles": circles,
+    "eight_gaussians": eight_gaussians,
+    "checkerboard": checkerboard,
+}
+
+
+def load_file(path) -> np.ndarray:
+    """A user's data set from a ``.npy`` or ``.csv`` file (comma-separated, numbers only),
+    as float32 ``(n, dim)``; anything else is a one-line ``ValueError``."""
+    import pathlib
+
+    path = pathlib.Path(path)
+    if path.suffix not in (".npy", ".csv"):
+        raise ValueError(f"data file must end in .npy or .csv, got {str(path)!r}")
+    if not path.is_file():
+        raise ValueError(f"data file {str(path)!r} does not exist")
+    try:
+        if path.suffix == ".npy":
+            x = np.load(path, allow_pickle=False)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an empty file is reported below, once
+                x = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    except (ValueError, OSError, EOFError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"cannot read data file {str(path)!r}: {first}") from err
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"data file {str(path)!r} must hold numbers, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
+        raise ValueError(
+            f"data file {str(path)!r} must hold a 2-D array of at least 2 rows, got shape {x.shape}"
+        )
+    bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+    if bad:
+        raise ValueError(f"data file {str(path)!r} must be finite, got {bad} NaN or inf values")
+    return x.astype(np.float32)
 
 
 class Normalizer(NamedTuple):

@@ -127,7 +127,8 @@ CASES = [
         "unknown data set",
         lambda: data.load("spiral", 0),
         ValueError,
-        "data set must be one of ['s_curve'], got 'spiral'",
+        "data set must be one of ['checkerboard', 'circles', 'eight_gaussians', 'moons', "
+        "'s_curve', 'swiss_roll'], got 'spiral'",
     ),
     ("unknown preset", lambda: config.preset("fastest"), ValueError, "preset must be one of"),
     ("unknown sampler", lambda: _sample(method="euler"), ValueError, "method must be one of"),
