@@ -53,18 +53,7 @@ def member(states: training.TrainState, i: int) -> training.TrainState:
     return jax.tree_util.tree_map(lambda a: a[i], states)
 
 
-@functools.partial(
-    jax.jit,
-    static_argnames=(
-        "batch_size",
-        "buffer",
-        "apply_fn",
-        "optimizer",
-        "target",
-        "t_sampler",
-        "ema_decay",
-    ),
-)
+@functools.partial(jax.jit, static_argnames=("batch_size", "buffer", *training._STATIC))
 def _ensemble_epochs(states, data, num_epochs, *, batch_size, buffer, **kw):
     run = functools.partial(
         training._train_epochs.__wrapped__, batch_size=batch_size, buffer=buffer, **kw

@@ -40,7 +40,8 @@ class VLB(NamedTuple):
 def _vlb(key, apply_fn, params, schedule, x0, target, variance):
     n, d = x0.shape[0], math.prod(x0.shape[1:])
 
-    def term(t):
+    def sq_err(t):
+        """``Σ_d (μ̃ - μ_θ)²`` per example at step ``t``, for one draw ``x_t ~ q(x_t | x_0)``."""
         eps = jax.random.normal(jax.random.fold_in(key, t), x0.shape, x0.dtype)
         xt = schedule.sqrt_alphas_cumprod[t] * x0 + schedule.sqrt_one_minus_alphas_cumprod[t] * eps
         eps_hat, _ = diffusion.model_output_to_eps_x0(
@@ -49,25 +50,22 @@ def _vlb(key, apply_fn, params, schedule, x0, target, variance):
         # μ̃(x_0, x_t) - μ_θ(x_t) = c_t (ε̂ - ε) with c_t = β_t / (√(1-β_t) √(1-ᾱ_t)), as
         # μ̃ is eq. 11 evaluated at the true ε; and at t = 0, x_0 - μ_θ is the same.
         c = schedule.sqrt_recip_alphas[t] * schedule.eps_coef[t]
-        sq = jnp.sum(jnp.square(c * (eps_hat - eps)).reshape(n, d), axis=1)
-        if variance == "beta":
-            var = schedule.betas[t]
-            dec_var = schedule.betas[0]
-        else:
-            var = schedule.posterior_variance[t]
-            dec_var = jnp.exp(schedule.posterior_log_variance_clipped[0])
-        post = schedule.posterior_variance[t]
-        safe_post = jnp.where(t > 0, post, 1.0)
-        kl = 0.5 * (d * (jnp.log(var / safe_post) + post / var - 1.0) + sq / var)
-        nll0 = 0.5 * (d * jnp.log(2.0 * jnp.pi * dec_var) + sq / dec_var)
-        return jnp.where(t > 0, kl, nll0)
+        return jnp.sum(jnp.square(c * (eps_hat - eps)).reshape(n, d), axis=1)
 
-    def body(acc, t):
-        return acc + term(t), None
+    if variance == "beta":
+        variances, dec_var = schedule.betas, schedule.betas[0]
+    else:
+        variances = schedule.posterior_variance
+        dec_var = jnp.exp(schedule.posterior_log_variance_clipped[0])
+
+    def body(acc, t):  # L_{t-1} for t ≥ 1, where β̃_t > 0
+        var, post = variances[t], schedule.posterior_variance[t]
+        kl = 0.5 * (d * (jnp.log(var / post) + post / var - 1.0) + sq_err(t) / var)
+        return acc + kl, None
 
     zeros = jnp.zeros((n,), x0.dtype)
     diff, _ = jax.lax.scan(body, zeros, jnp.arange(1, schedule.num_steps))
-    dec = term(0)
+    dec = 0.5 * (d * jnp.log(2.0 * jnp.pi * dec_var) + sq_err(0) / dec_var)
     abar = schedule.alphas_cumprod[-1]
     prior = 0.5 * jnp.sum(
         (

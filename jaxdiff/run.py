@@ -14,6 +14,7 @@ This module is the glue the CLI calls; it holds no numerics of its own.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -176,20 +177,25 @@ def fit_setup(
     )
 
 
-def _atomic_write(path: pathlib.Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+@contextlib.contextmanager
+def _atomic_path(path: pathlib.Path, suffix: str = ""):
+    """Yields a temporary path beside ``path``; renames it onto ``path`` when the block
+    ends without an exception (a reader never sees a half-written file)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    yield tmp
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def _atomic_write(path: pathlib.Path, text: str) -> None:
+    with _atomic_path(path) as tmp:
+        pathlib.Path(tmp).write_text(text)
 
 
 def _atomic_save_npy(path: pathlib.Path, array) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npy")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, np.asarray(array))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    with _atomic_path(path, ".npy") as tmp:
+        np.save(tmp, np.asarray(array))
 
 
 def load_config(run_dir) -> Config:
@@ -461,16 +467,24 @@ def draw(
     dim = s.data.shape[1]
     opts = sampler_options(s.config, **overrides)
     block = min(n, BLOCK)
-    full, ragged = divmod(n, block)
     per_call = max(1, chunk // block)
-    tmp = None
     if out is None:
         result = np.empty((n, dim), np.float32)
-    else:
-        out = pathlib.Path(out)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".npy")
-        os.close(fd)
+        _fill_draw(result, s, params, key, opts, block, per_call, progress)
+        return result
+    out = pathlib.Path(out)
+    with _atomic_path(out, ".npy") as tmp:
         result = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+        _fill_draw(result, s, params, key, opts, block, per_call, progress)
+        result.flush()
+        del result
+    return np.load(out, mmap_mode="r")
+
+
+def _fill_draw(result, s: Setup, params, key, opts, block, per_call, progress) -> None:
+    """Writes the blocks of :func:`draw`'s stream into ``result`` ``(n, dim)``."""
+    n, dim = result.shape
+    full, ragged = divmod(n, block)
     frozen = tuple(sorted(opts.items()))
     with _Progress(progress, total=n, start=0, steps_per_epoch=0, unit="samples") as bar:
         for first in range(0, full, per_call):
@@ -486,13 +500,6 @@ def draw(
             )
             result[full * block :] = s.normalizer.decode(np.asarray(z))
             bar.advance(ragged)
-    if tmp is not None:
-        result.flush()
-        del result
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-        return np.load(out, mmap_mode="r")
-    return result
 
 
 def restore_run(run_dir) -> tuple[Setup, training.TrainState]:
