@@ -45,7 +45,7 @@ def main():
         states = ensembles.init_ensemble(ensembles.member_keys(0, k), init_params, opt)
         t = timed(
             lambda states=states: block(
-                ensembles._ensemble_epochs(states, x, args.epochs, **kw)[1]
+                ensembles._ensemble_epochs(states, (x, None), args.epochs, **kw)[1]
             ),
             3,
         )

@@ -73,10 +73,47 @@ def _eta(text: str) -> float:
     return value
 
 
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     if not demo:
-        p.add_argument("--data", default="s_curve", help="data set name (default: s_curve)")
+        p.add_argument(
+            "--data",
+            default="s_curve",
+            metavar="NAME|PATH",
+            help="a data set (s_curve, moons, swiss_roll, circles, eight_gaussians, "
+            "checkerboard, digits) or a .npy/.csv file of rows, standardised and copied "
+            "into the run (default: s_curve)",
+        )
         p.add_argument("--preset", default="seed", help="settings preset (default: seed)")
+        p.add_argument(
+            "--conditional",
+            action="store_true",
+            help="class-conditional model with classifier-free guidance (moons, circles, "
+            "eight_gaussians, digits)",
+        )
+        p.add_argument(
+            "--label-drop",
+            type=_eta,
+            default=None,
+            metavar="P",
+            help="probability of training on the null label (default: 0.1)",
+        )
+        p.add_argument(
+            "--guidance",
+            type=_float,
+            default=None,
+            metavar="W",
+            help="guidance weight of the run's own samples (default: 0)",
+        )
     p.add_argument(
         "--out",
         default="runs/demo" if demo else None,
@@ -125,6 +162,19 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         default=None,
         metavar="DECAY",
         help="EMA decay of the parameters in [0, 1), 0 for off (default: preset's)",
+    )
+    p.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train on per-feature standardised data (default: the preset's; on for fast "
+        "and for files; off suits digits, already in [-1, 1])",
+    )
+    p.add_argument(
+        "--width",
+        type=_positive_int,
+        default=None,
+        help="hidden units per layer (default: 128, the seed's)",
     )
     p.add_argument(
         "--checkpoint-every",
@@ -235,6 +285,21 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="which model of an ensemble run to sample (default: 0)",
     )
+    sample.add_argument(
+        "--label",
+        type=_nonneg_int,
+        default=None,
+        metavar="C",
+        help="conditional runs: draw class C (default: no label, the whole data set)",
+    )
+    sample.add_argument(
+        "--guidance",
+        type=_float,
+        default=None,
+        metavar="W",
+        help="classifier-free guidance weight with --label: (1+W) eps(x, C) - W eps(x) "
+        "(default: the run's, 0)",
+    )
     sample.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = sub.add_parser(
@@ -272,16 +337,12 @@ def _config(args):
 
     cfg = config.preset("seed" if args.command == "demo" else args.preset)
     if args.command == "train":
-        from jaxdiff import data
-
-        if args.data not in data.DATASETS:
-            raise ValueError(f"--data must be one of {sorted(data.DATASETS)}, got {args.data!r}")
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=args.data))
+        cfg = _data_config(cfg, args)
     train = cfg.train
     if args.epochs is not None:
         train = dataclasses.replace(train, epochs=args.epochs)
     if args.batch_size is not None:
-        if args.batch_size > cfg.data.n:
+        if args.batch_size > cfg.data.n and cfg.data.name not in ("file", "digits"):
             raise ValueError(
                 f"--batch-size must be at most the data size {cfg.data.n}, got {args.batch_size}"
             )
@@ -295,6 +356,12 @@ def _config(args):
     if args.ensemble is not None:
         train = dataclasses.replace(train, ensemble=args.ensemble)
     cfg = dataclasses.replace(cfg, train=train)
+    if args.standardize is not None:
+        cfg = dataclasses.replace(
+            cfg, data=dataclasses.replace(cfg.data, standardize=args.standardize)
+        )
+    if args.width is not None:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, width=args.width))
     if args.schedule is not None:
         defaults = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (None, None)}
         start, end = defaults[args.schedule]
@@ -306,6 +373,42 @@ def _config(args):
         )
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
+    return cfg
+
+
+def _data_config(cfg, args):
+    """``--data``, ``--conditional``, ``--label-drop`` and ``--guidance`` into ``cfg``."""
+    from jaxdiff import data
+
+    name = args.data
+    if name in data.DATASETS:
+        d = dataclasses.replace(cfg.data, name=name)
+    elif name.endswith((".npy", ".csv")):
+        data.load_file(name)  # a bad file fails here, in one line, before anything is written
+        d = dataclasses.replace(
+            cfg.data, name="file", path=str(pathlib.Path(name).resolve()), standardize=True
+        )
+    else:
+        raise ValueError(
+            f"--data must be one of {sorted(data.DATASETS)} or a .npy/.csv file, got {name!r}"
+        )
+    if args.conditional and d.name not in data.NUM_CLASSES:
+        raise ValueError(
+            f"--conditional needs a labelled data set {sorted(data.NUM_CLASSES)}, got {name!r}"
+        )
+    if not args.conditional and (args.label_drop is not None or args.guidance is not None):
+        raise ValueError("--label-drop and --guidance need --conditional")
+    cfg = dataclasses.replace(
+        cfg, data=d, model=dataclasses.replace(cfg.model, conditional=args.conditional)
+    )
+    if args.label_drop is not None:
+        cfg = dataclasses.replace(
+            cfg, train=dataclasses.replace(cfg.train, label_drop=args.label_drop)
+        )
+    if args.guidance is not None:
+        cfg = dataclasses.replace(
+            cfg, sample=dataclasses.replace(cfg.sample, guidance=args.guidance)
+        )
     return cfg
 
 
@@ -327,11 +430,27 @@ def _train(args) -> int:
         saved = run.load_config(args.out)
         explicit = {
             k
-            for k in ("batch_size", "lr", "seed", "schedule", "target", "ema", "ensemble")
+            for k in (
+                "batch_size",
+                "lr",
+                "seed",
+                "schedule",
+                "target",
+                "ema",
+                "ensemble",
+                "width",
+                "standardize",
+            )
             if getattr(args, k) is not None
         }
-        if args.command == "train" and (args.preset != "seed" or args.data != "s_curve"):
-            explicit.add("preset/data")
+        if args.command == "train" and (
+            args.preset != "seed"
+            or args.data != "s_curve"
+            or args.conditional
+            or args.label_drop is not None
+            or args.guidance is not None
+        ):
+            explicit.add("preset/data/conditional")
         if explicit:
             raise ValueError(
                 f"--resume takes its settings from {args.out}/config.json; only --epochs may "
@@ -398,14 +517,35 @@ def _sample(args) -> int:
         )
     params = run.model_params(s, state, args.member)
     key = s.sample_key if args.seed is None else jax.random.key(args.seed)
+    if (args.label is not None or args.guidance is not None) and not s.num_classes:
+        raise ValueError(f"--label and --guidance need a conditional run; {args.run} is not")
+    if args.label is not None and args.label >= s.num_classes:
+        raise ValueError(f"--label must be in [0, {s.num_classes}) for this run, got {args.label}")
+    if args.guidance and args.label is None:
+        raise ValueError("--guidance needs --label, the class to guide towards")
     overrides = {"method": args.sampler, "steps": args.steps, "eta": args.eta}
+    if s.num_classes:
+        # Without --label: the null label, i.e. the unconditional model (no guidance).
+        overrides["guidance"] = (
+            0.0
+            if args.label is None
+            else (args.guidance if args.guidance is not None else s.config.sample.guidance)
+        )
     if args.sampler == "ddpm" and args.steps is None:
         overrides["steps"] = s.schedule.num_steps
     if args.sampler in ("ddim", "dpm-solver") and args.steps is None and s.config.sample.steps == 0:
         overrides["steps"] = s.schedule.num_steps
     t0 = time.perf_counter()
     run.draw(
-        s, params, key, args.n, out=out, chunk=args.chunk, progress=not args.quiet, **overrides
+        s,
+        params,
+        key,
+        args.n,
+        out=out,
+        chunk=args.chunk,
+        progress=not args.quiet,
+        labels=args.label,
+        **overrides,
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -21,11 +21,18 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Which data set, how many points, and whether to standardise it."""
+    """Which data set, how many points, and whether to standardise it.
+
+    ``name`` is a registered data set, or ``"file"`` with ``path`` a ``.npy``/``.csv``
+    file (a run keeps a copy, ``data.npy``). ``n`` is ignored by fixed sets (files,
+    ``digits``), which hold out ``held_out`` of their rows for evaluation.
+    """
 
     name: str = "s_curve"
     n: int = 10_000
     standardize: bool = False
+    path: str | None = None
+    held_out: float = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +52,7 @@ class ModelConfig:
     width: int = 128
     depth: int = 3
     init_style: str = "torch"
+    conditional: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +75,7 @@ class TrainConfig:
     lr_decay_epochs: int = 0
     warmup_steps: int = 0
     ensemble: int = 1
+    label_drop: float = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +89,7 @@ class SampleConfig:
     variance: str = "beta"
     last_step_noise: bool = True
     n: int = 10_000
+    guidance: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,8 +241,9 @@ def _build_optimizer(t: TrainConfig, steps_per_epoch: int):
     return make_optimizer(lr, t.clip_norm), lr
 
 
-def build_model(cfg: Config, data_dim: int):
-    """The :class:`~jaxdiff.models.MLPDenoiser` that ``cfg`` describes, for ``data_dim``."""
+def build_model(cfg: Config, data_dim: int, num_classes: int = 0):
+    """The :class:`~jaxdiff.models.MLPDenoiser` that ``cfg`` describes, for ``data_dim``
+    (and ``num_classes`` when ``cfg.model.conditional``)."""
     from jaxdiff.models import MLPDenoiser
 
     return MLPDenoiser(
@@ -241,4 +252,5 @@ def build_model(cfg: Config, data_dim: int):
         depth=cfg.model.depth,
         num_steps=cfg.schedule.num_steps,
         init_style=cfg.model.init_style,
+        num_classes=num_classes if cfg.model.conditional else 0,
     )

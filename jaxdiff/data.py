@@ -1,5 +1,10 @@
 """Data sets. Every generator takes an explicit seed (an int or a JAX key); none draws
-from a global random state."""
+from a global random state.
+
+Generators with classes (``NUM_CLASSES``) return ``(x, labels)`` when called with
+``labels=True``. ``digits`` is a fixed set of 1,797 images, not a generator: a seed only
+orders it, and a run holds part of it out for evaluation (``split``).
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,18 @@ from sklearn import datasets as skdatasets
 
 __all__ = [
     "DATASETS",
+    "FINITE",
+    "NUM_CLASSES",
     "Normalizer",
     "checkerboard",
     "circles",
+    "digits",
     "eight_gaussians",
     "load",
     "load_file",
     "moons",
     "s_curve",
+    "split",
     "swiss_roll",
 ]
 
@@ -51,11 +60,16 @@ def s_curve(key_or_seed, n: int = 10_000, noise: float = 0.1) -> np.ndarray:
     return (points[:, [0, 2]] / 10.0).astype(np.float32)
 
 
-def moons(key_or_seed, n: int = 10_000, noise: float = 0.05) -> np.ndarray:
+def _out(x, y, labels: bool):
+    x = x.astype(np.float32)
+    return (x, y.astype(np.int32)) if labels else x
+
+
+def moons(key_or_seed, n: int = 10_000, noise: float = 0.05, *, labels: bool = False):
     """scikit-learn's two interleaving half circles, ``(n, 2)`` float32, x in about
-    [-1, 2], y in about [-0.5, 1]."""
-    points, _ = skdatasets.make_moons(_check_n(n), noise=noise, random_state=_seed(key_or_seed))
-    return points.astype(np.float32)
+    [-1, 2], y in about [-0.5, 1]; label 0 the upper moon, 1 the lower."""
+    points, y = skdatasets.make_moons(_check_n(n), noise=noise, random_state=_seed(key_or_seed))
+    return _out(points, y, labels)
 
 
 def swiss_roll(key_or_seed, n: int = 10_000, noise: float = 0.5) -> np.ndarray:
@@ -67,21 +81,39 @@ def swiss_roll(key_or_seed, n: int = 10_000, noise: float = 0.5) -> np.ndarray:
     return (points[:, [0, 2]] / 10.0).astype(np.float32)
 
 
-def circles(key_or_seed, n: int = 10_000, noise: float = 0.05) -> np.ndarray:
-    """scikit-learn's two concentric circles (radii 1 and 0.5), ``(n, 2)`` float32."""
-    points, _ = skdatasets.make_circles(
+def circles(key_or_seed, n: int = 10_000, noise: float = 0.05, *, labels: bool = False):
+    """scikit-learn's two concentric circles, ``(n, 2)`` float32; label 0 the outer
+    (radius 1), 1 the inner (radius 0.5)."""
+    points, y = skdatasets.make_circles(
         _check_n(n), noise=noise, factor=0.5, random_state=_seed(key_or_seed)
     )
-    return points.astype(np.float32)
+    return _out(points, y, labels)
 
 
-def eight_gaussians(key_or_seed, n: int = 10_000, std: float = 0.1) -> np.ndarray:
+def eight_gaussians(key_or_seed, n: int = 10_000, std: float = 0.1, *, labels: bool = False):
     """Eight Gaussians of std ``std`` centred on the circle of radius 2 at angles k·π/4,
-    equally likely; ``(n, 2)`` float32."""
+    equally likely; ``(n, 2)`` float32; label ``k``."""
     rng = np.random.default_rng(_seed(key_or_seed))
     k = rng.integers(0, 8, _check_n(n))
     centres = 2.0 * np.stack([np.cos(k * np.pi / 4), np.sin(k * np.pi / 4)], axis=1)
-    return (centres + std * rng.standard_normal((n, 2))).astype(np.float32)
+    return _out(centres + std * rng.standard_normal((n, 2)), k, labels)
+
+
+DIGITS_SIZE = 1797
+
+
+def digits(key_or_seed, n: int = DIGITS_SIZE, *, labels: bool = False):
+    """scikit-learn's 1,797 handwritten 8×8 digits (UCI), flattened to ``(n, 64)`` float32
+    and scaled from grey levels 0…16 to ``[-1, 1]`` (``g / 8 - 1``); label the digit.
+
+    A fixed set: the seed orders it (a permutation), and ``n ≤ 1797`` takes the first ``n``.
+    """
+    n = _check_n(n)
+    if n > DIGITS_SIZE:
+        raise ValueError(f"n must be at most the {DIGITS_SIZE} digits there are, got {n}")
+    images, y = skdatasets.load_digits(return_X_y=True)
+    order = np.random.default_rng(_seed(key_or_seed)).permutation(DIGITS_SIZE)[:n]
+    return _out(images[order] / 8.0 - 1.0, y[order], labels)
 
 
 def checkerboard(key_or_seed, n: int = 10_000) -> np.ndarray:
@@ -102,7 +134,22 @@ DATASETS = {
     "circles": circles,
     "eight_gaussians": eight_gaussians,
     "checkerboard": checkerboard,
+    "digits": digits,
 }
+
+# Classes of the data sets that have them; the others are unlabelled.
+NUM_CLASSES = {"moons": 2, "circles": 2, "eight_gaussians": 8, "digits": 10}
+
+# Fixed sets (not generators): evaluated against a held-out part, as data files are.
+FINITE = {"digits"}
+
+
+def split(n: int, seed: int, held_out: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, held_out)`` of a fixed set of ``n`` rows: a permutation by
+    ``seed``, its last ``round(held_out · n)`` rows (at least 1) held out."""
+    order = np.random.default_rng(seed).permutation(n)
+    k = min(max(1, round(held_out * n)), n - 1)
+    return np.sort(order[: n - k]), np.sort(order[n - k :])
 
 
 def load_file(path) -> np.ndarray:
@@ -149,10 +196,11 @@ class Normalizer(NamedTuple):
 
     @classmethod
     def fit(cls, x) -> Normalizer:
+        """Mean and std per feature; a constant feature (a digit's blank corner pixel)
+        keeps std 1, so it is only shifted."""
         x = np.asarray(x, np.float64)
         std = x.std(0)
-        if not np.all(std > 0):
-            raise ValueError(f"data must vary in every feature to standardise, got std {std}")
+        std = np.where(std > 0, std, 1.0)
         return cls(x.mean(0).astype(np.float32), std.astype(np.float32))
 
     @classmethod
@@ -166,8 +214,17 @@ class Normalizer(NamedTuple):
         return z * self.std + self.mean
 
 
-def load(name: str, key_or_seed, n: int = 10_000) -> np.ndarray:
-    """Draws ``n`` points of the registered data set ``name``."""
+def load(name: str, key_or_seed, n: int = 10_000, *, labels: bool = False):
+    """Draws ``n`` points of the registered data set ``name``; with ``labels``,
+    ``(x, labels)`` (only for the data sets in ``NUM_CLASSES``)."""
     if name not in DATASETS:
         raise ValueError(f"data set must be one of {sorted(DATASETS)}, got {name!r}")
-    return DATASETS[name](key_or_seed, n)
+    if name in FINITE:
+        n = min(n, DIGITS_SIZE)
+    if not labels:
+        return DATASETS[name](key_or_seed, n)
+    if name not in NUM_CLASSES:
+        raise ValueError(
+            f"data set {name!r} has no labels; labelled ones are {sorted(NUM_CLASSES)}"
+        )
+    return DATASETS[name](key_or_seed, n, labels=True)

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxdiff import training
+from jaxdiff.models import check_fits
 from jaxdiff.schedules import Schedule
 
 __all__ = ["fit_ensemble", "init_ensemble", "member", "member_keys", "single"]
@@ -75,6 +76,8 @@ def fit_ensemble(
     ema_decay: float | None = None,
     epochs_per_call: int = 25,
     callback: Callable | None = None,
+    labels=None,
+    label_drop: float = 0.0,
 ) -> tuple[training.TrainState, dict]:
     """Trains every member of ``states`` up to ``epochs`` epochs, all in one program.
 
@@ -82,9 +85,13 @@ def fit_ensemble(
     states and ``{"losses": (K, epochs run), "train_seconds", "compile_seconds",
     "steps"}`` (steps summed over members). A member whose loss
     diverges keeps its last good state (see ``training.train_epochs``); the others go on.
+    ``labels`` and ``label_drop`` are those of ``training.fit``.
     """
     data = training._check_data(data)
     training._check_batch(data, batch_size)
+    labels = training._check_labels(labels, data.shape[0])
+    check_fits(apply_fn, data_dim=data.shape[-1], num_steps=schedule.num_steps, labels=labels)
+    data = (data, labels)
     kw = dict(
         batch_size=batch_size,
         buffer=epochs_per_call,
@@ -94,6 +101,7 @@ def fit_ensemble(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        label_drop=training._check_drop(label_drop),
     )
     t0 = time.perf_counter()
     jax.block_until_ready(_ensemble_epochs(states, data, 0, **kw))

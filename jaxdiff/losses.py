@@ -46,6 +46,8 @@ def denoising_loss(
     *,
     target: str = "eps",
     t_sampler: Callable = antithetic_timesteps,
+    labels: jax.Array | None = None,
+    label_drop: float = 0.0,
 ) -> jax.Array:
     """``L_simple`` (Ho et al. 2020, eq. 14): the mean squared error of the prediction.
 
@@ -53,6 +55,11 @@ def denoising_loss(
     (eq. 4) and returns the mean over batch and coordinates of
     ``(target - apply_fn(params, x_t, t))²``, where the target is ``ε`` (``"eps"``, the
     seed), ``x_0`` (``"x0"``) or ``v = a ε - s x_0`` (``"v"``, Salimans & Ho 2022).
+
+    With ``labels`` the model is called as ``apply_fn(params, x_t, t, c)``, each label
+    replaced by the null label ``-1`` with probability ``label_drop``: one network learns
+    ``ε(x, c)`` and ``ε(x, ∅)`` together, as classifier-free guidance needs (Ho & Salimans
+    2022, Algorithm 1, ``p_uncond``).
 
     Args:
       key: PRNG key, split into one for ``t`` and one for ``ε``.
@@ -62,13 +69,21 @@ def denoising_loss(
       x0: clean data, ``(batch, dim)``.
       target: static, what the network predicts.
       t_sampler: ``t_sampler(key, batch_size, num_steps) -> (batch,)`` int array.
+      labels: optional int class labels ``(batch,)``.
+      label_drop: probability in ``[0, 1]`` of dropping each label to ``-1``.
 
     Returns:
       The scalar loss.
     """
     if target not in diffusion.TARGETS:
         raise ValueError(f"target must be one of {diffusion.TARGETS}, got {target!r}")
-    t_key, eps_key = jax.random.split(key)
+    if labels is None:
+        t_key, eps_key = jax.random.split(key)
+        cond = ()
+    else:
+        t_key, eps_key, drop_key = jax.random.split(key, 3)
+        drop = jax.random.bernoulli(drop_key, label_drop, labels.shape)
+        cond = (jnp.where(drop, -1, labels),)
     t = t_sampler(t_key, x0.shape[0], schedule.num_steps)
     eps = jax.random.normal(eps_key, x0.shape, x0.dtype)
     a = diffusion._at(schedule.sqrt_alphas_cumprod, t, x0.ndim)
@@ -80,4 +95,4 @@ def denoising_loss(
         y = x0
     else:
         y = a * eps - s * x0
-    return jnp.mean(jnp.square(y - apply_fn(params, xt, t)))
+    return jnp.mean(jnp.square(y - apply_fn(params, xt, t, *cond)))

@@ -1,7 +1,8 @@
 """The noise predictor: the seed's ``MLPDiffusion`` generalised, in Flax Linen.
 
-Everything outside this module sees the model only as ``apply_fn(params, x, t)`` over a
-params pytree (see :func:`functional`). Linen is used rather than NNX because a Linen
+Everything outside this module sees the model only as ``apply_fn(params, x, t)`` (or
+``apply_fn(params, x, t, label)`` for a class-conditional model) over a params pytree
+(see :func:`functional`). Linen is used rather than NNX because a Linen
 model is already a pure ``init``/``apply`` pair over a plain dict of arrays: that dict is
 the pytree the optimiser, the EMA, vmap-ed ensembles and orbax checkpoints all want, with
 no split/merge at every call.
@@ -15,6 +16,7 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["MLPDenoiser", "check_fits", "functional", "param_count"]
 
@@ -40,6 +42,11 @@ class MLPDenoiser(nn.Module):
     ``Dense(data_dim)``. With ``data_dim=2, width=128, depth=3, num_steps=100`` this is the
     seed's ``MLPDiffusion`` exactly (72,066 parameters).
 
+    With ``num_classes = C > 0`` the model is class-conditional: each hidden layer also
+    adds a row of its own ``(C + 1, width)`` label table, ``h = relu(Dense(h) + Embed_l(t)
+    + Label_l(c))``, where row ``C`` is the null label ∅ of classifier-free guidance
+    (Ho & Salimans 2022, arXiv:2207.12598, §3.2): the label ``-1`` or no label at all.
+
     Attributes:
       data_dim: the dimension ``D`` of the data and of the output.
       width: hidden units per layer.
@@ -54,10 +61,14 @@ class MLPDenoiser(nn.Module):
     depth: int = 3
     num_steps: int = 100
     init_style: str = "torch"
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, x: jax.Array, t: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None) -> jax.Array:
         """Predicts the target for ``x`` ``(B, D)`` at steps ``t``, ``(B,)`` or scalar.
+
+        ``label`` (conditional models only): int class ``(B,)`` or scalar in ``[0, C)``,
+        ``-1`` for the null label; ``None`` means null for every row.
 
         Integer ``t`` looks up embedding rows; a scalar ``t`` (every sampler step) looks up
         one row and broadcasts it instead of gathering ``B`` copies. Floating ``t`` in
@@ -81,6 +92,13 @@ class MLPDenoiser(nn.Module):
             def lookup(embed):
                 return embed(t)
 
+        if label is not None and not self.num_classes:
+            raise ValueError("label was given but the model is unconditional (num_classes=0)")
+        if self.num_classes:
+            null = self.num_classes
+            c = jnp.full((), null, jnp.int32) if label is None else jnp.asarray(label, jnp.int32)
+            c = jnp.where(c < 0, null, c)
+
         h = x
         fan_in = self.data_dim
         for layer in range(self.depth + 1):
@@ -99,6 +117,14 @@ class MLPDenoiser(nn.Module):
                     else nn.linear.default_embed_init
                 )
                 h = h + lookup(nn.Embed(self.num_steps, self.width, embedding_init=embed_init))
+                if self.num_classes:
+                    table = nn.Embed(
+                        self.num_classes + 1,
+                        self.width,
+                        embedding_init=embed_init,
+                        name=f"LabelEmbed_{layer}",
+                    )
+                    h = h + table(c)
                 h = nn.relu(h)
             fan_in = out
         return h
@@ -106,12 +132,12 @@ class MLPDenoiser(nn.Module):
 
 @dataclasses.dataclass(frozen=True)
 class _Apply:
-    """``apply_fn(params, x, t)``: hashable, so jitted callers cache on it."""
+    """``apply_fn(params, x, t[, label])``: hashable, so jitted callers cache on it."""
 
     model: nn.Module
 
-    def __call__(self, params, x, t):
-        return self.model.apply({"params": params}, x, t)
+    def __call__(self, params, x, t, label=None):
+        return self.model.apply({"params": params}, x, t, label)
 
 
 def functional(model: MLPDenoiser, key: jax.Array):
@@ -129,10 +155,11 @@ def functional(model: MLPDenoiser, key: jax.Array):
       >>> apply_fn(params, jnp.zeros((5, 2)), jnp.zeros(5, jnp.int32)).shape
       (5, 2)
     """
-    for name in ("data_dim", "width", "depth", "num_steps"):
+    for name in ("data_dim", "width", "depth", "num_steps", "num_classes"):
         value = getattr(model, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        low, what = (0, "a non-negative") if name == "num_classes" else (1, "a positive")
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be {what} integer, got {value!r}")
     if model.init_style not in ("torch", "flax"):
         raise ValueError(f"init_style must be 'torch' or 'flax', got {model.init_style!r}")
     x = jnp.zeros((1, model.data_dim))
@@ -146,13 +173,27 @@ def param_count(params) -> int:
     return sum(int(p.size) for p in jax.tree_util.tree_leaves(params))
 
 
-def check_fits(apply_fn, *, data_dim: int | None = None, num_steps: int | None = None) -> None:
-    """Raises a one-line ``ValueError`` if data of ``data_dim`` features, or a schedule of
-    more than the model's ``num_steps`` steps, does not fit the model behind ``apply_fn``
-    (from :func:`functional`; other callables are not checked)."""
+def check_fits(
+    apply_fn, *, data_dim: int | None = None, num_steps: int | None = None, labels=None
+) -> None:
+    """Raises a one-line ``ValueError`` if data of ``data_dim`` features, a schedule of
+    more than the model's ``num_steps`` steps, or class ``labels`` (concrete ints; ``-1``
+    is the null label) do not fit the model behind ``apply_fn`` (from :func:`functional`;
+    other callables are not checked)."""
     model = getattr(apply_fn, "model", None)
     if not isinstance(model, MLPDenoiser):
         return
+    if labels is not None and not isinstance(labels, jax.core.Tracer):
+        c = np.asarray(labels)
+        if not model.num_classes:
+            raise ValueError("labels were given but the model is unconditional (num_classes=0)")
+        if not np.issubdtype(c.dtype, np.integer):
+            raise ValueError(f"labels must be integers, got dtype {c.dtype}")
+        if c.size and (c.min() < -1 or c.max() >= model.num_classes):
+            raise ValueError(
+                f"labels must be in [0, {model.num_classes}) or -1 for none, "
+                f"got values in [{c.min()}, {c.max()}]"
+            )
     if data_dim is not None and data_dim != model.data_dim:
         raise ValueError(
             f"data has {data_dim} features but the model was built for {model.data_dim}"

@@ -72,7 +72,7 @@ def replicate(tree, mesh: Mesh):
     return jax.tree_util.tree_map(put, tree)
 
 
-def fit(state: training.TrainState, data, *, mesh: Mesh, batch_size: int, **kwargs):
+def fit(state: training.TrainState, data, *, mesh: Mesh, batch_size: int, labels=None, **kwargs):
     """``training.fit`` with each batch sharded over ``mesh``.
 
     ``batch_size`` and the last, ragged batch (``len(data) % batch_size``) must divide
@@ -88,6 +88,13 @@ def fit(state: training.TrainState, data, *, mesh: Mesh, batch_size: int, **kwar
             )
     state = replicate(state, mesh)
     data = replicate(np.asarray(data), mesh)
+    if labels is not None:
+        labels = replicate(np.asarray(labels), mesh)
     return training.fit(
-        state, data, batch_size=batch_size, batch_sharding=batch_sharding(mesh), **kwargs
+        state,
+        data,
+        batch_size=batch_size,
+        labels=labels,
+        batch_sharding=batch_sharding(mesh),
+        **kwargs,
     )

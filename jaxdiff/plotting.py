@@ -13,7 +13,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 
-__all__ = ["forward_grid", "loss_curve", "reverse_animation", "reverse_grid", "samples_vs_data"]
+__all__ = [
+    "forward_grid",
+    "image_grid",
+    "loss_curve",
+    "reverse_animation",
+    "reverse_grid",
+    "samples_vs_data",
+]
 
 
 def _scatter_panel(ax, x, title, s=5, lim=None):
@@ -76,12 +83,26 @@ def loss_curve(losses, path) -> None:
     plt.close(fig)
 
 
-def samples_vs_data(samples, data, path) -> None:
-    """Model samples drawn over the training data."""
+def samples_vs_data(samples, data, path, labels=None) -> None:
+    """Model samples drawn over the training data (its first two features), coloured by
+    class when ``labels`` (one per sample) are given."""
     samples, data = np.asarray(samples), np.asarray(data)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.scatter(data[:, 0], data[:, 1], s=2, c="0.6", label="data")
-    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:red", alpha=0.6, label="samples")
+    if labels is None:
+        ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:red", alpha=0.6, label="samples")
+    else:
+        labels = np.asarray(labels)
+        for c in np.unique(labels):
+            x = samples[labels == c]
+            ax.scatter(
+                x[:, 0],
+                x[:, 1],
+                s=2,
+                color=plt.cm.tab10(int(c) % 10),
+                alpha=0.6,
+                label=f"samples, label {int(c)}",
+            )
     lim = _limits(data, samples)
     ax.set_xlim(*lim[0])
     ax.set_ylim(*lim[1])
@@ -89,6 +110,32 @@ def samples_vs_data(samples, data, path) -> None:
     ax.set_aspect("equal", adjustable="box")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def image_grid(samples, labels, path, side: int = 8, per_class: int = 10) -> None:
+    """Samples as ``side × side`` grey images in ``[-1, 1]``, one row per class (the
+    first ``per_class`` samples of each), or rows of 10 without labels."""
+    images = np.asarray(samples).reshape(-1, side, side)
+    if labels is None:
+        rows = [np.arange(i, min(i + 10, len(images))) for i in range(0, min(len(images), 100), 10)]
+        names = [""] * len(rows)
+    else:
+        labels = np.asarray(labels)
+        classes = np.unique(labels)
+        rows = [np.flatnonzero(labels == c)[:per_class] for c in classes]
+        names = [str(int(c)) for c in classes]
+    cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(cols * 0.8, len(rows) * 0.8), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for r, (idx, name) in enumerate(zip(rows, names, strict=True)):
+        for k, i in enumerate(idx):
+            axes[r, k].imshow(images[i], cmap="gray_r", vmin=-1, vmax=1)
+        if name:
+            axes[r, 0].set_title(name, fontsize=7, loc="left")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.97, wspace=0.05, hspace=0.3)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 

@@ -5,7 +5,8 @@ The layout (../DESIGN.md)::
     config.json      every setting (Config); enough to rebuild model and schedule
     checkpoints/     orbax checkpoints of the whole TrainState (latest few)
     metrics.jsonl    one line per epoch: epoch, loss, lr, seconds
-    samples.npy      final samples
+    samples.npy      final samples (sample_labels.npy: their classes, conditional runs)
+    data.npy         a copy of the data file (``--data PATH`` runs), normalizer.json
     report.json      timings, device, schedule facts; ``quality`` after ``eval``
     *.png, *.gif     figures
 
@@ -66,7 +67,12 @@ class RunError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
-    """Everything a run needs, rebuilt from its config alone."""
+    """Everything a run needs, rebuilt from its config alone.
+
+    ``data`` (data units) and ``train_data`` (standardised) are the training rows;
+    ``labels`` their classes (conditional runs, else None); ``held_out`` the rows a fixed
+    set keeps back for evaluation (None for generated data sets, which draw fresh ones).
+    """
 
     config: Config
     data: np.ndarray
@@ -78,25 +84,62 @@ class Setup:
     learning_rate: object
     state: training.TrainState
     sample_key: jax.Array
+    labels: np.ndarray | None = None
+    held_out: np.ndarray | None = None
+    num_classes: int = 0
 
     def lr_at(self, step: int) -> float:
         lr = self.learning_rate
         return float(lr(step)) if callable(lr) else float(lr)
 
 
-def setup(cfg: Config) -> Setup:
+def _load_data(cfg: Config, run_dir=None):
+    """``(train rows, train labels or None, held-out rows or None, number of classes)``."""
+    d = cfg.data
+    conditional = cfg.model.conditional
+    if d.name == "file":
+        if not d.path:
+            raise ValueError("data name 'file' needs data.path, a .npy or .csv file")
+        if conditional:
+            raise ValueError("--conditional needs labels; data files carry none yet")
+        copy = pathlib.Path(run_dir) / "data.npy" if run_dir is not None else None
+        x = data.load_file(copy if copy is not None and copy.is_file() else d.path)
+        y, num_classes = None, 0
+    else:
+        if conditional and d.name not in data.NUM_CLASSES:
+            raise ValueError(
+                f"--conditional needs a labelled data set {sorted(data.NUM_CLASSES)}, "
+                f"got {d.name!r}"
+            )
+        num_classes = data.NUM_CLASSES.get(d.name, 0) if conditional else 0
+        if conditional:
+            x, y = data.load(d.name, cfg.seed, d.n, labels=True)
+        else:
+            x, y = data.load(d.name, cfg.seed, d.n), None
+        if d.name not in data.FINITE:
+            return x, y, None, num_classes
+    if not 0.0 < d.held_out < 1.0:
+        raise ValueError(f"data.held_out must be in (0, 1), got {d.held_out!r}")
+    if x.shape[0] < 4:
+        raise ValueError(f"a data file needs at least 4 rows to hold some out, got {x.shape[0]}")
+    train, held = data.split(x.shape[0], cfg.seed, d.held_out)
+    return x[train], (None if y is None else y[train]), x[held], num_classes
+
+
+def setup(cfg: Config, run_dir=None) -> Setup:
     """Data, schedule, model, optimiser and a fresh state from ``cfg`` (deterministic).
 
     Keys: ``key(seed)`` splits into (init, train, sample); the data set is drawn with
     ``seed`` as in the seed's ``make_s_curve`` call. With ``data.standardize`` the model
-    trains on standardised data and samples are mapped back to data units.
+    trains on standardised data and samples are mapped back to data units. A file's rows
+    come from ``run_dir/data.npy`` when the run holds that copy.
     """
-    x = data.load(cfg.data.name, cfg.seed, cfg.data.n)
+    x, y, held_out, num_classes = _load_data(cfg, run_dir)
     norm = data.Normalizer.fit(x) if cfg.data.standardize else data.Normalizer.identity(x.shape[1])
     train_x = np.asarray(norm.encode(x), np.float32)
     schedule = build_schedule(cfg.schedule)
     init_key, train_key, sample_key = jax.random.split(jax.random.key(cfg.seed), 3)
-    apply_fn, params = models.functional(build_model(cfg, x.shape[1]), init_key)
+    apply_fn, params = models.functional(build_model(cfg, x.shape[1], num_classes), init_key)
     optimizer, lr = build_optimizer(cfg, _steps(cfg, x))
     t = cfg.train
     if isinstance(t.ensemble, bool) or not isinstance(t.ensemble, int) or t.ensemble < 1:
@@ -112,7 +155,21 @@ def setup(cfg: Config) -> Setup:
             optimizer,
             ema=t.ema_decay is not None,
         )
-    return Setup(cfg, x, norm, train_x, schedule, apply_fn, optimizer, lr, state, sample_key)
+    return Setup(
+        cfg,
+        x,
+        norm,
+        train_x,
+        schedule,
+        apply_fn,
+        optimizer,
+        lr,
+        state,
+        sample_key,
+        labels=y,
+        held_out=held_out,
+        num_classes=num_classes,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +230,7 @@ def fit_setup(
         target=t.target,
         t_sampler=t.t_sampler,
         ema_decay=t.ema_decay,
+        **({"labels": s.labels, "label_drop": t.label_drop} if s.labels is not None else {}),
         **kwargs,
     )
 
@@ -288,7 +346,13 @@ def train_run(
     if not os.access(run_dir, os.W_OK):
         raise RunError(f"run directory {str(run_dir)!r} is not writable")
 
-    s = setup(cfg)
+    s = setup(cfg, run_dir)
+    if cfg.data.name == "file" and not (run_dir / "data.npy").is_file():
+        # The run keeps its own copy of the data: it resumes, samples and evaluates the
+        # same rows even if the original file changes or moves.
+        _atomic_save_npy(run_dir / "data.npy", data.load_file(cfg.data.path))
+    norm = {"mean": s.normalizer.mean.tolist(), "std": s.normalizer.std.tolist()}
+    _atomic_write(run_dir / "normalizer.json", json.dumps(norm))
     abar_T = float(s.schedule.alphas_cumprod[-1])
     if abar_T > 0.05:
         warnings.warn(
@@ -368,9 +432,12 @@ def train_run(
 
     t0 = time.perf_counter()
     params = model_params(s, state)
-    samples = draw(s, params, s.sample_key, cfg.sample.n)
+    sample_labels = final_labels(s, cfg.sample.n)
+    samples = draw(s, params, s.sample_key, cfg.sample.n, labels=sample_labels)
     sample_seconds = time.perf_counter() - t0
     _atomic_save_npy(run_dir / "samples.npy", samples)
+    if sample_labels is not None:
+        _atomic_save_npy(run_dir / "sample_labels.npy", sample_labels)
 
     steps = fit_info["steps"]
     report = {
@@ -409,6 +476,16 @@ def train_run(
     return report
 
 
+def final_labels(s: Setup, n: int) -> np.ndarray | None:
+    """Classes for a conditional run's ``n`` final samples, drawn from the training
+    labels' frequencies (seeded by the run), so the samples as a whole follow the data;
+    None for an unconditional run."""
+    if s.labels is None:
+        return None
+    rng = np.random.default_rng(s.config.seed + _LABEL_OFFSET)
+    return rng.choice(s.labels, n).astype(np.int32)
+
+
 def _steps(cfg: Config, x) -> int:
     return math.ceil(x.shape[0] / cfg.train.batch_size)
 
@@ -425,6 +502,8 @@ def sampler_options(cfg: Config, **overrides) -> dict:
         last_step_noise=sc.last_step_noise,
         target=cfg.train.target,
     )
+    if cfg.model.conditional:
+        opts["guidance"] = sc.guidance
     opts.update({k: v for k, v in overrides.items() if v is not None})
     return opts
 
@@ -436,9 +515,14 @@ BLOCK = 65_536
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "rows", "options"))
-def _draw_blocks(keys, apply_fn, params, schedule, rows, options):
+def _draw_blocks(keys, labels, apply_fn, params, schedule, rows, options):
     opts = dict(options)
-    return jax.lax.map(lambda k: samplers.sample(k, apply_fn, params, schedule, rows, **opts), keys)
+
+    def one(block):
+        key, c = block
+        return samplers.sample(key, apply_fn, params, schedule, rows, labels=c, **opts)
+
+    return jax.lax.map(one, (keys, labels))
 
 
 def draw(
@@ -450,9 +534,13 @@ def draw(
     out=None,
     chunk: int = 1_048_576,
     progress: bool = False,
+    labels=None,
     **overrides,
 ) -> np.ndarray:
     """``n`` samples in data units from the run's model with the run's sampler settings.
+
+    ``labels`` (conditional runs): one class for every row or one per row, ``(n,)``;
+    ``guidance=w`` among ``overrides`` sets classifier-free guidance.
 
     The rows come in blocks of ``min(n, BLOCK)`` (block ``b`` drawn with
     ``fold_in(key, b)``), computed ``chunk`` rows at a time (rounded to whole blocks): the
@@ -466,22 +554,39 @@ def draw(
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     dim = s.data.shape[1]
     opts = sampler_options(s.config, **overrides)
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.ndim > 1 or (labels.ndim == 1 and labels.shape[0] != n):
+            raise ValueError(f"labels must be one class or ({n},), got shape {labels.shape}")
+        models.check_fits(s.apply_fn, labels=labels)
+        labels = np.broadcast_to(labels, (n,)).astype(np.int32)
     block = min(n, BLOCK)
     per_call = max(1, chunk // block)
+    fill = functools.partial(
+        _fill_draw,
+        s=s,
+        params=params,
+        key=key,
+        opts=opts,
+        block=block,
+        per_call=per_call,
+        progress=progress,
+        labels=labels,
+    )
     if out is None:
         result = np.empty((n, dim), np.float32)
-        _fill_draw(result, s, params, key, opts, block, per_call, progress)
+        fill(result)
         return result
     out = pathlib.Path(out)
     with _atomic_path(out, ".npy") as tmp:
         result = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
-        _fill_draw(result, s, params, key, opts, block, per_call, progress)
+        fill(result)
         result.flush()
         del result
     return np.load(out, mmap_mode="r")
 
 
-def _fill_draw(result, s: Setup, params, key, opts, block, per_call, progress) -> None:
+def _fill_draw(result, *, s: Setup, params, key, opts, block, per_call, progress, labels):
     """Writes the blocks of :func:`draw`'s stream into ``result`` ``(n, dim)``."""
     n, dim = result.shape
     full, ragged = divmod(n, block)
@@ -490,13 +595,21 @@ def _fill_draw(result, s: Setup, params, key, opts, block, per_call, progress) -
         for first in range(0, full, per_call):
             count = min(per_call, full - first)
             keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(first, first + count))
-            z = _draw_blocks(keys, s.apply_fn, params, s.schedule, (block, dim), frozen)
-            rows = np.asarray(z).reshape(count * block, dim)
-            result[first * block : (first + count) * block] = s.normalizer.decode(rows)
+            span = slice(first * block, (first + count) * block)
+            c = None if labels is None else labels[span].reshape(count, block)
+            z = _draw_blocks(keys, c, s.apply_fn, params, s.schedule, (block, dim), frozen)
+            result[span] = s.normalizer.decode(np.asarray(z).reshape(count * block, dim))
             bar.advance(count * block)
         if ragged:
+            c = None if labels is None else labels[full * block :]
             z = samplers.sample(
-                jax.random.fold_in(key, full), s.apply_fn, params, s.schedule, (ragged, dim), **opts
+                jax.random.fold_in(key, full),
+                s.apply_fn,
+                params,
+                s.schedule,
+                (ragged, dim),
+                labels=c,
+                **opts,
             )
             result[full * block :] = s.normalizer.decode(np.asarray(z))
             bar.advance(ragged)
@@ -505,7 +618,7 @@ def _fill_draw(result, s: Setup, params, key, opts, block, per_call, progress) -
 def restore_run(run_dir) -> tuple[Setup, training.TrainState]:
     """Rebuilds a run from ``config.json`` and its newest good checkpoint."""
     cfg = load_config(run_dir)
-    s = setup(cfg)
+    s = setup(cfg, run_dir)
     try:
         state = checkpoints.restore(pathlib.Path(run_dir) / "checkpoints", s.state)
     except checkpoints.CheckpointError as err:
@@ -521,11 +634,25 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
         params = model_params(s, state)
     if history is None:
         history = _read_metrics(run_dir / "metrics.jsonl", math.inf)
+    labels_path = run_dir / "sample_labels.npy"
     if samples is None:
         path = run_dir / "samples.npy"
-        samples = (
-            np.load(path) if path.is_file() else draw(s, params, s.sample_key, s.config.sample.n)
-        )
+        if path.is_file():
+            samples = np.load(path)
+        else:
+            labels = final_labels(s, s.config.sample.n)
+            samples = draw(s, params, s.sample_key, s.config.sample.n, labels=labels)
+    labels = np.load(labels_path) if labels_path.is_file() else final_labels(s, len(samples))
+    if labels is not None and labels.shape[0] != samples.shape[0]:
+        labels = None
+    if history:
+        plotting.loss_curve([r["loss"] for r in history], run_dir / "loss.png")
+    if s.data.shape[1] != 2:
+        # Not a plane: digits as images; any other data by its first two features.
+        if s.config.data.name == "digits":
+            plotting.image_grid(samples, labels, run_dir / "digits.png")
+        plotting.samples_vs_data(samples, s.data, run_dir / "samples.png", labels)
+        return
     steps = np.arange(0, s.schedule.num_steps, max(1, s.schedule.num_steps // 20))[:20]
     forward = _forward_states(
         jax.random.key(s.config.seed + 1),
@@ -536,20 +663,20 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
     forward = s.normalizer.decode(np.asarray(forward))
     plotting.forward_grid(forward, steps, run_dir / "forward.png")
     opts = sampler_options(s.config)
+    m = min(s.config.sample.n, 10_000)
     traj = samplers.sample_trajectory(
         s.sample_key,
         s.apply_fn,
         params,
         s.schedule,
-        (min(s.config.sample.n, 10_000), s.data.shape[1]),
+        (m, s.data.shape[1]),
+        labels=final_labels(s, m),
         **opts,
     )
     traj = s.normalizer.decode(np.asarray(traj))
     plotting.reverse_grid(traj, run_dir / "reverse.png")
     plotting.reverse_animation(traj, run_dir / "reverse.gif")
-    if history:
-        plotting.loss_curve([r["loss"] for r in history], run_dir / "loss.png")
-    plotting.samples_vs_data(samples, s.data, run_dir / "samples.png")
+    plotting.samples_vs_data(samples, s.data, run_dir / "samples.png", labels)
 
 
 @jax.jit
@@ -634,6 +761,7 @@ class _Progress:
 # Seeds of the evaluation draws: offsets from the run's seed, so they never equal the
 # training draw (which uses ``seed`` itself).
 _REFERENCE_OFFSET, _FLOOR_OFFSET, _HELD_OUT_OFFSET = 1_000_001, 2_000_003, 3_000_005
+_LABEL_OFFSET = 4_000_037
 
 
 def quality(
@@ -650,7 +778,10 @@ def quality(
     the run's data set that training never saw; the floor is a second fresh draw compared
     with the same reference, i.e. what a perfect sampler would score at this ``n``. The
     likelihoods are of ``likelihood_n`` held-out points, in nats per dimension of the
-    data's own units (the ``Normalizer``'s log-determinant added).
+    data's own units (the ``Normalizer``'s log-determinant added). A fixed set (a file,
+    ``digits``) has no fresh draws: the reference is its held-out part, the floor the
+    same number of training rows, and ``n`` at most the held-out size. A conditional
+    model's likelihood is that of its unconditional half (the null label).
     """
     for name, value in (("n", n), ("likelihood_n", likelihood_n)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -661,11 +792,17 @@ def quality(
     if not np.all(np.isfinite(samples)):
         raise ValueError("samples must be finite, got NaN or inf")
     n = min(n, samples.shape[0])
+    if s.held_out is not None:
+        n = min(n, s.held_out.shape[0])
     if n < 4:
         raise ValueError(f"need at least 4 samples to evaluate, got {n}")
     name, seed = s.config.data.name, s.config.seed
-    reference = jnp.asarray(data.load(name, seed + _REFERENCE_OFFSET, n))
-    floor_draw = jnp.asarray(data.load(name, seed + _FLOOR_OFFSET, n))
+    if s.held_out is None:
+        reference = jnp.asarray(data.load(name, seed + _REFERENCE_OFFSET, n))
+        floor_draw = jnp.asarray(data.load(name, seed + _FLOOR_OFFSET, n))
+    else:
+        reference = jnp.asarray(s.held_out[:n])
+        floor_draw = jnp.asarray(s.data[:n])
     key = jax.random.key(0)  # fixed projections: scores of different runs compare
 
     def scores(x):
@@ -680,7 +817,11 @@ def quality(
 
     out = {"n": n, "samples": scores(jnp.asarray(samples[:n])), "floor": scores(floor_draw)}
     if likelihood_n:
-        held_out = data.load(name, seed + _HELD_OUT_OFFSET, likelihood_n)
+        if s.held_out is None:
+            held_out = data.load(name, seed + _HELD_OUT_OFFSET, likelihood_n)
+        else:
+            held_out = s.held_out[:likelihood_n]
+            likelihood_n = held_out.shape[0]
         z = jnp.asarray(s.normalizer.encode(held_out), jnp.float32)
         log_det = float(np.mean(np.log(s.normalizer.std)))
         target = s.config.train.target
@@ -756,7 +897,8 @@ def evaluate_run(
         except (ValueError, OSError) as err:
             raise RunError(f"cannot read samples file {str(path)!r}: {err}") from err
     else:
-        samples = draw(s, params, s.sample_key, max(n, 4))
+        m = max(n, 4)
+        samples = draw(s, params, s.sample_key, m, labels=final_labels(s, m))
     q = quality(s, params, samples, n=n, likelihood_n=likelihood_n)
     q["samples_file"] = str(path) if path.is_file() else None
     report_path = run_dir / "report.json"

@@ -2,11 +2,17 @@
 
 Per-step noise comes from ``jax.random.fold_in(key, t)``, so a sampler's output is a
 pure function of its key, whatever the batch is split into.
+
+Class-conditional models (``MLPDenoiser(num_classes=C)``) sample with ``labels`` and
+classifier-free ``guidance`` w, for every method: the steps themselves only ever see
+``apply_fn(params, x, t)``, which :class:`_Conditioned` provides.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from collections.abc import Callable
 
 import jax
@@ -122,6 +128,35 @@ def ddim_step(
     direction = jnp.sqrt(jnp.maximum(1.0 - abar_prev - sigma**2, 0.0))
     z = jax.random.normal(key, x.shape, x.dtype)
     return jnp.sqrt(abar_prev) * x0 + direction * eps + sigma * z
+
+
+@dataclasses.dataclass(frozen=True)
+class _Conditioned:
+    """``apply_fn(params, x, t)`` of a class-conditional model with ``params = (model
+    params, labels, w)``: labels ``()`` or ``(B,)``, ``-1`` for the null label ∅.
+
+    With ``guided``, classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598,
+    eq. 6): ``ε̃ = (1 + w) ε(x, c) - w ε(x, ∅)``; the two predictions come from one call
+    on ``2B`` rows. The combination is applied to the raw output whatever the target:
+    ``ε`` is affine in the output at fixed ``x_t`` and the weights sum to 1, so guiding
+    the ``x_0`` or ``v`` prediction is the same as guiding ``ε``. ``w = 0`` is the
+    conditional model alone, ``w = -1`` the unconditional one.
+    """
+
+    apply_fn: Callable
+    guided: bool
+
+    def __call__(self, params, x, t):
+        params, labels, w = params
+        c = jnp.broadcast_to(labels, x.shape[:1])
+        if not self.guided:
+            return self.apply_fn(params, x, t, c)
+        t2 = t if jnp.ndim(t) == 0 else jnp.concatenate([t, t])
+        both = self.apply_fn(
+            params, jnp.concatenate([x, x]), t2, jnp.concatenate([c, jnp.full_like(c, -1)])
+        )
+        cond, uncond = jnp.split(both, 2)
+        return (1.0 + w) * cond - w * uncond
 
 
 def _check(method, variance, target, shape, spacing):
@@ -273,13 +308,27 @@ def _resolve(apply_fn, schedule, shape, options):
         last_step_noise=True,
         target="eps",
         x_T=None,
+        labels=None,
+        guidance=0.0,
     )
     unknown = set(options) - set(opts)
     if unknown:
         raise TypeError(f"unknown sampler option(s) {sorted(unknown)}")
     opts.update(options)
     _check(opts["method"], opts["variance"], opts["target"], shape, opts["spacing"])
-    check_fits(apply_fn, data_dim=shape[-1], num_steps=schedule.num_steps)
+    labels, w = opts["labels"], opts["guidance"]
+    check_fits(apply_fn, data_dim=shape[-1], num_steps=schedule.num_steps, labels=labels)
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w):
+        raise ValueError(f"guidance must be a finite number, got {w!r}")
+    if w and labels is None:
+        raise ValueError(f"guidance {w} needs labels to guide towards")
+    if labels is not None and (
+        np.ndim(labels) > 1 or (np.ndim(labels) == 1 and np.shape(labels)[0] != shape[0])
+    ):
+        raise ValueError(
+            f"labels must be one int or one per sample, shape ({shape[0]},), "
+            f"got shape {np.shape(labels)}"
+        )
     num_steps = schedule.num_steps
     if opts["method"] == "ddpm":
         if opts["steps"] not in (None, num_steps):
@@ -305,6 +354,10 @@ def _run(key, apply_fn, params, schedule, shape, options, *, trajectory):
     shape = tuple(shape)
     opts = _resolve(apply_fn, schedule, shape, options)
     x_T, eta = opts.pop("x_T"), opts.pop("eta")
+    labels, w = opts.pop("labels"), opts.pop("guidance")
+    if labels is not None:
+        apply_fn = _Conditioned(apply_fn, guided=w != 0)
+        params = (params, jnp.asarray(labels, jnp.int32), jnp.asarray(w, jnp.float32))
     return _sample(key, apply_fn, params, schedule, shape, x_T, eta, trajectory=trajectory, **opts)
 
 
@@ -334,6 +387,10 @@ def sample(
         last_step_noise: DDPM adds noise at ``t = 0`` (seed: True).
         target: what the network predicts: ``"eps"``, ``"x0"`` or ``"v"``.
         x_T: optional starting noise of ``shape`` (then ``key`` only drives later noise).
+        labels: class-conditional models only: one int class, or one per sample
+          ``(n,)``; ``-1`` or None (default) is the null label, i.e. unconditional.
+        guidance: classifier-free guidance weight w (Ho & Salimans 2022, eq. 6); 0
+          (default) samples the conditional model as it is, without the ∅ pass.
 
     Returns:
       ``x_0``, of ``shape``.

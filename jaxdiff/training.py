@@ -116,15 +116,27 @@ def _step(
     target,
     t_sampler,
     ema_decay,
+    label_drop=0.0,
     batch_sharding=None,
 ):
     if batch_sharding is not None:
         # Data parallelism (jaxdiff.parallel): rows of the batch live on different devices;
         # with replicated parameters XLA inserts the gradient all-reduce itself.
-        batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+        batch = jax.tree_util.tree_map(
+            lambda a: jax.lax.with_sharding_constraint(a, batch_sharding), batch
+        )
+    x, labels = batch
     loss, grads = jax.value_and_grad(
         lambda p: denoising_loss(
-            key, apply_fn, p, schedule, batch, target=target, t_sampler=T_SAMPLERS[t_sampler]
+            key,
+            apply_fn,
+            p,
+            schedule,
+            x,
+            target=target,
+            t_sampler=T_SAMPLERS[t_sampler],
+            labels=labels,
+            label_drop=label_drop,
         )
     )(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -140,7 +152,15 @@ def _step(
     return new, loss
 
 
-_STATIC = ("apply_fn", "optimizer", "target", "t_sampler", "ema_decay", "batch_sharding")
+_STATIC = (
+    "apply_fn",
+    "optimizer",
+    "target",
+    "t_sampler",
+    "ema_decay",
+    "label_drop",
+    "batch_sharding",
+)
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)
@@ -155,16 +175,20 @@ def train_step(
     target: str = "eps",
     t_sampler: str = "antithetic",
     ema_decay: float | None = None,
+    labels: jax.Array | None = None,
+    label_drop: float = 0.0,
     batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """One optimiser step on ``batch`` ``(B, D)`` with the loss key ``key``.
 
     Returns the new state and the batch loss (``losses.denoising_loss``). When
     ``ema_decay`` is set, ``ema ← decay · ema + (1 - decay) · params`` after the update.
+    ``labels`` ``(B,)`` trains a class-conditional model, each label dropped to the null
+    label with probability ``label_drop`` (classifier-free guidance).
     """
     return _step(
         state,
-        batch,
+        (batch, labels),
         key,
         apply_fn=apply_fn,
         optimizer=optimizer,
@@ -172,19 +196,22 @@ def train_step(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        label_drop=label_drop,
         batch_sharding=batch_sharding,
     )
 
 
 def _epoch(state, data, *, batch_size, **kw):
-    n = data.shape[0]
+    # data: (x, labels or None); rows of both are shuffled and batched together.
+    n = data[0].shape[0]
     num_full, rest = divmod(n, batch_size)
     perm_key, steps_key = jax.random.split(jax.random.fold_in(state.key, state.epoch))
     perm = jax.random.permutation(perm_key, n)
 
     def body(s, inputs):
         i, idx = inputs
-        return _step(s, data[idx], jax.random.fold_in(steps_key, i), **kw)
+        batch = jax.tree_util.tree_map(lambda a: a[idx], data)
+        return _step(s, batch, jax.random.fold_in(steps_key, i), **kw)
 
     total = jnp.zeros((), jnp.float32)
     if num_full:
@@ -216,6 +243,28 @@ def _check_data(data) -> jax.Array:
     return jnp.asarray(arr)
 
 
+def _check_labels(labels, n: int) -> jax.Array | None:
+    """``labels`` as int32 ``(n,)`` of classes ``>= 0``, or a one-line ``ValueError``."""
+    if labels is None:
+        return None
+    arr = np.asarray(labels)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), one per data row, got {arr.shape}")
+    if n and arr.min() < 0:
+        raise ValueError(f"labels must be classes >= 0, got {arr.min()}")
+    return jnp.asarray(arr, jnp.int32)
+
+
+def _check_drop(label_drop) -> float:
+    if isinstance(label_drop, bool) or not isinstance(label_drop, (int, float)):
+        raise ValueError(f"label_drop must be a number in [0, 1], got {label_drop!r}")
+    if not 0.0 <= label_drop <= 1.0:
+        raise ValueError(f"label_drop must be a number in [0, 1], got {label_drop!r}")
+    return float(label_drop)
+
+
 def _check_batch(data, batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -244,18 +293,21 @@ def train_epoch(
     target: str = "eps",
     t_sampler: str = "antithetic",
     ema_decay: float | None = None,
+    labels: jax.Array | None = None,
+    label_drop: float = 0.0,
     batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """One pass over ``data`` ``(N, D)`` in a fresh random order, as one compiled program.
 
     The permutation and the step keys come from ``fold_in(state.key, state.epoch)``.
     Full batches run in a ``lax.scan``; a ragged remainder gets one more step of its own
-    size. Returns the new state and the mean loss over the epoch's points.
+    size. Returns the new state and the mean loss over the epoch's points. ``labels``
+    ``(N,)`` are shuffled with their rows (see :func:`train_step`).
     """
     _check_batch(data, batch_size)
     return _train_epoch(
         state,
-        data,
+        (data, labels),
         batch_size=batch_size,
         apply_fn=apply_fn,
         optimizer=optimizer,
@@ -263,6 +315,7 @@ def train_epoch(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        label_drop=label_drop,
         batch_sharding=batch_sharding,
     )
 
@@ -324,6 +377,8 @@ def train_epochs(
     t_sampler: str = "antithetic",
     ema_decay: float | None = None,
     buffer: int | None = None,
+    labels: jax.Array | None = None,
+    label_drop: float = 0.0,
     batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """Runs ``num_epochs`` epochs of :func:`train_epoch` in one compiled call.
@@ -342,7 +397,7 @@ def train_epochs(
         raise ValueError(f"num_epochs must be at most buffer={buffer}, got {num_epochs}")
     state, losses = _train_epochs(
         state,
-        data,
+        (data, labels),
         num_epochs,
         batch_size=batch_size,
         buffer=buffer,
@@ -352,6 +407,7 @@ def train_epochs(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        label_drop=label_drop,
         batch_sharding=batch_sharding,
     )
     return state, losses[:num_epochs]
@@ -371,6 +427,8 @@ def fit(
     ema_decay: float | None = None,
     epochs_per_call: int = 25,
     callback: Callable | None = None,
+    labels=None,
+    label_drop: float = 0.0,
     batch_sharding=None,
 ) -> tuple[TrainState, dict]:
     """Trains from ``state.epoch`` up to ``epochs`` total epochs.
@@ -380,7 +438,9 @@ def fit(
     After each chunk ``callback(state, losses, seconds)`` is called (progress bars,
     logging, checkpoints live there). Compilation happens before the clock starts.
     ``batch_sharding`` (a ``NamedSharding`` over the batch axis; see
-    :mod:`jaxdiff.parallel`) spreads each batch over devices.
+    :mod:`jaxdiff.parallel`) spreads each batch over devices. ``labels`` ``(N,)`` train a
+    class-conditional model (labels dropped to the null label with probability
+    ``label_drop``, for classifier-free guidance).
 
     Returns:
       The final state and ``{"losses": [...], "train_seconds", "compile_seconds",
@@ -400,7 +460,9 @@ def fit(
         raise ValueError(f"epochs_per_call must be a positive integer, got {epochs_per_call!r}")
     data = _check_data(data)
     _check_batch(data, batch_size)
-    check_fits(apply_fn, data_dim=data.shape[-1], num_steps=schedule.num_steps)
+    labels = _check_labels(labels, data.shape[0])
+    check_fits(apply_fn, data_dim=data.shape[-1], num_steps=schedule.num_steps, labels=labels)
+    data = (data, labels)
     kw = dict(
         batch_size=batch_size,
         buffer=epochs_per_call,
@@ -410,6 +472,7 @@ def fit(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
+        label_drop=_check_drop(label_drop),
         batch_sharding=batch_sharding,
     )
     start_step = int(state.step)

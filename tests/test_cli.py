@@ -231,6 +231,15 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
         (["train", "--out", "{tmp}/r", "--target", "score"], "invalid choice: 'score'"),
         (["train", "--out", "{tmp}/r", "--ema", "1.5"], "--ema: must be a number in [0, 1)"),
         (["launch"], "invalid choice: 'launch'"),
+        (["train", "--out", "{tmp}/r", "--data", "spiral"], "or a .npy/.csv file, got 'spiral'"),
+        (["train", "--out", "{tmp}/r", "--data", "{tmp}/no.npy"], "no.npy' does not exist"),
+        (["train", "--out", "{tmp}/r", "--conditional"], "needs a labelled data set"),
+        (["train", "--out", "{tmp}/r", "--guidance", "2"], "need --conditional"),
+        (
+            ["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--label", "1"],
+            "need a conditional",
+        ),
+        (["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--guidance", "x"], "finite"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, trained, capsys):
@@ -301,3 +310,27 @@ def test_chunked_sampling_is_the_same_stream_for_any_chunk(trained, tmp_path, mo
     assert (
         small.tobytes() == np.asarray(s.normalizer.decode(np.asarray(plain)), np.float32).tobytes()
     )
+
+
+def test_train_on_a_file_keeps_a_copy_and_evaluates_on_held_out_rows(tmp_path):
+    from jaxdiff import data
+
+    x = data.moons(0, 500) * 10.0 + 100.0  # far from unit scale: standardised for training
+    source = tmp_path / "mine.csv"
+    np.savetxt(source, x, delimiter=",")
+    run = tmp_path / "run"
+    common = ["--epochs", "2", "--batch-size", "100", "--no-figures", "--quiet"]
+    jaxdiff("train", "--data", source, "--out", run, "--eval-n", "50", *common)
+    cfg = json.loads((run / "config.json").read_text())["data"]
+    assert cfg["name"] == "file" and cfg["path"] == str(source.resolve()) and cfg["standardize"]
+    np.testing.assert_allclose(np.load(run / "data.npy"), x, rtol=1e-6)
+    norm = json.loads((run / "normalizer.json").read_text())
+    train_rows = data.split(500, 1234)[0]
+    np.testing.assert_allclose(norm["mean"], x[train_rows].mean(0), rtol=1e-5)
+    np.testing.assert_allclose(norm["std"], x[train_rows].std(0), rtol=1e-4)
+    quality = json.loads((run / "report.json").read_text())["quality"]
+    assert quality["n"] == 50 and quality["likelihood"]["n"] == 50  # held-out rows
+    source.unlink()  # the run has its own copy: it samples and evaluates without the file
+    jaxdiff("sample", "--run", run, "--n", "300", "--out", tmp_path / "s.npy", "--quiet")
+    s = np.load(tmp_path / "s.npy")
+    assert s.shape == (300, 2) and np.all(np.abs(s.mean(0) - x.mean(0)) < 3 * x.std(0))

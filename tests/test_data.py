@@ -119,3 +119,52 @@ def test_load_file_rejects_bad_files_in_one_line(tmp_path, name, write, message)
     with pytest.raises(ValueError, match=r"data file|cannot read") as info:
         data.load_file(path)
     assert message in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(data.NUM_CLASSES))
+def test_labelled_sets_return_points_and_their_classes(name):
+    n = 600
+    x, y = data.load(name, 5, n, labels=True)
+    assert np.array_equal(x, data.load(name, 5, n))  # the same points as without labels
+    assert y.shape == (n,) and y.dtype == np.int32
+    assert set(np.unique(y)) == set(range(data.NUM_CLASSES[name]))
+    a, b = data.load(name, 5, n, labels=True)
+    assert np.array_equal(a, x) and np.array_equal(b, y)
+
+
+def test_labels_name_the_right_part_of_each_shape():
+    x, y = data.moons(0, 2000, labels=True)
+    assert x[y == 0, 1].mean() > 0.4 and x[y == 1, 1].mean() < 0.1  # upper, lower moon
+    x, y = data.circles(0, 2000, labels=True)
+    r = np.linalg.norm(x, axis=1)
+    assert abs(r[y == 0].mean() - 1.0) < 0.05 and abs(r[y == 1].mean() - 0.5) < 0.05
+    x, y = data.eight_gaussians(0, 2000, labels=True)
+    centres = 2 * np.stack([np.cos(y * np.pi / 4), np.sin(y * np.pi / 4)], axis=1)
+    assert np.abs(x - centres).max() < 0.6
+    with pytest.raises(ValueError, match="data set 's_curve' has no labels"):
+        data.load("s_curve", 0, 10, labels=True)
+
+
+def test_digits_are_sklearns_images_scaled_and_ordered_by_the_seed():
+    from sklearn.datasets import load_digits
+
+    x, y = data.digits(3, labels=True)
+    assert x.shape == (1797, 64) and x.dtype == np.float32 and x.min() == -1 and x.max() == 1
+    raw = load_digits()
+    # Row for row the same images (a permutation of them), grey level g as g / 8 - 1.
+    order = np.lexsort(np.c_[raw.data, raw.target].T)
+    mine = np.lexsort(np.c_[(x + 1) * 8, y].T)
+    np.testing.assert_allclose((x[mine] + 1) * 8, raw.data[order], atol=1e-5)
+    assert np.array_equal(y[mine], raw.target[order])
+    assert np.array_equal(x, data.digits(3)) and not np.array_equal(x, data.digits(4))
+    assert data.load("digits", 3, 50_000).shape == (1797, 64)  # a fixed set: n is capped
+    with pytest.raises(ValueError, match="at most the 1797 digits"):
+        data.digits(0, 2000)
+
+
+def test_split_holds_out_a_seeded_fifth():
+    train, held = data.split(1797, 7)
+    assert len(held) == 359 and len(train) == 1438
+    assert np.array_equal(np.sort(np.r_[train, held]), np.arange(1797))
+    again = data.split(1797, 7)
+    assert np.array_equal(train, again[0]) and not np.array_equal(held, data.split(1797, 8)[1])

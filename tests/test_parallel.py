@@ -30,9 +30,10 @@ SCRIPT = textwrap.dedent(
     assert len(leaf.sharding.device_set) == 4 and leaf.sharding.is_fully_replicated
     # The training program itself constrains each batch to 4 row-shards.
     text = training._train_epochs.lower(
-        parallel.replicate(state, mesh), parallel.replicate(x, mesh), 1, batch_size=128,
+        parallel.replicate(state, mesh), (parallel.replicate(x, mesh), None), 1, batch_size=128,
         buffer=1, apply_fn=apply_fn, optimizer=opt, schedule=sched, target="eps",
-        t_sampler="antithetic", ema_decay=None, batch_sharding=parallel.batch_sharding(mesh),
+        t_sampler="antithetic", ema_decay=None, label_drop=0.0,
+        batch_sharding=parallel.batch_sharding(mesh),
     ).as_text()
     assert '<@mesh, [{"data"}, {}]> : tensor<128x2xf32>' in text, "the batch is not sharded"
     assert '<@mesh, [{"data"}, {}]> : tensor<8x2xf32>' in text  # the ragged batch too

@@ -292,7 +292,7 @@ def test_fast_sampler_trajectories(net, method):
         (dict(method="ddpm", steps=10), "steps must be 30 .* for method 'ddpm', got 10"),
         (dict(method="dpm-solver", steps=1), "at least 2 for method 'dpm-solver'"),
         (dict(spacing="random"), "spacing must be one of"),
-        (dict(guidance=2.0), "unknown sampler option"),
+        (dict(cfg_scale=2.0), "unknown sampler option"),
     ],
 )
 def test_bad_fast_sampler_options(net, kw, match):
