@@ -19,8 +19,11 @@ import pytest
 # compilation cache: a fresh one for this session (never the user's), shared with the
 # CLI subprocesses of the tests (ENV below), which then skip compiling what the in-process
 # runs already compiled.
-os.environ["JAXDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxdiff-test-xla-")
-atexit.register(shutil.rmtree, os.environ["JAXDIFF_CACHE_DIR"], ignore_errors=True)
+# With pytest-xdist the workers inherit the controller's folder, so all of them share one
+# cache; only the process that made the folder removes it.
+if "JAXDIFF_CACHE_DIR" not in os.environ or "PYTEST_XDIST_WORKER" not in os.environ:
+    os.environ["JAXDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxdiff-test-xla-")
+    atexit.register(shutil.rmtree, os.environ["JAXDIFF_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture
@@ -113,3 +116,11 @@ def runs(tmp_path_factory):
 @pytest.fixture
 def trained(runs):
     return runs[0]
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``--dist loadgroup``), every test that uses the trained ``runs``
+    sends to one worker, so the 30-second fixture is built once, not once per worker."""
+    for item in items:
+        if {"runs", "trained"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("runs"))
