@@ -341,6 +341,9 @@ def _config(args):
     train = cfg.train
     if args.epochs is not None:
         train = dataclasses.replace(train, epochs=args.epochs)
+        if train.lr_schedule == "cosine":
+            # The decay spans the run asked for (a resumed run keeps its saved horizon).
+            train = dataclasses.replace(train, lr_decay_epochs=args.epochs)
     if args.batch_size is not None:
         if args.batch_size > cfg.data.n and cfg.data.name not in ("file", "digits"):
             raise ValueError(

@@ -171,9 +171,12 @@ PRESETS: dict[str, Config] = {
     "seed": Config(),
     # The least training time to the seed's 4000-epoch quality, chosen by measurement
     # (benchmarks/fast_preset.py, README): unit-variance data, a schedule that reaches
-    # noise, large batches with a decaying learning rate, EMA, and DPM-Solver++.
+    # noise, large batches with a decaying learning rate, EMA, and DPM-Solver++; Flax's
+    # initialisation (the seed's N(0, 1) step embeddings keep the MLP near its linear
+    # solution on `circles`: loss 0.996 and precision 0.55, against 0.947 and 0.90).
     "fast": Config(
         data=DataConfig(standardize=True),
+        model=ModelConfig(init_style="flax"),
         schedule=ScheduleConfig(kind="cosine", num_steps=100, beta_start=None, beta_end=None),
         train=TrainConfig(
             epochs=150,

@@ -10,8 +10,6 @@ from scipy import spatial, stats
 
 from jaxdiff import data, metrics
 
-RNG = np.random.default_rng(7)
-
 
 def _directions(key, num, dim):
     theta = np.asarray(jax.random.normal(key, (num, dim), jnp.float32), np.float64)
@@ -20,7 +18,8 @@ def _directions(key, num, dim):
 
 @pytest.mark.parametrize("n, m", [(40, 40), (37, 53)])
 def test_sliced_w1_is_scipy_per_projection(n, m):
-    x, y = RNG.normal(size=(n, 2)), RNG.normal(1.0, 2.0, size=(m, 2))
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(n, 2)), rng.normal(1.0, 2.0, size=(m, 2))
     key = jax.random.key(3)
     want = np.mean([stats.wasserstein_distance(x @ th, y @ th) for th in _directions(key, 16, 2)])
     got = metrics.sliced_wasserstein(
@@ -33,7 +32,8 @@ def test_sliced_w2_unequal_sizes_equals_replicated_equal_sizes():
     # The empirical law of n points is that of each point repeated lcm/n times: equal
     # sizes then, where W2² is the mean squared gap of sorted values.
     n, m = 12, 18
-    x, y = RNG.normal(size=(n, 3)), RNG.uniform(-1, 2, size=(m, 3))
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(n, 3)), rng.uniform(-1, 2, size=(m, 3))
     key = jax.random.key(5)
     theta = _directions(key, 8, 3)
     L = math.lcm(n, m)
@@ -47,7 +47,8 @@ def test_sliced_w2_unequal_sizes_equals_replicated_equal_sizes():
 
 
 def test_energy_distance_is_scipy_squared_in_1d():
-    x, y = RNG.normal(size=(50, 1)), RNG.normal(0.5, 1.5, size=(70, 1))
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(50, 1)), rng.normal(0.5, 1.5, size=(70, 1))
     want = stats.energy_distance(x[:, 0], y[:, 0]) ** 2
     got = metrics.energy_distance(
         jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), block=16
@@ -56,7 +57,8 @@ def test_energy_distance_is_scipy_squared_in_1d():
 
 
 def test_energy_distance_brute_force_2d():
-    x, y = RNG.normal(size=(45, 2)), RNG.normal(size=(33, 2)) * 1.3
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(45, 2)), rng.normal(size=(33, 2)) * 1.3
     d = spatial.distance.cdist
     want = 2 * d(x, y).mean() - d(x, x).mean() - d(y, y).mean()
     got = metrics.energy_distance(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), block=8)
@@ -64,7 +66,8 @@ def test_energy_distance_brute_force_2d():
 
 
 def test_mmd2_brute_force():
-    x, y = RNG.normal(size=(41, 2)), RNG.normal(0.3, 1.0, size=(29, 2))
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(41, 2)), rng.normal(0.3, 1.0, size=(29, 2))
     bws = (0.3, 1.0, 3.0)
 
     def gram(a, b):
@@ -85,7 +88,8 @@ def test_mmd2_brute_force():
 
 
 def test_precision_recall_brute_force():
-    real, fake = RNG.normal(size=(60, 2)), RNG.normal(0.8, 0.6, size=(45, 2))
+    rng = np.random.default_rng(7)
+    real, fake = rng.normal(size=(60, 2)), rng.normal(0.8, 0.6, size=(45, 2))
     k = 3
 
     def radii(a):
