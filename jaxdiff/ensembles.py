@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import optax
 
 from jaxdiff import training
-from jaxdiff.models import check_fits
 from jaxdiff.schedules import Schedule
 
 __all__ = ["fit_ensemble", "init_ensemble", "member", "member_keys", "single"]
@@ -87,11 +86,9 @@ def fit_ensemble(
     diverges keeps its last good state (see ``training.train_epochs``); the others go on.
     ``labels`` and ``label_drop`` are those of ``training.fit``.
     """
-    data = training._check_data(data)
-    training._check_batch(data, batch_size)
-    labels = training._check_labels(labels, data.shape[0])
-    check_fits(apply_fn, data_dim=data.shape[-1], num_steps=schedule.num_steps, labels=labels)
-    data = (data, labels)
+    data, label_drop = training._check_inputs(
+        data, labels, label_drop, batch_size=batch_size, apply_fn=apply_fn, schedule=schedule
+    )
     kw = dict(
         batch_size=batch_size,
         buffer=epochs_per_call,
@@ -101,7 +98,7 @@ def fit_ensemble(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
-        label_drop=training._check_drop(label_drop),
+        label_drop=label_drop,
     )
     t0 = time.perf_counter()
     jax.block_until_ready(_ensemble_epochs(states, data, 0, **kw))

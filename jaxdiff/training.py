@@ -257,6 +257,16 @@ def _check_labels(labels, n: int) -> jax.Array | None:
     return jnp.asarray(arr, jnp.int32)
 
 
+def _check_inputs(data, labels, label_drop, *, batch_size, apply_fn, schedule):
+    """Every check of a fit's inputs: returns ``((data, labels), label_drop)`` ready for
+    the compiled epochs (``training.fit`` and ``ensembles.fit_ensemble``)."""
+    data = _check_data(data)
+    _check_batch(data, batch_size)
+    labels = _check_labels(labels, data.shape[0])
+    check_fits(apply_fn, data_dim=data.shape[-1], num_steps=schedule.num_steps, labels=labels)
+    return (data, labels), _check_drop(label_drop)
+
+
 def _check_drop(label_drop) -> float:
     if isinstance(label_drop, bool) or not isinstance(label_drop, (int, float)):
         raise ValueError(f"label_drop must be a number in [0, 1], got {label_drop!r}")
@@ -458,11 +468,9 @@ def fit(
         or (epochs_per_call < 1)
     ):
         raise ValueError(f"epochs_per_call must be a positive integer, got {epochs_per_call!r}")
-    data = _check_data(data)
-    _check_batch(data, batch_size)
-    labels = _check_labels(labels, data.shape[0])
-    check_fits(apply_fn, data_dim=data.shape[-1], num_steps=schedule.num_steps, labels=labels)
-    data = (data, labels)
+    data, label_drop = _check_inputs(
+        data, labels, label_drop, batch_size=batch_size, apply_fn=apply_fn, schedule=schedule
+    )
     kw = dict(
         batch_size=batch_size,
         buffer=epochs_per_call,
@@ -472,7 +480,7 @@ def fit(
         target=target,
         t_sampler=t_sampler,
         ema_decay=ema_decay,
-        label_drop=_check_drop(label_drop),
+        label_drop=label_drop,
         batch_sharding=batch_sharding,
     )
     start_step = int(state.step)
