@@ -86,7 +86,11 @@ class Setup:
     sample_key: jax.Array
     labels: np.ndarray | None = None
     held_out: np.ndarray | None = None
-    num_classes: int = 0
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of a conditional run's model; 0 for an unconditional one."""
+        return self.apply_fn.model.num_classes
 
     def lr_at(self, step: int) -> float:
         lr = self.learning_rate
@@ -94,7 +98,7 @@ class Setup:
 
 
 def _load_data(cfg: Config, run_dir=None):
-    """``(train rows, train labels or None, held-out rows or None, number of classes)``."""
+    """``(train rows, train labels or None, held-out rows or None)``."""
     d = cfg.data
     conditional = cfg.model.conditional
     if d.name == "file":
@@ -103,27 +107,25 @@ def _load_data(cfg: Config, run_dir=None):
         if conditional:
             raise ValueError("--conditional needs labels; data files carry none yet")
         copy = pathlib.Path(run_dir) / "data.npy" if run_dir is not None else None
-        x = data.load_file(copy if copy is not None and copy.is_file() else d.path)
-        y, num_classes = None, 0
+        x, y = data.load_file(copy if copy is not None and copy.is_file() else d.path), None
     else:
         if conditional and d.name not in data.NUM_CLASSES:
             raise ValueError(
                 f"--conditional needs a labelled data set {sorted(data.NUM_CLASSES)}, "
                 f"got {d.name!r}"
             )
-        num_classes = data.NUM_CLASSES.get(d.name, 0) if conditional else 0
         if conditional:
             x, y = data.load(d.name, cfg.seed, d.n, labels=True)
         else:
             x, y = data.load(d.name, cfg.seed, d.n), None
         if d.name not in data.FINITE:
-            return x, y, None, num_classes
+            return x, y, None
     if not 0.0 < d.held_out < 1.0:
         raise ValueError(f"data.held_out must be in (0, 1), got {d.held_out!r}")
     if x.shape[0] < 4:
         raise ValueError(f"a data file needs at least 4 rows to hold some out, got {x.shape[0]}")
     train, held = data.split(x.shape[0], cfg.seed, d.held_out)
-    return x[train], (None if y is None else y[train]), x[held], num_classes
+    return x[train], (None if y is None else y[train]), x[held]
 
 
 def setup(cfg: Config, run_dir=None) -> Setup:
@@ -134,7 +136,8 @@ def setup(cfg: Config, run_dir=None) -> Setup:
     trains on standardised data and samples are mapped back to data units. A file's rows
     come from ``run_dir/data.npy`` when the run holds that copy.
     """
-    x, y, held_out, num_classes = _load_data(cfg, run_dir)
+    x, y, held_out = _load_data(cfg, run_dir)
+    num_classes = data.NUM_CLASSES.get(cfg.data.name, 0) if cfg.model.conditional else 0
     norm = data.Normalizer.fit(x) if cfg.data.standardize else data.Normalizer.identity(x.shape[1])
     train_x = np.asarray(norm.encode(x), np.float32)
     schedule = build_schedule(cfg.schedule)
@@ -168,7 +171,6 @@ def setup(cfg: Config, run_dir=None) -> Setup:
         sample_key,
         labels=y,
         held_out=held_out,
-        num_classes=num_classes,
     )
 
 
@@ -339,6 +341,9 @@ def train_run(
         or (checkpoint_every < 1)
     ):
         raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    # Data and model first: a bad data file or an unlabelled --conditional fails here, in
+    # one line, before anything is written.
+    s = setup(cfg, run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -346,7 +351,6 @@ def train_run(
     if not os.access(run_dir, os.W_OK):
         raise RunError(f"run directory {str(run_dir)!r} is not writable")
 
-    s = setup(cfg, run_dir)
     if cfg.data.name == "file" and not (run_dir / "data.npy").is_file():
         # The run keeps its own copy of the data: it resumes, samples and evaluates the
         # same rows even if the original file changes or moves.
