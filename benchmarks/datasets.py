@@ -1,8 +1,8 @@
 """Sample quality on every registered data set: the README's per-data-set table.
 
 For each data set, trains the ``fast`` preset (digits: conditional, width 512, 2000
-epochs, not standardised; see ``RECIPES``) in-process through ``run.train_run`` (the code
-path of ``jaxdiff train``), then scores its samples with ``run.quality``: against a fresh
+epochs, not standardised; see ``RECIPES``) in-process through ``runs.train.train_run`` (the code
+path of ``jaxdiff train``), then scores its samples with ``runs.evaluate.quality``: against a fresh
 draw for the 2-D generators, against the held-out fifth for ``digits``, each beside the
 data's own floor.
 
@@ -18,7 +18,8 @@ import tempfile
 
 from _common import save, table
 
-from jaxdiff import config, data, run
+from jaxdiff import data
+from jaxdiff.runs import config, setup, train
 
 # Changes to the fast preset per data set (everything else as `--preset fast`).
 RECIPES = {
@@ -53,7 +54,7 @@ def main():
         root = pathlib.Path(args.keep or tmp)
         for name in names:
             cfg = recipe(name)
-            report = run.train_run(
+            report = train.train_run(
                 cfg,
                 root / name,
                 progress=False,
@@ -63,7 +64,7 @@ def main():
             q = report["quality"]
             row = {
                 "data": name,
-                "dim": int(run.setup(cfg).data.shape[1]),
+                "dim": int(setup.setup(cfg).data.shape[1]),
                 "conditional": cfg.model.conditional,
                 "epochs": cfg.train.epochs,
                 "train_seconds": report["train_seconds"],

@@ -30,23 +30,14 @@ def main():
     sched = schedules.sigmoid_schedule(100, 1e-5, 5e-3)
     x = jnp.asarray(data.s_curve(1234))
     steps_per_epoch = -(-x.shape[0] // 128)
-    kw = dict(
-        batch_size=128,
-        buffer=args.epochs,
-        apply_fn=apply_fn,
-        optimizer=opt,
-        schedule=sched,
-        target="eps",
-        t_sampler="antithetic",
-        ema_decay=None,
-    )
+    spec = training.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=128)
+    kw = dict(spec=spec, schedule=sched)
     rows = []
     for k in (int(v) for v in args.sizes.split(",")):
-        states = ensembles.init_ensemble(ensembles.member_keys(0, k), init_params, opt)
+        keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(k))
+        states = ensembles.init_ensemble(keys, init_params, opt)
         t = timed(
-            lambda states=states: block(
-                ensembles._ensemble_epochs(states, (x, None), args.epochs, **kw)[1]
-            ),
+            lambda states=states: block(ensembles.train_epochs(states, x, args.epochs, **kw)[1]),
             3,
         )
         rows.append(
@@ -57,17 +48,7 @@ def main():
         r["speedup_vs_one"] = r["model_steps_per_s"] / base if base else None
     single = training.init_state(jax.random.key(0), init_params(jax.random.key(1)), opt)
     t = timed(
-        lambda: block(
-            training.train_epochs(
-                single,
-                x,
-                args.epochs,
-                batch_size=128,
-                apply_fn=apply_fn,
-                optimizer=opt,
-                schedule=sched,
-            )[1]
-        ),
+        lambda: block(training.train_epochs(single, x, args.epochs, **kw)[1]),
         3,
     )
     plain = args.epochs * steps_per_epoch / t["min_s"]

@@ -19,7 +19,8 @@ import time
 import jax
 import numpy as np
 
-from jaxdiff import config, data, metrics, run
+from jaxdiff import data, metrics
+from jaxdiff.runs import config, draw, rundir, setup, train
 
 
 def score(samples, fresh):
@@ -75,12 +76,12 @@ def main():
     for name, cfg in candidates():
         if args.only and args.only not in name:
             continue
-        s = run.setup(cfg)
-        state, info = run.fit_setup(s, epochs_per_call=cfg.train.epochs)
+        s = setup.setup(cfg)
+        state, info = train.fit(s, epochs_per_call=cfg.train.epochs)
         params = state.ema_params if state.ema_params is not None else state.params
-        run.draw(s, params, s.sample_key, 10_000)  # compile
+        draw.draw(s, params, s.keys.sample, 10_000)  # compile
         t0 = time.perf_counter()
-        samples = run.draw(s, params, s.sample_key, 10_000)
+        samples = draw.draw(s, params, s.keys.sample, 10_000)
         sample_seconds = time.perf_counter() - t0
         row = {
             "name": name,
@@ -102,7 +103,7 @@ def main():
     out.write_text(
         json.dumps(
             {
-                "device": run._device(),
+                "device": rundir.device_name(),
                 "jax_version": jax.__version__,
                 "date": time.strftime("%Y-%m-%d"),
                 "rows": rows,

@@ -19,7 +19,8 @@ import jax
 import torch_seed
 from _common import block, matmul_peak, mlp_flops_per_row, save, table, timed
 
-from jaxdiff import config, data, metrics, models, run, samplers, schedules
+from jaxdiff import data, metrics, models, samplers, schedules
+from jaxdiff.runs import config, draw, setup, train
 
 
 def _model(num_steps):
@@ -72,9 +73,9 @@ def speed_row(n, num_steps, torch_ok, torch_limit):
 
 def quality_rows(n):
     cfg = config.preset("fast")
-    s = run.setup(cfg)
+    s = setup.setup(cfg)
     t0 = time.perf_counter()
-    state, info = run.fit_setup(s, epochs_per_call=cfg.train.epochs)
+    state, info = train.fit(s, epochs_per_call=cfg.train.epochs)
     params = state.ema_params
     fresh = data.s_curve(99, n)
     key = jax.random.key(0)
@@ -88,7 +89,7 @@ def quality_rows(n):
         opts = dict(method=method, steps=k, spacing="trailing", **extra)
 
         def go(opts=opts):
-            return block(run.draw(s, params, s.sample_key, n, **opts))
+            return block(draw.draw(s, params, s.keys.sample, n, **opts))
 
         seconds = timed(go, 3)["min_s"]
         x = go()

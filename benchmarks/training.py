@@ -17,7 +17,8 @@ import optax
 import torch_seed
 from _common import block, matmul_peak, mlp_flops_per_row, save, table, timed
 
-from jaxdiff import config, data, losses, metrics, models, run, schedules, training
+from jaxdiff import data, losses, metrics, models, schedules, training
+from jaxdiff.runs import config, draw, setup, train
 
 SEED_STEPS = 4000 * 79  # the seed's 4000 epochs of 79 batches
 
@@ -32,7 +33,10 @@ def _setup(num_steps=100):
 
 def speed_row(x, batch, torch_ok):
     apply_fn, sched, opt, state = _setup()
-    kw = dict(batch_size=batch, apply_fn=apply_fn, optimizer=opt, schedule=sched)
+    kw = dict(
+        spec=training.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=batch),
+        schedule=sched,
+    )
     steps_per_epoch = -(-x.shape[0] // batch)
     epochs = max(1, min(20, 4000 // steps_per_epoch))
 
@@ -53,7 +57,7 @@ def speed_row(x, batch, torch_ok):
     full = (x.shape[0] // batch) * batch
     batches = [x[perm[i : i + batch]] for i in range(0, full, batch)][:200]
     keys = list(jax.random.split(jax.random.key(3), len(batches)))
-    step_kw = dict(apply_fn=apply_fn, optimizer=opt, schedule=sched)
+    step_kw = kw
 
     def loop():
         st = state
@@ -116,7 +120,10 @@ def profile(x, batch=128, trace_dir=None):
         {"part": "+ loss and backward", "us": 1e6 * run_loop(lossgrad, params)},
         {"part": "+ Adam", "us": 1e6 * run_loop(adam_step, (params, plain_adam.init(params)))},
     ]
-    apply_kw = dict(batch_size=batch, apply_fn=apply_fn, optimizer=opt, schedule=sched)
+    apply_kw = dict(
+        spec=training.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=batch),
+        schedule=sched,
+    )
     steps_per_epoch = -(-x.shape[0] // batch)
     training.train_epochs(state, x, 10, **apply_kw)
     secs = timed(lambda: block(training.train_epochs(state, x, 10, **apply_kw)[1]), 3)["min_s"]
@@ -136,18 +143,18 @@ def time_to_quality(threshold, chunk=10, max_epochs=300):
     """Training seconds of the fast preset until its samples reach ``threshold`` sliced
     W2 against a fresh draw (sampling and scoring are outside the clock)."""
     cfg = config.preset("fast")
-    s = run.setup(cfg)
+    s = setup.setup(cfg)
     fresh = data.s_curve(99, 10_000)
     key = jax.random.key(0)
     state, seconds, history = s.state, 0.0, []
     # Compile outside the clock: one chunk from a throwaway copy.
-    run.fit_setup(s, state, epochs_per_call=chunk)
+    train.fit(s, state, epochs_per_call=chunk)
     while int(state.epoch) < max_epochs:
         target = int(state.epoch) + chunk
         sub = s.__class__(**{**s.__dict__, "config": config_with_epochs(cfg, target)})
-        state, info = run.fit_setup(sub, state, epochs_per_call=chunk)
+        state, info = train.fit(sub, state, epochs_per_call=chunk)
         seconds += info["train_seconds"]
-        x = run.draw(s, state.ema_params, s.sample_key, 10_000)
+        x = draw.draw(s, state.ema_params, s.keys.sample, 10_000)
         sw = float(metrics.sliced_wasserstein(key, x, fresh))
         history.append({"epoch": int(state.epoch), "train_seconds": seconds, "sliced_w2": sw})
         if sw <= threshold:

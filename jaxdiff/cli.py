@@ -1,19 +1,22 @@
-"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``plot``.
+"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``.
 
 Every mistake of the user's ends in one line on stderr and exit code 2, never a
-traceback. The logic lives in the library (``jaxdiff.run``); this file only parses.
+traceback. This file only parses: flags become settings (``runs.config.configure``) or
+arguments of the application layer (``jaxdiff.runs``), whose checks and rules apply.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import math
 import os
 import pathlib
 import resource
 import sys
 import time
 import warnings
+
+from jaxdiff import validate
 
 __all__ = ["main"]
 
@@ -23,77 +26,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
-    return value
-
-
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
-    return value
-
-
-def _eta(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
+_POSITIVE_INT = validate.flag_type(validate.positive_int)
+_NON_NEGATIVE_INT = validate.flag_type(validate.non_negative_int)
+_POSITIVE_NUMBER = validate.flag_type(
+    validate.number_in, float, low=0.0, high=math.inf, low_open=True
+)
+_UNIT_INTERVAL = validate.flag_type(validate.number_in, float, low=0.0, high=1.0, high_open=True)
+_PROBABILITY = validate.flag_type(validate.number_in, float, low=0.0, high=1.0)
+_FINITE = validate.flag_type(validate.finite_number, float)
 
 
 def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     if not demo:
         p.add_argument(
             "--data",
-            default="s_curve",
+            default=None,
             metavar="NAME|PATH",
             help="a data set (s_curve, moons, swiss_roll, circles, eight_gaussians, "
             "checkerboard, digits) or a .npy/.csv file of rows, standardised and copied "
             "into the run (default: s_curve)",
         )
-        p.add_argument("--preset", default="seed", help="settings preset (default: seed)")
+        p.add_argument("--preset", default=None, help="settings preset (default: seed)")
         p.add_argument(
             "--conditional",
             action="store_true",
@@ -102,14 +55,14 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         )
         p.add_argument(
             "--label-drop",
-            type=_eta,
+            type=_PROBABILITY,
             default=None,
             metavar="P",
             help="probability of training on the null label (default: 0.1)",
         )
         p.add_argument(
             "--guidance",
-            type=_float,
+            type=_FINITE,
             default=None,
             metavar="W",
             help="guidance weight of the run's own samples (default: 0)",
@@ -122,25 +75,25 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     )
     p.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=_POSITIVE_INT,
         default=None,
         help="total epochs (default: the preset's; 4000 for seed)",
     )
     p.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=_POSITIVE_INT,
         default=None,
         help="batch size (default: the preset's; 128 for seed)",
     )
     p.add_argument(
         "--lr",
-        type=_positive_float,
+        type=_POSITIVE_NUMBER,
         default=None,
         help="Adam learning rate (default: the preset's; 1e-3 for seed)",
     )
     p.add_argument(
         "--seed",
-        type=_nonneg_int,
+        type=_NON_NEGATIVE_INT,
         default=None,
         help="seed of data, init, training and sampling (default: 1234)",
     )
@@ -158,7 +111,7 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     )
     p.add_argument(
         "--ema",
-        type=_unit_interval,
+        type=_UNIT_INTERVAL,
         default=None,
         metavar="DECAY",
         help="EMA decay of the parameters in [0, 1), 0 for off (default: preset's)",
@@ -172,13 +125,13 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     )
     p.add_argument(
         "--width",
-        type=_positive_int,
+        type=_POSITIVE_INT,
         default=None,
         help="hidden units per layer (default: 128, the seed's)",
     )
     p.add_argument(
         "--checkpoint-every",
-        type=_positive_int,
+        type=_POSITIVE_INT,
         default=100,
         help="epochs between checkpoints (default: 100)",
     )
@@ -187,13 +140,13 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     )
     p.add_argument(
         "--eval-n",
-        type=_nonneg_int,
+        type=_NON_NEGATIVE_INT,
         default=5000,
         help="samples scored against fresh data at the end, 0 to skip (default: 5000)",
     )
     p.add_argument(
         "--ensemble",
-        type=_positive_int,
+        type=_POSITIVE_INT,
         default=None,
         metavar="K",
         help="train K independent models (seeds) in one vmapped program; sample one "
@@ -201,7 +154,7 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     )
     p.add_argument(
         "--devices",
-        type=_positive_int,
+        type=_POSITIVE_INT,
         default=None,
         help="shard each batch over N devices (data parallel; on CPU start with "
         "XLA_FLAGS=--xla_force_host_platform_device_count=N)",
@@ -251,11 +204,11 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--run", required=True, help="run directory")
     sample.add_argument("--out", required=True, help="output .npy file")
     sample.add_argument(
-        "--n", type=_positive_int, default=10_000, help="number of samples (default: 10000)"
+        "--n", type=_POSITIVE_INT, default=10_000, help="number of samples (default: 10000)"
     )
     sample.add_argument(
         "--seed",
-        type=_nonneg_int,
+        type=_NON_NEGATIVE_INT,
         default=None,
         help="sampling seed (default: the run's own sampling key)",
     )
@@ -267,34 +220,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     sample.add_argument(
         "--steps",
-        type=_positive_int,
+        type=_POSITIVE_INT,
         default=None,
         help="network evaluations K <= T for ddim / dpm-solver",
     )
-    sample.add_argument("--eta", type=_eta, default=None, help="DDIM noise scale in [0, 1]")
+    sample.add_argument("--eta", type=_PROBABILITY, default=None, help="DDIM noise scale in [0, 1]")
     sample.add_argument(
         "--chunk",
-        type=_positive_int,
+        type=_POSITIVE_INT,
         default=1_048_576,
         help="rows computed per call; memory holds one chunk, the samples do not depend "
         "on it (default: 1048576)",
     )
     sample.add_argument(
         "--member",
-        type=_nonneg_int,
+        type=_NON_NEGATIVE_INT,
         default=0,
         help="which model of an ensemble run to sample (default: 0)",
     )
     sample.add_argument(
         "--label",
-        type=_nonneg_int,
+        type=_NON_NEGATIVE_INT,
         default=None,
         metavar="C",
         help="conditional runs: draw class C (default: no label, the whole data set)",
     )
     sample.add_argument(
         "--guidance",
-        type=_float,
+        type=_FINITE,
         default=None,
         metavar="W",
         help="classifier-free guidance weight with --label: (1+W) eps(x, C) - W eps(x) "
@@ -314,10 +267,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--samples", default=None, help="a .npy of samples (default: the run's samples.npy)"
     )
-    ev.add_argument("--n", type=_positive_int, default=5000, help="points compared (default: 5000)")
+    ev.add_argument("--n", type=_POSITIVE_INT, default=5000, help="points compared (default: 5000)")
     ev.add_argument(
         "--likelihood-n",
-        type=_nonneg_int,
+        type=_NON_NEGATIVE_INT,
         default=1000,
         help="held-out points for the likelihoods, 0 to skip (default: 1000)",
     )
@@ -332,87 +285,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args):
-    from jaxdiff import config
-
-    cfg = config.preset("seed" if args.command == "demo" else args.preset)
-    if args.command == "train":
-        cfg = _data_config(cfg, args)
-    train = cfg.train
-    if args.epochs is not None:
-        train = dataclasses.replace(train, epochs=args.epochs)
-        if train.lr_schedule == "cosine":
-            # The decay spans the run asked for (a resumed run keeps its saved horizon).
-            train = dataclasses.replace(train, lr_decay_epochs=args.epochs)
-    if args.batch_size is not None:
-        if args.batch_size > cfg.data.n and cfg.data.name not in ("file", "digits"):
-            raise ValueError(
-                f"--batch-size must be at most the data size {cfg.data.n}, got {args.batch_size}"
-            )
-        train = dataclasses.replace(train, batch_size=args.batch_size)
-    if args.lr is not None:
-        train = dataclasses.replace(train, learning_rate=args.lr)
-    if args.target is not None:
-        train = dataclasses.replace(train, target=args.target)
-    if args.ema is not None:
-        train = dataclasses.replace(train, ema_decay=args.ema or None)
-    if args.ensemble is not None:
-        train = dataclasses.replace(train, ensemble=args.ensemble)
-    cfg = dataclasses.replace(cfg, train=train)
-    if args.standardize is not None:
-        cfg = dataclasses.replace(
-            cfg, data=dataclasses.replace(cfg.data, standardize=args.standardize)
-        )
-    if args.width is not None:
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, width=args.width))
-    if args.schedule is not None:
-        defaults = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (None, None)}
-        start, end = defaults[args.schedule]
-        cfg = dataclasses.replace(
-            cfg,
-            schedule=dataclasses.replace(
-                cfg.schedule, kind=args.schedule, beta_start=start, beta_end=end
-            ),
-        )
-    if args.seed is not None:
-        cfg = dataclasses.replace(cfg, seed=args.seed)
-    return cfg
+# Flags of `train` and `demo` that are settings of the run, by their setting's name.
+_SETTING_FLAGS = {
+    "data": "data",
+    "conditional": "conditional",
+    "label_drop": "label_drop",
+    "guidance": "guidance",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "learning_rate",
+    "target": "target",
+    "ema": "ema_decay",
+    "ensemble": "ensemble",
+    "standardize": "standardize",
+    "width": "width",
+    "schedule": "schedule",
+    "seed": "seed",
+}
 
 
-def _data_config(cfg, args):
-    """``--data``, ``--conditional``, ``--label-drop`` and ``--guidance`` into ``cfg``."""
-    from jaxdiff import data
-
-    name = args.data
-    if name in data.DATASETS:
-        d = dataclasses.replace(cfg.data, name=name)
-    elif name.endswith((".npy", ".csv")):
-        # Read (and refused, if bad) by run.train_run before anything is written.
-        d = dataclasses.replace(
-            cfg.data, name="file", path=str(pathlib.Path(name).resolve()), standardize=True
-        )
-    else:
-        raise ValueError(
-            f"--data must be one of {sorted(data.DATASETS)} or a .npy/.csv file, got {name!r}"
-        )
-    if not args.conditional and (args.label_drop is not None or args.guidance is not None):
-        raise ValueError("--label-drop and --guidance need --conditional")
-    cfg = dataclasses.replace(
-        cfg, data=d, model=dataclasses.replace(cfg.model, conditional=args.conditional)
-    )
-    if args.label_drop is not None:
-        cfg = dataclasses.replace(
-            cfg, train=dataclasses.replace(cfg.train, label_drop=args.label_drop)
-        )
-    if args.guidance is not None:
-        cfg = dataclasses.replace(
-            cfg, sample=dataclasses.replace(cfg.sample, guidance=args.guidance)
-        )
-    return cfg
+def _settings(args) -> dict:
+    """The settings the command line gives (a flag not given is absent)."""
+    out = {}
+    for flag, name in _SETTING_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None and value is not False:
+            out[name] = value
+    return out
 
 
 def _train(args) -> int:
-    from jaxdiff import run
+    from jaxdiff.runs import config, evaluate, train
 
     if args.distributed:
         from jaxdiff import parallel
@@ -425,43 +328,14 @@ def _train(args) -> int:
             )
         parallel.initialize(parts[0], int(parts[1]), int(parts[2]))
 
+    settings = _settings(args)
+    preset = "seed" if args.command == "demo" else getattr(args, "preset", None)
     if args.resume:
-        saved = run.load_config(args.out)
-        explicit = {
-            k
-            for k in (
-                "batch_size",
-                "lr",
-                "seed",
-                "schedule",
-                "target",
-                "ema",
-                "ensemble",
-                "width",
-                "standardize",
-            )
-            if getattr(args, k) is not None
-        }
-        if args.command == "train" and (
-            args.preset != "seed"
-            or args.data != "s_curve"
-            or args.conditional
-            or args.label_drop is not None
-            or args.guidance is not None
-        ):
-            explicit.add("preset/data/conditional")
-        if explicit:
-            raise ValueError(
-                f"--resume takes its settings from {args.out}/config.json; only --epochs may "
-                f"be given, got {sorted(explicit)}"
-            )
-        cfg = saved
-        if args.epochs is not None:
-            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=args.epochs))
+        cfg = train.resume_config(args.out, preset, **settings)
     else:
-        cfg = _config(args)
+        cfg = config.configure(config.preset(preset or "seed"), **settings)
     log_every = 100 if args.command == "demo" and not args.quiet else None
-    report = run.train_run(
+    report = train.train_run(
         cfg,
         args.out,
         resume=args.resume,
@@ -480,19 +354,19 @@ def _train(args) -> int:
         + f"; final loss {report['final_loss']:.5f}; wrote {args.out}"
     )
     if "quality" in report:
-        print(run.quality_table(report["quality"]))
+        print(evaluate.quality_table(report["quality"]))
     return 0
 
 
 def _eval(args) -> int:
-    from jaxdiff import run
+    from jaxdiff.runs import evaluate
 
     if args.samples is not None and not args.samples.endswith(".npy"):
         raise ValueError(f"--samples must name a .npy file, got {args.samples!r}")
-    q = run.evaluate_run(
+    q = evaluate.evaluate_run(
         args.run, samples_path=args.samples, n=args.n, likelihood_n=args.likelihood_n
     )
-    print(run.quality_table(q))
+    print(evaluate.quality_table(q))
     print(f"added 'quality' to {args.run}/report.json")
     return 0
 
@@ -500,7 +374,7 @@ def _eval(args) -> int:
 def _sample(args) -> int:
     import jax
 
-    from jaxdiff import run
+    from jaxdiff.runs import draw, setup
 
     out = pathlib.Path(args.out)
     if out.suffix != ".npy":
@@ -509,33 +383,11 @@ def _sample(args) -> int:
         raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
     if not os.access(out.parent, os.W_OK):
         raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
-    s, state = run.restore_run(args.run)
-    if args.member >= s.config.train.ensemble:
-        raise ValueError(
-            f"--member must be in [0, {s.config.train.ensemble}) for this run, got {args.member}"
-        )
-    params = run.model_params(s, state, args.member)
-    key = s.sample_key if args.seed is None else jax.random.key(args.seed)
-    if (args.label is not None or args.guidance is not None) and not s.num_classes:
-        raise ValueError(f"--label and --guidance need a conditional run; {args.run} is not")
-    if args.label is not None and args.label >= s.num_classes:
-        raise ValueError(f"--label must be in [0, {s.num_classes}) for this run, got {args.label}")
-    if args.guidance and args.label is None:
-        raise ValueError("--guidance needs --label, the class to guide towards")
-    overrides = {"method": args.sampler, "steps": args.steps, "eta": args.eta}
-    if s.num_classes:
-        # Without --label: the null label, i.e. the unconditional model (no guidance).
-        overrides["guidance"] = (
-            0.0
-            if args.label is None
-            else (args.guidance if args.guidance is not None else s.config.sample.guidance)
-        )
-    if args.sampler == "ddpm" and args.steps is None:
-        overrides["steps"] = s.schedule.num_steps
-    if args.sampler in ("ddim", "dpm-solver") and args.steps is None and s.config.sample.steps == 0:
-        overrides["steps"] = s.schedule.num_steps
+    s, state = setup.restore(args.run)
+    params = setup.model_params(s, state, args.member)
+    key = s.keys.sample if args.seed is None else jax.random.key(args.seed)
     t0 = time.perf_counter()
-    run.draw(
+    draw.draw(
         s,
         params,
         key,
@@ -544,7 +396,10 @@ def _sample(args) -> int:
         chunk=args.chunk,
         progress=not args.quiet,
         labels=args.label,
-        **overrides,
+        guidance=args.guidance,
+        method=args.sampler,
+        steps=args.steps,
+        eta=args.eta,
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -555,9 +410,9 @@ def _sample(args) -> int:
 
 
 def _plot(args) -> int:
-    from jaxdiff import run
+    from jaxdiff.runs import figures
 
-    run.plot_run(args.run)
+    figures.plot_run(args.run)
     print(f"redrew the figures of {args.run}")
     return 0
 
@@ -582,9 +437,16 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
+def _flags(parser: argparse.ArgumentParser, command: str) -> set[str]:
+    """The option strings of ``command``."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {o for action in sub.choices[command]._actions for o in action.option_strings}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxdiff`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     _enable_compilation_cache()
     warnings.formatwarning = lambda message, *rest, **kw: f"jaxdiff: warning: {message}\n"
     handlers = {
@@ -604,16 +466,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     except RuntimeError as err:
+        import jax
+
         from jaxdiff import training
 
         if not isinstance(err, training.TrainingDiverged):
             raise
-        kept = int(err.state.epoch)
+        kept = int(max(jax.numpy.ravel(err.state.epoch)))
         where = f"checkpoint of epoch {kept} kept" if kept else "nothing to keep"
         print(f"jaxdiff {args.command}: error: {err} ({where})", file=sys.stderr)
         return 1
     except (ValueError, TypeError, OSError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        flag = "--" + getattr(err, "name", "").replace("_", "-")
+        if isinstance(err, validate.InvalidValue) and flag in _flags(parser, args.command):
+            # The library's check, in the command line's words.
+            message = f"{flag} must be {err.expected}, got {err.value!r}"
         print(f"jaxdiff {args.command}: error: {message}", file=sys.stderr)
         return 2
 

@@ -15,11 +15,15 @@ import jax
 import numpy as np
 from sklearn import datasets as skdatasets
 
+from jaxdiff import validate
+
 __all__ = [
     "DATASETS",
     "FINITE",
     "NUM_CLASSES",
     "Normalizer",
+    "check_array",
+    "check_labels",
     "checkerboard",
     "circles",
     "digits",
@@ -36,18 +40,48 @@ __all__ = [
 def _seed(key_or_seed) -> int:
     """An int seed for numpy/scikit-learn from an int or a JAX PRNG key."""
     if isinstance(key_or_seed, (int, np.integer)) and not isinstance(key_or_seed, bool):
-        if key_or_seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {key_or_seed}")
-        return int(key_or_seed)
+        return validate.non_negative_int("seed", key_or_seed)
     if isinstance(key_or_seed, jax.Array):
         return int(jax.random.randint(key_or_seed, (), 0, 2**31 - 1))
     raise TypeError(f"key_or_seed must be an int or a JAX PRNG key, got {key_or_seed!r}")
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    return int(n)
+    return validate.positive_int("n", n)
+
+
+def check_array(name: str, x) -> np.ndarray:
+    """``x`` as a finite, numeric, non-empty ``(n, dim)`` numpy array (integers become
+    float32), or a one-line ``ValueError`` naming ``name``."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a numeric (n, dim) array: {err}") from err
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name} must be a non-empty (n, dim) array, got shape {arr.shape}")
+    bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise ValueError(f"{name} must be finite, got {bad} NaN or inf values")
+    if np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def check_labels(labels, n: int) -> np.ndarray | None:
+    """``labels`` as int32 ``(n,)`` of classes ``>= 0`` (None stays None), or a one-line
+    ``ValueError``."""
+    if labels is None:
+        return None
+    arr = np.asarray(labels)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), one per data row, got {arr.shape}")
+    if n and arr.min() < 0:
+        raise ValueError(f"labels must be classes >= 0, got {arr.min()}")
+    return arr.astype(np.int32)
 
 
 def s_curve(key_or_seed, n: int = 10_000, noise: float = 0.1) -> np.ndarray:
@@ -187,7 +221,7 @@ def load_file(path) -> np.ndarray:
 class Normalizer(NamedTuple):
     """Per-feature standardisation ``(x - mean) / std`` and its inverse.
 
-    Few-step samplers need unit-variance data (EQUATIONS.md: at the seed's scale, std 0.1,
+    Few-step samplers need unit-variance data (at the seed's scale, std 0.1,
     DDIM over 10 steps returns 64% of the spread).
     """
 

@@ -14,7 +14,12 @@ from jaxdiff.schedules import Schedule
 
 __all__ = [
     "TARGETS",
+    "coefficients",
+    "eps_from_v",
+    "eps_from_x0",
     "model_output_to_eps_x0",
+    "output_to_eps_x0",
+    "perturb",
     "predict_eps_from_v",
     "predict_eps_from_x0",
     "predict_v",
@@ -23,6 +28,10 @@ __all__ = [
     "prior_kl",
     "q_posterior",
     "q_sample",
+    "target_value",
+    "v_from_eps_x0",
+    "x0_from_eps",
+    "x0_from_v",
 ]
 
 TARGETS = ("eps", "x0", "v")
@@ -32,6 +41,20 @@ def _at(coef: jax.Array, t, ndim: int) -> jax.Array:
     """``coef[t]`` shaped to broadcast against an array of rank ``ndim``."""
     c = coef[jnp.asarray(t)]
     return c.reshape(c.shape + (1,) * (ndim - c.ndim))
+
+
+def coefficients(schedule: Schedule, t, ndim: int) -> tuple[jax.Array, jax.Array]:
+    """``(a, s) = (√ᾱ_t, √(1-ᾱ_t))`` shaped to broadcast against an array of rank ``ndim``."""
+    return (
+        _at(schedule.sqrt_alphas_cumprod, t, ndim),
+        _at(schedule.sqrt_one_minus_alphas_cumprod, t, ndim),
+    )
+
+
+def perturb(schedule: Schedule, x0: jax.Array, t, eps: jax.Array) -> jax.Array:
+    """``x_t = a x_0 + s ε`` for given noise ``ε`` (Ho et al. 2020, eq. 4)."""
+    a, s = coefficients(schedule, t, x0.ndim)
+    return a * x0 + s * eps
 
 
 def q_sample(key: jax.Array, schedule: Schedule, x0: jax.Array, t) -> jax.Array:
@@ -46,11 +69,7 @@ def q_sample(key: jax.Array, schedule: Schedule, x0: jax.Array, t) -> jax.Array:
     Returns:
       ``x_t`` with the shape and dtype of ``x0``.
     """
-    eps = jax.random.normal(key, x0.shape, x0.dtype)
-    return (
-        _at(schedule.sqrt_alphas_cumprod, t, x0.ndim) * x0
-        + _at(schedule.sqrt_one_minus_alphas_cumprod, t, x0.ndim) * eps
-    )
+    return perturb(schedule, x0, t, jax.random.normal(key, x0.shape, x0.dtype))
 
 
 def q_posterior(schedule: Schedule, x0: jax.Array, xt: jax.Array, t):
@@ -73,58 +92,89 @@ def q_posterior(schedule: Schedule, x0: jax.Array, xt: jax.Array, t):
     )
 
 
-def predict_x0_from_eps(schedule: Schedule, xt: jax.Array, t, eps: jax.Array) -> jax.Array:
+# The conversions between ε, x_0 and v at signal and noise scales (a, s): the one place
+# each formula is written. The schedule-indexed forms below call these; the probability-
+# flow ODE calls them directly at continuous times.
+
+
+def x0_from_eps(xt, eps, a, s):
     """``x̂_0 = (x_t - s ε̂) / a``, eq. (4) solved for ``x_0``."""
-    n = xt.ndim
-    a = _at(schedule.sqrt_alphas_cumprod, t, n)
-    s = _at(schedule.sqrt_one_minus_alphas_cumprod, t, n)
     return (xt - s * eps) / a
 
 
-def predict_eps_from_x0(schedule: Schedule, xt: jax.Array, t, x0: jax.Array) -> jax.Array:
+def eps_from_x0(xt, x0, a, s):
     """``ε̂ = (x_t - a x̂_0) / s``, eq. (4) solved for ``ε``."""
-    n = xt.ndim
-    a = _at(schedule.sqrt_alphas_cumprod, t, n)
-    s = _at(schedule.sqrt_one_minus_alphas_cumprod, t, n)
     return (xt - a * x0) / s
 
 
-def predict_v(schedule: Schedule, x0: jax.Array, t, eps: jax.Array) -> jax.Array:
-    """The velocity target ``v = a ε - s x_0`` (Salimans & Ho 2022, arXiv:2202.00512)."""
-    n = x0.ndim
-    a = _at(schedule.sqrt_alphas_cumprod, t, n)
-    s = _at(schedule.sqrt_one_minus_alphas_cumprod, t, n)
+def v_from_eps_x0(x0, eps, a, s):
+    """``v = a ε - s x_0`` (Salimans & Ho 2022, arXiv:2202.00512, §4)."""
     return a * eps - s * x0
 
 
-def predict_x0_from_v(schedule: Schedule, xt: jax.Array, t, v: jax.Array) -> jax.Array:
+def x0_from_v(xt, v, a, s):
     """``x_0 = a x_t - s v`` (Salimans & Ho 2022)."""
-    n = xt.ndim
-    a = _at(schedule.sqrt_alphas_cumprod, t, n)
-    s = _at(schedule.sqrt_one_minus_alphas_cumprod, t, n)
     return a * xt - s * v
 
 
-def predict_eps_from_v(schedule: Schedule, xt: jax.Array, t, v: jax.Array) -> jax.Array:
+def eps_from_v(xt, v, a, s):
     """``ε = s x_t + a v`` (Salimans & Ho 2022)."""
-    n = xt.ndim
-    a = _at(schedule.sqrt_alphas_cumprod, t, n)
-    s = _at(schedule.sqrt_one_minus_alphas_cumprod, t, n)
     return s * xt + a * v
 
 
+def target_value(target: str, x0, eps, a, s):
+    """What a network trained for ``target`` should output for ``x_t = a x_0 + s ε``."""
+    if target == "eps":
+        return eps
+    if target == "x0":
+        return x0
+    if target == "v":
+        return v_from_eps_x0(x0, eps, a, s)
+    raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+
+
+def output_to_eps_x0(out, xt, a, s, target: str):
+    """A network output for ``target`` at scales ``(a, s)`` as the pair ``(ε̂, x̂_0)``."""
+    if target == "eps":
+        return out, x0_from_eps(xt, out, a, s)
+    if target == "x0":
+        return eps_from_x0(xt, out, a, s), out
+    if target == "v":
+        return eps_from_v(xt, out, a, s), x0_from_v(xt, out, a, s)
+    raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+
+
+def predict_x0_from_eps(schedule: Schedule, xt: jax.Array, t, eps: jax.Array) -> jax.Array:
+    """``x̂_0 = (x_t - s ε̂) / a`` at step ``t``."""
+    return x0_from_eps(xt, eps, *coefficients(schedule, t, xt.ndim))
+
+
+def predict_eps_from_x0(schedule: Schedule, xt: jax.Array, t, x0: jax.Array) -> jax.Array:
+    """``ε̂ = (x_t - a x̂_0) / s`` at step ``t``."""
+    return eps_from_x0(xt, x0, *coefficients(schedule, t, xt.ndim))
+
+
+def predict_v(schedule: Schedule, x0: jax.Array, t, eps: jax.Array) -> jax.Array:
+    """The velocity target ``v = a ε - s x_0`` at step ``t``."""
+    return v_from_eps_x0(x0, eps, *coefficients(schedule, t, x0.ndim))
+
+
+def predict_x0_from_v(schedule: Schedule, xt: jax.Array, t, v: jax.Array) -> jax.Array:
+    """``x_0 = a x_t - s v`` at step ``t``."""
+    return x0_from_v(xt, v, *coefficients(schedule, t, xt.ndim))
+
+
+def predict_eps_from_v(schedule: Schedule, xt: jax.Array, t, v: jax.Array) -> jax.Array:
+    """``ε = s x_t + a v`` at step ``t``."""
+    return eps_from_v(xt, v, *coefficients(schedule, t, xt.ndim))
+
+
 def model_output_to_eps_x0(schedule: Schedule, xt: jax.Array, t, out: jax.Array, target: str):
-    """Turns a network output for ``target`` into the pair ``(ε̂, x̂_0)``.
+    """Turns a network output for ``target`` at step ``t`` into the pair ``(ε̂, x̂_0)``.
 
     ``target`` is static: one of ``"eps"``, ``"x0"``, ``"v"``.
     """
-    if target == "eps":
-        return out, predict_x0_from_eps(schedule, xt, t, out)
-    if target == "x0":
-        return predict_eps_from_x0(schedule, xt, t, out), out
-    if target == "v":
-        return predict_eps_from_v(schedule, xt, t, out), predict_x0_from_v(schedule, xt, t, out)
-    raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    return output_to_eps_x0(out, xt, *coefficients(schedule, t, xt.ndim), target)
 
 
 def prior_kl(schedule: Schedule, x0: jax.Array) -> jax.Array:

@@ -1,26 +1,24 @@
 """K independent models trained in one compiled program, with ``jax.vmap``.
 
 Every leaf of an ensemble's :class:`~jaxdiff.training.TrainState` has a leading axis of
-size K; ``vmap`` maps the single-model epoch over it, so member ``i`` follows exactly the
-arithmetic of a model trained alone from member ``i``'s key (up to the order of float
-reductions that batching may change). Members differ by their PRNG keys (seeds): their
-initial parameters, their shuffles and their noise.
+size K; ``vmap`` maps the single-model epochs (``training.epochs_program``) over it, so
+member ``i`` follows exactly the arithmetic of a model trained alone from member ``i``'s
+key (up to the order of float reductions that batching may change). Members differ by
+their PRNG keys (seeds): their initial parameters, their shuffles and their noise.
 """
 
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 import optax
 
-from jaxdiff import training
+from jaxdiff import training, validate
 from jaxdiff.schedules import Schedule
 
-__all__ = ["fit_ensemble", "init_ensemble", "member", "member_keys", "single"]
+__all__ = ["fit_ensemble", "init_ensemble", "member", "single", "train_epochs"]
 
 
 def init_ensemble(
@@ -45,7 +43,7 @@ def single(key: jax.Array, init_params: Callable, optimizer, *, ema=False) -> tr
 @functools.partial(jax.jit, static_argnames=("init_params", "optimizer", "ema"))
 def _init_one(key, init_params, optimizer, ema):
     init_key, train_key = jax.random.split(key)
-    return training._init_state(train_key, init_params(init_key), optimizer, ema)
+    return training.init_state(train_key, init_params(init_key), optimizer, ema=ema)
 
 
 def member(states: training.TrainState, i: int) -> training.TrainState:
@@ -53,77 +51,58 @@ def member(states: training.TrainState, i: int) -> training.TrainState:
     return jax.tree_util.tree_map(lambda a: a[i], states)
 
 
-@functools.partial(jax.jit, static_argnames=("batch_size", "buffer", *training._STATIC))
-def _ensemble_epochs(states, data, num_epochs, *, batch_size, buffer, **kw):
-    run = functools.partial(
-        training._train_epochs.__wrapped__, batch_size=batch_size, buffer=buffer, **kw
-    )
+@functools.partial(jax.jit, static_argnames=("spec", "buffer"))
+def _ensemble_epochs(states, data, num_epochs, schedule, spec, buffer):
+    run = functools.partial(training.epochs_program, schedule=schedule, spec=spec, buffer=buffer)
     return jax.vmap(run, in_axes=(0, None, None))(states, data, num_epochs)
+
+
+def train_epochs(
+    states: training.TrainState,
+    data: jax.Array,
+    num_epochs: int,
+    *,
+    spec: training.TrainSpec,
+    schedule: Schedule,
+    buffer: int | None = None,
+    labels: jax.Array | None = None,
+) -> tuple[training.TrainState, jax.Array]:
+    """``training.train_epochs`` for every member at once: losses ``(K, num_epochs)``."""
+    num_epochs = validate.positive_int("num_epochs", num_epochs)
+    buffer = num_epochs if buffer is None else buffer
+    states, losses = _ensemble_epochs(states, (data, labels), num_epochs, schedule, spec, buffer)
+    return states, losses[:, :num_epochs]
 
 
 def fit_ensemble(
     states: training.TrainState,
     data,
     *,
-    epochs: int,
-    batch_size: int,
-    apply_fn: Callable,
-    optimizer: optax.GradientTransformation,
+    spec: training.TrainSpec,
     schedule: Schedule,
-    target: str = "eps",
-    t_sampler: str = "antithetic",
-    ema_decay: float | None = None,
+    epochs: int,
     epochs_per_call: int = 25,
     callback: Callable | None = None,
     labels=None,
-    label_drop: float = 0.0,
 ) -> tuple[training.TrainState, dict]:
     """Trains every member of ``states`` up to ``epochs`` epochs, all in one program.
 
-    After each chunk ``callback(states, losses (K, n), seconds)`` is called. Returns the
-    states and ``{"losses": (K, epochs run), "train_seconds", "compile_seconds",
-    "steps"}`` (steps summed over members). A member whose loss
-    diverges keeps its last good state (see ``training.train_epochs``); the others go on.
-    ``labels`` and ``label_drop`` are those of ``training.fit``.
+    The driver is ``training.run_chunks``: after each chunk ``callback(states, losses
+    (K, n), seconds)``. Returns the states and ``{"losses": (K, epochs run),
+    "train_seconds", "compile_seconds", "steps"}`` (steps summed over members). A member
+    whose loss diverges keeps its last good state (see ``training.train_epochs``); the
+    others go on. ``labels`` are those of ``training.fit``.
     """
-    data, label_drop = training._check_inputs(
-        data, labels, label_drop, batch_size=batch_size, apply_fn=apply_fn, schedule=schedule
-    )
-    kw = dict(
-        batch_size=batch_size,
-        buffer=epochs_per_call,
-        apply_fn=apply_fn,
-        optimizer=optimizer,
-        schedule=schedule,
-        target=target,
-        t_sampler=t_sampler,
-        ema_decay=ema_decay,
-        label_drop=label_drop,
-    )
-    t0 = time.perf_counter()
-    jax.block_until_ready(_ensemble_epochs(states, data, 0, **kw))
-    compile_seconds = time.perf_counter() - t0
-    start = int(jnp.sum(states.step))
-    epoch, chunks, train_seconds = int(jnp.max(states.epoch)), [], 0.0
-    while epoch < epochs:
-        n = min(epochs_per_call - epoch % epochs_per_call, epochs - epoch)
-        t0 = time.perf_counter()
-        states, losses = _ensemble_epochs(states, data, n, **kw)
-        losses = jax.device_get(losses[:, :n])
-        seconds = time.perf_counter() - t0
-        train_seconds += seconds
-        chunks.append(losses)
-        epoch += n
-        if callback is not None:
-            callback(states, losses, seconds)
-    return states, {
-        "losses": jnp.concatenate(chunks, axis=1) if chunks else jnp.zeros((0,)),
-        "train_seconds": train_seconds,
-        "compile_seconds": compile_seconds,
-        "steps": int(jnp.sum(states.step)) - start,
-    }
+    inputs = training.check_inputs(data, labels, spec=spec, schedule=schedule)
 
+    def run_chunk(s, n):
+        return _ensemble_epochs(s, inputs, n, schedule, spec, epochs_per_call)
 
-def member_keys(seed: int, k: int) -> Sequence[jax.Array]:
-    """``k`` member keys from one seed: ``fold_in(key(seed), i)``."""
-    return jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(k))
+    return training.run_chunks(
+        states,
+        run_chunk,
+        epochs=epochs,
+        epochs_per_call=epochs_per_call,
+        callback=callback,
+        stop_on_divergence=False,
+    )

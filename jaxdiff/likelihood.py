@@ -7,7 +7,6 @@
 
 Both take data in the model's units (after any ``Normalizer``); for data units add
 ``mean(log std)`` to a negative log-likelihood (the change of variables).
-Formulas: EQUATIONS.md, "Variational bound" and "Probability-flow ODE".
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import diffusion
+from jaxdiff import diffusion, validate
 from jaxdiff.schedules import Schedule
 
 __all__ = ["VLB", "alpha_bar_at", "ode_log_likelihood", "vlb"]
@@ -43,7 +42,7 @@ def _vlb(key, apply_fn, params, schedule, x0, target, variance):
     def sq_err(t):
         """``Σ_d (μ̃ - μ_θ)²`` per example at step ``t``, for one draw ``x_t ~ q(x_t | x_0)``."""
         eps = jax.random.normal(jax.random.fold_in(key, t), x0.shape, x0.dtype)
-        xt = schedule.sqrt_alphas_cumprod[t] * x0 + schedule.sqrt_one_minus_alphas_cumprod[t] * eps
+        xt = diffusion.perturb(schedule, x0, t, eps)
         eps_hat, _ = diffusion.model_output_to_eps_x0(
             schedule, xt, t, apply_fn(params, xt, t), target
         )
@@ -132,15 +131,6 @@ def alpha_bar_at(schedule: Schedule, u: jax.Array) -> jax.Array:
     return jnp.exp(jnp.interp(u, grid, log_abar))
 
 
-def _eps_from_output(out, x, a, s, target):
-    """ε̂ from a network output at signal/noise scales ``a, s`` (EQUATIONS.md, targets)."""
-    if target == "eps":
-        return out
-    if target == "x0":
-        return (x - a * out) / s
-    return s * x + a * out
-
-
 @functools.partial(jax.jit, static_argnames=("apply_fn", "target", "solver", "substeps"))
 def _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps):
     d = x0.shape[1]
@@ -152,7 +142,7 @@ def _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps):
         slope = log_abar[i + 1] - log_abar[i]
         log_abar_u = log_abar[i] + slope * (u - (i - 1).astype(u.dtype))
         a, s = jnp.exp(0.5 * log_abar_u), jnp.sqrt(-jnp.expm1(log_abar_u))
-        eps = _eps_from_output(apply_fn(params, x[None], u)[0], x, a, s, target)
+        eps, _ = diffusion.output_to_eps_x0(apply_fn(params, x[None], u)[0], x, a, s, target)
         return 0.5 * slope * (x - eps / s)
 
     def field(state, u, i):
@@ -233,8 +223,7 @@ def ode_log_likelihood(
         raise ValueError(f"target must be one of {diffusion.TARGETS}, got {target!r}")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
-        raise ValueError(f"substeps must be a positive integer, got {substeps!r}")
+    validate.positive_int("substeps", substeps)
     x0 = jnp.asarray(x0)
     if x0.ndim != 2:
         raise ValueError(f"x0 must have shape (n, D), got {x0.shape}")

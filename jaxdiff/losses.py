@@ -86,13 +86,6 @@ def denoising_loss(
         cond = (jnp.where(drop, -1, labels),)
     t = t_sampler(t_key, x0.shape[0], schedule.num_steps)
     eps = jax.random.normal(eps_key, x0.shape, x0.dtype)
-    a = diffusion._at(schedule.sqrt_alphas_cumprod, t, x0.ndim)
-    s = diffusion._at(schedule.sqrt_one_minus_alphas_cumprod, t, x0.ndim)
-    xt = a * x0 + s * eps
-    if target == "eps":
-        y = eps
-    elif target == "x0":
-        y = x0
-    else:
-        y = a * eps - s * x0
+    xt = diffusion.perturb(schedule, x0, t, eps)
+    y = diffusion.target_value(target, x0, eps, *diffusion.coefficients(schedule, t, x0.ndim))
     return jnp.mean(jnp.square(y - apply_fn(params, xt, t, *cond)))

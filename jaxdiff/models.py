@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdiff import validate
+
 __all__ = ["MLPDenoiser", "check_fits", "functional", "param_count"]
 
 
@@ -73,7 +75,7 @@ class MLPDenoiser(nn.Module):
         Integer ``t`` looks up embedding rows; a scalar ``t`` (every sampler step) looks up
         one row and broadcasts it instead of gathering ``B`` copies. Floating ``t`` in
         ``[0, T-1]`` interpolates linearly between the rows of its two neighbouring steps
-        (EQUATIONS.md: the probability-flow ODE evaluates the network between steps); at
+        (the probability-flow ODE of ``likelihood`` evaluates the network between steps); at
         an integer value it equals the integer lookup.
         """
         t = jnp.asarray(t)
@@ -155,11 +157,9 @@ def functional(model: MLPDenoiser, key: jax.Array):
       >>> apply_fn(params, jnp.zeros((5, 2)), jnp.zeros(5, jnp.int32)).shape
       (5, 2)
     """
-    for name in ("data_dim", "width", "depth", "num_steps", "num_classes"):
-        value = getattr(model, name)
-        low, what = (0, "a non-negative") if name == "num_classes" else (1, "a positive")
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be {what} integer, got {value!r}")
+    for name in ("data_dim", "width", "depth", "num_steps"):
+        validate.positive_int(name, getattr(model, name))
+    validate.non_negative_int("num_classes", model.num_classes)
     if model.init_style not in ("torch", "flax"):
         raise ValueError(f"init_style must be 'torch' or 'flax', got {model.init_style!r}")
     x = jnp.zeros((1, model.data_dim))

@@ -2,7 +2,7 @@
 
 One ``Mesh`` with a single ``"data"`` axis over the chosen devices; the training state and
 the data set are replicated on every device, and inside each step the batch is
-constrained to ``NamedSharding(mesh, P("data"))`` (``training.fit(..., batch_sharding=)``),
+constrained to ``NamedSharding(mesh, P("data"))`` (``TrainSpec.batch_sharding``),
 so each device computes the loss of its rows and XLA all-reduces the gradients. The code
 path is ``training.fit`` itself: a sharded run differs from a single-device run only in
 the order of float reductions.
@@ -15,11 +15,13 @@ batch's noise does not depend on how it is sharded.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxdiff import training
+from jaxdiff import training, validate
 
 __all__ = ["batch_sharding", "fit", "initialize", "make_mesh", "replicate"]
 
@@ -43,8 +45,7 @@ def make_mesh(num_devices: int | None = None) -> Mesh:
     devices = jax.devices()
     if num_devices is None:
         num_devices = len(devices)
-    if isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1:
-        raise ValueError(f"num_devices must be a positive integer, got {num_devices!r}")
+    validate.positive_int("num_devices", num_devices)
     if num_devices > len(devices):
         raise ValueError(
             f"num_devices must be at most the {len(devices)} devices present, got {num_devices}"
@@ -72,14 +73,23 @@ def replicate(tree, mesh: Mesh):
     return jax.tree_util.tree_map(put, tree)
 
 
-def fit(state: training.TrainState, data, *, mesh: Mesh, batch_size: int, labels=None, **kwargs):
+def fit(
+    state: training.TrainState,
+    data,
+    *,
+    mesh: Mesh,
+    spec: training.TrainSpec,
+    labels=None,
+    **kwargs,
+):
     """``training.fit`` with each batch sharded over ``mesh``.
 
-    ``batch_size`` and the last, ragged batch (``len(data) % batch_size``) must divide
+    ``spec.batch_size`` and the last, ragged batch (``len(data) % batch_size``) must divide
     evenly over the mesh's devices. Other arguments are those of ``training.fit``.
     """
     n_dev = mesh.devices.size
     n = np.shape(data)[0]
+    batch_size = spec.batch_size
     for name, rows in (("batch_size", batch_size), ("the last batch", n % batch_size)):
         if rows % n_dev:
             raise ValueError(
@@ -90,11 +100,5 @@ def fit(state: training.TrainState, data, *, mesh: Mesh, batch_size: int, labels
     data = replicate(np.asarray(data), mesh)
     if labels is not None:
         labels = replicate(np.asarray(labels), mesh)
-    return training.fit(
-        state,
-        data,
-        batch_size=batch_size,
-        labels=labels,
-        batch_sharding=batch_sharding(mesh),
-        **kwargs,
-    )
+    spec = dataclasses.replace(spec, batch_sharding=batch_sharding(mesh))
+    return training.fit(state, data, spec=spec, labels=labels, **kwargs)

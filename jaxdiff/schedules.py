@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdiff import validate
+
 __all__ = [
     "Schedule",
     "cosine_schedule",
@@ -138,14 +140,6 @@ def from_betas(betas, dtype=None) -> Schedule:
     return Schedule(**{k: jnp.asarray(v, dtype=dtype) for k, v in coeffs.items()})
 
 
-def _check_steps(num_steps) -> int:
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)):
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps}")
-    return int(num_steps)
-
-
 def sigmoid_schedule(
     num_steps: int = 100, beta_start: float = 1e-5, beta_end: float = 5e-3, dtype=None
 ) -> Schedule:
@@ -155,7 +149,7 @@ def sigmoid_schedule(
     sigmoid over ᾱ. With the defaults Σβ ≈ 0.25 and ᾱ_T ≈ 0.78: the forward process
     never reaches noise (see ``diffusion.prior_kl``).
     """
-    n = _check_steps(num_steps)
+    n = validate.positive_int("num_steps", num_steps)
     x = np.linspace(-6.0, 6.0, n)
     betas = 1.0 / (1.0 + np.exp(-x)) * (beta_end - beta_start) + beta_start
     return from_betas(betas, dtype)
@@ -172,7 +166,7 @@ def linear_schedule(
     The defaults are the paper's 1e-4 → 0.02 at ``T = 1000``, scaled by ``1000/T`` so
     that ᾱ_T stays near zero for any ``T``.
     """
-    n = _check_steps(num_steps)
+    n = validate.positive_int("num_steps", num_steps)
     scale = 1000.0 / n
     beta_start = 1e-4 * scale if beta_start is None else beta_start
     beta_end = 0.02 * scale if beta_end is None else beta_end
@@ -187,7 +181,7 @@ def cosine_schedule(
     ``f(t) = cos²(((t/T) + s)/(1 + s) · π/2)``, ``ᾱ_i = f(i+1)/f(0)``,
     ``β_i = min(1 - ᾱ_i/ᾱ_{i-1}, max_beta)``.
     """
-    n = _check_steps(num_steps)
+    n = validate.positive_int("num_steps", num_steps)
     t = np.arange(n + 1, dtype=np.float64)
     f = np.cos((t / n + s) / (1.0 + s) * np.pi / 2.0) ** 2
     alphas_cumprod = f / f[0]

@@ -1,8 +1,13 @@
 """Training: the state pytree, the optimiser, and compiled steps and epochs.
 
+Every static setting (the model, the optimiser, the batch size, the target, …) lives in
+one frozen, hashable :class:`TrainSpec`, passed as the one static argument of every
+compiled function: equal specs share one compiled program.
+
 ``train_step`` is one jitted update; ``train_epoch`` is one compiled ``lax.scan`` over a
 shuffled epoch; ``train_epochs`` runs several epochs in one compiled call; ``fit`` is the
-Python driver around them (chunks of epochs, callbacks for progress and checkpoints).
+Python driver around them (chunks of epochs, callbacks for progress and checkpoints),
+built on :func:`run_chunks`, which ``ensembles.fit_ensemble`` shares.
 
 The last, ragged batch of an epoch (10,000 = 78 × 128 + 16 for the seed) is taken as a
 second compiled step of its own size after the scan, not by masking: the update is then
@@ -22,16 +27,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdiff import data as data_lib
+from jaxdiff import diffusion, validate
 from jaxdiff.losses import T_SAMPLERS, denoising_loss
 from jaxdiff.models import check_fits
 from jaxdiff.schedules import Schedule
 
 __all__ = [
+    "TrainSpec",
     "TrainState",
     "TrainingDiverged",
+    "check_inputs",
+    "epochs_program",
     "fit",
     "init_state",
     "make_optimizer",
+    "run_chunks",
     "train_epoch",
     "train_epochs",
     "train_step",
@@ -61,6 +72,42 @@ class TrainState:
     key: jax.Array
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+    """The static settings of training, checked once; hashable, so one static argument.
+
+    Attributes:
+      apply_fn: the model, ``apply_fn(params, x, t[, label])`` (``models.functional``).
+      optimizer: an optax transformation (:func:`make_optimizer`).
+      batch_size: rows per step.
+      target: what the network predicts: ``"eps"`` (the seed), ``"x0"`` or ``"v"``.
+      t_sampler: ``"antithetic"`` (the seed's) or ``"uniform"`` timestep draws.
+      ema_decay: ``ema ← decay · ema + (1 - decay) · params`` after each step, or None.
+      label_drop: probability of training a labelled row on the null label (classifier-free
+        guidance, Ho & Salimans 2022, Alg. 1).
+      batch_sharding: a ``NamedSharding`` spreading each batch over devices
+        (:mod:`jaxdiff.parallel`), or None.
+    """
+
+    apply_fn: Callable
+    optimizer: optax.GradientTransformation
+    batch_size: int = 128
+    target: str = "eps"
+    t_sampler: str = "antithetic"
+    ema_decay: float | None = None
+    label_drop: float = 0.0
+    batch_sharding: Any = None
+
+    def __post_init__(self):
+        validate.positive_int("batch_size", self.batch_size)
+        validate.one_of("target", self.target, diffusion.TARGETS)
+        validate.one_of("t_sampler", self.t_sampler, T_SAMPLERS)
+        if self.ema_decay is not None:
+            validate.number_in("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
+        drop = validate.number_in("label_drop", self.label_drop, 0.0, 1.0)
+        object.__setattr__(self, "label_drop", drop)
+
+
 def make_optimizer(
     learning_rate: float | optax.Schedule = 1e-3,
     clip_norm: float | None = 1.0,
@@ -86,15 +133,11 @@ def make_optimizer(
     return optax.chain(optax.clip_by_global_norm(clip_norm), adam)
 
 
+@functools.partial(jax.jit, static_argnames=("optimizer", "ema"))
 def init_state(
     key: jax.Array, params, optimizer: optax.GradientTransformation, *, ema: bool = False
 ) -> TrainState:
     """A fresh :class:`TrainState` at step 0 (EMA starts at the initial parameters)."""
-    return _init_state(key, params, optimizer, ema)
-
-
-@functools.partial(jax.jit, static_argnames=("optimizer", "ema"))
-def _init_state(key, params, optimizer, ema):
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         epoch=jnp.zeros((), jnp.int32),
@@ -105,46 +148,34 @@ def _init_state(key, params, optimizer, ema):
     )
 
 
-def _step(
-    state,
-    batch,
-    key,
-    *,
-    apply_fn,
-    optimizer,
-    schedule,
-    target,
-    t_sampler,
-    ema_decay,
-    label_drop=0.0,
-    batch_sharding=None,
-):
-    if batch_sharding is not None:
+def _step(state, batch, key, schedule, spec: TrainSpec):
+    if spec.batch_sharding is not None:
         # Data parallelism (jaxdiff.parallel): rows of the batch live on different devices;
         # with replicated parameters XLA inserts the gradient all-reduce itself.
         batch = jax.tree_util.tree_map(
-            lambda a: jax.lax.with_sharding_constraint(a, batch_sharding), batch
+            lambda a: jax.lax.with_sharding_constraint(a, spec.batch_sharding), batch
         )
     x, labels = batch
     loss, grads = jax.value_and_grad(
         lambda p: denoising_loss(
             key,
-            apply_fn,
+            spec.apply_fn,
             p,
             schedule,
             x,
-            target=target,
-            t_sampler=T_SAMPLERS[t_sampler],
+            target=spec.target,
+            t_sampler=T_SAMPLERS[spec.t_sampler],
             labels=labels,
-            label_drop=label_drop,
+            label_drop=spec.label_drop,
         )
     )(state.params)
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    updates, opt_state = spec.optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     ema_params = state.ema_params
-    if ema_decay is not None:
+    if spec.ema_decay is not None:
+        decay = spec.ema_decay
         ema_params = jax.tree_util.tree_map(
-            lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema_params, params
+            lambda e, p: decay * e + (1.0 - decay) * p, ema_params, params
         )
     new = dataclasses.replace(
         state, step=state.step + 1, params=params, opt_state=opt_state, ema_params=ema_params
@@ -152,132 +183,49 @@ def _step(
     return new, loss
 
 
-_STATIC = (
-    "apply_fn",
-    "optimizer",
-    "target",
-    "t_sampler",
-    "ema_decay",
-    "label_drop",
-    "batch_sharding",
-)
-
-
-@functools.partial(jax.jit, static_argnames=_STATIC)
+@functools.partial(jax.jit, static_argnames=("spec",))
 def train_step(
     state: TrainState,
     batch: jax.Array,
     key: jax.Array,
     *,
-    apply_fn: Callable,
-    optimizer: optax.GradientTransformation,
+    spec: TrainSpec,
     schedule: Schedule,
-    target: str = "eps",
-    t_sampler: str = "antithetic",
-    ema_decay: float | None = None,
     labels: jax.Array | None = None,
-    label_drop: float = 0.0,
-    batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """One optimiser step on ``batch`` ``(B, D)`` with the loss key ``key``.
 
-    Returns the new state and the batch loss (``losses.denoising_loss``). When
-    ``ema_decay`` is set, ``ema ← decay · ema + (1 - decay) · params`` after the update.
-    ``labels`` ``(B,)`` trains a class-conditional model, each label dropped to the null
-    label with probability ``label_drop`` (classifier-free guidance).
+    Returns the new state and the batch loss (``losses.denoising_loss``). ``labels``
+    ``(B,)`` train a class-conditional model (see :class:`TrainSpec`'s ``label_drop``).
     """
-    return _step(
-        state,
-        (batch, labels),
-        key,
-        apply_fn=apply_fn,
-        optimizer=optimizer,
-        schedule=schedule,
-        target=target,
-        t_sampler=t_sampler,
-        ema_decay=ema_decay,
-        label_drop=label_drop,
-        batch_sharding=batch_sharding,
-    )
+    return _step(state, (batch, labels), key, schedule, spec)
 
 
-def _epoch(state, data, *, batch_size, **kw):
+def _epoch(state, data, schedule, spec: TrainSpec):
     # data: (x, labels or None); rows of both are shuffled and batched together.
     n = data[0].shape[0]
-    num_full, rest = divmod(n, batch_size)
+    num_full, rest = divmod(n, spec.batch_size)
     perm_key, steps_key = jax.random.split(jax.random.fold_in(state.key, state.epoch))
     perm = jax.random.permutation(perm_key, n)
 
     def body(s, inputs):
         i, idx = inputs
         batch = jax.tree_util.tree_map(lambda a: a[idx], data)
-        return _step(s, batch, jax.random.fold_in(steps_key, i), **kw)
+        return _step(s, batch, jax.random.fold_in(steps_key, i), schedule, spec)
 
     total = jnp.zeros((), jnp.float32)
     if num_full:
-        batches = perm[: num_full * batch_size].reshape(num_full, batch_size)
+        batches = perm[: num_full * spec.batch_size].reshape(num_full, spec.batch_size)
         state, losses = jax.lax.scan(body, state, (jnp.arange(num_full), batches))
-        total = total + jnp.sum(losses) * batch_size
+        total = total + jnp.sum(losses) * spec.batch_size
     if rest:
-        state, loss = body(state, (num_full, perm[num_full * batch_size :]))
+        state, loss = body(state, (num_full, perm[num_full * spec.batch_size :]))
         total = total + loss * rest
     state = dataclasses.replace(state, epoch=state.epoch + 1)
     return state, total / n
 
 
-def _check_data(data) -> jax.Array:
-    """``data`` as a finite, numeric ``(n, dim)`` array, or a one-line ``ValueError``."""
-    try:
-        arr = np.asarray(data)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"data must be a numeric (n, dim) array: {err}") from err
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise ValueError(f"data must be numeric, got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"data must be a non-empty (n, dim) array, got shape {arr.shape}")
-    bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-    if bad:
-        raise ValueError(f"data must be finite, got {bad} NaN or inf values")
-    if np.issubdtype(arr.dtype, np.integer):
-        arr = arr.astype(np.float32)
-    return jnp.asarray(arr)
-
-
-def _check_labels(labels, n: int) -> jax.Array | None:
-    """``labels`` as int32 ``(n,)`` of classes ``>= 0``, or a one-line ``ValueError``."""
-    if labels is None:
-        return None
-    arr = np.asarray(labels)
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {arr.dtype}")
-    if arr.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), one per data row, got {arr.shape}")
-    if n and arr.min() < 0:
-        raise ValueError(f"labels must be classes >= 0, got {arr.min()}")
-    return jnp.asarray(arr, jnp.int32)
-
-
-def _check_inputs(data, labels, label_drop, *, batch_size, apply_fn, schedule):
-    """Every check of a fit's inputs: returns ``((data, labels), label_drop)`` ready for
-    the compiled epochs (``training.fit`` and ``ensembles.fit_ensemble``)."""
-    data = _check_data(data)
-    _check_batch(data, batch_size)
-    labels = _check_labels(labels, data.shape[0])
-    check_fits(apply_fn, data_dim=data.shape[-1], num_steps=schedule.num_steps, labels=labels)
-    return (data, labels), _check_drop(label_drop)
-
-
-def _check_drop(label_drop) -> float:
-    if isinstance(label_drop, bool) or not isinstance(label_drop, (int, float)):
-        raise ValueError(f"label_drop must be a number in [0, 1], got {label_drop!r}")
-    if not 0.0 <= label_drop <= 1.0:
-        raise ValueError(f"label_drop must be a number in [0, 1], got {label_drop!r}")
-    return float(label_drop)
-
-
-def _check_batch(data, batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+def _check_batch(data, batch_size: int) -> None:
     if data.ndim != 2 or data.shape[0] < 1:
         raise ValueError(f"data must be a non-empty (n, dim) array, got shape {data.shape}")
     if batch_size > data.shape[0]:
@@ -287,47 +235,38 @@ def _check_batch(data, batch_size):
         )
 
 
-@functools.partial(jax.jit, static_argnames=("batch_size", *_STATIC))
-def _train_epoch(state, data, *, batch_size, **kw):
-    return _epoch(state, data, batch_size=batch_size, **kw)
+def check_inputs(data, labels, *, spec: TrainSpec, schedule: Schedule):
+    """Every check of a fit's inputs; returns ``(data, labels)`` as arrays ready for the
+    compiled epochs (labels None for an unconditional model)."""
+    x = jnp.asarray(data_lib.check_array("data", data))
+    _check_batch(x, spec.batch_size)
+    y = data_lib.check_labels(labels, x.shape[0])
+    check_fits(spec.apply_fn, data_dim=x.shape[-1], num_steps=schedule.num_steps, labels=y)
+    return x, (None if y is None else jnp.asarray(y))
+
+
+@functools.partial(jax.jit, static_argnames=("spec",))
+def _train_epoch(state, data, schedule, spec):
+    return _epoch(state, data, schedule, spec)
 
 
 def train_epoch(
     state: TrainState,
     data: jax.Array,
     *,
-    batch_size: int,
-    apply_fn: Callable,
-    optimizer: optax.GradientTransformation,
+    spec: TrainSpec,
     schedule: Schedule,
-    target: str = "eps",
-    t_sampler: str = "antithetic",
-    ema_decay: float | None = None,
     labels: jax.Array | None = None,
-    label_drop: float = 0.0,
-    batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """One pass over ``data`` ``(N, D)`` in a fresh random order, as one compiled program.
 
     The permutation and the step keys come from ``fold_in(state.key, state.epoch)``.
     Full batches run in a ``lax.scan``; a ragged remainder gets one more step of its own
     size. Returns the new state and the mean loss over the epoch's points. ``labels``
-    ``(N,)`` are shuffled with their rows (see :func:`train_step`).
+    ``(N,)`` are shuffled with their rows.
     """
-    _check_batch(data, batch_size)
-    return _train_epoch(
-        state,
-        (data, labels),
-        batch_size=batch_size,
-        apply_fn=apply_fn,
-        optimizer=optimizer,
-        schedule=schedule,
-        target=target,
-        t_sampler=t_sampler,
-        ema_decay=ema_decay,
-        label_drop=label_drop,
-        batch_sharding=batch_sharding,
-    )
+    _check_batch(data, spec.batch_size)
+    return _train_epoch(state, (data, labels), schedule, spec)
 
 
 class TrainingDiverged(RuntimeError):
@@ -351,19 +290,24 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)]))
 
 
-@functools.partial(jax.jit, static_argnames=("batch_size", "buffer", *_STATIC))
-def _train_epochs(state, data, num_epochs, *, batch_size, buffer, **kw):
-    # A while loop with a traced trip count: one executable serves every chunk length,
-    # so training split into chunks (or resumed) runs bit-identical code. An epoch whose
-    # mean loss or new parameters are not finite is discarded and the loop stops there:
-    # divergence is caught inside the compiled program, within one epoch.
+def epochs_program(state, data, num_epochs, schedule, spec: TrainSpec, buffer: int):
+    """The computation of :func:`train_epochs`, not compiled: for callers that transform
+    it further (``ensembles`` maps it over members with ``vmap``).
+
+    A while loop with a traced trip count, so one executable serves every chunk length
+    and training split into chunks (or resumed) runs bit-identical code. An epoch whose
+    mean loss or new parameters are not finite is discarded and the loop stops there:
+    divergence is caught inside the compiled program, within one epoch. ``data`` is
+    ``(x, labels or None)``; returns the state and ``(buffer,)`` losses, NaN past the end.
+    """
+
     def cond(carry):
         i, _, _, bad = carry
         return (i < num_epochs) & ~bad
 
     def body(carry):
         i, s, losses, _ = carry
-        new, loss = _epoch(s, data, batch_size=batch_size, **kw)
+        new, loss = _epoch(s, data, schedule, spec)
         bad = ~(jnp.isfinite(loss) & _all_finite(new.params))
         s = jax.lax.cond(bad, lambda: s, lambda: new)
         return i + 1, s, losses.at[i].set(loss.astype(losses.dtype)), bad
@@ -374,22 +318,18 @@ def _train_epochs(state, data, num_epochs, *, batch_size, buffer, **kw):
     return state, losses
 
 
+_train_epochs = jax.jit(epochs_program, static_argnames=("spec", "buffer"))
+
+
 def train_epochs(
     state: TrainState,
     data: jax.Array,
     num_epochs: int,
     *,
-    batch_size: int,
-    apply_fn: Callable,
-    optimizer: optax.GradientTransformation,
+    spec: TrainSpec,
     schedule: Schedule,
-    target: str = "eps",
-    t_sampler: str = "antithetic",
-    ema_decay: float | None = None,
     buffer: int | None = None,
     labels: jax.Array | None = None,
-    label_drop: float = 0.0,
-    batch_sharding=None,
 ) -> tuple[TrainState, jax.Array]:
     """Runs ``num_epochs`` epochs of :func:`train_epoch` in one compiled call.
 
@@ -399,58 +339,92 @@ def train_epochs(
     loss or parameters become NaN or inf, the state stays at the last good epoch (so
     ``state.epoch`` falls short of the requested count) and later losses are NaN.
     """
-    _check_batch(data, batch_size)
+    _check_batch(data, spec.batch_size)
+    num_epochs = validate.positive_int("num_epochs", num_epochs)
     buffer = num_epochs if buffer is None else buffer
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
-        raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
     if num_epochs > buffer:
         raise ValueError(f"num_epochs must be at most buffer={buffer}, got {num_epochs}")
-    state, losses = _train_epochs(
-        state,
-        (data, labels),
-        num_epochs,
-        batch_size=batch_size,
-        buffer=buffer,
-        apply_fn=apply_fn,
-        optimizer=optimizer,
-        schedule=schedule,
-        target=target,
-        t_sampler=t_sampler,
-        ema_decay=ema_decay,
-        label_drop=label_drop,
-        batch_sharding=batch_sharding,
-    )
+    state, losses = _train_epochs(state, (data, labels), num_epochs, schedule, spec, buffer)
     return state, losses[:num_epochs]
+
+
+def _epoch_of(state) -> int:
+    """The epoch of a state (the newest member's, for an ensemble)."""
+    return int(np.max(np.asarray(state.epoch)))
+
+
+def run_chunks(
+    state,
+    run_chunk: Callable,
+    *,
+    epochs: int,
+    epochs_per_call: int = 25,
+    callback: Callable | None = None,
+    stop_on_divergence: bool = True,
+) -> tuple[Any, dict]:
+    """The Python driver of training: from ``state``'s epoch up to ``epochs`` total, in
+    compiled chunks.
+
+    ``run_chunk(state, n)`` runs ``n`` epochs in one call and returns the new state and
+    losses whose last axis holds at least ``n`` entries (an ensemble's are ``(K, ·)``).
+    Chunk boundaries fall on multiples of ``epochs_per_call``, so a resumed run splits its
+    epochs exactly as an uninterrupted one. A call with ``n = 0`` compiles (or finds in
+    jit's cache) the one executable every chunk uses, before the clock starts. After each
+    chunk ``callback(state, losses, seconds)`` is called (progress bars, logging and
+    checkpoints live there). With ``stop_on_divergence``, a chunk that ends short of its
+    epochs raises :class:`TrainingDiverged` (the callback has seen the good epochs).
+
+    Returns:
+      The final state and ``{"losses", "train_seconds", "compile_seconds", "steps"}`` for
+      the epochs run by this call (``losses`` a numpy array, epochs on the last axis).
+    """
+    epochs = validate.positive_int("epochs", epochs)
+    epochs_per_call = validate.positive_int("epochs_per_call", epochs_per_call)
+    start_step = int(np.sum(np.asarray(state.step)))
+    t0 = time.perf_counter()
+    jax.block_until_ready(run_chunk(state, 0))
+    compile_seconds = time.perf_counter() - t0
+    chunks: list[np.ndarray] = []
+    train_seconds = 0.0
+    epoch = _epoch_of(state)
+    while epoch < epochs:
+        n = min(epochs_per_call - epoch % epochs_per_call, epochs - epoch)
+        t0 = time.perf_counter()
+        state, losses = run_chunk(state, n)
+        losses = jax.device_get(losses[..., :n])
+        seconds = time.perf_counter() - t0
+        train_seconds += seconds
+        done = _epoch_of(state) - epoch
+        if stop_on_divergence and done < n:
+            if done and callback is not None:
+                callback(state, losses[..., :done], seconds)
+            raise TrainingDiverged(epoch + done + 1, float(losses[..., done]), state)
+        epoch += n
+        chunks.append(losses)
+        if callback is not None:
+            callback(state, losses, seconds)
+    return state, {
+        "losses": np.concatenate(chunks, axis=-1) if chunks else np.zeros((0,), np.float32),
+        "train_seconds": train_seconds,
+        "compile_seconds": compile_seconds,
+        "steps": int(np.sum(np.asarray(state.step))) - start_step,
+    }
 
 
 def fit(
     state: TrainState,
     data,
     *,
-    epochs: int,
-    batch_size: int,
-    apply_fn: Callable,
-    optimizer: optax.GradientTransformation,
+    spec: TrainSpec,
     schedule: Schedule,
-    target: str = "eps",
-    t_sampler: str = "antithetic",
-    ema_decay: float | None = None,
+    epochs: int,
     epochs_per_call: int = 25,
     callback: Callable | None = None,
     labels=None,
-    label_drop: float = 0.0,
-    batch_sharding=None,
 ) -> tuple[TrainState, dict]:
-    """Trains from ``state.epoch`` up to ``epochs`` total epochs.
+    """Trains from ``state.epoch`` up to ``epochs`` total epochs (see :func:`run_chunks`).
 
-    Epochs run in compiled chunks of at most ``epochs_per_call``; chunk boundaries fall
-    on multiples of it, so a resumed run splits its epochs exactly as an uninterrupted one.
-    After each chunk ``callback(state, losses, seconds)`` is called (progress bars,
-    logging, checkpoints live there). Compilation happens before the clock starts.
-    ``batch_sharding`` (a ``NamedSharding`` over the batch axis; see
-    :mod:`jaxdiff.parallel`) spreads each batch over devices. ``labels`` ``(N,)`` train a
-    class-conditional model (labels dropped to the null label with probability
-    ``label_drop``, for classifier-free guidance).
+    ``labels`` ``(N,)`` train a class-conditional model (``spec.label_drop``).
 
     Returns:
       The final state and ``{"losses": [...], "train_seconds", "compile_seconds",
@@ -460,58 +434,15 @@ def fit(
       TrainingDiverged: an epoch's loss or parameters became NaN or inf; the exception
         holds the state of the last good epoch (the callback has seen it).
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if (
-        isinstance(epochs_per_call, bool)
-        or not isinstance(epochs_per_call, int)
-        or (epochs_per_call < 1)
-    ):
-        raise ValueError(f"epochs_per_call must be a positive integer, got {epochs_per_call!r}")
-    data, label_drop = _check_inputs(
-        data, labels, label_drop, batch_size=batch_size, apply_fn=apply_fn, schedule=schedule
+    validate.positive_int("epochs", epochs)
+    validate.positive_int("epochs_per_call", epochs_per_call)
+    inputs = check_inputs(data, labels, spec=spec, schedule=schedule)
+
+    def run_chunk(s, n):
+        return _train_epochs(s, inputs, n, schedule, spec, epochs_per_call)
+
+    state, info = run_chunks(
+        state, run_chunk, epochs=epochs, epochs_per_call=epochs_per_call, callback=callback
     )
-    kw = dict(
-        batch_size=batch_size,
-        buffer=epochs_per_call,
-        apply_fn=apply_fn,
-        optimizer=optimizer,
-        schedule=schedule,
-        target=target,
-        t_sampler=t_sampler,
-        ema_decay=ema_decay,
-        label_drop=label_drop,
-        batch_sharding=batch_sharding,
-    )
-    start_step = int(state.step)
-    # A call with zero epochs compiles (or finds in jit's cache) the one executable every
-    # chunk uses, outside the clock; it runs no epoch.
-    t0 = time.perf_counter()
-    jax.block_until_ready(_train_epochs(state, data, 0, **kw))
-    compile_seconds = time.perf_counter() - t0
-    losses: list[float] = []
-    train_seconds = 0.0
-    epoch = int(state.epoch)
-    while epoch < epochs:
-        n = min(epochs_per_call - epoch % epochs_per_call, epochs - epoch)
-        t0 = time.perf_counter()
-        state, chunk = _train_epochs(state, data, n, **kw)
-        done = int(state.epoch) - epoch
-        chunk = jax.device_get(chunk[:n])
-        seconds = time.perf_counter() - t0
-        train_seconds += seconds
-        if done < n:
-            bad_loss = float(chunk[done])
-            if done and callback is not None:
-                callback(state, chunk[:done], seconds)
-            raise TrainingDiverged(epoch + done + 1, bad_loss, state)
-        epoch += n
-        losses.extend(float(v) for v in chunk)
-        if callback is not None:
-            callback(state, chunk, seconds)
-    return state, {
-        "losses": losses,
-        "train_seconds": train_seconds,
-        "compile_seconds": compile_seconds,
-        "steps": int(state.step) - start_step,
-    }
+    info["losses"] = [float(v) for v in info["losses"]]
+    return state, info

@@ -26,7 +26,7 @@ import time
 import jax
 import numpy as np
 
-from jaxdiff import checkpoints, run
+from jaxdiff.runs import checkpoints, rundir, setup
 
 
 def _cmd(out, epochs, resume):
@@ -95,17 +95,17 @@ def main():
         proc.wait()
         kills += 1
         try:
-            _, state = run.restore_run(out)
+            _, state = setup.restore(out)
             at = f"restores at epoch {int(state.epoch)} (step {int(state.step)})"
-        except run.RunError as err:
+        except rundir.RunError as err:
             at = f"no checkpoint yet ({err})"
         print(f"kill {kills:2d}: {_epochs_logged(out):3d} epochs logged; {at}")
 
     final = subprocess.run(_cmd(out, args.epochs, True), env=env, capture_output=True, text=True)
     if final.returncode:
         raise SystemExit(f"final resume failed:\n{final.stderr}")
-    _, a = run.restore_run(ref)
-    _, b = run.restore_run(out)
+    _, a = setup.restore(ref)
+    _, b = setup.restore(out)
     same_params = _equal(a.params, b.params) and _equal(a.opt_state, b.opt_state)
     same_samples = (ref / "samples.npy").read_bytes() == (out / "samples.npy").read_bytes()
     print(

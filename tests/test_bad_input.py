@@ -4,7 +4,6 @@ and what was expected (ValueError or TypeError), never a deep JAX traceback.
 The CLI's cases (exit code 2, one line on stderr) are in ``test_cli.py`` and below.
 """
 
-import json
 import os
 
 import jax
@@ -12,17 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import (
-    config,
-    data,
-    likelihood,
-    metrics,
-    models,
-    run,
-    samplers,
-    schedules,
-    training,
-)
+from jaxdiff import data, likelihood, metrics, models, samplers, schedules, training
+from jaxdiff.runs import config, rundir, setup
 
 NET = None
 
@@ -37,13 +27,8 @@ def net():
 def _fit(x=None, **kw):
     apply_fn, params = net()
     opt = training.make_optimizer(1e-3, 1.0)
-    args = dict(
-        epochs=1,
-        batch_size=4,
-        apply_fn=apply_fn,
-        optimizer=opt,
-        schedule=schedules.sigmoid_schedule(10),
-    )
+    spec = training.TrainSpec(apply_fn, opt, batch_size=kw.pop("batch_size", 4))
+    args = dict(epochs=1, spec=spec, schedule=schedules.sigmoid_schedule(10))
     args.update(kw)
     state = training.init_state(jax.random.key(1), params, opt)
     x = np.zeros((16, 2), np.float32) if x is None else x
@@ -53,7 +38,8 @@ def _fit(x=None, **kw):
 def _sample(shape=(4, 2), sched=None, **kw):
     apply_fn, params = net()
     sched = schedules.sigmoid_schedule(10) if sched is None else sched
-    return samplers.sample(jax.random.key(0), apply_fn, params, sched, shape, **kw)
+    opts = samplers.SamplerOptions(**kw)
+    return samplers.sample(jax.random.key(0), apply_fn, params, sched, shape, opts)
 
 
 NAN = np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0], [2.0, 0.0]], np.float32)
@@ -134,7 +120,7 @@ CASES = [
     ("unknown sampler", lambda: _sample(method="euler"), ValueError, "method must be one of"),
     (
         "unknown schedule kind",
-        lambda: config.build_schedule(config.ScheduleConfig(kind="quadratic")),
+        lambda: setup.build_schedule(config.ScheduleConfig(kind="quadratic")),
         ValueError,
         "quadratic",
     ),
@@ -198,8 +184,8 @@ CASES = [
     ),
     (
         "run directory without config",
-        lambda: run.load_config(os.getcwd()),
-        run.RunError,
+        lambda: rundir.load_config(os.getcwd()),
+        rundir.RunError,
         "no config.json",
     ),
 ]
@@ -216,86 +202,3 @@ def test_library_bad_input_is_one_clear_line(case, call, exc, fragment):
 
 def test_there_are_at_least_30_library_cases():
     assert len(CASES) >= 30
-
-
-def _copy_run(trained, tmp_path):
-    import shutil
-
-    dst = tmp_path / "run"
-    shutil.copytree(trained, dst)
-    return dst
-
-
-def _steps(run_dir):
-    return sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
-
-
-def test_damaged_latest_checkpoint_falls_back_with_one_warning(trained, tmp_path):
-    run_dir = _copy_run(trained, tmp_path)
-    steps = _steps(run_dir)
-    assert len(steps) >= 2
-    latest = run_dir / "checkpoints" / str(steps[-1])
-    for f in latest.rglob("*"):
-        if f.is_file() and f.stat().st_size > 0:
-            f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])  # truncated
-    with pytest.warns(
-        UserWarning, match=f"checkpoint at epoch {steps[-1]} .* is unreadable"
-    ) as rec:
-        _, state = run.restore_run(run_dir)
-    assert int(state.epoch) == steps[-2]
-    assert all("\n" not in str(w.message) for w in rec)
-
-
-def test_no_good_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
-    run_dir = _copy_run(trained, tmp_path)
-    for step in _steps(run_dir):
-        for f in (run_dir / "checkpoints" / str(step)).rglob("*"):
-            if f.is_file():
-                f.write_bytes(os.urandom(64))  # random bytes posing as a checkpoint
-    with pytest.warns(UserWarning), pytest.raises(run.RunError, match="no readable checkpoint"):
-        run.restore_run(run_dir)
-    from conftest import jaxdiff
-
-    result = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "s.npy", check=False)
-    assert result.returncode == 2 and "no readable checkpoint" in result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-
-
-def test_a_file_posing_as_the_checkpoint_folder(trained, tmp_path):
-    run_dir = _copy_run(trained, tmp_path)
-    import shutil
-
-    shutil.rmtree(run_dir / "checkpoints")
-    (run_dir / "checkpoints").write_text("not a checkpoint")
-    with pytest.raises(run.RunError, match="does not exist"):
-        run.restore_run(run_dir)
-
-
-def test_read_only_output_folder_is_one_line(trained, tmp_path, monkeypatch):
-    # Root ignores permission bits, so the read-only folder is simulated.
-    from conftest import jaxdiff
-
-    real = os.access
-    monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(tmp_path) else real(p, m))
-    result = jaxdiff("sample", "--run", trained, "--out", tmp_path / "s.npy", check=False)
-    assert (
-        result.returncode == 2
-        and f"--out folder {str(tmp_path)!r} is not writable" in result.stderr
-    )
-    result = jaxdiff("train", "--out", tmp_path, "--epochs", "1", check=False)
-    assert result.returncode == 2 and "is not writable" in result.stderr
-
-
-def test_edited_config_json_is_one_line(trained, tmp_path):
-    from conftest import jaxdiff
-
-    run_dir = _copy_run(trained, tmp_path)
-    (run_dir / "config.json").write_text(json.dumps({"schedule": {"num_steps": -3}}))
-    result = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "s.npy", check=False)
-    assert (
-        result.returncode == 2 and "num_steps must be a positive integer, got -3" in result.stderr
-    )
-    assert len(result.stderr.strip().splitlines()) == 1
-    (run_dir / "config.json").write_text("{not json")
-    result = jaxdiff("plot", "--run", run_dir, check=False)
-    assert result.returncode == 2 and "not a valid jaxdiff config" in result.stderr

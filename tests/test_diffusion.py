@@ -3,6 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import seed_betas_np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from jaxdiff import diffusion, schedules
@@ -97,3 +99,29 @@ def test_prior_kl_against_gaussian_kl(x64):
     # SEED.md: about 0.36 nats per dimension on the seed's data scale
     assert 0.34 < float(diffusion.prior_kl(sched, x0)) < 0.39
     assert float(diffusion.prior_kl(schedules.cosine_schedule(100), x0)) < 1e-3
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    batch=st.integers(1, 5),
+    dim=st.integers(1, 4),
+    num_steps=st.integers(2, 50),
+    seed=st.integers(0, 2**16),
+)
+def test_target_conversions_invert_each_other_for_random_inputs(batch, dim, num_steps, seed):
+    with jax.enable_x64(True):
+        s = schedules.cosine_schedule(num_steps)
+        rng = np.random.default_rng(seed)
+        x0, eps = rng.normal(size=(2, batch, dim))
+        t = jnp.asarray(rng.integers(0, num_steps, size=batch))
+        a = np.asarray(s.sqrt_alphas_cumprod)[np.asarray(t)][:, None]
+        sd = np.asarray(s.sqrt_one_minus_alphas_cumprod)[np.asarray(t)][:, None]
+        xt = a * x0 + sd * eps
+        v = diffusion.predict_v(s, jnp.asarray(x0), t, jnp.asarray(eps))
+        np.testing.assert_allclose(v, a * eps - sd * x0, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(diffusion.predict_x0_from_v(s, xt, t, v), x0, atol=1e-9)
+        np.testing.assert_allclose(diffusion.predict_eps_from_v(s, xt, t, v), eps, atol=1e-9)
+        np.testing.assert_allclose(diffusion.predict_eps_from_x0(s, xt, t, x0), eps, atol=1e-6)
+        np.testing.assert_allclose(
+            diffusion.predict_x0_from_eps(s, xt, t, eps), x0, atol=1e-9 / np.min(a)
+        )

@@ -85,3 +85,42 @@ def test_unknown_target_is_rejected():
         losses.denoising_loss(
             jax.random.key(0), lambda p, x, t: x, None, sched, jnp.zeros((4, 2)), target="score"
         )
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_label_drop_replaces_a_fraction_p_of_labels_by_null(p):
+    # A "model" that outputs 1 where its label is null and the label itself otherwise; with
+    # target x0 = 0 the loss is the mean of its square, i.e. the fraction dropped (labels 0).
+    def spy(params, x, t, c):
+        return jnp.broadcast_to((c == -1)[:, None].astype(x.dtype), x.shape)
+
+    n = 20_000
+    loss = losses.denoising_loss(
+        jax.random.key(1),
+        spy,
+        None,
+        schedules.cosine_schedule(10),
+        jnp.zeros((n, 1)),
+        target="x0",
+        labels=jnp.zeros(n, jnp.int32),
+        label_drop=p,
+    )
+    assert abs(float(loss) - p) < 5 * np.sqrt(p * (1 - p) / n) + 1e-7, float(loss)
+
+
+def test_kept_labels_reach_the_model_unchanged():
+    def echo(params, x, t, c):
+        return jnp.broadcast_to(c[:, None].astype(x.dtype), x.shape)
+
+    y = jnp.arange(1000) % 7
+    loss = losses.denoising_loss(
+        jax.random.key(2),
+        echo,
+        None,
+        schedules.cosine_schedule(10),
+        y[:, None].astype(jnp.float32),
+        target="x0",
+        labels=y,
+        label_drop=0.0,
+    )
+    assert float(loss) == 0.0

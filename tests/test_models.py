@@ -100,3 +100,21 @@ def test_float_steps_interpolate_the_step_embeddings():
         rtol=1e-6,
         atol=1e-6,
     )
+
+
+C = 3
+
+
+def test_label_tables_sit_beside_the_step_tables():
+    apply_fn, params = models.functional(models.MLPDenoiser(num_classes=C), jax.random.key(0))
+    base = models.param_count(models.functional(models.MLPDenoiser(), jax.random.key(0))[1])
+    assert base == 72_066  # the seed's model is unchanged
+    assert models.param_count(params) == base + 3 * (C + 1) * 128
+    x, t = jnp.ones((4, 2)), jnp.arange(4)
+    null = apply_fn(params, x, t, jnp.full(4, -1))
+    np.testing.assert_array_equal(apply_fn(params, x, t), null)  # no label = the null label
+    outs = [apply_fn(params, x, t, jnp.full(4, c)) for c in range(C)]
+    assert all(not np.allclose(a, null) for a in outs)  # every class moves the output
+    uncond, p0 = models.functional(models.MLPDenoiser(), jax.random.key(0))
+    with pytest.raises(ValueError, match="label was given but the model is unconditional"):
+        uncond(p0, x, t, jnp.zeros(4, jnp.int32))

@@ -9,6 +9,7 @@ from conftest import ENV
 
 SCRIPT = textwrap.dedent(
     """
+    import dataclasses
     import jax, numpy as np
     from jaxdiff import models, parallel, schedules, training
 
@@ -17,7 +18,8 @@ SCRIPT = textwrap.dedent(
     sched = schedules.sigmoid_schedule()
     opt = training.make_optimizer(1e-3, 1.0)
     x = np.asarray(jax.random.normal(jax.random.key(2), (520, 2))) * 0.1  # 4 x 128 + 8
-    kw = dict(epochs=3, batch_size=128, apply_fn=apply_fn, optimizer=opt, schedule=sched)
+    spec = training.TrainSpec(apply_fn, opt, batch_size=128)
+    kw = dict(epochs=3, spec=spec, schedule=sched)
     state = training.init_state(jax.random.key(1), params, opt)
     single, info1 = training.fit(state, x, **kw)
     mesh = parallel.make_mesh()
@@ -29,11 +31,11 @@ SCRIPT = textwrap.dedent(
     leaf = jax.tree_util.tree_leaves(sharded.params)[0]
     assert len(leaf.sharding.device_set) == 4 and leaf.sharding.is_fully_replicated
     # The training program itself constrains each batch to 4 row-shards.
-    text = training._train_epochs.lower(
-        parallel.replicate(state, mesh), (parallel.replicate(x, mesh), None), 1, batch_size=128,
-        buffer=1, apply_fn=apply_fn, optimizer=opt, schedule=sched, target="eps",
-        t_sampler="antithetic", ema_decay=None, label_drop=0.0,
-        batch_sharding=parallel.batch_sharding(mesh),
+    sharded_spec = dataclasses.replace(spec, batch_sharding=parallel.batch_sharding(mesh))
+    program = jax.jit(training.epochs_program, static_argnames=("spec", "buffer"))
+    text = program.lower(
+        parallel.replicate(state, mesh), (parallel.replicate(x, mesh), None), 1, sched,
+        sharded_spec, 1,
     ).as_text()
     assert '<@mesh, [{"data"}, {}]> : tensor<128x2xf32>' in text, "the batch is not sharded"
     assert '<@mesh, [{"data"}, {}]> : tensor<8x2xf32>' in text  # the ragged batch too

@@ -1,7 +1,10 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import seed_betas_np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxdiff import schedules
 
@@ -120,3 +123,25 @@ def test_single_step_schedule_works():
     assert sched.num_steps == 1
     assert float(sched.posterior_variance[0]) == 0.0
     assert np.isfinite(np.asarray(sched.posterior_log_variance_clipped)).all()
+
+
+betas_strategy = st.lists(st.floats(1e-6, 0.5, allow_nan=False), min_size=1, max_size=200).map(
+    sorted
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(betas=betas_strategy)
+def test_schedule_identities_hold_for_any_valid_betas(betas):
+    with jax.enable_x64(True):
+        s = schedules.from_betas(betas)
+        b = np.asarray(betas, np.float64)
+        abar, prev = np.asarray(s.alphas_cumprod), np.asarray(s.alphas_cumprod_prev)
+        assert np.all(np.diff(abar) < 0) and np.all((abar > 0) & (abar < 1))
+        # 1 - ᾱ_t = (1 - β_t)(1 - ᾱ_{t-1}) + β_t: one forward step composes with q(x_{t-1}|x_0).
+        np.testing.assert_allclose(1 - abar, (1 - b) * (1 - prev) + b, rtol=1e-10, atol=1e-15)
+        post = np.asarray(s.posterior_variance)
+        assert np.all(post <= b * (1 + 1e-12)) and np.all(post >= 0)
+        # Posterior mean of a noiseless x_t = a_t x_0 is a_{t-1} x_0.
+        c1, c2 = np.asarray(s.posterior_mean_coef1), np.asarray(s.posterior_mean_coef2)
+        np.testing.assert_allclose(c1 + c2 * np.sqrt(abar), np.sqrt(prev), rtol=1e-9)

@@ -73,7 +73,11 @@ def small():
     opt = training.make_optimizer()
     state = training.init_state(jax.random.key(1), params, opt)
     x = jax.random.normal(jax.random.key(2), (101, 2)) * 0.1
-    kw = dict(apply_fn=apply_fn, optimizer=opt, schedule=sched)
+
+    def kw(batch_size=16, **settings):
+        spec = training.TrainSpec(apply_fn, opt, batch_size=batch_size, **settings)
+        return dict(spec=spec, schedule=sched)
+
     return state, x, kw
 
 
@@ -87,14 +91,14 @@ def _leaves_equal(a, b):
 def test_epoch_is_one_scan_plus_ragged_step_and_matches_manual_steps(small):
     """101 points at batch 16 = 6 full batches + 5: 7 steps, in the order of the permutation."""
     state, x, kw = small
-    new, loss = training.train_epoch(state, x, batch_size=16, **kw)
+    new, loss = training.train_epoch(state, x, **kw())
     assert int(new.step) == 7 and int(new.epoch) == 1
     perm_key, steps_key = jax.random.split(jax.random.fold_in(state.key, 0))
     perm = np.asarray(jax.random.permutation(perm_key, 101))
     s, total = state, 0.0
     for i in range(7):
         idx = perm[16 * i : 16 * (i + 1)]
-        s, l_i = training.train_step(s, x[idx], jax.random.fold_in(steps_key, i), **kw)
+        s, l_i = training.train_step(s, x[idx], jax.random.fold_in(steps_key, i), **kw())
         total += float(l_i) * len(idx)
     for p, q in zip(
         jax.tree_util.tree_leaves(new.params), jax.tree_util.tree_leaves(s.params), strict=True
@@ -106,11 +110,11 @@ def test_epoch_is_one_scan_plus_ragged_step_and_matches_manual_steps(small):
 
 def test_chunked_epochs_are_bit_identical(small):
     state, x, kw = small
-    a, la = training.train_epochs(state, x, 6, batch_size=16, buffer=6, **kw)
+    a, la = training.train_epochs(state, x, 6, buffer=6, **kw())
     b = state
     lb = []
     for n in (1, 3, 2):
-        b, l_n = training.train_epochs(b, x, n, batch_size=16, buffer=6, **kw)
+        b, l_n = training.train_epochs(b, x, n, buffer=6, **kw())
         lb.extend(np.asarray(l_n).tolist())
     assert _leaves_equal(a.params, b.params) and _leaves_equal(a.opt_state, b.opt_state)
     assert np.array_equal(np.asarray(la), np.asarray(lb))
@@ -119,9 +123,9 @@ def test_chunked_epochs_are_bit_identical(small):
 
 def test_fit_resumes_exactly(small):
     state, x, kw = small
-    full, info = training.fit(state, x, epochs=6, batch_size=16, epochs_per_call=4, **kw)
-    half, _ = training.fit(state, x, epochs=3, batch_size=16, epochs_per_call=4, **kw)
-    resumed, _ = training.fit(half, x, epochs=6, batch_size=16, epochs_per_call=4, **kw)
+    full, info = training.fit(state, x, epochs=6, epochs_per_call=4, **kw())
+    half, _ = training.fit(state, x, epochs=3, epochs_per_call=4, **kw())
+    resumed, _ = training.fit(half, x, epochs=6, epochs_per_call=4, **kw())
     assert _leaves_equal(full.params, resumed.params)
     assert info["steps"] == 6 * 7 and len(info["losses"]) == 6
 
@@ -130,10 +134,10 @@ def test_ema_off_leaves_none_and_on_follows_formula(small):
     state, x, kw = small
     batch = x[:16]
     key = jax.random.key(9)
-    s_off, _ = training.train_step(state, batch, key, **kw)
+    s_off, _ = training.train_step(state, batch, key, **kw())
     assert s_off.ema_params is None
     ema_state = dataclasses.replace(state, ema_params=state.params)
-    s_on, _ = training.train_step(ema_state, batch, key, ema_decay=0.99, **kw)
+    s_on, _ = training.train_step(ema_state, batch, key, **kw(ema_decay=0.99))
     assert _leaves_equal(s_on.params, s_off.params)
     for e, p0, p1 in zip(
         jax.tree_util.tree_leaves(s_on.ema_params),
@@ -157,13 +161,13 @@ def test_ema_off_leaves_none_and_on_follows_formula(small):
 def test_bad_batch_size(small, bs, match):
     state, x, kw = small
     with pytest.raises(ValueError, match=match):
-        training.train_epoch(state, x, batch_size=bs, **kw)
+        training.train_epoch(state, x, **kw(batch_size=bs))
 
 
 def test_bad_epochs(small):
     state, x, kw = small
     with pytest.raises(ValueError, match="epochs must be a positive integer, got 0"):
-        training.fit(state, x, epochs=0, batch_size=16, **kw)
+        training.fit(state, x, epochs=0, **kw())
 
 
 # The noiseless S-curve of sklearn's make_s_curve in the seed's units: columns 0 and 2 / 10.
@@ -184,19 +188,11 @@ def test_short_seed_training_learns_the_s_curve(s_curve_data):
     (85% at 250, 90% takes about 400), mean within 11-13%, std within 3%; an untrained
     model fails.
     """
-    from jaxdiff import config, run
+    from jaxdiff.runs import config, setup
 
-    cfg = config.preset("seed")
-    s = run.setup(cfg)
+    s = setup.setup(config.preset("seed"))
     state, info = training.fit(
-        s.state,
-        s.data,
-        epochs=150,
-        batch_size=128,
-        apply_fn=s.apply_fn,
-        optimizer=s.optimizer,
-        schedule=s.schedule,
-        epochs_per_call=150,
+        s.state, s.data, spec=s.spec, schedule=s.schedule, epochs=150, epochs_per_call=150
     )
     assert info["losses"][-1] < info["losses"][0]
 
@@ -215,3 +211,37 @@ def test_short_seed_training_learns_the_s_curve(s_curve_data):
     mean_ok, std_ok, near = check(s.state.params)
     assert not (mean_ok and std_ok and near >= 0.7), "an untrained model passed the check"
     assert _near_curve(s_curve_data[:2000], 0.05) > 0.99  # the data itself does
+
+
+def _tiny():
+    apply_fn, params = models.functional(
+        models.MLPDenoiser(width=16, num_steps=10), jax.random.key(0)
+    )
+    return apply_fn, params, schedules.sigmoid_schedule(10)
+
+
+def test_divergence_is_caught_inside_the_epoch_and_keeps_the_last_good_state():
+    apply_fn, params, sched = _tiny()
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    good = training.make_optimizer(1e-3, 1.0)
+    state = training.init_state(jax.random.key(1), params, good)
+    spec = training.TrainSpec(apply_fn, good, batch_size=16)
+    state, _ = training.fit(state, x, epochs=2, spec=spec, schedule=sched)
+    wild = training.make_optimizer(1e8, 1.0)  # same opt_state structure, absurd steps
+    seen = []
+    with pytest.raises(training.TrainingDiverged) as info:
+        training.fit(
+            state,
+            x,
+            epochs=6,
+            spec=training.TrainSpec(apply_fn, wild, batch_size=16),
+            schedule=sched,
+            epochs_per_call=4,
+            callback=lambda s, losses, sec: seen.append(int(s.epoch)),
+        )
+    err = info.value
+    assert err.epoch == 3 and int(err.state.epoch) == 2
+    assert _leaves_equal(err.state.params, state.params)  # the diverged epoch was discarded
+    assert not np.isfinite(err.loss) or err.loss > 1e10
+    assert "diverged in epoch 3" in str(err) and "lower the learning rate" in str(err)
+    assert "\n" not in str(err) and seen == []

@@ -1,0 +1,155 @@
+"""Streamed sampling of any number of rows from a run's model, in data units.
+
+The rows come in blocks of ``min(n, BLOCK)``: row ``r`` of a draw of ``n`` rows belongs to
+block ``r // min(n, BLOCK)``, drawn with key ``fold_in(key, block)``. Chunks only group
+whole blocks, so the rows do not depend on the chunk size, and memory holds one chunk.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdiff import models, samplers, validate
+from jaxdiff.runs.progress import Progress
+from jaxdiff.runs.rundir import atomic_path
+from jaxdiff.runs.setup import Setup
+
+__all__ = ["BLOCK", "draw", "final_labels", "options"]
+
+BLOCK = 65_536
+
+
+def final_labels(s: Setup, n: int) -> np.ndarray | None:
+    """Classes for a conditional run's ``n`` own samples, drawn from the training labels'
+    frequencies (seeded by the run), so the samples as a whole follow the data; None for
+    an unconditional run."""
+    if s.labels is None:
+        return None
+    rng = np.random.default_rng(s.keys.sample_labels)
+    return rng.choice(s.labels, n).astype(np.int32)
+
+
+def options(s: Setup, labels=None, guidance=None, **changes) -> samplers.SamplerOptions:
+    """The run's sampler with ``changes`` (``method``, ``steps``, ``eta``; None: the
+    run's), for drawing with ``labels``.
+
+    A conditional run draws with ``guidance`` (default: the run's) towards ``labels``;
+    without labels it draws from its unconditional half, unguided. An unconditional run
+    takes neither.
+    """
+    if not s.num_classes:
+        if labels is not None or guidance is not None:
+            raise ValueError("labels and guidance need a conditional run; this one is not")
+        return s.sampler.replace(**changes)
+    if labels is None:
+        if guidance:
+            raise ValueError("guidance needs a label, the class to guide towards")
+        guidance = 0.0
+    return s.sampler.replace(guidance=guidance, **changes)
+
+
+def _check_labels(s: Setup, labels, n: int) -> np.ndarray | None:
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.ndim > 1 or (labels.ndim == 1 and labels.shape[0] != n):
+        raise ValueError(f"labels must be one class or ({n},), got shape {labels.shape}")
+    if labels.ndim == 0 and not 0 <= int(labels) < s.num_classes:
+        raise validate.InvalidValue("label", f"in [0, {s.num_classes}) for this run", int(labels))
+    models.check_fits(s.apply_fn, labels=labels)
+    return np.broadcast_to(labels, (n,)).astype(np.int32)
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "rows", "options"))
+def _draw_blocks(keys, labels, apply_fn, params, schedule, rows, options):
+    def one(block):
+        key, c = block
+        return samplers.sample(key, apply_fn, params, schedule, rows, options, labels=c)
+
+    return jax.lax.map(one, (keys, labels))
+
+
+def draw(
+    s: Setup,
+    params,
+    key: jax.Array,
+    n: int,
+    *,
+    out=None,
+    chunk: int = 1_048_576,
+    progress: bool = False,
+    labels=None,
+    guidance: float | None = None,
+    **changes,
+) -> np.ndarray:
+    """``n`` samples in data units from the run's model with the run's sampler settings.
+
+    ``changes`` and ``guidance`` change the sampler (see :func:`options`); ``labels``
+    (conditional runs): one class for every row or one per row, ``(n,)``.
+
+    The rows are computed ``chunk`` at a time (rounded to whole blocks): the result is the
+    same for every ``chunk``. With ``out`` (a ``.npy`` path) the rows stream into a
+    memory-mapped file (written atomically: a temporary file renamed at the end), and that
+    map is returned.
+    """
+    n = validate.positive_int("n", n)
+    chunk = validate.positive_int("chunk", chunk)
+    dim = s.data.shape[1]
+    opts = options(s, labels, guidance, **changes).for_schedule(s.schedule.num_steps)
+    labels = _check_labels(s, labels, n)
+    block = min(n, BLOCK)
+    fill = functools.partial(
+        _fill,
+        s=s,
+        params=params,
+        key=key,
+        opts=opts,
+        block=block,
+        per_call=max(1, chunk // block),
+        progress=progress,
+        labels=labels,
+    )
+    if out is None:
+        result = np.empty((n, dim), np.float32)
+        fill(result)
+        return result
+    out = pathlib.Path(out)
+    with atomic_path(out, ".npy") as tmp:
+        result = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+        fill(result)
+        result.flush()
+        del result
+    return np.load(out, mmap_mode="r")
+
+
+def _fill(result, *, s: Setup, params, key, opts, block, per_call, progress, labels):
+    """Writes the blocks of :func:`draw`'s stream into ``result`` ``(n, dim)``."""
+    n, dim = result.shape
+    full, ragged = divmod(n, block)
+    with Progress(progress, total=n, unit="samples") as bar:
+        for first in range(0, full, per_call):
+            count = min(per_call, full - first)
+            keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(first, first + count))
+            span = slice(first * block, (first + count) * block)
+            c = None if labels is None else labels[span].reshape(count, block)
+            z = _draw_blocks(keys, c, s.apply_fn, params, s.schedule, (block, dim), opts)
+            result[span] = s.normalizer.decode(np.asarray(z).reshape(count * block, dim))
+            bar.advance(count * block)
+        if ragged:
+            c = None if labels is None else labels[full * block :]
+            z = samplers.sample(
+                jax.random.fold_in(key, full),
+                s.apply_fn,
+                params,
+                s.schedule,
+                (ragged, dim),
+                opts,
+                labels=c,
+            )
+            result[full * block :] = s.normalizer.decode(np.asarray(z))
+            bar.advance(ragged)

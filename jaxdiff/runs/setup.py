@@ -1,0 +1,256 @@
+"""From a :class:`~jaxdiff.runs.config.Config` to everything a run needs: data, normaliser,
+schedule, model, optimiser, training and sampling settings, keys, a fresh state. The one
+place where settings become objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import pathlib
+from collections.abc import Callable
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdiff import data, ensembles, models, samplers, schedules, training, validate
+from jaxdiff.runs import checkpoints
+from jaxdiff.runs.config import Config, ModelConfig, ScheduleConfig, TrainConfig
+from jaxdiff.runs.keys import RunKeys
+from jaxdiff.runs.rundir import RunError, load_config
+
+__all__ = [
+    "Setup",
+    "build_model",
+    "build_optimizer",
+    "build_schedule",
+    "model_params",
+    "restore",
+    "sampler_options",
+    "setup",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """Everything a run needs, rebuilt from its config alone.
+
+    ``data`` (data units) and ``train_data`` (standardised) are the training rows;
+    ``labels`` their classes (conditional runs, else None); ``held_out`` the rows a fixed
+    set keeps back for evaluation (None for generated data sets, which draw fresh ones).
+    """
+
+    config: Config
+    data: np.ndarray
+    normalizer: data.Normalizer
+    train_data: np.ndarray
+    schedule: schedules.Schedule
+    apply_fn: Callable
+    optimizer: optax.GradientTransformation
+    learning_rate: float | optax.Schedule
+    state: training.TrainState
+    keys: RunKeys
+    labels: np.ndarray | None = None
+    held_out: np.ndarray | None = None
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of a conditional run's model; 0 for an unconditional one."""
+        return self.apply_fn.model.num_classes
+
+    @property
+    def spec(self) -> training.TrainSpec:
+        """The training settings of the run."""
+        t = self.config.train
+        return training.TrainSpec(
+            apply_fn=self.apply_fn,
+            optimizer=self.optimizer,
+            batch_size=t.batch_size,
+            target=t.target,
+            t_sampler=t.t_sampler,
+            ema_decay=t.ema_decay,
+            label_drop=t.label_drop if self.labels is not None else 0.0,
+        )
+
+    @property
+    def sampler(self) -> samplers.SamplerOptions:
+        """The run's own sampler (``config.sample``)."""
+        return sampler_options(self.config)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.data.shape[0] / self.config.train.batch_size)
+
+    def lr_at(self, step: int) -> float:
+        lr = self.learning_rate
+        return float(lr(step)) if callable(lr) else float(lr)
+
+
+def build_schedule(cfg: ScheduleConfig) -> schedules.Schedule:
+    """The :class:`~jaxdiff.schedules.Schedule` that ``cfg`` describes."""
+    if cfg.kind == "sigmoid":
+        return schedules.sigmoid_schedule(cfg.num_steps, cfg.beta_start, cfg.beta_end)
+    if cfg.kind == "linear":
+        return schedules.linear_schedule(cfg.num_steps, cfg.beta_start, cfg.beta_end)
+    if cfg.kind == "cosine":
+        return schedules.cosine_schedule(cfg.num_steps)
+    raise ValueError(f"schedule must be one of ['cosine', 'linear', 'sigmoid'], got {cfg.kind!r}")
+
+
+@functools.lru_cache(maxsize=32)
+def build_optimizer(t: TrainConfig, steps_per_epoch: int):
+    """``(optimizer, learning rate)`` that ``t`` describes: clipping then Adam, at a
+    constant rate or a warm-up then cosine decay over ``t.lr_decay_epochs`` epochs.
+
+    The same settings return the same optimizer object: it is part of the static
+    ``TrainSpec``, so equal settings then share one compiled program.
+    """
+    if t.lr_schedule == "constant":
+        lr = t.learning_rate
+    elif t.lr_schedule == "cosine":
+        decay = max(t.lr_decay_epochs * steps_per_epoch, t.warmup_steps + 1)
+        lr = optax.warmup_cosine_decay_schedule(0.0, t.learning_rate, t.warmup_steps, decay)
+    else:
+        raise ValueError(
+            f"lr_schedule must be one of ['constant', 'cosine'], got {t.lr_schedule!r}"
+        )
+    return training.make_optimizer(lr, t.clip_norm), lr
+
+
+def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: int = 0):
+    """The :class:`~jaxdiff.models.MLPDenoiser` that ``cfg`` describes for data of
+    ``data_dim`` features, ``num_steps`` steps (and ``num_classes`` when conditional)."""
+    return models.MLPDenoiser(
+        data_dim=data_dim,
+        width=cfg.width,
+        depth=cfg.depth,
+        num_steps=num_steps,
+        init_style=cfg.init_style,
+        num_classes=num_classes if cfg.conditional else 0,
+    )
+
+
+def sampler_options(cfg: Config) -> samplers.SamplerOptions:
+    """The :class:`~jaxdiff.samplers.SamplerOptions` of ``cfg.sample`` (``steps = 0``:
+    all T) for a model trained on ``cfg.train.target``."""
+    sc = cfg.sample
+    return samplers.SamplerOptions(
+        method=sc.method,
+        steps=sc.steps or None,
+        spacing=sc.spacing,
+        eta=sc.eta,
+        variance=sc.variance,
+        last_step_noise=sc.last_step_noise,
+        target=cfg.train.target,
+        guidance=sc.guidance if cfg.model.conditional else 0.0,
+    )
+
+
+def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
+    """``(train rows, train labels or None, held-out rows or None)``."""
+    d = cfg.data
+    conditional = cfg.model.conditional
+    if d.name == "file":
+        if not d.path:
+            raise ValueError("data name 'file' needs data.path, a .npy or .csv file")
+        if conditional:
+            raise ValueError("--conditional needs labels; data files carry none yet")
+        copy = pathlib.Path(run_dir) / "data.npy" if run_dir is not None else None
+        x, y = data.load_file(copy if copy is not None and copy.is_file() else d.path), None
+    else:
+        if conditional and d.name not in data.NUM_CLASSES:
+            raise ValueError(
+                f"--conditional needs a labelled data set {sorted(data.NUM_CLASSES)}, "
+                f"got {d.name!r}"
+            )
+        if conditional:
+            x, y = data.load(d.name, keys.data, d.n, labels=True)
+        else:
+            x, y = data.load(d.name, keys.data, d.n), None
+        if d.name not in data.FINITE:
+            return x, y, None
+    if not 0.0 < d.held_out < 1.0:
+        raise ValueError(f"data.held_out must be in (0, 1), got {d.held_out!r}")
+    if x.shape[0] < 4:
+        raise ValueError(f"a data file needs at least 4 rows to hold some out, got {x.shape[0]}")
+    train, held = data.split(x.shape[0], keys.split, d.held_out)
+    return x[train], (None if y is None else y[train]), x[held]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Init:
+    """``init_params(key)`` of a model (hashable: a static argument of jitted inits)."""
+
+    model: models.MLPDenoiser
+    dim: int
+
+    def __call__(self, key):
+        x, t = jnp.zeros((1, self.dim)), jnp.zeros((1,), jnp.int32)
+        return self.model.init(key, x, t)["params"]
+
+
+def setup(cfg: Config, run_dir=None) -> Setup:
+    """Data, schedule, model, optimiser and a fresh state from ``cfg`` (deterministic).
+
+    The keys are :class:`RunKeys` of ``cfg.seed``. With ``data.standardize`` the model
+    trains on standardised data and samples are mapped back to data units. A file's rows
+    come from ``run_dir/data.npy`` when the run holds that copy.
+    """
+    keys = RunKeys(cfg.seed)
+    x, y, held_out = _load_data(cfg, keys, run_dir)
+    num_classes = data.NUM_CLASSES.get(cfg.data.name, 0) if cfg.model.conditional else 0
+    norm = data.Normalizer.fit(x) if cfg.data.standardize else data.Normalizer.identity(x.shape[1])
+    train_x = np.asarray(norm.encode(x), np.float32)
+    schedule = build_schedule(cfg.schedule)
+    model = build_model(cfg.model, cfg.schedule.num_steps, x.shape[1], num_classes)
+    apply_fn, params = models.functional(model, keys.init)
+    t = cfg.train
+    optimizer, lr = build_optimizer(t, math.ceil(x.shape[0] / t.batch_size))
+    ensemble = validate.positive_int("ensemble", t.ensemble)
+    if ensemble == 1:
+        state = training.init_state(keys.train, params, optimizer, ema=t.ema_decay is not None)
+    else:
+        state = ensembles.init_ensemble(
+            keys.members(ensemble),
+            _Init(model, x.shape[1]),
+            optimizer,
+            ema=t.ema_decay is not None,
+        )
+    return Setup(
+        cfg,
+        x,
+        norm,
+        train_x,
+        schedule,
+        apply_fn,
+        optimizer,
+        lr,
+        state,
+        keys,
+        labels=y,
+        held_out=held_out,
+    )
+
+
+def model_params(s: Setup, state: training.TrainState, member: int = 0):
+    """The parameters to sample with: the EMA when there is one; member ``member`` of an
+    ensemble."""
+    k = s.config.train.ensemble
+    if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < k:
+        raise validate.InvalidValue("member", f"in [0, {k}) for this run", member)
+    if k > 1:
+        state = ensembles.member(state, member)
+    return state.ema_params if state.ema_params is not None else state.params
+
+
+def restore(run_dir) -> tuple[Setup, training.TrainState]:
+    """Rebuilds a run from ``config.json`` and its newest good checkpoint."""
+    cfg = load_config(run_dir)
+    s = setup(cfg, run_dir)
+    try:
+        state = checkpoints.restore(pathlib.Path(run_dir) / "checkpoints", s.state)
+    except checkpoints.CheckpointError as err:
+        raise RunError(str(err)) from err
+    return s, state

@@ -1,0 +1,274 @@
+"""Training a run directory: the resume policy, chunks with checkpoints and metrics,
+interrupts and divergence, the run's own samples, report and figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdiff import data, diffusion, ensembles, training, validate
+from jaxdiff.runs import checkpoints, config
+from jaxdiff.runs.config import Config
+from jaxdiff.runs.draw import draw, final_labels
+from jaxdiff.runs.evaluate import quality
+from jaxdiff.runs.figures import plot_run
+from jaxdiff.runs.progress import Progress
+from jaxdiff.runs.rundir import (
+    RunError,
+    device_name,
+    load_config,
+    read_metrics,
+    read_report,
+    save_npy,
+    write_json,
+    write_text,
+)
+from jaxdiff.runs.setup import Setup, model_params, setup
+
+__all__ = ["fit", "resume_config", "train_run"]
+
+
+def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | None = None, **kw):
+    """``training.fit`` on the run's (standardised) data with every setting of ``s.config``.
+
+    Starts from ``state`` (default: the fresh ``s.state``); ``kw`` go to ``fit``
+    (``epochs_per_call``, ``callback``). ``devices=N`` shards each batch over the first N
+    devices (:mod:`jaxdiff.parallel`); an ensemble trains its members in one program
+    (:mod:`jaxdiff.ensembles`).
+    """
+    t = s.config.train
+    run = training.fit
+    if t.ensemble > 1:
+        if devices is not None:
+            raise ValueError("devices cannot be combined with an ensemble yet")
+        run = ensembles.fit_ensemble
+    if devices is not None:
+        from jaxdiff import parallel
+
+        kw["mesh"] = parallel.make_mesh(devices)
+        run = parallel.fit
+    return run(
+        s.state if state is None else state,
+        s.train_data,
+        spec=s.spec,
+        schedule=s.schedule,
+        epochs=t.epochs,
+        labels=s.labels,
+        **kw,
+    )
+
+
+def resume_config(run_dir, preset: str | None = None, **settings) -> Config:
+    """The config to resume the run in ``run_dir`` with, given a command line's ``preset``
+    and settings (``config.resume_config``: given settings must equal the saved ones; only
+    ``epochs`` may differ)."""
+    saved = load_config(run_dir)
+    return config.resume_config(saved, preset, **settings)
+
+
+def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool) -> None:
+    ckpt_dir = run_dir / "checkpoints"
+    if resume:
+        saved = load_config(run_dir)
+        if dataclasses.replace(saved, train=dataclasses.replace(saved.train, epochs=0)) != (
+            dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=0))
+        ):
+            raise RunError(
+                f"--resume needs the settings of {str(run_dir)!r} (only --epochs may change)"
+            )
+        if checkpoints.latest_epoch(ckpt_dir) is None:
+            raise RunError(f"--resume: no checkpoint in {str(ckpt_dir)!r}")
+    elif checkpoints.latest_epoch(ckpt_dir) is not None:
+        raise RunError(
+            f"{str(run_dir)!r} already holds a trained run; pass --resume or another --out"
+        )
+
+
+def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
+    """Creates the run directory and writes what the run keeps beside its checkpoints."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create run directory {str(run_dir)!r}: {err.strerror}") from err
+    if not os.access(run_dir, os.W_OK):
+        raise RunError(f"run directory {str(run_dir)!r} is not writable")
+    if cfg.data.name == "file" and not (run_dir / "data.npy").is_file():
+        # The run keeps its own copy of the data: it resumes, samples and evaluates the
+        # same rows even if the original file changes or moves.
+        save_npy(run_dir / "data.npy", data.load_file(cfg.data.path))
+    norm = {"mean": s.normalizer.mean.tolist(), "std": s.normalizer.std.tolist()}
+    write_text(run_dir / "normalizer.json", json.dumps(norm))
+    abar_T = float(s.schedule.alphas_cumprod[-1])
+    if abar_T > 0.05:
+        warnings.warn(
+            f"the schedule ends at alpha_bar_T = {abar_T:.3f} > 0.05: x_T keeps "
+            f"{math.sqrt(abar_T):.0%} of the data's scale, so sampling from N(0, I) starts "
+            "off the forward process (the seed's flaw; try --schedule cosine)",
+            stacklevel=3,
+        )
+
+
+class _Recorder:
+    """The callback of each chunk: metrics lines, checkpoints, the progress bar."""
+
+    def __init__(self, s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every):
+        self.s, self.ckpt_dir, self.file, self.history = s, ckpt_dir, metrics_file, history
+        self.bar, self.every, self.log_every = bar, checkpoint_every, log_every
+        self.state = None
+
+    def __call__(self, st, losses, seconds):
+        s = self.s
+        losses = np.asarray(losses)
+        members = losses.T if losses.ndim == 2 else None  # (n, K) for an ensemble
+        losses = losses.mean(axis=0) if losses.ndim == 2 else losses
+        epoch = _epoch_of(st)
+        first = epoch - len(losses) + 1
+        for i, loss in enumerate(losses):
+            row = {
+                "epoch": first + i,
+                "loss": float(loss),
+                "lr": s.lr_at((first + i - 1) * s.steps_per_epoch),
+                "seconds": seconds / len(losses),
+            }
+            if members is not None:
+                row["member_losses"] = [float(v) for v in members[i]]
+            self.file.write(json.dumps(row) + "\n")
+            self.history.append(row)
+            if self.log_every and (first + i) % self.log_every == 0:
+                self.bar.log(f"epoch {first + i:5d}  loss {float(loss):.6f}")
+        self.file.flush()
+        self.state = st
+        if epoch % self.every == 0 or epoch == s.config.train.epochs:
+            checkpoints.save(self.ckpt_dir, st)
+        self.bar.update(epoch, float(losses[-1]), len(losses), seconds)
+
+
+def _epoch_of(state) -> int:
+    return int(np.max(np.asarray(state.epoch)))
+
+
+def train_run(
+    cfg: Config,
+    run_dir,
+    *,
+    resume: bool = False,
+    checkpoint_every: int = 100,
+    log_every: int | None = None,
+    progress: bool = True,
+    eval_n: int = 5000,
+    likelihood_n: int = 1000,
+    figures: bool = True,
+    devices: int | None = None,
+) -> dict:
+    """Trains ``cfg`` into ``run_dir`` and writes samples, figures and ``report.json``.
+
+    At the end the samples are scored by :func:`~jaxdiff.runs.evaluate.quality`
+    (``eval_n`` points, ``0`` to skip; ``min(likelihood_n, eval_n)`` held-out points for
+    the likelihoods) into ``report["quality"]``. ``figures=False`` skips the figures
+    (``jaxdiff plot`` draws them later).
+
+    With ``resume``, the run continues from the newest checkpoint in ``run_dir`` up to
+    ``cfg.train.epochs``; the result equals an uninterrupted run bit for bit. On Ctrl-C
+    the last completed chunk of epochs is checkpointed before the interrupt propagates.
+
+    Returns:
+      The report dictionary (also written to ``report.json``).
+    """
+    run_dir = pathlib.Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    _check_target(cfg, run_dir, resume)
+    checkpoint_every = validate.positive_int("checkpoint_every", checkpoint_every)
+    # Data and model first: a bad data file or an unlabelled --conditional fails here, in
+    # one line, before anything is written.
+    s = setup(cfg, run_dir)
+    _prepare(cfg, run_dir, s)
+    state = s.state
+    if resume:
+        try:
+            state = checkpoints.restore(ckpt_dir, state)
+        except checkpoints.CheckpointError as err:
+            raise RunError(str(err)) from err
+    write_text(run_dir / "config.json", cfg.to_json())
+
+    t = cfg.train
+    start_epoch = _epoch_of(state)
+    metrics_path = run_dir / "metrics.jsonl"
+    history = read_metrics(metrics_path, start_epoch)
+    write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
+
+    chunk = math.gcd(checkpoint_every, 25 if log_every is None else math.gcd(25, log_every))
+    with (
+        metrics_path.open("a") as metrics_file,
+        Progress(
+            progress, total=t.epochs, start=start_epoch, steps_per_epoch=s.steps_per_epoch
+        ) as bar,
+    ):
+        record = _Recorder(s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every)
+        record.state = state
+        try:
+            if start_epoch < t.epochs:
+                state, fit_info = fit(
+                    s, state, devices=devices, epochs_per_call=chunk, callback=record
+                )
+            else:
+                fit_info = {"losses": [], "train_seconds": 0.0, "compile_seconds": 0.0, "steps": 0}
+        except KeyboardInterrupt:
+            st = record.state
+            if _epoch_of(st) > start_epoch and _epoch_of(st) % checkpoint_every != 0:
+                checkpoints.save(ckpt_dir, st)
+            raise
+        except training.TrainingDiverged as err:
+            good = _epoch_of(err.state)
+            if good > start_epoch and checkpoints.latest_epoch(ckpt_dir) != good:
+                checkpoints.save(ckpt_dir, err.state)
+            raise
+    if checkpoints.latest_epoch(ckpt_dir) != _epoch_of(state):
+        checkpoints.save(ckpt_dir, state)
+
+    t0 = time.perf_counter()
+    params = model_params(s, state)
+    sample_labels = final_labels(s, cfg.sample.n)
+    samples = draw(s, params, s.keys.sample, cfg.sample.n, labels=sample_labels)
+    sample_seconds = time.perf_counter() - t0
+    save_npy(run_dir / "samples.npy", samples)
+    if sample_labels is not None:
+        save_npy(run_dir / "sample_labels.npy", sample_labels)
+
+    steps = fit_info["steps"]
+    report = {
+        "epochs": _epoch_of(state),
+        "steps": int(np.sum(np.asarray(state.step))),
+        "ensemble": cfg.train.ensemble,
+        "steps_this_call": steps,
+        "train_seconds": fit_info["train_seconds"],
+        "compile_seconds": fit_info["compile_seconds"],
+        "steps_per_second": steps / fit_info["train_seconds"] if steps else None,
+        "final_loss": history[-1]["loss"] if history else None,
+        "sample_seconds_with_compile": sample_seconds,
+        "alpha_bar_T": float(s.schedule.alphas_cumprod[-1]),
+        "prior_kl_nats_per_dim": float(diffusion.prior_kl(s.schedule, jnp.asarray(s.train_data))),
+        "device": device_name(),
+        "jax_version": jax.__version__,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if resume:
+        old = read_report(run_dir)
+        total = old.get("train_seconds_total", old.get("train_seconds", 0.0))
+        report["train_seconds_total"] = total + report["train_seconds"]
+    if eval_n:
+        report["quality"] = quality(
+            s, params, samples, n=eval_n, likelihood_n=min(likelihood_n, eval_n)
+        )
+    write_json(run_dir / "report.json", report)
+    if figures:
+        plot_run(run_dir, s=s, params=params, history=history, samples=samples)
+    return report

@@ -1,0 +1,217 @@
+"""Training a run directory: what it writes, exact resume (also after SIGKILL), data
+files, the standardised data path, ensembles, and the resume policy of the command line."""
+
+import dataclasses
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+from conftest import ENV, jaxdiff
+
+from jaxdiff import data, ensembles, training
+from jaxdiff.runs import config, draw, setup, train
+
+
+def test_run_directory_is_complete(runs):
+    full, _, _ = runs
+    for name in ("config.json", "metrics.jsonl", "samples.npy", "report.json"):
+        assert (full / name).is_file(), name
+    assert (full / "checkpoints").is_dir()
+    report = json.loads((full / "report.json").read_text())
+    for key in (
+        "train_seconds",
+        "compile_seconds",
+        "steps",
+        "steps_per_second",
+        "final_loss",
+        "device",
+        "jax_version",
+        "alpha_bar_T",
+        "prior_kl_nats_per_dim",
+    ):
+        assert key in report, key
+    assert report["steps"] == 4 * 79 and report["epochs"] == 4
+    rows = [json.loads(line) for line in (full / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert all({"loss", "lr", "seconds"} <= set(r) for r in rows)
+    assert np.load(full / "samples.npy").shape == (10_000, 2)
+    quality = report["quality"]
+    assert quality["n"] == 200
+    for side in ("samples", "floor"):
+        assert set(quality[side]) == {"sliced_w2", "mmd2", "energy", "precision", "recall"}
+    # 4 epochs of the seed preset are far from the data; the floor is not.
+    assert quality["samples"]["sliced_w2"] > 2 * quality["floor"]["sliced_w2"]
+    assert quality["samples"]["mmd2"] > quality["floor"]["mmd2"]
+    lik = quality["likelihood"]
+    assert lik["vlb_nats_per_dim"] >= lik["nll_ode_nats_per_dim"]
+
+
+def test_resume_equals_uninterrupted_bit_for_bit(runs):
+    full, split, resumed = runs
+    assert "trained 4 epochs" in resumed.stdout
+    assert np.load(full / "samples.npy").tobytes() == np.load(split / "samples.npy").tobytes()
+    _, a = setup.restore(full)
+    _, b = setup.restore(split)
+
+    for p, q in zip(
+        jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True
+    ):
+        assert np.array_equal(np.asarray(p), np.asarray(q))
+    assert int(a.step) == int(b.step) == 4 * 79
+    rows = [json.loads(line) for line in (split / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+
+
+TRAIN = ["--epochs", "4", "--checkpoint-every", "1", "--quiet", "--eval-n", "0", "--no-figures"]
+
+
+def _leaves_equal(a, b):
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    return len(la) == len(lb) and all(np.array_equal(x, y) for x, y in zip(la, lb, strict=True))
+
+
+def _metrics_lines(run_dir):
+    path = run_dir / "metrics.jsonl"
+    return len(path.read_text().splitlines()) if path.is_file() else 0
+
+
+def test_sigkill_then_resume_equals_uninterrupted_bit_for_bit(trained, tmp_path):
+    crashed = tmp_path / "crashed"
+    env = ENV  # shares the session's compilation cache with the in-process runs
+    cmd = [sys.executable, "-m", "jaxdiff.cli", "train", "--out", str(crashed)]
+    proc = subprocess.Popen(
+        [*cmd, *TRAIN], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    rng = random.Random(0)
+    wait_for = rng.randint(1, 2)
+    deadline = time.time() + 120
+    while _metrics_lines(crashed) < wait_for and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0, 0.05))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+    # What the kill left loads without error, at a whole epoch.
+    _, state = setup.restore(crashed)
+    killed_at = int(state.epoch)
+    assert 1 <= killed_at < 4 and int(state.step) == killed_at * 79
+    resumed = subprocess.run(
+        [*cmd, "--resume", *TRAIN], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    _, a = setup.restore(trained)
+    _, b = setup.restore(crashed)
+    assert int(a.epoch) == int(b.epoch) == 4
+    assert _leaves_equal(a.params, b.params) and _leaves_equal(a.opt_state, b.opt_state)
+    # Two processes (this one trained `trained`), one seed: identical bytes.
+    assert (trained / "samples.npy").read_bytes() == (crashed / "samples.npy").read_bytes()
+    rows = (crashed / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["epoch"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_train_on_a_file_keeps_a_copy_and_evaluates_on_held_out_rows(tmp_path):
+    x = data.moons(0, 500) * 10.0 + 100.0  # far from unit scale: standardised for training
+    source = tmp_path / "mine.csv"
+    np.savetxt(source, x, delimiter=",")
+    run = tmp_path / "run"
+    common = ["--epochs", "2", "--batch-size", "100", "--no-figures", "--quiet"]
+    jaxdiff("train", "--data", source, "--out", run, "--eval-n", "50", *common)
+    cfg = json.loads((run / "config.json").read_text())["data"]
+    assert cfg["name"] == "file" and cfg["path"] == str(source.resolve()) and cfg["standardize"]
+    np.testing.assert_allclose(np.load(run / "data.npy"), x, rtol=1e-6)
+    norm = json.loads((run / "normalizer.json").read_text())
+    train_rows = data.split(500, 1234)[0]
+    np.testing.assert_allclose(norm["mean"], x[train_rows].mean(0), rtol=1e-5)
+    np.testing.assert_allclose(norm["std"], x[train_rows].std(0), rtol=1e-4)
+    quality = json.loads((run / "report.json").read_text())["quality"]
+    assert quality["n"] == 50 and quality["likelihood"]["n"] == 50  # held-out rows
+    source.unlink()  # the run has its own copy: it samples and evaluates without the file
+    jaxdiff("sample", "--run", run, "--n", "300", "--out", tmp_path / "s.npy", "--quiet")
+    s = np.load(tmp_path / "s.npy")
+    assert s.shape == (300, 2) and np.all(np.abs(s.mean(0) - x.mean(0)) < 3 * x.std(0))
+
+
+def test_train_run_trains_the_fast_preset_on_standardised_data(tmp_path):
+    """The run directory's training equals ``fit_setup`` (standardised data), bit for bit."""
+    cfg = config.preset("fast")
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=1))
+    train.train_run(cfg, tmp_path / "r", progress=False, eval_n=0, figures=False)
+    _, saved = setup.restore(tmp_path / "r")
+    direct, _ = train.fit(setup.setup(cfg))
+    raw = setup.setup(
+        dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, standardize=False))
+    )
+    unstandardised, _ = train.fit(dataclasses.replace(raw, train_data=raw.data))
+    leaves = jax.tree_util.tree_leaves
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(leaves(saved.params), leaves(direct.params), strict=True)
+    )
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(leaves(saved.params), leaves(unstandardised.params), strict=True)
+    )
+
+
+def test_ensemble_members_equal_models_trained_alone_and_sample_by_member(tmp_path):
+    out = tmp_path / "ens"
+    jaxdiff(
+        "train",
+        "--out",
+        out,
+        "--epochs",
+        "2",
+        "--ensemble",
+        "3",
+        "--batch-size",
+        "1000",
+        "--quiet",
+        "--eval-n",
+        "0",
+        "--no-figures",
+    )
+    s, state = setup.restore(out)
+    leaf = jax.tree_util.tree_leaves(state.params)[0]
+    assert s.config.train.ensemble == 3 and leaf.shape[0] == 3  # one checkpoint, 3 members
+    assert json.loads((out / "report.json").read_text())["steps"] == 3 * 2 * 10
+    rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows[0]["member_losses"]) == 3
+
+    # Each member equals the model trained alone from the member's key.
+    # The documented contract, computed here: member i starts from fold_in(key(seed), i).
+    keys = [jax.random.fold_in(jax.random.key(s.config.seed), i) for i in range(3)]
+    model = s.apply_fn.model
+
+    def init_params(key):
+        return model.init(key, np.zeros((1, 2), np.float32), np.zeros((1,), np.int32))["params"]
+
+    finals = []
+    for i in (0, 2):
+        init_key, train_key = jax.random.split(keys[i])
+        alone = training.init_state(train_key, init_params(init_key), s.optimizer)
+        spec = training.TrainSpec(apply_fn=s.apply_fn, optimizer=s.optimizer, batch_size=1000)
+        alone, info = training.fit(alone, s.train_data, spec=spec, schedule=s.schedule, epochs=2)
+        got = ensembles.member(state, i)
+        for a, b in zip(
+            jax.tree_util.tree_leaves(alone.params),
+            jax.tree_util.tree_leaves(got.params),
+            strict=True,
+        ):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(info["losses"], [r["member_losses"][i] for r in rows], rtol=1e-5)
+        finals.append(np.asarray(jax.tree_util.tree_leaves(got.params)[0]))
+    assert not np.allclose(finals[0], finals[1])  # the members really differ
+
+    a, b = tmp_path / "m2.npy", tmp_path / "m0.npy"
+    jaxdiff("sample", "--run", out, "--member", "2", "--out", a, "--n", "100", "--quiet")
+    jaxdiff("sample", "--run", out, "--member", "0", "--out", b, "--n", "100", "--quiet")
+    want = draw.draw(s, setup.model_params(s, state, 2), s.keys.sample, 100)
+    assert np.load(a).tobytes() == want.tobytes()
+    assert not np.array_equal(np.load(a), np.load(b))
+    bad = jaxdiff("sample", "--run", out, "--member", "3", "--out", a, check=False)
+    assert bad.returncode == 2 and "--member must be in [0, 3) for this run, got 3" in bad.stderr
