@@ -9,6 +9,7 @@ from importlib import metadata as _metadata
 from jaxdiff import data as data
 from jaxdiff import diffusion as diffusion
 from jaxdiff import ensembles as ensembles
+from jaxdiff import fitting as fitting
 from jaxdiff import likelihood as likelihood
 from jaxdiff import losses as losses
 from jaxdiff import metrics as metrics
@@ -20,6 +21,7 @@ from jaxdiff.diffusion import predict_x0_from_eps as predict_x0_from_eps
 from jaxdiff.diffusion import prior_kl as prior_kl
 from jaxdiff.diffusion import q_posterior as q_posterior
 from jaxdiff.diffusion import q_sample as q_sample
+from jaxdiff.fitting import fit as fit
 from jaxdiff.losses import antithetic_timesteps as antithetic_timesteps
 from jaxdiff.losses import denoising_loss as denoising_loss
 from jaxdiff.models import MLPDenoiser as MLPDenoiser
@@ -34,7 +36,6 @@ from jaxdiff.schedules import linear_schedule as linear_schedule
 from jaxdiff.schedules import sigmoid_schedule as sigmoid_schedule
 from jaxdiff.training import TrainSpec as TrainSpec
 from jaxdiff.training import TrainState as TrainState
-from jaxdiff.training import fit as fit
 from jaxdiff.training import init_state as init_state
 from jaxdiff.training import make_optimizer as make_optimizer
 from jaxdiff.training import train_epoch as train_epoch

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import jax
 import optax
 
-from jaxdiff import training, validate
+from jaxdiff import fitting, training, validate
 from jaxdiff.schedules import Schedule
 
 __all__ = ["fit_ensemble", "init_ensemble", "member", "single", "train_epochs"]
@@ -87,18 +87,18 @@ def fit_ensemble(
 ) -> tuple[training.TrainState, dict]:
     """Trains every member of ``states`` up to ``epochs`` epochs, all in one program.
 
-    The driver is ``training.run_chunks``: after each chunk ``callback(states, losses
+    The driver is ``fitting.run_chunks``: after each chunk ``callback(states, losses
     (K, n), seconds)``. Returns the states and ``{"losses": (K, epochs run),
     "train_seconds", "compile_seconds", "steps"}`` (steps summed over members). A member
     whose loss diverges keeps its last good state (see ``training.train_epochs``); the
-    others go on. ``labels`` are those of ``training.fit``.
+    others go on. ``labels`` are those of ``fitting.fit``.
     """
     inputs = training.check_inputs(data, labels, spec=spec, schedule=schedule)
 
     def run_chunk(s, n):
         return _ensemble_epochs(s, inputs, n, schedule, spec, epochs_per_call)
 
-    return training.run_chunks(
+    return fitting.run_chunks(
         states,
         run_chunk,
         epochs=epochs,

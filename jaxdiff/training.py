@@ -1,13 +1,12 @@
-"""Training: the state pytree, the optimiser, and compiled steps and epochs.
+"""Training: the state pytree, the optimiser, and the compiled steps and epochs.
 
 Every static setting (the model, the optimiser, the batch size, the target, …) lives in
 one frozen, hashable :class:`TrainSpec`, passed as the one static argument of every
 compiled function: equal specs share one compiled program.
 
 ``train_step`` is one jitted update; ``train_epoch`` is one compiled ``lax.scan`` over a
-shuffled epoch; ``train_epochs`` runs several epochs in one compiled call; ``fit`` is the
-Python driver around them (chunks of epochs, callbacks for progress and checkpoints),
-built on :func:`run_chunks`, which ``ensembles.fit_ensemble`` shares.
+shuffled epoch; ``train_epochs`` runs several epochs in one compiled call. The Python
+driver around them (chunks of epochs, callbacks, divergence) is :mod:`jaxdiff.fitting`.
 
 The last, ragged batch of an epoch (10,000 = 78 × 128 + 16 for the seed) is taken as a
 second compiled step of its own size after the scan, not by masking: the update is then
@@ -18,13 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxdiff import data as data_lib
@@ -36,13 +33,10 @@ from jaxdiff.schedules import Schedule
 __all__ = [
     "TrainSpec",
     "TrainState",
-    "TrainingDiverged",
     "check_inputs",
     "epochs_program",
-    "fit",
     "init_state",
     "make_optimizer",
-    "run_chunks",
     "train_epoch",
     "train_epochs",
     "train_step",
@@ -269,23 +263,6 @@ def train_epoch(
     return _train_epoch(state, (data, labels), schedule, spec)
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss or the parameters became NaN or inf during epoch ``epoch``.
-
-    Attributes:
-      epoch: the 1-based epoch that diverged.
-      loss: its mean loss (NaN or inf, or finite when only the parameters overflowed).
-      state: the state after the last good epoch, ``epoch - 1``.
-    """
-
-    def __init__(self, epoch: int, loss: float, state):
-        self.epoch, self.loss, self.state = epoch, loss, state
-        super().__init__(
-            f"training diverged in epoch {epoch} (mean loss {loss}); the last good state is "
-            f"epoch {epoch - 1}: lower the learning rate or keep gradient clipping on"
-        )
-
-
 def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)]))
 
@@ -331,7 +308,8 @@ def train_epochs(
     buffer: int | None = None,
     labels: jax.Array | None = None,
 ) -> tuple[TrainState, jax.Array]:
-    """Runs ``num_epochs`` epochs of :func:`train_epoch` in one compiled call.
+    """Runs ``num_epochs`` epochs of :func:`train_epoch` in one compiled call (0 compiles
+    the program and runs none).
 
     ``buffer`` (static, ≥ ``num_epochs``; default ``num_epochs``) sizes the loss array:
     calls with the same buffer share one executable whatever ``num_epochs`` is.
@@ -340,109 +318,9 @@ def train_epochs(
     ``state.epoch`` falls short of the requested count) and later losses are NaN.
     """
     _check_batch(data, spec.batch_size)
-    num_epochs = validate.positive_int("num_epochs", num_epochs)
-    buffer = num_epochs if buffer is None else buffer
+    num_epochs = validate.non_negative_int("num_epochs", num_epochs)
+    buffer = max(num_epochs, 1) if buffer is None else buffer
     if num_epochs > buffer:
         raise ValueError(f"num_epochs must be at most buffer={buffer}, got {num_epochs}")
     state, losses = _train_epochs(state, (data, labels), num_epochs, schedule, spec, buffer)
     return state, losses[:num_epochs]
-
-
-def _epoch_of(state) -> int:
-    """The epoch of a state (the newest member's, for an ensemble)."""
-    return int(np.max(np.asarray(state.epoch)))
-
-
-def run_chunks(
-    state,
-    run_chunk: Callable,
-    *,
-    epochs: int,
-    epochs_per_call: int = 25,
-    callback: Callable | None = None,
-    stop_on_divergence: bool = True,
-) -> tuple[Any, dict]:
-    """The Python driver of training: from ``state``'s epoch up to ``epochs`` total, in
-    compiled chunks.
-
-    ``run_chunk(state, n)`` runs ``n`` epochs in one call and returns the new state and
-    losses whose last axis holds at least ``n`` entries (an ensemble's are ``(K, ·)``).
-    Chunk boundaries fall on multiples of ``epochs_per_call``, so a resumed run splits its
-    epochs exactly as an uninterrupted one. A call with ``n = 0`` compiles (or finds in
-    jit's cache) the one executable every chunk uses, before the clock starts. After each
-    chunk ``callback(state, losses, seconds)`` is called (progress bars, logging and
-    checkpoints live there). With ``stop_on_divergence``, a chunk that ends short of its
-    epochs raises :class:`TrainingDiverged` (the callback has seen the good epochs).
-
-    Returns:
-      The final state and ``{"losses", "train_seconds", "compile_seconds", "steps"}`` for
-      the epochs run by this call (``losses`` a numpy array, epochs on the last axis).
-    """
-    epochs = validate.positive_int("epochs", epochs)
-    epochs_per_call = validate.positive_int("epochs_per_call", epochs_per_call)
-    start_step = int(np.sum(np.asarray(state.step)))
-    t0 = time.perf_counter()
-    jax.block_until_ready(run_chunk(state, 0))
-    compile_seconds = time.perf_counter() - t0
-    chunks: list[np.ndarray] = []
-    train_seconds = 0.0
-    epoch = _epoch_of(state)
-    while epoch < epochs:
-        n = min(epochs_per_call - epoch % epochs_per_call, epochs - epoch)
-        t0 = time.perf_counter()
-        state, losses = run_chunk(state, n)
-        losses = jax.device_get(losses[..., :n])
-        seconds = time.perf_counter() - t0
-        train_seconds += seconds
-        done = _epoch_of(state) - epoch
-        if stop_on_divergence and done < n:
-            if done and callback is not None:
-                callback(state, losses[..., :done], seconds)
-            raise TrainingDiverged(epoch + done + 1, float(losses[..., done]), state)
-        epoch += n
-        chunks.append(losses)
-        if callback is not None:
-            callback(state, losses, seconds)
-    return state, {
-        "losses": np.concatenate(chunks, axis=-1) if chunks else np.zeros((0,), np.float32),
-        "train_seconds": train_seconds,
-        "compile_seconds": compile_seconds,
-        "steps": int(np.sum(np.asarray(state.step))) - start_step,
-    }
-
-
-def fit(
-    state: TrainState,
-    data,
-    *,
-    spec: TrainSpec,
-    schedule: Schedule,
-    epochs: int,
-    epochs_per_call: int = 25,
-    callback: Callable | None = None,
-    labels=None,
-) -> tuple[TrainState, dict]:
-    """Trains from ``state.epoch`` up to ``epochs`` total epochs (see :func:`run_chunks`).
-
-    ``labels`` ``(N,)`` train a class-conditional model (``spec.label_drop``).
-
-    Returns:
-      The final state and ``{"losses": [...], "train_seconds", "compile_seconds",
-      "steps"}`` for the epochs run by this call.
-
-    Raises:
-      TrainingDiverged: an epoch's loss or parameters became NaN or inf; the exception
-        holds the state of the last good epoch (the callback has seen it).
-    """
-    validate.positive_int("epochs", epochs)
-    validate.positive_int("epochs_per_call", epochs_per_call)
-    inputs = check_inputs(data, labels, spec=spec, schedule=schedule)
-
-    def run_chunk(s, n):
-        return _train_epochs(s, inputs, n, schedule, spec, epochs_per_call)
-
-    state, info = run_chunks(
-        state, run_chunk, epochs=epochs, epochs_per_call=epochs_per_call, callback=callback
-    )
-    info["losses"] = [float(v) for v in info["losses"]]
-    return state, info

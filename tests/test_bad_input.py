@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import data, likelihood, metrics, models, samplers, schedules, training
+from jaxdiff import data, fitting, likelihood, metrics, models, samplers, schedules, training
 from jaxdiff.runs import config, rundir, setup
 
 NET = None
@@ -32,7 +32,7 @@ def _fit(x=None, **kw):
     args.update(kw)
     state = training.init_state(jax.random.key(1), params, opt)
     x = np.zeros((16, 2), np.float32) if x is None else x
-    return training.fit(state, x, **args)
+    return fitting.fit(state, x, **args)
 
 
 def _sample(shape=(4, 2), sched=None, **kw):

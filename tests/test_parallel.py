@@ -11,7 +11,7 @@ SCRIPT = textwrap.dedent(
     """
     import dataclasses
     import jax, numpy as np
-    from jaxdiff import models, parallel, schedules, training
+    from jaxdiff import fitting, models, parallel, schedules, training
 
     assert jax.device_count() == 4, jax.devices()
     apply_fn, params = models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent(
     spec = training.TrainSpec(apply_fn, opt, batch_size=128)
     kw = dict(epochs=3, spec=spec, schedule=sched)
     state = training.init_state(jax.random.key(1), params, opt)
-    single, info1 = training.fit(state, x, **kw)
+    single, info1 = fitting.fit(state, x, **kw)
     mesh = parallel.make_mesh()
     sharded, info4 = parallel.fit(state, x, mesh=mesh, **kw)
     for a, b in zip(jax.tree_util.tree_leaves(single.params),

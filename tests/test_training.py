@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import models, samplers, schedules, training
+from jaxdiff import fitting, models, samplers, schedules, training
 
 
 def _adam_np(grads, lr=1e-3, clip=1.0, b1=0.9, b2=0.999, eps=1e-8):
@@ -121,15 +121,6 @@ def test_chunked_epochs_are_bit_identical(small):
     assert int(a.epoch) == int(b.epoch) == 6
 
 
-def test_fit_resumes_exactly(small):
-    state, x, kw = small
-    full, info = training.fit(state, x, epochs=6, epochs_per_call=4, **kw())
-    half, _ = training.fit(state, x, epochs=3, epochs_per_call=4, **kw())
-    resumed, _ = training.fit(half, x, epochs=6, epochs_per_call=4, **kw())
-    assert _leaves_equal(full.params, resumed.params)
-    assert info["steps"] == 6 * 7 and len(info["losses"]) == 6
-
-
 def test_ema_off_leaves_none_and_on_follows_formula(small):
     state, x, kw = small
     batch = x[:16]
@@ -164,12 +155,6 @@ def test_bad_batch_size(small, bs, match):
         training.train_epoch(state, x, **kw(batch_size=bs))
 
 
-def test_bad_epochs(small):
-    state, x, kw = small
-    with pytest.raises(ValueError, match="epochs must be a positive integer, got 0"):
-        training.fit(state, x, epochs=0, **kw())
-
-
 # The noiseless S-curve of sklearn's make_s_curve in the seed's units: columns 0 and 2 / 10.
 _U = np.linspace(-1.5 * np.pi, 1.5 * np.pi, 6001)
 _CURVE = np.stack([np.sin(_U), np.sign(_U) * (np.cos(_U) - 1)], 1) / 10
@@ -191,7 +176,7 @@ def test_short_seed_training_learns_the_s_curve(s_curve_data):
     from jaxdiff.runs import config, setup
 
     s = setup.setup(config.preset("seed"))
-    state, info = training.fit(
+    state, info = fitting.fit(
         s.state, s.data, spec=s.spec, schedule=s.schedule, epochs=150, epochs_per_call=150
     )
     assert info["losses"][-1] < info["losses"][0]
@@ -211,37 +196,3 @@ def test_short_seed_training_learns_the_s_curve(s_curve_data):
     mean_ok, std_ok, near = check(s.state.params)
     assert not (mean_ok and std_ok and near >= 0.7), "an untrained model passed the check"
     assert _near_curve(s_curve_data[:2000], 0.05) > 0.99  # the data itself does
-
-
-def _tiny():
-    apply_fn, params = models.functional(
-        models.MLPDenoiser(width=16, num_steps=10), jax.random.key(0)
-    )
-    return apply_fn, params, schedules.sigmoid_schedule(10)
-
-
-def test_divergence_is_caught_inside_the_epoch_and_keeps_the_last_good_state():
-    apply_fn, params, sched = _tiny()
-    x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
-    good = training.make_optimizer(1e-3, 1.0)
-    state = training.init_state(jax.random.key(1), params, good)
-    spec = training.TrainSpec(apply_fn, good, batch_size=16)
-    state, _ = training.fit(state, x, epochs=2, spec=spec, schedule=sched)
-    wild = training.make_optimizer(1e8, 1.0)  # same opt_state structure, absurd steps
-    seen = []
-    with pytest.raises(training.TrainingDiverged) as info:
-        training.fit(
-            state,
-            x,
-            epochs=6,
-            spec=training.TrainSpec(apply_fn, wild, batch_size=16),
-            schedule=sched,
-            epochs_per_call=4,
-            callback=lambda s, losses, sec: seen.append(int(s.epoch)),
-        )
-    err = info.value
-    assert err.epoch == 3 and int(err.state.epoch) == 2
-    assert _leaves_equal(err.state.params, state.params)  # the diverged epoch was discarded
-    assert not np.isfinite(err.loss) or err.loss > 1e10
-    assert "diverged in epoch 3" in str(err) and "lower the learning rate" in str(err)
-    assert "\n" not in str(err) and seen == []

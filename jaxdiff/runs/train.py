@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, diffusion, ensembles, training, validate
+from jaxdiff import data, diffusion, ensembles, fitting, training, validate
 from jaxdiff.runs import checkpoints, config
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.draw import draw, final_labels
@@ -38,7 +38,7 @@ __all__ = ["fit", "resume_config", "train_run"]
 
 
 def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | None = None, **kw):
-    """``training.fit`` on the run's (standardised) data with every setting of ``s.config``.
+    """``fitting.fit`` on the run's (standardised) data with every setting of ``s.config``.
 
     Starts from ``state`` (default: the fresh ``s.state``); ``kw`` go to ``fit``
     (``epochs_per_call``, ``callback``). ``devices=N`` shards each batch over the first N
@@ -46,7 +46,7 @@ def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | No
     (:mod:`jaxdiff.ensembles`).
     """
     t = s.config.train
-    run = training.fit
+    run = fitting.fit
     if t.ensemble > 1:
         if devices is not None:
             raise ValueError("devices cannot be combined with an ensemble yet")
@@ -226,7 +226,7 @@ def train_run(
             if _epoch_of(st) > start_epoch and _epoch_of(st) % checkpoint_every != 0:
                 checkpoints.save(ckpt_dir, st)
             raise
-        except training.TrainingDiverged as err:
+        except fitting.TrainingDiverged as err:
             good = _epoch_of(err.state)
             if good > start_epoch and checkpoints.latest_epoch(ckpt_dir) != good:
                 checkpoints.save(ckpt_dir, err.state)

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from conftest import ENV, jaxdiff
 
-from jaxdiff import data, ensembles, training
+from jaxdiff import data, ensembles, fitting, training
 from jaxdiff.runs import config, draw, setup, train
 
 
@@ -195,7 +195,7 @@ def test_ensemble_members_equal_models_trained_alone_and_sample_by_member(tmp_pa
         init_key, train_key = jax.random.split(keys[i])
         alone = training.init_state(train_key, init_params(init_key), s.optimizer)
         spec = training.TrainSpec(apply_fn=s.apply_fn, optimizer=s.optimizer, batch_size=1000)
-        alone, info = training.fit(alone, s.train_data, spec=spec, schedule=s.schedule, epochs=2)
+        alone, info = fitting.fit(alone, s.train_data, spec=spec, schedule=s.schedule, epochs=2)
         got = ensembles.member(state, i)
         for a, b in zip(
             jax.tree_util.tree_leaves(alone.params),

@@ -1,27 +1,26 @@
-"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``.
-
-Every mistake of the user's ends in one line on stderr and exit code 2, never a
-traceback. This file only parses: flags become settings (``runs.config.configure``) or
-arguments of the application layer (``jaxdiff.runs``), whose checks and rules apply.
-"""
+"""The flags of every ``jaxdiff`` command, checked by the library's own validators."""
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
-import pathlib
-import resource
-import sys
-import time
-import warnings
 
 from jaxdiff import validate
 
-__all__ = ["main"]
+__all__ = ["build"]
 
 
 class _Parser(argparse.ArgumentParser):
+    """Exits 2 with one line on a parse error; remembers its flags (``flags``)."""
+
+    def __init__(self, *args, **kwargs):
+        self.flags: set[str] = set()
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *names, **kwargs):
+        self.flags.update(n for n in names if n.startswith("-"))
+        return super().add_argument(*names, **kwargs)
+
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -174,7 +173,8 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``jaxdiff`` parser and its commands' parsers by name."""
     parser = _Parser(
         prog="jaxdiff", description="Functional JAX denoising diffusion on small data."
     )
@@ -282,209 +282,4 @@ def _parser() -> argparse.ArgumentParser:
         "and samples.png from a run directory.",
     )
     plot.add_argument("--run", required=True, help="run directory")
-    return parser
-
-
-# Flags of `train` and `demo` that are settings of the run, by their setting's name.
-_SETTING_FLAGS = {
-    "data": "data",
-    "conditional": "conditional",
-    "label_drop": "label_drop",
-    "guidance": "guidance",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "lr": "learning_rate",
-    "target": "target",
-    "ema": "ema_decay",
-    "ensemble": "ensemble",
-    "standardize": "standardize",
-    "width": "width",
-    "schedule": "schedule",
-    "seed": "seed",
-}
-
-
-def _settings(args) -> dict:
-    """The settings the command line gives (a flag not given is absent)."""
-    out = {}
-    for flag, name in _SETTING_FLAGS.items():
-        value = getattr(args, flag, None)
-        if value is not None and value is not False:
-            out[name] = value
-    return out
-
-
-def _train(args) -> int:
-    from jaxdiff.runs import config, evaluate, train
-
-    if args.distributed:
-        from jaxdiff import parallel
-
-        parts = args.distributed.split(",")
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-            raise ValueError(
-                "--distributed must be HOST:PORT,NUM_PROCESSES,PROCESS_ID, "
-                f"got {args.distributed!r}"
-            )
-        parallel.initialize(parts[0], int(parts[1]), int(parts[2]))
-
-    settings = _settings(args)
-    preset = "seed" if args.command == "demo" else getattr(args, "preset", None)
-    if args.resume:
-        cfg = train.resume_config(args.out, preset, **settings)
-    else:
-        cfg = config.configure(config.preset(preset or "seed"), **settings)
-    log_every = 100 if args.command == "demo" and not args.quiet else None
-    report = train.train_run(
-        cfg,
-        args.out,
-        resume=args.resume,
-        checkpoint_every=args.checkpoint_every,
-        log_every=log_every,
-        progress=not args.quiet,
-        eval_n=args.eval_n,
-        figures=not args.no_figures,
-        devices=args.devices,
-    )
-    rate = report["steps_per_second"]
-    print(
-        f"trained {report['epochs']} epochs ({report['steps']} steps) in "
-        f"{report['train_seconds']:.1f} s"
-        + (f" ({rate:,.0f} steps/s, compile {report['compile_seconds']:.1f} s)" if rate else "")
-        + f"; final loss {report['final_loss']:.5f}; wrote {args.out}"
-    )
-    if "quality" in report:
-        print(evaluate.quality_table(report["quality"]))
-    return 0
-
-
-def _eval(args) -> int:
-    from jaxdiff.runs import evaluate
-
-    if args.samples is not None and not args.samples.endswith(".npy"):
-        raise ValueError(f"--samples must name a .npy file, got {args.samples!r}")
-    q = evaluate.evaluate_run(
-        args.run, samples_path=args.samples, n=args.n, likelihood_n=args.likelihood_n
-    )
-    print(evaluate.quality_table(q))
-    print(f"added 'quality' to {args.run}/report.json")
-    return 0
-
-
-def _sample(args) -> int:
-    import jax
-
-    from jaxdiff.runs import draw, setup
-
-    out = pathlib.Path(args.out)
-    if out.suffix != ".npy":
-        raise ValueError(f"--out must name a .npy file, got {args.out!r}")
-    if not out.parent.is_dir():
-        raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
-    s, state = setup.restore(args.run)
-    params = setup.model_params(s, state, args.member)
-    key = s.keys.sample if args.seed is None else jax.random.key(args.seed)
-    t0 = time.perf_counter()
-    draw.draw(
-        s,
-        params,
-        key,
-        args.n,
-        out=out,
-        chunk=args.chunk,
-        progress=not args.quiet,
-        labels=args.label,
-        guidance=args.guidance,
-        method=args.sampler,
-        steps=args.steps,
-        eta=args.eta,
-    )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"wrote {args.n} samples to {args.out} in {time.perf_counter() - t0:.1f} s "
-        f"(peak memory {peak:,.0f} MiB)"
-    )
-    return 0
-
-
-def _plot(args) -> int:
-    from jaxdiff.runs import figures
-
-    figures.plot_run(args.run)
-    print(f"redrew the figures of {args.run}")
-    return 0
-
-
-def _enable_compilation_cache() -> None:
-    """Keeps compiled programs on disk, so a second ``jaxdiff`` call skips XLA compilation.
-
-    The folder is ``$JAXDIFF_CACHE_DIR`` or ``~/.cache/jaxdiff/xla``; ``JAXDIFF_CACHE_DIR=off``
-    turns it off, and a ``JAX_COMPILATION_CACHE_DIR`` set by the user wins.
-    """
-    import jax
-
-    folder = os.environ.get("JAXDIFF_CACHE_DIR", "")
-    if folder == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        return
-    folder = folder or os.path.join(os.path.expanduser("~"), ".cache", "jaxdiff", "xla")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
-
-
-def _flags(parser: argparse.ArgumentParser, command: str) -> set[str]:
-    """The option strings of ``command``."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {o for action in sub.choices[command]._actions for o in action.option_strings}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``jaxdiff`` console script; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    _enable_compilation_cache()
-    warnings.formatwarning = lambda message, *rest, **kw: f"jaxdiff: warning: {message}\n"
-    handlers = {
-        "demo": _train,
-        "train": _train,
-        "sample": _sample,
-        "eval": _eval,
-        "plot": _plot,
-    }
-    try:
-        return handlers[args.command](args)
-    except KeyboardInterrupt:
-        print(
-            f"\njaxdiff {args.command}: interrupted; the last completed epochs are "
-            "checkpointed, rerun with --resume to continue",
-            file=sys.stderr,
-        )
-        return 130
-    except RuntimeError as err:
-        import jax
-
-        from jaxdiff import training
-
-        if not isinstance(err, training.TrainingDiverged):
-            raise
-        kept = int(max(jax.numpy.ravel(err.state.epoch)))
-        where = f"checkpoint of epoch {kept} kept" if kept else "nothing to keep"
-        print(f"jaxdiff {args.command}: error: {err} ({where})", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError, OSError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        flag = "--" + getattr(err, "name", "").replace("_", "-")
-        if isinstance(err, validate.InvalidValue) and flag in _flags(parser, args.command):
-            # The library's check, in the command line's words.
-            message = f"{flag} must be {err.expected}, got {err.value!r}"
-        print(f"jaxdiff {args.command}: error: {message}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return parser, {"demo": demo, "train": train, "sample": sample, "eval": ev, "plot": plot}

@@ -1,0 +1,82 @@
+"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``.
+
+Every mistake of the user's ends in one line on stderr and exit code 2, never a
+traceback. This package only parses (:mod:`~jaxdiff.cli.parser`) and calls
+(:mod:`~jaxdiff.cli.commands`): flags become settings (``runs.config.configure``) or
+arguments of the application layer (``jaxdiff.runs``), whose checks and rules apply.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+from jaxdiff import validate
+from jaxdiff.cli import commands
+from jaxdiff.cli import parser as parser_lib
+
+__all__ = ["main"]
+
+
+def _enable_compilation_cache() -> None:
+    """Keeps compiled programs on disk, so a second ``jaxdiff`` call skips XLA compilation.
+
+    The folder is ``$JAXDIFF_CACHE_DIR`` or ``~/.cache/jaxdiff/xla``; ``JAXDIFF_CACHE_DIR=off``
+    turns it off, and a ``JAX_COMPILATION_CACHE_DIR`` set by the user wins.
+    """
+    import jax
+
+    folder = os.environ.get("JAXDIFF_CACHE_DIR", "")
+    if folder == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    folder = folder or os.path.join(os.path.expanduser("~"), ".cache", "jaxdiff", "xla")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jaxdiff`` console script; returns the exit code."""
+    parser, commands_ = parser_lib.build()
+    args = parser.parse_args(argv)
+    _enable_compilation_cache()
+    warnings.formatwarning = lambda message, *rest, **kw: f"jaxdiff: warning: {message}\n"
+    handlers = {
+        "demo": commands.train,
+        "train": commands.train,
+        "sample": commands.sample,
+        "eval": commands.eval_,
+        "plot": commands.plot,
+    }
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print(
+            f"\njaxdiff {args.command}: interrupted; the last completed epochs are "
+            "checkpointed, rerun with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
+    except RuntimeError as err:
+        import jax
+
+        from jaxdiff import fitting
+
+        if not isinstance(err, fitting.TrainingDiverged):
+            raise
+        kept = int(max(jax.numpy.ravel(err.state.epoch)))
+        where = f"checkpoint of epoch {kept} kept" if kept else "nothing to keep"
+        print(f"jaxdiff {args.command}: error: {err} ({where})", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, OSError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        flag = "--" + getattr(err, "name", "").replace("_", "-")
+        if isinstance(err, validate.InvalidValue) and flag in commands_[args.command].flags:
+            # The library's check, in the command line's words.
+            message = f"{flag} must be {err.expected}, got {err.value!r}"
+        print(f"jaxdiff {args.command}: error: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,142 @@
+"""What each ``jaxdiff`` command does with its parsed flags: calls into the application
+layer (:mod:`jaxdiff.runs`) and prints the result."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import resource
+import time
+
+__all__ = ["eval_", "plot", "sample", "settings", "train"]
+
+# Flags of `train` and `demo` that are settings of the run, by their setting's name.
+_SETTING_FLAGS = {
+    "data": "data",
+    "conditional": "conditional",
+    "label_drop": "label_drop",
+    "guidance": "guidance",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "learning_rate",
+    "target": "target",
+    "ema": "ema_decay",
+    "ensemble": "ensemble",
+    "standardize": "standardize",
+    "width": "width",
+    "schedule": "schedule",
+    "seed": "seed",
+}
+
+
+def settings(args) -> dict:
+    """The settings the command line gives (a flag not given is absent)."""
+    out = {}
+    for flag, name in _SETTING_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None and value is not False:
+            out[name] = value
+    return out
+
+
+def train(args) -> int:
+    from jaxdiff.runs import config, evaluate, train
+
+    if args.distributed:
+        from jaxdiff import parallel
+
+        parts = args.distributed.split(",")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            raise ValueError(
+                "--distributed must be HOST:PORT,NUM_PROCESSES,PROCESS_ID, "
+                f"got {args.distributed!r}"
+            )
+        parallel.initialize(parts[0], int(parts[1]), int(parts[2]))
+
+    given = settings(args)
+    preset = "seed" if args.command == "demo" else getattr(args, "preset", None)
+    if args.resume:
+        cfg = train.resume_config(args.out, preset, **given)
+    else:
+        cfg = config.configure(config.preset(preset or "seed"), **given)
+    log_every = 100 if args.command == "demo" and not args.quiet else None
+    report = train.train_run(
+        cfg,
+        args.out,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        log_every=log_every,
+        progress=not args.quiet,
+        eval_n=args.eval_n,
+        figures=not args.no_figures,
+        devices=args.devices,
+    )
+    rate = report["steps_per_second"]
+    print(
+        f"trained {report['epochs']} epochs ({report['steps']} steps) in "
+        f"{report['train_seconds']:.1f} s"
+        + (f" ({rate:,.0f} steps/s, compile {report['compile_seconds']:.1f} s)" if rate else "")
+        + f"; final loss {report['final_loss']:.5f}; wrote {args.out}"
+    )
+    if "quality" in report:
+        print(evaluate.quality_table(report["quality"]))
+    return 0
+
+
+def eval_(args) -> int:
+    from jaxdiff.runs import evaluate
+
+    if args.samples is not None and not args.samples.endswith(".npy"):
+        raise ValueError(f"--samples must name a .npy file, got {args.samples!r}")
+    q = evaluate.evaluate_run(
+        args.run, samples_path=args.samples, n=args.n, likelihood_n=args.likelihood_n
+    )
+    print(evaluate.quality_table(q))
+    print(f"added 'quality' to {args.run}/report.json")
+    return 0
+
+
+def sample(args) -> int:
+    import jax
+
+    from jaxdiff.runs import draw, setup
+
+    out = pathlib.Path(args.out)
+    if out.suffix != ".npy":
+        raise ValueError(f"--out must name a .npy file, got {args.out!r}")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
+    s, state = setup.restore(args.run)
+    params = setup.model_params(s, state, args.member)
+    key = s.keys.sample if args.seed is None else jax.random.key(args.seed)
+    t0 = time.perf_counter()
+    draw.draw(
+        s,
+        params,
+        key,
+        args.n,
+        out=out,
+        chunk=args.chunk,
+        progress=not args.quiet,
+        labels=args.label,
+        guidance=args.guidance,
+        method=args.sampler,
+        steps=args.steps,
+        eta=args.eta,
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"wrote {args.n} samples to {args.out} in {time.perf_counter() - t0:.1f} s "
+        f"(peak memory {peak:,.0f} MiB)"
+    )
+    return 0
+
+
+def plot(args) -> int:
+    from jaxdiff.runs import figures
+
+    figures.plot_run(args.run)
+    print(f"redrew the figures of {args.run}")
+    return 0
