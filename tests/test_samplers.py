@@ -14,35 +14,6 @@ def net():
     return models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
 
 
-@pytest.mark.parametrize("variance, last", [("beta", True), ("beta_tilde", False)])
-def test_scan_equals_python_loop_over_step(net, variance, last):
-    apply_fn, params = net
-    sched = schedules.sigmoid_schedule(20)
-    key = jax.random.key(3)
-    got = samplers.sample(
-        key,
-        apply_fn,
-        params,
-        sched,
-        (50, 2),
-        samplers.SamplerOptions(variance=variance, last_step_noise=last),
-    )
-    init_key, loop_key = jax.random.split(key)
-    x = jax.random.normal(init_key, (50, 2))
-    for t in range(19, -1, -1):
-        x = samplers.ddpm_step(
-            jax.random.fold_in(loop_key, t),
-            apply_fn,
-            params,
-            sched,
-            x,
-            t,
-            variance=variance,
-            last_step_noise=last,
-        )
-    np.testing.assert_allclose(np.asarray(got), np.asarray(x), rtol=1e-6, atol=1e-6)
-
-
 def test_trajectory_ends_in_sample_and_starts_in_noise(net):
     apply_fn, params = net
     sched = schedules.sigmoid_schedule(15)

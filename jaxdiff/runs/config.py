@@ -12,6 +12,8 @@ import json
 import pathlib
 from typing import Any
 
+from jaxdiff import validate
+
 __all__ = [
     "DATA_SETS",
     "PRESETS",
@@ -139,24 +141,17 @@ class Config:
         """Rebuilds a config; unknown or ill-typed entries raise ValueError naming them."""
         if not isinstance(d, dict):
             raise ValueError(f"config must be a JSON object, got {type(d).__name__}")
-        sections = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - set(sections))
-        if unknown:
-            raise ValueError(f"config has unknown section(s) {unknown}")
+        _no_unknown("config has unknown section(s)", d, [*_SECTIONS, "seed"])
         kwargs: dict[str, Any] = {}
         for name, value in d.items():
             if name == "seed":
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError(f"config seed must be a non-negative integer, got {value!r}")
-                kwargs[name] = value
+                kwargs[name] = validate.non_negative_int("config seed", value)
                 continue
             sub_cls = _SECTIONS[name]
             if not isinstance(value, dict):
                 raise ValueError(f"config section {name!r} must be an object, got {value!r}")
             fields = {f.name: f for f in dataclasses.fields(sub_cls)}
-            bad = sorted(set(value) - set(fields))
-            if bad:
-                raise ValueError(f"config section {name!r} has unknown key(s) {bad}")
+            _no_unknown(f"config section {name!r} has unknown key(s)", value, fields)
             defaults = sub_cls()
             for key, v in value.items():
                 _check_type(f"{name}.{key}", v, getattr(defaults, key), fields[key].type)
@@ -179,6 +174,12 @@ _SECTIONS = {
     "train": TrainConfig,
     "sample": SampleConfig,
 }
+
+
+def _no_unknown(what: str, given, known) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"{what} {unknown}")
 
 
 def _check_type(name: str, value, default, annotation: str) -> None:

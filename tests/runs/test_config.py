@@ -50,3 +50,44 @@ def test_bad_config_json(text, match):
 def test_unknown_preset():
     with pytest.raises(ValueError, match=r"preset must be one of \['fast', 'seed'\], got 'x'"):
         config.preset("x")
+
+
+def test_configure_applies_settings_as_the_command_line_means_them(tmp_path):
+    fast = config.preset("fast")
+    cfg = config.configure(fast, epochs=300, learning_rate=0.01, ema_decay=0, schedule="sigmoid")
+    assert (cfg.train.epochs, cfg.train.lr_decay_epochs) == (300, 300)  # the decay follows
+    assert cfg.train.learning_rate == 0.01 and cfg.train.ema_decay is None
+    assert (cfg.schedule.kind, cfg.schedule.beta_start, cfg.schedule.beta_end) == (
+        "sigmoid",
+        1e-5,
+        5e-3,
+    )
+    assert config.configure(fast) == fast  # nothing given, nothing changed
+    path = tmp_path / "rows.csv"
+    seed = config.configure(config.preset("seed"), data=str(path))
+    assert (seed.data.name, seed.data.path, seed.data.standardize) == ("file", str(path), True)
+    raw = config.configure(config.preset("seed"), data=str(path), standardize=False)
+    assert raw.data.standardize is False  # a file is standardised unless asked not to be
+    with pytest.raises(ValueError, match="need --conditional"):
+        config.configure(fast, guidance=2.0)
+    with pytest.raises(ValueError, match="--batch-size must be at most the data size 10000"):
+        config.configure(fast, batch_size=20_000)
+    with pytest.raises(TypeError, match="unknown setting"):
+        config.configure(fast, colour="red")
+
+
+def test_resume_accepts_equal_settings_and_names_a_differing_one():
+    started = config.configure(
+        config.preset("fast"), data="moons", seed=3, learning_rate=0.01, epochs=200
+    )
+    same = dict(data="moons", seed=3, learning_rate=0.01)
+    resumed = config.resume_config(started, "fast", epochs=400, **same)
+    assert resumed.train.epochs == 400 and resumed.train.lr_decay_epochs == 200  # kept
+    assert config.resume_config(started) == started  # nothing given: the saved settings
+    assert config.resume_config(started, None, learning_rate=0.01) == started
+    with pytest.raises(ValueError, match=r"started with train\.learning_rate = 0\.01, this"):
+        config.resume_config(started, "fast", data="moons", seed=3)  # the preset's 3e-3
+    with pytest.raises(ValueError, match="started with seed = 3, this command line gives 4"):
+        config.resume_config(started, None, seed=4)
+    with pytest.raises(ValueError, match=r"started with data\.name = 'moons'"):
+        config.resume_config(started, None, data="circles")

@@ -1,0 +1,102 @@
+"""The solvers' building blocks: the timestep sequences, written out; one step of each
+method against its equation in float64 numpy; the scanned chain against a Python loop."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdiff import models, samplers, schedules, solvers
+
+
+@pytest.fixture(scope="module")
+def net():
+    return models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
+
+
+@pytest.mark.parametrize(
+    "spacing, steps, expected",
+    [
+        # T//K = 10: 0, 10, …, 90 (DDIM's original choice), then reversed.
+        ("leading", 10, [90, 80, 70, 60, 50, 40, 30, 20, 10, 0]),
+        # T//K = 14: 0, 14, …, 84.
+        ("leading", 7, [84, 70, 56, 42, 28, 14, 0]),
+        # round(arange(T, 0, -T/K)) - 1: 100, 90, …, 10 minus one.
+        ("trailing", 10, [99, 89, 79, 69, 59, 49, 39, 29, 19, 9]),
+        # T/K = 14.29: 100, 85.7, 71.4, 57.1, 42.9, 28.6, 14.3 -> rounded, minus one.
+        ("trailing", 7, [99, 85, 70, 56, 42, 28, 13]),
+        # round(linspace(0, 99, 10)): 0, 11, …, 99.
+        ("linspace", 10, [99, 88, 77, 66, 55, 44, 33, 22, 11, 0]),
+        # linspace(0, 99, 7) = 0, 16.5, 33, 49.5, 66, 82.5, 99; halves round to even.
+        ("linspace", 7, [99, 82, 66, 50, 33, 16, 0]),
+    ],
+)
+def test_timesteps_are_the_written_out_sequences(spacing, steps, expected):
+    assert solvers.timesteps(100, steps, spacing).tolist() == expected
+
+
+def _linear_model(weight):
+    """A stand-in network whose output is ``weight · x`` (any t)."""
+
+    def apply_fn(params, x, t):
+        return weight * x
+
+    return apply_fn
+
+
+def test_ddpm_step_is_eq_11_plus_noise(x64):
+    sched = schedules.cosine_schedule(20)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(5, 2)))
+    key, t = jax.random.key(3), 7
+    got = solvers.ddpm_step(key, _linear_model(0.3), None, sched, x, t, variance="beta_tilde")
+    b = np.asarray(sched.betas, np.float64)
+    abar = np.cumprod(1 - b)
+    eps = 0.3 * np.asarray(x)
+    mean = (np.asarray(x) - b[t] / np.sqrt(1 - abar[t]) * eps) / np.sqrt(1 - b[t])
+    var = b[t] * (1 - abar[t - 1]) / (1 - abar[t])
+    z = np.asarray(jax.random.normal(key, x.shape, x.dtype))
+    np.testing.assert_allclose(np.asarray(got), mean + np.sqrt(var) * z, rtol=1e-12)
+
+
+def test_ddim_step_is_song_eq_12(x64):
+    sched = schedules.cosine_schedule(20)
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(5, 2)))
+    key, t, t_prev, eta = jax.random.key(4), 15, 9, 0.4
+    got = solvers.ddim_step(key, _linear_model(-0.2), None, sched, x, t, t_prev, eta=eta)
+    abar = np.cumprod(1 - np.asarray(sched.betas, np.float64))
+    a_t, a_p = abar[t], abar[t_prev]
+    eps = -0.2 * np.asarray(x)
+    x0 = (np.asarray(x) - np.sqrt(1 - a_t) * eps) / np.sqrt(a_t)
+    sigma = eta * np.sqrt((1 - a_p) / (1 - a_t)) * np.sqrt(1 - a_t / a_p)
+    z = np.asarray(jax.random.normal(key, x.shape, x.dtype))
+    want = np.sqrt(a_p) * x0 + np.sqrt(1 - a_p - sigma**2) * eps + sigma * z
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("variance, last", [("beta", True), ("beta_tilde", False)])
+def test_scan_equals_python_loop_over_step(net, variance, last):
+    apply_fn, params = net
+    sched = schedules.sigmoid_schedule(20)
+    key = jax.random.key(3)
+    got = samplers.sample(
+        key,
+        apply_fn,
+        params,
+        sched,
+        (50, 2),
+        samplers.SamplerOptions(variance=variance, last_step_noise=last),
+    )
+    init_key, loop_key = jax.random.split(key)
+    x = jax.random.normal(init_key, (50, 2))
+    for t in range(19, -1, -1):
+        x = solvers.ddpm_step(
+            jax.random.fold_in(loop_key, t),
+            apply_fn,
+            params,
+            sched,
+            x,
+            t,
+            variance=variance,
+            last_step_noise=last,
+        )
+    np.testing.assert_allclose(np.asarray(got), np.asarray(x), rtol=1e-6, atol=1e-6)
