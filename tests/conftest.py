@@ -40,6 +40,33 @@ def x64_standard():
         yield
 
 
+@pytest.fixture(scope="module")
+def small():
+    """A small model, state and data set, and ``kw(batch_size=16, **spec settings)`` giving
+    the ``spec`` and ``schedule`` arguments of the training functions."""
+    from jaxdiff import models, schedules, training
+
+    sched = schedules.sigmoid_schedule()
+    apply_fn, params = models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
+    opt = training.make_optimizer()
+    state = training.init_state(jax.random.key(1), params, opt)
+    x = jax.random.normal(jax.random.key(2), (101, 2)) * 0.1
+
+    def kw(batch_size=16, **settings):
+        spec = training.TrainSpec(apply_fn, opt, batch_size=batch_size, **settings)
+        return dict(spec=spec, schedule=sched)
+
+    return state, x, kw
+
+
+def leaves_equal(a, b) -> bool:
+    """Whether two pytrees hold bit-identical leaves."""
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    return len(la) == len(lb) and all(
+        np.array_equal(np.asarray(p), np.asarray(q)) for p, q in zip(la, lb, strict=True)
+    )
+
+
 @pytest.fixture(scope="session")
 def s_curve_data():
     from jaxdiff import data

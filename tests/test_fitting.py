@@ -3,30 +3,9 @@
 import jax
 import numpy as np
 import pytest
+from conftest import leaves_equal
 
 from jaxdiff import fitting, models, schedules, training
-
-
-@pytest.fixture(scope="module")
-def small():
-    sched = schedules.sigmoid_schedule()
-    apply_fn, params = models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
-    opt = training.make_optimizer()
-    state = training.init_state(jax.random.key(1), params, opt)
-    x = jax.random.normal(jax.random.key(2), (101, 2)) * 0.1
-
-    def kw(batch_size=16, **settings):
-        spec = training.TrainSpec(apply_fn, opt, batch_size=batch_size, **settings)
-        return dict(spec=spec, schedule=sched)
-
-    return state, x, kw
-
-
-def _leaves_equal(a, b):
-    return all(
-        np.array_equal(np.asarray(p), np.asarray(q))
-        for p, q in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
-    )
 
 
 def test_fit_resumes_exactly(small):
@@ -34,7 +13,7 @@ def test_fit_resumes_exactly(small):
     full, info = fitting.fit(state, x, epochs=6, epochs_per_call=4, **kw())
     half, _ = fitting.fit(state, x, epochs=3, epochs_per_call=4, **kw())
     resumed, _ = fitting.fit(half, x, epochs=6, epochs_per_call=4, **kw())
-    assert _leaves_equal(full.params, resumed.params)
+    assert leaves_equal(full.params, resumed.params)
     assert info["steps"] == 6 * 7 and len(info["losses"]) == 6
 
 
@@ -72,7 +51,7 @@ def test_divergence_is_caught_inside_the_epoch_and_keeps_the_last_good_state():
         )
     err = info.value
     assert err.epoch == 3 and int(err.state.epoch) == 2
-    assert _leaves_equal(err.state.params, state.params)  # the diverged epoch was discarded
+    assert leaves_equal(err.state.params, state.params)  # the diverged epoch was discarded
     assert not np.isfinite(err.loss) or err.loss > 1e10
     assert "diverged in epoch 3" in str(err) and "lower the learning rate" in str(err)
     assert "\n" not in str(err) and seen == []

@@ -4,8 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import leaves_equal
 
-from jaxdiff import fitting, models, samplers, schedules, training
+from jaxdiff import fitting, samplers, training
 
 
 def _adam_np(grads, lr=1e-3, clip=1.0, b1=0.9, b2=0.999, eps=1e-8):
@@ -66,28 +67,6 @@ def test_make_optimizer_rejects(kw, match):
         training.make_optimizer(**kw)
 
 
-@pytest.fixture(scope="module")
-def small():
-    sched = schedules.sigmoid_schedule()
-    apply_fn, params = models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
-    opt = training.make_optimizer()
-    state = training.init_state(jax.random.key(1), params, opt)
-    x = jax.random.normal(jax.random.key(2), (101, 2)) * 0.1
-
-    def kw(batch_size=16, **settings):
-        spec = training.TrainSpec(apply_fn, opt, batch_size=batch_size, **settings)
-        return dict(spec=spec, schedule=sched)
-
-    return state, x, kw
-
-
-def _leaves_equal(a, b):
-    return all(
-        np.array_equal(np.asarray(p), np.asarray(q))
-        for p, q in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
-    )
-
-
 def test_epoch_is_one_scan_plus_ragged_step_and_matches_manual_steps(small):
     """101 points at batch 16 = 6 full batches + 5: 7 steps, in the order of the permutation."""
     state, x, kw = small
@@ -116,7 +95,7 @@ def test_chunked_epochs_are_bit_identical(small):
     for n in (1, 3, 2):
         b, l_n = training.train_epochs(b, x, n, buffer=6, **kw())
         lb.extend(np.asarray(l_n).tolist())
-    assert _leaves_equal(a.params, b.params) and _leaves_equal(a.opt_state, b.opt_state)
+    assert leaves_equal(a.params, b.params) and leaves_equal(a.opt_state, b.opt_state)
     assert np.array_equal(np.asarray(la), np.asarray(lb))
     assert int(a.epoch) == int(b.epoch) == 6
 
@@ -129,7 +108,7 @@ def test_ema_off_leaves_none_and_on_follows_formula(small):
     assert s_off.ema_params is None
     ema_state = dataclasses.replace(state, ema_params=state.params)
     s_on, _ = training.train_step(ema_state, batch, key, **kw(ema_decay=0.99))
-    assert _leaves_equal(s_on.params, s_off.params)
+    assert leaves_equal(s_on.params, s_off.params)
     for e, p0, p1 in zip(
         jax.tree_util.tree_leaves(s_on.ema_params),
         jax.tree_util.tree_leaves(state.params),

@@ -11,7 +11,7 @@ import time
 
 import jax
 import numpy as np
-from conftest import ENV, jaxdiff
+from conftest import ENV, jaxdiff, leaves_equal
 
 from jaxdiff import data, ensembles
 from jaxdiff.runs import config, draw, setup, train
@@ -70,11 +70,6 @@ def test_resume_equals_uninterrupted_bit_for_bit(runs):
 TRAIN = ["--epochs", "4", "--checkpoint-every", "1", "--quiet", "--eval-n", "0", "--no-figures"]
 
 
-def _leaves_equal(a, b):
-    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
-    return len(la) == len(lb) and all(np.array_equal(x, y) for x, y in zip(la, lb, strict=True))
-
-
 def _metrics_lines(run_dir):
     path = run_dir / "metrics.jsonl"
     return len(path.read_text().splitlines()) if path.is_file() else 0
@@ -107,7 +102,7 @@ def test_sigkill_then_resume_equals_uninterrupted_bit_for_bit(trained, tmp_path)
     _, a = setup.restore(trained)
     _, b = setup.restore(crashed)
     assert int(a.epoch) == int(b.epoch) == 4
-    assert _leaves_equal(a.params, b.params) and _leaves_equal(a.opt_state, b.opt_state)
+    assert leaves_equal(a.params, b.params) and leaves_equal(a.opt_state, b.opt_state)
     # Two processes (this one trained `trained`), one seed: identical bytes.
     assert (trained / "samples.npy").read_bytes() == (crashed / "samples.npy").read_bytes()
     rows = (crashed / "metrics.jsonl").read_text().splitlines()
