@@ -20,7 +20,13 @@ import numpy as np
 
 from jaxdiff import validate
 
-__all__ = ["MLPDenoiser", "check_fits", "functional", "param_count"]
+__all__ = ["MLPDenoiser", "check_fits", "float_dtype", "functional", "param_count"]
+
+
+def float_dtype():
+    """The default float: float32, or float64 under ``jax_enable_x64``. Parameters, the
+    training arithmetic and samples follow it (data sets are generated as float32)."""
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
 def _torch_bias_init(fan_in: int):
@@ -102,15 +108,19 @@ class MLPDenoiser(nn.Module):
             c = jnp.where(c < 0, null, c)
 
         h = x
+        dtype = float_dtype()
         fan_in = self.data_dim
         for layer in range(self.depth + 1):
             out = self.width if layer < self.depth else self.data_dim
             if self.init_style == "torch":
                 dense = nn.Dense(
-                    out, kernel_init=_torch_kernel_init, bias_init=_torch_bias_init(fan_in)
+                    out,
+                    kernel_init=_torch_kernel_init,
+                    bias_init=_torch_bias_init(fan_in),
+                    param_dtype=dtype,
                 )
             else:
-                dense = nn.Dense(out)
+                dense = nn.Dense(out, param_dtype=dtype)
             h = dense(h)
             if layer < self.depth:
                 embed_init = (
@@ -118,12 +128,16 @@ class MLPDenoiser(nn.Module):
                     if self.init_style == "torch"
                     else nn.linear.default_embed_init
                 )
-                h = h + lookup(nn.Embed(self.num_steps, self.width, embedding_init=embed_init))
+                step_table = nn.Embed(
+                    self.num_steps, self.width, embedding_init=embed_init, param_dtype=dtype
+                )
+                h = h + lookup(step_table)
                 if self.num_classes:
                     table = nn.Embed(
                         self.num_classes + 1,
                         self.width,
                         embedding_init=embed_init,
+                        param_dtype=dtype,
                         name=f"LabelEmbed_{layer}",
                     )
                     h = h + table(c)

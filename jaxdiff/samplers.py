@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiff import diffusion, validate
-from jaxdiff.models import check_fits
+from jaxdiff.models import check_fits, float_dtype
 from jaxdiff.schedules import Schedule
 from jaxdiff.solvers import CHAINS, SPACINGS, ddim_step, ddpm_step, timesteps
 
@@ -163,7 +163,8 @@ def _run(key, apply_fn, params, schedule, shape, options, labels, x_T, *, trajec
         raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
     if labels is not None:
         apply_fn = Conditioned(apply_fn, guided=w != 0)
-        params = (params, jnp.asarray(labels, jnp.int32), jnp.asarray(w, jnp.float32))
+        w = jnp.asarray(w, float_dtype())
+        params = (params, jnp.asarray(labels, jnp.int32), w)
     return _sample(key, apply_fn, params, schedule, shape, x_T, options, trajectory)
 
 

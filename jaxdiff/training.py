@@ -207,7 +207,7 @@ def _epoch(state, data, schedule, spec: TrainSpec):
         batch = jax.tree_util.tree_map(lambda a: a[idx], data)
         return _step(s, batch, jax.random.fold_in(steps_key, i), schedule, spec)
 
-    total = jnp.zeros((), jnp.float32)
+    total = jnp.zeros(())  # the default float: float32, or float64 under x64
     if num_full:
         batches = perm[: num_full * spec.batch_size].reshape(num_full, spec.batch_size)
         state, losses = jax.lax.scan(body, state, (jnp.arange(num_full), batches))
@@ -289,7 +289,7 @@ def epochs_program(state, data, num_epochs, schedule, spec: TrainSpec, buffer: i
         s = jax.lax.cond(bad, lambda: s, lambda: new)
         return i + 1, s, losses.at[i].set(loss.astype(losses.dtype)), bad
 
-    losses = jnp.full((buffer,), jnp.nan, jnp.float32)
+    losses = jnp.full((buffer,), jnp.nan)
     carry = (jnp.zeros((), jnp.int32), state, losses, jnp.zeros((), bool))
     _, state, losses, _ = jax.lax.while_loop(cond, body, carry)
     return state, losses

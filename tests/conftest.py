@@ -67,11 +67,40 @@ def leaves_equal(a, b) -> bool:
     )
 
 
-@pytest.fixture(scope="session")
-def s_curve_data():
-    from jaxdiff import data
+def scores(reference, x) -> dict:
+    """MMD², precision and recall (k = 3) of ``x`` against ``reference``."""
+    import jax.numpy as jnp
 
-    return data.s_curve(1234)
+    from jaxdiff import metrics
+
+    reference, x = jnp.asarray(reference, jnp.float32), jnp.asarray(x, jnp.float32)
+    precision, recall = metrics.precision_recall(reference, x)
+    return {
+        "mmd2": float(metrics.mmd2(reference, x)),
+        "precision": float(precision),
+        "recall": float(recall),
+    }
+
+
+def impostors(data, n: int, blur: float, seed: int = 0) -> dict:
+    """Plausible wrong answers for a sampler of ``data``: a uniform box and a Gaussian
+    with the data's mean and std, and the data blurred by N(0, blur²) noise."""
+    rng = np.random.default_rng(seed)
+    mean, std = data.mean(0), data.std(0)
+    return {
+        "box": mean + std * np.sqrt(3.0) * rng.uniform(-1.0, 1.0, (n, data.shape[1])),
+        "gaussian": mean + std * rng.standard_normal((n, data.shape[1])),
+        f"blur {blur}": data[:n] + blur * rng.standard_normal((n, data.shape[1])),
+    }
+
+
+def passes(got: dict, floor: dict, *, mmd2: float, precision: float, recall: float) -> bool:
+    """Whether scores are within the given distances of the data's own floor."""
+    return (
+        got["mmd2"] <= floor["mmd2"] + mmd2
+        and got["precision"] >= floor["precision"] - precision
+        and got["recall"] >= floor["recall"] - recall
+    )
 
 
 def seed_betas_np(num_steps=100, start=1e-5, end=5e-3):

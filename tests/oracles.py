@@ -12,15 +12,25 @@ def abar_np(betas):
     return np.cumprod(1.0 - np.asarray(betas, np.float64))
 
 
-def eps_star_apply(schedule, mu, c):
-    """``apply_fn(params, x, t)`` returning ``E[ε | x_t]`` for Gaussian data (params unused)."""
+def star_output(a, s, x, mu, c, target="eps"):
+    """The optimal network output for Gaussian data at scales ``(a, s)``: ``E[ε | x]``,
+    ``E[x_0 | x]`` or ``E[v | x] = a E[ε | x] - s E[x_0 | x]``, written out."""
+    denom = a**2 * c**2 + s**2
+    eps = s * (x - a * mu) / denom
+    x0 = mu + a * c**2 * (x - a * mu) / denom
+    return {"eps": eps, "x0": x0, "v": a * eps - s * x0}[target]
+
+
+def eps_star_apply(schedule, mu, c, target="eps"):
+    """``apply_fn(params, x, t)`` returning the optimal output for ``target`` (default
+    ``E[ε | x_t]``) for Gaussian data (params unused)."""
 
     def apply_fn(params, x, t):
         a = schedule.sqrt_alphas_cumprod[t]
         s = schedule.sqrt_one_minus_alphas_cumprod[t]
         if a.ndim:
             a, s = a[:, None], s[:, None]
-        return s * (x - a * mu) / (a**2 * c**2 + s**2)
+        return star_output(a, s, x, mu, c, target)
 
     return apply_fn
 

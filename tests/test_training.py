@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import leaves_equal
+from conftest import impostors, leaves_equal, passes, scores
 
-from jaxdiff import fitting, samplers, training
+from jaxdiff import data, fitting, samplers, training
 
 
 def _adam_np(grads, lr=1e-3, clip=1.0, b1=0.9, b2=0.999, eps=1e-8):
@@ -134,44 +134,31 @@ def test_bad_batch_size(small, bs, match):
         training.train_epoch(state, x, **kw(batch_size=bs))
 
 
-# The noiseless S-curve of sklearn's make_s_curve in the seed's units: columns 0 and 2 / 10.
-_U = np.linspace(-1.5 * np.pi, 1.5 * np.pi, 6001)
-_CURVE = np.stack([np.sin(_U), np.sign(_U) * (np.cos(_U) - 1)], 1) / 10
+@pytest.mark.slow
+def test_seed_preset_learns_the_s_curve():
+    """The seed preset trained for 600 epochs (47,400 steps) samples the S-curve better
+    than three impostors: a uniform box and a Gaussian with the data's mean and std, and
+    the data blurred by N(0, 0.03²) (three times its own noise).
 
-
-def _near_curve(samples, radius):
-    d2 = ((np.asarray(samples)[:, None, :] - _CURVE[None]) ** 2).sum(-1).min(1)
-    return float(np.mean(np.sqrt(d2) < radius))
-
-
-def test_short_seed_training_learns_the_s_curve(s_curve_data):
-    """The seed preset, 150 epochs (11,850 steps): mean within 15% and std within 10% of
-    the data's, 70% of samples near the curve.
-
-    Measured with keys 7-9: 76-77% of samples within 0.05 of the curve at 150 epochs
-    (85% at 250, 90% takes about 400), mean within 11-13%, std within 3%; an untrained
-    model fails.
+    Measured here (2,000 samples against a fresh draw, floor MMD² 3.4e-4, precision 0.975,
+    recall 0.973): 600 epochs MMD² 6.5e-3, precision 0.856, recall 0.975; the blurred
+    curve 1.6e-2 / 0.687, the box 4.0e-2 / 0.533, the Gaussian 7.5e-2 / 0.400. At 150
+    epochs the model scored 4.2e-2 / 0.56, no better than the box: short seed training
+    cannot be told from a rectangle, so this test needs the longer run (``pytest -m slow``).
     """
     from jaxdiff.runs import config, setup
 
     s = setup.setup(config.preset("seed"))
     state, info = fitting.fit(
-        s.state, s.data, spec=s.spec, schedule=s.schedule, epochs=150, epochs_per_call=150
+        s.state, s.data, spec=s.spec, schedule=s.schedule, epochs=600, epochs_per_call=150
     )
     assert info["losses"][-1] < info["losses"][0]
-
-    def check(params):
-        smp = np.asarray(
-            samplers.sample(jax.random.key(7), s.apply_fn, params, s.schedule, (2000, 2))
-        )
-        data = s_curve_data
-        mean_ok = np.all(np.abs(smp.mean(0) - data.mean(0)) < 0.15 * data.std(0))
-        std_ok = np.all(np.abs(smp.std(0) / data.std(0) - 1) < 0.1)
-        return mean_ok, std_ok, _near_curve(smp, 0.05)
-
-    mean_ok, std_ok, near = check(state.params)
-    assert mean_ok and std_ok, "trained samples' mean (15%) or std (10%) are off"
-    assert near >= 0.7, f"only {near:.1%} of samples lie within 0.05 of the S-curve"
-    mean_ok, std_ok, near = check(s.state.params)
-    assert not (mean_ok and std_ok and near >= 0.7), "an untrained model passed the check"
-    assert _near_curve(s_curve_data[:2000], 0.05) > 0.99  # the data itself does
+    reference, floor_draw = data.s_curve(4321, 2000), data.s_curve(5, 2000)
+    floor = scores(reference, floor_draw)
+    bounds = dict(mmd2=1e-2, precision=0.2, recall=0.05)
+    x = samplers.sample(jax.random.key(7), s.apply_fn, state.params, s.schedule, (2000, 2))
+    got = scores(reference, x)
+    assert passes(got, floor, **bounds), (got, floor)
+    for name, fake in impostors(data.s_curve(99, 2000), 2000, blur=0.03).items():
+        wrong = scores(reference, fake)
+        assert not passes(wrong, floor, **bounds), f"the {name} passed: {wrong}"

@@ -115,12 +115,13 @@ def draw(
         labels=labels,
     )
     if out is None:
-        result = np.empty((n, dim), np.float32)
+        result = np.empty((n, dim), models.float_dtype())
         fill(result)
         return result
     out = pathlib.Path(out)
     with atomic_path(out, ".npy") as tmp:
-        result = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
+        dtype = models.float_dtype()
+        result = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(n, dim))
         fill(result)
         result.flush()
         del result

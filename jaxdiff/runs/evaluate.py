@@ -8,7 +8,7 @@ import pathlib
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, likelihood, metrics, validate
+from jaxdiff import data, likelihood, metrics, models, validate
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.rundir import RunError, read_report, write_json
 from jaxdiff.runs.setup import Setup, model_params, restore
@@ -37,7 +37,7 @@ def quality(
     """
     n = validate.non_negative_int("n", n)
     likelihood_n = validate.non_negative_int("likelihood_n", likelihood_n)
-    samples = np.asarray(samples, np.float32)
+    samples = np.asarray(samples, models.float_dtype())
     if samples.ndim != 2 or samples.shape[1] != s.data.shape[1]:
         raise ValueError(f"samples must have shape (n, {s.data.shape[1]}), got {samples.shape}")
     if not np.all(np.isfinite(samples)):
@@ -72,7 +72,7 @@ def quality(
         else:
             held_out = s.held_out[:likelihood_n]
             likelihood_n = held_out.shape[0]
-        z = jnp.asarray(s.normalizer.encode(held_out), jnp.float32)
+        z = jnp.asarray(s.normalizer.encode(held_out), models.float_dtype())
         log_det = float(np.mean(np.log(s.normalizer.std)))
         target = s.config.train.target
         bound = likelihood.vlb(

@@ -13,8 +13,8 @@ import jax
 import numpy as np
 from conftest import ENV, jaxdiff, leaves_equal
 
-from jaxdiff import data, ensembles
-from jaxdiff.runs import config, draw, setup, train
+from jaxdiff import data, ensembles, fitting
+from jaxdiff.runs import checkpoints, config, draw, setup, train
 
 
 def test_run_directory_is_complete(runs):
@@ -48,7 +48,10 @@ def test_run_directory_is_complete(runs):
     assert quality["samples"]["sliced_w2"] > 2 * quality["floor"]["sliced_w2"]
     assert quality["samples"]["mmd2"] > quality["floor"]["mmd2"]
     lik = quality["likelihood"]
-    assert lik["vlb_nats_per_dim"] >= lik["nll_ode_nats_per_dim"]
+    # What is guaranteed: the prior term is a KL divergence, and the seed's schedule, which
+    # does not reach noise, pays for it (about 0.36 nats/dim at the seed's data scale).
+    assert lik["vlb_prior_nats_per_dim"] > 0.3 and report["prior_kl_nats_per_dim"] > 0.3
+    assert np.isfinite(lik["vlb_nats_per_dim"]) and np.isfinite(lik["nll_ode_nats_per_dim"])
 
 
 def test_resume_equals_uninterrupted_bit_for_bit(runs):
@@ -200,3 +203,29 @@ def test_ensemble_run_holds_its_members_in_one_checkpoint_and_samples_by_member(
     assert not np.array_equal(np.load(a), np.load(b))
     bad = jaxdiff("sample", "--run", out, "--member", "3", "--out", a, check=False)
     assert bad.returncode == 2 and "--member must be in [0, 3) for this run, got 3" in bad.stderr
+
+
+def test_divergence_after_good_epochs_checkpoints_the_last_good_one(tmp_path, monkeypatch):
+    """The run keeps the state the library hands back with ``TrainingDiverged``, even off
+    the checkpoint schedule, exits 1 in one line, and resumes from it. (The detection
+    itself, inside the compiled epochs, is tested in test_fitting.)"""
+    real_fit = fitting.fit
+
+    def diverges_in_epoch_3(state, data, *, epochs, **kw):
+        state, _ = real_fit(state, data, epochs=2, **kw)  # two good epochs
+        raise fitting.TrainingDiverged(3, float("nan"), state)
+
+    monkeypatch.setattr(fitting, "fit", diverges_in_epoch_3)
+    out = tmp_path / "r"
+    flags = ["--out", out, "--batch-size", "1000", "--quiet", "--eval-n", "0", "--no-figures"]
+    result = jaxdiff("train", *flags, "--epochs", "5", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "jaxdiff train: error: training diverged in epoch 3 (mean loss nan); the last good "
+        "state is epoch 2: lower the learning rate or keep gradient clipping on "
+        "(checkpoint of epoch 2 kept)"
+    ]
+    assert checkpoints.latest_epoch(out / "checkpoints") == 2  # not on the every-100 grid
+    monkeypatch.setattr(fitting, "fit", real_fit)
+    resumed = jaxdiff("train", *flags, "--epochs", "3", "--resume")
+    assert "trained 3 epochs" in resumed.stdout
