@@ -168,3 +168,17 @@ def test_split_holds_out_a_seeded_fifth():
     assert np.array_equal(np.sort(np.r_[train, held]), np.arange(1797))
     again = data.split(1797, 7)
     assert np.array_equal(train, again[0]) and not np.array_equal(held, data.split(1797, 8)[1])
+
+
+def test_normalizer_round_trip_and_unit_variance():
+    x = data.s_curve(0, n=2000)
+    norm = data.Normalizer.fit(x)
+    z = norm.encode(x)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(z.std(0), 1, rtol=1e-4)
+    np.testing.assert_allclose(norm.decode(z), x, atol=1e-6)
+    # A constant feature is shifted to 0 and keeps its scale (std 1), as digits' blank pixels.
+    flat = np.stack([x[:, 0], np.full(len(x), 3.0, np.float32)], axis=1)
+    norm = data.Normalizer.fit(flat)
+    assert norm.std[1] == 1.0 and norm.mean[1] == 3.0
+    np.testing.assert_allclose(norm.encode(flat)[:, 1], 0.0)
