@@ -20,7 +20,17 @@ import numpy as np
 
 from jaxdiff import validate
 
-__all__ = ["MLPDenoiser", "check_fits", "float_dtype", "functional", "param_count"]
+__all__ = [
+    "ACTIVATIONS",
+    "INPUT_FEATURES",
+    "TIME_EMBEDDINGS",
+    "MLPDenoiser",
+    "check_fits",
+    "float_dtype",
+    "functional",
+    "param_count",
+    "sinusoidal",
+]
 
 
 def float_dtype():
@@ -43,25 +53,67 @@ def _torch_bias_init(fan_in: int):
 _torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 
-class MLPDenoiser(nn.Module):
-    """An MLP over ``(x, t)`` with one learned step embedding per hidden layer.
+ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
+INPUT_FEATURES = ("none", "sinusoidal", "fourier")
+TIME_EMBEDDINGS = ("table", "sinusoidal")
 
-    For each of ``depth`` hidden layers: ``h = relu(Dense(h) + Embed_l(t))``; then a final
-    ``Dense(data_dim)``. With ``data_dim=2, width=128, depth=3, num_steps=100`` this is the
-    seed's ``MLPDiffusion`` exactly (72,066 parameters).
+
+def sinusoidal(u: jax.Array, size: int, scale: float = 1.0) -> jax.Array:
+    """Transformer-style features of a scalar per row: ``[sin(scale u ω_k), cos(scale u
+    ω_k)]`` with ``ω_k = 10000^{-k/(size/2 - 1)}``, ``k < size/2`` (Vaswani et al. 2017,
+    §3.5, as the step embedding of Ho et al. 2020). ``u`` ``(B,)`` → ``(B, size)``."""
+    half = size // 2
+    freq = jnp.exp(-math.log(10_000.0) / max(half - 1, 1) * jnp.arange(half))
+    angle = scale * u[:, None] * freq[None, :]
+    return jnp.concatenate([jnp.sin(angle), jnp.cos(angle)], axis=-1)
+
+
+def _fourier(x: jax.Array, size: int, scale: float) -> jax.Array:
+    """Random Fourier features (Tancik et al. 2020, arXiv:2006.10739, §4): ``[sin(2π x
+    B), cos(2π x B)]`` per coordinate with a fixed ``B ~ N(0, scale²)`` of ``size/2``
+    entries, drawn from a fixed key (a constant of the model, not a parameter)."""
+    b = scale * jax.random.normal(jax.random.key(0), (size // 2,), x.dtype)
+    angle = 2.0 * math.pi * x[..., None] * b
+    out = jnp.concatenate([jnp.sin(angle), jnp.cos(angle)], axis=-1)
+    return out.reshape(*x.shape[:-1], -1)
+
+
+class MLPDenoiser(nn.Module):
+    """An MLP over ``(x, t)``: by default the seed's, one learned step embedding per layer.
+
+    Default (``input_features="none"``, ``time_embedding="table"``, ``residual=False``,
+    ``activation="relu"``): for each of ``depth`` hidden layers ``h = relu(Dense(h) +
+    Embed_l(t))``, then a final ``Dense(data_dim)``. With ``data_dim=2, width=128,
+    depth=3, num_steps=100`` this is the seed's ``MLPDiffusion`` exactly (72,066
+    parameters).
+
+    The options of the small-data recipes (tiny-diffusion's ablations on 2-D data):
+
+    * ``input_features``: each coordinate of ``x`` becomes ``feature_size`` features,
+      ``"sinusoidal"`` (:func:`sinusoidal` at ``feature_scale``) or ``"fourier"`` (random
+      Fourier features of std ``feature_scale``, Tancik et al. 2020). They let a small MLP
+      draw sharp edges and thin modes in low dimension.
+    * ``time_embedding="sinusoidal"``: :func:`sinusoidal` features of ``t`` (size
+      ``width``), concatenated to the input, instead of the per-layer tables; defined for
+      any real ``t``.
+    * ``residual``: an input layer, then ``depth`` blocks ``h ← h + act(Dense(h))``.
+    * ``activation``: ``"relu"`` (seed), ``"gelu"`` or ``"silu"``.
 
     With ``num_classes = C > 0`` the model is class-conditional: each hidden layer also
-    adds a row of its own ``(C + 1, width)`` label table, ``h = relu(Dense(h) + Embed_l(t)
-    + Label_l(c))``, where row ``C`` is the null label ∅ of classifier-free guidance
-    (Ho & Salimans 2022, arXiv:2207.12598, §3.2): the label ``-1`` or no label at all.
+    adds a row of its own ``(C + 1, width)`` label table before its activation, where row
+    ``C`` is the null label ∅ of classifier-free guidance (Ho & Salimans 2022,
+    arXiv:2207.12598, §3.2): the label ``-1`` or no label at all.
 
     Attributes:
       data_dim: the dimension ``D`` of the data and of the output.
       width: hidden units per layer.
-      depth: number of hidden layers, each with its own ``(num_steps, width)`` table.
-      num_steps: ``T``, the number of rows of each step-embedding table.
+      depth: hidden layers (residual blocks with ``residual``).
+      num_steps: ``T``, the rows of each step table.
       init_style: ``"torch"`` reproduces PyTorch's defaults (Linear ~ U(±1/√fan_in),
         Embedding ~ N(0, 1)), as the seed; ``"flax"`` uses Flax's defaults.
+      num_classes: classes of a conditional model (0: unconditional).
+      input_features, feature_size, feature_scale, time_embedding, residual, activation:
+        as above.
     """
 
     data_dim: int = 2
@@ -70,6 +122,12 @@ class MLPDenoiser(nn.Module):
     num_steps: int = 100
     init_style: str = "torch"
     num_classes: int = 0
+    input_features: str = "none"
+    feature_size: int = 128
+    feature_scale: float = 25.0
+    time_embedding: str = "table"
+    residual: bool = False
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None) -> jax.Array:
@@ -78,72 +136,83 @@ class MLPDenoiser(nn.Module):
         ``label`` (conditional models only): int class ``(B,)`` or scalar in ``[0, C)``,
         ``-1`` for the null label; ``None`` means null for every row.
 
-        Integer ``t`` looks up embedding rows; a scalar ``t`` (every sampler step) looks up
-        one row and broadcasts it instead of gathering ``B`` copies. Floating ``t`` in
-        ``[0, T-1]`` interpolates linearly between the rows of its two neighbouring steps
-        (the probability-flow ODE of ``likelihood`` evaluates the network between steps); at
-        an integer value it equals the integer lookup.
+        With step tables, integer ``t`` looks up rows (a scalar ``t``, every sampler step,
+        looks up one row and broadcasts it); floating ``t`` in ``[0, T-1]`` interpolates
+        linearly between the rows of its two neighbouring steps (the probability-flow ODE
+        of ``likelihood`` evaluates the network between steps), equal to the lookup at an
+        integer. Sinusoidal step features take any ``t`` as it is.
         """
         t = jnp.asarray(t)
-        if jnp.issubdtype(t.dtype, jnp.floating):
-            lo = jnp.clip(jnp.floor(t), 0, self.num_steps - 1)
-            w = jnp.clip(t - lo, 0.0, 1.0)[..., None]
-            lo = lo.astype(jnp.int32)
-            hi = jnp.minimum(lo + 1, self.num_steps - 1)
-
-            def lookup(embed):
-                return (1.0 - w) * embed(lo) + w * embed(hi)
-
-        else:
-            t = t.astype(jnp.int32)
-
-            def lookup(embed):
-                return embed(t)
-
         if label is not None and not self.num_classes:
             raise ValueError("label was given but the model is unconditional (num_classes=0)")
         if self.num_classes:
             null = self.num_classes
             c = jnp.full((), null, jnp.int32) if label is None else jnp.asarray(label, jnp.int32)
             c = jnp.where(c < 0, null, c)
+        dtype = float_dtype()
+        torch_init = self.init_style == "torch"
+        embed_init = nn.initializers.normal(1.0) if torch_init else nn.linear.default_embed_init
+        act = ACTIVATIONS[self.activation]
 
         h = x
-        dtype = float_dtype()
-        fan_in = self.data_dim
-        for layer in range(self.depth + 1):
-            out = self.width if layer < self.depth else self.data_dim
-            if self.init_style == "torch":
-                dense = nn.Dense(
-                    out,
+        if self.input_features == "sinusoidal":
+            flat = sinusoidal(x.reshape(-1), self.feature_size, self.feature_scale)
+            h = flat.reshape(x.shape[0], -1)
+        elif self.input_features == "fourier":
+            h = _fourier(x, self.feature_size, self.feature_scale)
+        if self.time_embedding == "sinusoidal":
+            steps = jnp.broadcast_to(t, x.shape[:1]).astype(dtype)
+            h = jnp.concatenate([h, sinusoidal(steps, self.width)], axis=-1)
+
+        def dense(features, fan_in):
+            if torch_init:
+                return nn.Dense(
+                    features,
                     kernel_init=_torch_kernel_init,
                     bias_init=_torch_bias_init(fan_in),
                     param_dtype=dtype,
                 )
-            else:
-                dense = nn.Dense(out, param_dtype=dtype)
-            h = dense(h)
-            if layer < self.depth:
-                embed_init = (
-                    nn.initializers.normal(1.0)
-                    if self.init_style == "torch"
-                    else nn.linear.default_embed_init
-                )
-                step_table = nn.Embed(
+            return nn.Dense(features, param_dtype=dtype)
+
+        def conditioned(pre, layer):
+            """``pre`` plus the layer's step row (tables) and label row (conditional)."""
+            if self.time_embedding == "table":
+                table = nn.Embed(
                     self.num_steps, self.width, embedding_init=embed_init, param_dtype=dtype
                 )
-                h = h + lookup(step_table)
-                if self.num_classes:
-                    table = nn.Embed(
-                        self.num_classes + 1,
-                        self.width,
-                        embedding_init=embed_init,
-                        param_dtype=dtype,
-                        name=f"LabelEmbed_{layer}",
-                    )
-                    h = h + table(c)
-                h = nn.relu(h)
-            fan_in = out
-        return h
+                pre = pre + _lookup(table, t, self.num_steps)
+            if self.num_classes:
+                labels = nn.Embed(
+                    self.num_classes + 1,
+                    self.width,
+                    embedding_init=embed_init,
+                    param_dtype=dtype,
+                    name=f"LabelEmbed_{layer}",
+                )
+                pre = pre + labels(c)
+            return pre
+
+        fan_in = h.shape[-1]
+        if self.residual:
+            h = act(conditioned(dense(self.width, fan_in)(h), 0))
+            for layer in range(1, self.depth + 1):
+                h = h + act(conditioned(dense(self.width, self.width)(h), layer))
+        else:
+            for layer in range(self.depth):
+                h = act(conditioned(dense(self.width, fan_in)(h), layer))
+                fan_in = self.width
+        return dense(self.data_dim, self.width)(h)
+
+
+def _lookup(table: nn.Embed, t: jax.Array, num_steps: int) -> jax.Array:
+    """Row ``t`` of a step table; between rows for floating ``t`` (linear interpolation)."""
+    if jnp.issubdtype(t.dtype, jnp.floating):
+        lo = jnp.clip(jnp.floor(t), 0, num_steps - 1)
+        w = jnp.clip(t - lo, 0.0, 1.0)[..., None]
+        lo = lo.astype(jnp.int32)
+        hi = jnp.minimum(lo + 1, num_steps - 1)
+        return (1.0 - w) * table(lo) + w * table(hi)
+    return table(t.astype(jnp.int32))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,11 +240,16 @@ def functional(model: MLPDenoiser, key: jax.Array):
       >>> apply_fn(params, jnp.zeros((5, 2)), jnp.zeros(5, jnp.int32)).shape
       (5, 2)
     """
-    for name in ("data_dim", "width", "depth", "num_steps"):
+    for name in ("data_dim", "width", "depth", "num_steps", "feature_size"):
         validate.positive_int(name, getattr(model, name))
     validate.non_negative_int("num_classes", model.num_classes)
-    if model.init_style not in ("torch", "flax"):
-        raise ValueError(f"init_style must be 'torch' or 'flax', got {model.init_style!r}")
+    validate.one_of("init_style", model.init_style, ("torch", "flax"))
+    validate.one_of("input_features", model.input_features, INPUT_FEATURES)
+    validate.one_of("time_embedding", model.time_embedding, TIME_EMBEDDINGS)
+    validate.one_of("activation", model.activation, tuple(ACTIVATIONS))
+    validate.number_in("feature_scale", model.feature_scale, 0.0, math.inf, low_open=True)
+    if model.input_features != "none" and model.feature_size % 2:
+        raise ValueError(f"feature_size must be even (sines and cosines), got {model.feature_size}")
     x = jnp.zeros((1, model.data_dim))
     # One compiled init instead of one compilation per eager op.
     params = jax.jit(model.init)(key, x, jnp.zeros((1,), jnp.int32))["params"]

@@ -19,6 +19,7 @@ __all__ = [
     "loss_curve",
     "reverse_animation",
     "reverse_grid",
+    "samples_grid",
     "samples_vs_data",
 ]
 
@@ -110,6 +111,29 @@ def samples_vs_data(samples, data, path, labels=None) -> None:
     ax.set_aspect("equal", adjustable="box")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def samples_grid(data, samples: dict, path, title: str = "") -> None:
+    """The data beside each named set of samples, one panel each, at the same axes (the
+    data's first two features)."""
+    data = np.asarray(data)
+    panels = {"data": data, **{k: np.asarray(v) for k, v in samples.items()}}
+    lim = _limits(data, pad=0.15)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
+    for ax, (name, x) in zip(axes[0], panels.items(), strict=True):
+        colour = "0.35" if name == "data" else "tab:red"
+        ax.scatter(x[:, 0], x[:, 1], s=1, c=colour, linewidths=0)
+        ax.set_xlim(*lim[0])
+        ax.set_ylim(*lim[1])
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 

@@ -164,7 +164,7 @@ def runs(tmp_path_factory):
         *common,
     )
     common += ["--eval-n", "0", "--no-figures"]
-    jaxdiff("train", "--out", str(split), "--epochs", "2", *common)
+    jaxdiff("train", "--preset", "seed", "--out", str(split), "--epochs", "2", *common)
     resumed = jaxdiff("train", "--out", str(split), "--epochs", "4", "--resume", *common)
     return full, split, resumed
 

@@ -63,7 +63,10 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
-    assert "preset must be one of ['fast', 'seed']" in proc.stderr and "'nope'" in proc.stderr
+    assert (
+        "preset must be one of ['default', 'fast', 'seed']" in proc.stderr
+        and "'nope'" in proc.stderr
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,7 +156,7 @@ def test_read_only_output_folder_is_one_line(trained, tmp_path, monkeypatch):
         result.returncode == 2
         and f"--out folder {str(tmp_path)!r} is not writable" in result.stderr
     )
-    result = jaxdiff("train", "--out", tmp_path, "--epochs", "1", check=False)
+    result = jaxdiff("train", "--preset", "seed", "--out", tmp_path, "--epochs", "1", check=False)
     assert result.returncode == 2 and "is not writable" in result.stderr
 
 
@@ -174,6 +177,8 @@ def test_edited_config_json_is_one_line(trained, tmp_path):
 def test_cli_divergence_is_one_line_exit_1(tmp_path):
     result = jaxdiff(
         "train",
+        "--preset",
+        "seed",
         "--out",
         tmp_path / "r",
         "--lr",
@@ -259,3 +264,18 @@ def test_resume_takes_the_command_line_that_started_the_run(tmp_path):
         assert f"started with {setting} = {saved}, this command line gives" in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
     assert json.loads((out / "config.json").read_text())["train"]["epochs"] == 4
+
+
+def test_flags_become_settings_including_a_negative_switch():
+    from jaxdiff.cli import commands
+    from jaxdiff.cli import parser as cli_parser
+    from jaxdiff.runs import config
+
+    parser, _ = cli_parser.build()
+    argv = ["train", "--out", "r", "--no-standardize", "--no-residual", "--features", "fourier"]
+    given = commands.settings(parser.parse_args(argv))
+    assert given == {"standardize": False, "residual": False, "input_features": "fourier"}
+    cfg = config.configure(config.preset("default"), **given)
+    assert (cfg.data.standardize, cfg.model.residual) == (False, False)
+    given = commands.settings(parser.parse_args(["train", "--out", "r", "--timesteps", "50"]))
+    assert config.configure(config.preset("seed"), **given).schedule.num_steps == 50

@@ -24,9 +24,20 @@ _SETTING_FLAGS = {
     "ensemble": "ensemble",
     "standardize": "standardize",
     "width": "width",
+    "depth": "depth",
+    "features": "input_features",
+    "feature_scale": "feature_scale",
+    "time_embedding": "time_embedding",
+    "residual": "residual",
+    "activation": "activation",
+    "timesteps": "num_steps",
     "schedule": "schedule",
     "seed": "seed",
 }
+
+
+# Settings whose False is a choice (``--no-residual``), not the absence of a flag.
+_BOOLEAN_SETTINGS = ("standardize", "residual")
 
 
 def settings(args) -> dict:
@@ -34,7 +45,7 @@ def settings(args) -> dict:
     out = {}
     for flag, name in _SETTING_FLAGS.items():
         value = getattr(args, flag, None)
-        if value is not None and value is not False:
+        if value is not None and (value is not False or name in _BOOLEAN_SETTINGS):
             out[name] = value
     return out
 
@@ -58,7 +69,7 @@ def train(args) -> int:
     if args.resume:
         cfg = train.resume_config(args.out, preset, **given)
     else:
-        cfg = config.configure(config.preset(preset or "seed"), **given)
+        cfg = config.configure(config.preset(preset or "default"), **given)
     log_every = 100 if args.command == "demo" and not args.quiet else None
     report = train.train_run(
         cfg,

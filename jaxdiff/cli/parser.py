@@ -45,7 +45,12 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
             "checkerboard, digits) or a .npy/.csv file of rows, standardised and copied "
             "into the run (default: s_curve)",
         )
-        p.add_argument("--preset", default=None, help="settings preset (default: seed)")
+        p.add_argument(
+            "--preset",
+            default=None,
+            help="settings preset: default (the recipe chosen on every data set), fast, or "
+            "seed (the seed's demo, every constant) (default: default)",
+        )
         p.add_argument(
             "--conditional",
             action="store_true",
@@ -123,10 +128,53 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "and for files; off suits digits, already in [-1, 1])",
     )
     p.add_argument(
-        "--width",
+        "--width", type=_POSITIVE_INT, default=None, help="hidden units per layer (default: 128)"
+    )
+    p.add_argument(
+        "--depth",
         type=_POSITIVE_INT,
         default=None,
-        help="hidden units per layer (default: 128, the seed's)",
+        help="hidden layers, or residual blocks (default: the preset's; 3)",
+    )
+    p.add_argument(
+        "--features",
+        default=None,
+        choices=["none", "sinusoidal", "fourier"],
+        help="features of each input coordinate: none (seed), sinusoidal, or random Fourier "
+        "(default: the preset's)",
+    )
+    p.add_argument(
+        "--feature-scale",
+        type=_POSITIVE_NUMBER,
+        default=None,
+        help="scale of the input features: sinusoidal frequency scale, or the Fourier "
+        "features' std (default: the preset's)",
+    )
+    p.add_argument(
+        "--time-embedding",
+        default=None,
+        choices=["table", "sinusoidal"],
+        help="the step's encoding: a learned table per layer (seed) or sinusoidal features "
+        "(default: the preset's)",
+    )
+    p.add_argument(
+        "--residual",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="residual blocks h + act(Dense(h)) (default: the preset's)",
+    )
+    p.add_argument(
+        "--activation",
+        default=None,
+        choices=["relu", "gelu", "silu"],
+        help="activation of the hidden layers (default: the preset's; relu for seed)",
+    )
+    p.add_argument(
+        "--timesteps",
+        type=_POSITIVE_INT,
+        default=None,
+        metavar="T",
+        help="diffusion steps T (default: the preset's; 100 for seed)",
     )
     p.add_argument(
         "--checkpoint-every",

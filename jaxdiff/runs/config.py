@@ -73,12 +73,20 @@ SCHEDULE_BETAS = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (No
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """``MLPDenoiser`` sizes and initialisation."""
+    """``MLPDenoiser``: sizes, initialisation and the options of the small-data recipes
+    (input features, step encoding, residual blocks, activation); the defaults are the
+    seed's ``MLPDiffusion``."""
 
     width: int = 128
     depth: int = 3
     init_style: str = "torch"
     conditional: bool = False
+    input_features: str = "none"
+    feature_size: int = 128
+    feature_scale: float = 25.0
+    time_embedding: str = "table"
+    residual: bool = False
+    activation: str = "relu"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,6 +239,41 @@ PRESETS: dict[str, Config] = {
 }
 
 
+# The default of `jaxdiff train`: chosen by measurement on every registered 2-D data set
+# by MMD², precision, recall and sliced W2 beside their floors, against the peer recipe
+# (benchmarks/recipes.py, README): random Fourier features of each coordinate, sinusoidal
+# step features, residual GELU blocks; a cosine schedule of 1000 steps (fewer points left
+# between modes than with 100), v target, EMA; large batches at a decaying rate. Its
+# sampler is ancestral over 100 of the 1000 steps (DDIM with eta = 1, i.e. the posterior
+# variance of the coarser chain): within the same bounds as all 1000 steps, 10x faster.
+PRESETS["default"] = Config(
+    data=DataConfig(standardize=True),
+    model=ModelConfig(
+        init_style="flax",
+        input_features="fourier",
+        feature_size=128,
+        feature_scale=3.0,
+        time_embedding="sinusoidal",
+        residual=True,
+        activation="gelu",
+    ),
+    schedule=ScheduleConfig(kind="cosine", num_steps=1000, beta_start=None, beta_end=None),
+    train=TrainConfig(
+        epochs=120,
+        batch_size=512,
+        learning_rate=5e-3,
+        clip_norm=1.0,
+        target="v",
+        t_sampler="antithetic",
+        ema_decay=0.99,
+        lr_schedule="cosine",
+        lr_decay_epochs=120,
+        warmup_steps=100,
+    ),
+    sample=SampleConfig(method="ddim", steps=100, eta=1.0),
+)
+
+
 def preset(name: str) -> Config:
     """The named preset's :class:`Config`."""
     if name not in PRESETS:
@@ -281,6 +324,13 @@ _SETTINGS = {
     "ensemble": lambda c, v: _replace(c, "train", ensemble=v),
     "standardize": lambda c, v: _replace(c, "data", standardize=v),
     "width": lambda c, v: _replace(c, "model", width=v),
+    "depth": lambda c, v: _replace(c, "model", depth=v),
+    "input_features": lambda c, v: _replace(c, "model", input_features=v),
+    "feature_scale": lambda c, v: _replace(c, "model", feature_scale=v),
+    "time_embedding": lambda c, v: _replace(c, "model", time_embedding=v),
+    "residual": lambda c, v: _replace(c, "model", residual=v),
+    "activation": lambda c, v: _replace(c, "model", activation=v),
+    "num_steps": lambda c, v: _replace(c, "schedule", num_steps=v),
     "schedule": _schedule,
     "seed": lambda c, v: dataclasses.replace(c, seed=v),
 }

@@ -129,6 +129,12 @@ def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: in
         num_steps=num_steps,
         init_style=cfg.init_style,
         num_classes=num_classes if cfg.conditional else 0,
+        input_features=cfg.input_features,
+        feature_size=cfg.feature_size,
+        feature_scale=cfg.feature_scale,
+        time_embedding=cfg.time_embedding,
+        residual=cfg.residual,
+        activation=cfg.activation,
     )
 
 

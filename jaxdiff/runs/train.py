@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, diffusion, ensembles, fitting, training, validate
+from jaxdiff import data, diffusion, ensembles, fitting, models, training, validate
 from jaxdiff.runs import checkpoints, config
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.draw import draw, final_labels
@@ -248,6 +248,7 @@ def train_run(
         "epochs": _epoch_of(state),
         "steps": int(np.sum(np.asarray(state.step))),
         "ensemble": cfg.train.ensemble,
+        "params": models.param_count(params) // cfg.train.ensemble,
         "steps_this_call": steps,
         "train_seconds": fit_info["train_seconds"],
         "compile_seconds": fit_info["compile_seconds"],

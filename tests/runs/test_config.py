@@ -48,7 +48,9 @@ def test_bad_config_json(text, match):
 
 
 def test_unknown_preset():
-    with pytest.raises(ValueError, match=r"preset must be one of \['fast', 'seed'\], got 'x'"):
+    with pytest.raises(
+        ValueError, match=r"preset must be one of \['default', 'fast', 'seed'\], got 'x'"
+    ):
         config.preset("x")
 
 

@@ -70,7 +70,18 @@ def test_resume_equals_uninterrupted_bit_for_bit(runs):
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
 
 
-TRAIN = ["--epochs", "4", "--checkpoint-every", "1", "--quiet", "--eval-n", "0", "--no-figures"]
+TRAIN = [
+    "--preset",
+    "seed",
+    "--epochs",
+    "4",
+    "--checkpoint-every",
+    "1",
+    "--quiet",
+    "--eval-n",
+    "0",
+    "--no-figures",
+]
 
 
 def _metrics_lines(run_dir):
@@ -118,7 +129,7 @@ def test_train_on_a_file_keeps_a_copy_and_evaluates_on_held_out_rows(tmp_path):
     np.savetxt(source, x, delimiter=",")
     run = tmp_path / "run"
     common = ["--epochs", "2", "--batch-size", "100", "--no-figures", "--quiet"]
-    jaxdiff("train", "--data", source, "--out", run, "--eval-n", "50", *common)
+    jaxdiff("train", "--preset", "seed", "--data", source, "--out", run, "--eval-n", "50", *common)
     cfg = json.loads((run / "config.json").read_text())["data"]
     assert cfg["name"] == "file" and cfg["path"] == str(source.resolve()) and cfg["standardize"]
     np.testing.assert_allclose(np.load(run / "data.npy"), x, rtol=1e-6)
@@ -160,6 +171,8 @@ def test_ensemble_run_holds_its_members_in_one_checkpoint_and_samples_by_member(
     out = tmp_path / "ens"
     jaxdiff(
         "train",
+        "--preset",
+        "seed",
         "--out",
         out,
         "--epochs",
@@ -218,7 +231,7 @@ def test_divergence_after_good_epochs_checkpoints_the_last_good_one(tmp_path, mo
     monkeypatch.setattr(fitting, "fit", diverges_in_epoch_3)
     out = tmp_path / "r"
     flags = ["--out", out, "--batch-size", "1000", "--quiet", "--eval-n", "0", "--no-figures"]
-    result = jaxdiff("train", *flags, "--epochs", "5", check=False)
+    result = jaxdiff("train", "--preset", "seed", *flags, "--epochs", "5", check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "jaxdiff train: error: training diverged in epoch 3 (mean loss nan); the last good "
