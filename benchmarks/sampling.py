@@ -19,7 +19,7 @@ import jax
 import torch_seed
 from _common import block, matmul_peak, mlp_flops_per_row, save, table, timed
 
-from jaxdiff import data, metrics, models, samplers, schedules
+from jaxdiff import data, metrics, models, samplers, schedules, solvers
 from jaxdiff.runs import config, draw, setup, train
 
 
@@ -30,7 +30,7 @@ def _model(num_steps):
 
 
 _step = jax.jit(
-    samplers.ddpm_step, static_argnames=("apply_fn", "variance", "last_step_noise", "target")
+    solvers.ddpm_step, static_argnames=("apply_fn", "variance", "last_step_noise", "target")
 )
 
 

@@ -13,32 +13,40 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion, validate
+from jaxdiff import diffusion, fast_solvers, grids, solvers, validate
 from jaxdiff.models import check_fits, float_dtype
 from jaxdiff.schedules import Schedule
-from jaxdiff.solvers import CHAINS, SPACINGS, ddim_step, ddpm_step, timesteps
 
 __all__ = [
+    "CHAINS",
     "METHODS",
-    "SPACINGS",
     "VARIANCES",
     "Conditioned",
     "SamplerOptions",
-    "ddim_step",
-    "ddpm_step",
     "sample",
     "sample_trajectory",
-    "timesteps",
 ]
 
+CHAINS: dict[str, Callable] = {
+    "ddpm": solvers.ddpm_chain,
+    "ddim": solvers.ddim_chain,
+    "dpm-solver": fast_solvers.dpm_solver_chain,
+    "sde-dpm-solver": fast_solvers.sde_dpm_solver_chain,
+    "dpm-solver-3m": fast_solvers.dpm_solver_3m_chain,
+    "heun": fast_solvers.heun_chain,
+}
 METHODS = tuple(CHAINS)
 VARIANCES = ("beta", "beta_tilde")
+# The spacing a method takes when none is given.
+DEFAULT_SPACING = {"heun": "karras"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,59 +54,85 @@ class SamplerOptions:
     """How a reverse chain runs; checked when built, hashable (a static argument).
 
     Attributes:
-      method: ``"ddpm"`` (ancestral, Ho et al. 2020 Alg. 2; the seed), ``"ddim"`` (Song et
-        al. 2021, eq. 12) or ``"dpm-solver"`` (DPM-Solver++(2M), Lu et al. 2022).
-      steps: network evaluations ``K ≤ T`` for ddim and dpm-solver (at least 2 for
-        dpm-solver); None means all ``T``. ddpm always takes all ``T``.
-      spacing: which K of the T steps: ``"trailing"``, ``"leading"`` or ``"linspace"``
-        (see :func:`timesteps`).
-      eta: DDIM's noise scale in ``[0, 1]`` (0: deterministic; 1: DDPM with ``β̃``).
+      method: ``"ddpm"`` (ancestral over every step, Ho et al. 2020 Alg. 2; the seed),
+        ``"ddim"`` (Song et al. 2021, eq. 12), ``"dpm-solver"`` (DPM-Solver++(2M), Lu et
+        al. 2022), ``"sde-dpm-solver"`` (SDE-DPM-Solver++(2M)), ``"dpm-solver-3m"``
+        (DPM-Solver++(3M)) or ``"heun"`` (Karras et al. 2022, Alg. 2).
+      steps: grid points ``K ≤ T`` (None: all ``T``); ddpm always takes all ``T``. Every
+        method evaluates the network ``K`` times, but heun ``2K - 1``.
+      spacing: which K of the T steps (:func:`jaxdiff.grids.timesteps`): ``"trailing"``,
+        ``"leading"``, ``"linspace"``, ``"logsnr"`` or ``"karras"``; None: the method's
+        own (karras for heun, trailing for the others).
+      eta: DDIM's noise scale in ``[0, 1]`` (0: deterministic; 1: the posterior variance
+        of the grid's chain).
       variance: DDPM's ``σ_t²``: ``"beta"`` (the seed) or ``"beta_tilde"`` (eq. 7).
       last_step_noise: DDPM adds noise at ``t = 0`` (the seed does; Alg. 2 does not).
       target: what the network predicts: ``"eps"``, ``"x0"`` or ``"v"``.
       guidance: classifier-free guidance weight w (Ho & Salimans 2022, eq. 6), used with
         ``labels``; 0 samples the conditional model as it is, without the ∅ pass.
+      churn: heun's ``S_churn`` (0: the deterministic ODE).
+      grid: the timesteps themselves, decreasing (None: from ``steps`` and ``spacing``,
+        set by :meth:`for_schedule`).
     """
 
     method: str = "ddpm"
     steps: int | None = None
-    spacing: str = "trailing"
+    spacing: str | None = None
     eta: float = 0.0
     variance: str = "beta"
     last_step_noise: bool = True
     target: str = "eps"
     guidance: float = 0.0
+    churn: float = 0.0
+    grid: tuple[int, ...] | None = None
 
     def __post_init__(self):
         validate.one_of("method", self.method, METHODS)
         validate.one_of("variance", self.variance, VARIANCES)
         validate.one_of("target", self.target, diffusion.TARGETS)
-        validate.one_of("spacing", self.spacing, SPACINGS)
+        if self.spacing is not None:
+            validate.one_of("spacing", self.spacing, grids.SPACINGS)
         if self.steps is not None:
             validate.positive_int("steps", self.steps)
-        if self.method == "dpm-solver" and self.steps is not None and self.steps < 2:
-            raise ValueError(f"steps must be at least 2 for method 'dpm-solver', got {self.steps}")
         validate.number_in("eta", self.eta, 0.0, 1.0)
         validate.finite_number("guidance", self.guidance)
+        validate.number_in("churn", self.churn, 0.0, math.inf)
+        if self.grid is not None:
+            g = tuple(int(t) for t in self.grid)
+            if not g or any(b >= a for a, b in itertools.pairwise(g)) or g[-1] < 0:
+                raise ValueError(f"grid must be strictly decreasing steps >= 0, got {self.grid}")
+            object.__setattr__(self, "grid", g)
 
     def replace(self, **changes) -> SamplerOptions:
         """These options with ``changes`` (None: unchanged). A new ``method`` without
-        ``steps`` takes all ``T`` steps (a 20-step dpm-solver run sampled with ``ddpm``)."""
+        ``steps`` takes all ``T`` steps (a 20-step dpm-solver run sampled with ``ddpm``);
+        a change of method, steps or spacing drops a resolved grid."""
         changes = {k: v for k, v in changes.items() if v is not None}
         if "method" in changes and "steps" not in changes:
             changes["steps"] = None if changes["method"] == "ddpm" else self.steps
+        if {"method", "steps", "spacing"} & set(changes) and "grid" not in changes:
+            changes["grid"] = None
         return dataclasses.replace(self, **changes)
 
-    def for_schedule(self, num_steps: int) -> SamplerOptions:
-        """These options with ``steps`` made explicit for a schedule of ``num_steps``."""
+    def for_schedule(self, schedule: Schedule) -> SamplerOptions:
+        """These options resolved for ``schedule``: ``steps`` and ``spacing`` explicit and
+        the ``grid`` computed (from the schedule's values for logsnr and karras, so call
+        this outside ``jit``); options already resolved are checked and returned."""
+        num_steps = schedule.num_steps
+        spacing = self.spacing or DEFAULT_SPACING.get(self.method, "trailing")
+        if self.grid is not None:
+            if self.grid[0] >= num_steps:
+                raise ValueError(f"grid must hold steps below {num_steps}, got {self.grid}")
+            return dataclasses.replace(self, steps=len(self.grid), spacing=spacing)
         steps = num_steps if self.steps is None else self.steps
         if self.method == "ddpm" and steps != num_steps:
             raise ValueError(
                 f"steps must be {num_steps} (or None) for method 'ddpm', got {self.steps!r}; "
                 "use method 'ddim' or 'dpm-solver' for fewer steps"
             )
-        timesteps(num_steps, steps, self.spacing)  # K ≤ T
-        return dataclasses.replace(self, steps=steps)
+        abar = schedule.alphas_cumprod if spacing in ("logsnr", "karras") else None
+        grid = grids.for_method(self.method, num_steps, steps, spacing, abar)
+        return dataclasses.replace(self, steps=steps, spacing=spacing, grid=tuple(grid.tolist()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +181,7 @@ def _run(key, apply_fn, params, schedule, shape, options, labels, x_T, *, trajec
     shape = tuple(shape)
     if len(shape) < 1 or any((not isinstance(d, int)) or d < 0 for d in shape):
         raise ValueError(f"shape must be a tuple of non-negative integers, got {shape!r}")
-    options = options.for_schedule(schedule.num_steps)
+    options = options.for_schedule(schedule)
     check_fits(apply_fn, data_dim=shape[-1], num_steps=schedule.num_steps, labels=labels)
     w = options.guidance
     if w and labels is None:

@@ -1,11 +1,13 @@
-"""The reverse-process solvers: one step function each, and each chain one ``lax.scan``.
+"""The reverse-process solvers of the first kind: ancestral DDPM and DDIM, their steps,
+and the pieces every chain shares. The higher-order solvers are in :mod:`jaxdiff.fast_solvers`.
 
 A chain is ``chain(key, apply_fn, params, schedule, x_T, options, trajectory)``, the
 model seen as ``apply_fn(params, x, t)`` (conditioning, if any, inside it) and
-``options`` a resolved ``samplers.SamplerOptions``. It
-returns ``x_0``, or every state ``x_T … x_0`` with ``trajectory``. Per-step noise comes
-from ``jax.random.fold_in(key, t)``, so the output is a pure function of the key,
-whatever the batch is split into. :mod:`jaxdiff.samplers` is the public entry point.
+``options`` a resolved ``samplers.SamplerOptions`` (its ``grid`` set). It returns
+``x_0``, or every state ``x_T … x_0`` with ``trajectory``; each chain is one
+``lax.scan``. Per-step noise comes from ``jax.random.fold_in(key, t)``, so the output is
+a pure function of the key, whatever the batch is split into. :mod:`jaxdiff.samplers` is
+the public entry point.
 """
 
 from __future__ import annotations
@@ -16,34 +18,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion, validate
+from jaxdiff import diffusion
 from jaxdiff.schedules import Schedule
 
-__all__ = ["CHAINS", "SPACINGS", "ddim_step", "ddpm_step", "timesteps"]
-
-SPACINGS = ("leading", "trailing", "linspace")
-
-
-def timesteps(num_steps: int, steps: int, spacing: str = "trailing") -> np.ndarray:
-    """A decreasing subsequence of ``steps`` timesteps out of ``0 … T-1``.
-
-    ``"leading"``: ``0, T/K, 2T/K, …`` (DDIM's original choice, starts below ``T-1``);
-    ``"trailing"``: ``T-1, T-1-T/K, …`` (always starts at ``T-1``, where sampling starts);
-    ``"linspace"``: ``round(linspace(T-1, 0, K))``, both ends included.
-    Computed in numpy: it is static, part of the compiled program's shape.
-    """
-    steps = validate.positive_int("steps", steps)
-    if steps > num_steps:
-        raise ValueError(f"steps must be at most the schedule's {num_steps} steps, got {steps}")
-    if spacing == "leading":
-        ts = np.arange(steps) * (num_steps // steps)
-    elif spacing == "trailing":
-        ts = np.round(np.arange(num_steps, 0, -num_steps / steps)).astype(int)[::-1] - 1
-    elif spacing == "linspace":
-        ts = np.round(np.linspace(0, num_steps - 1, steps)).astype(int)
-    else:
-        raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
-    return np.ascontiguousarray(ts[::-1]).astype(np.int32)
+__all__ = [
+    "data_prediction",
+    "ddim_chain",
+    "ddim_step",
+    "ddpm_chain",
+    "ddpm_step",
+    "log_snr",
+    "scan_steps",
+]
 
 
 def ddpm_step(
@@ -112,7 +98,7 @@ def ddim_step(
     return jnp.sqrt(abar_prev) * x0 + direction * eps + sigma * z
 
 
-def _scan_steps(step, x_T, pairs, trajectory):
+def scan_steps(step, x_T, pairs, trajectory):
     """``x ← step(x, t, t_prev)`` over ``pairs``; the states too with ``trajectory``."""
 
     def body(x, pair):
@@ -142,12 +128,12 @@ def ddpm_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
             target=options.target,
         )
 
-    return _scan_steps(step, x_T, (ts, ts - 1), trajectory)
+    return scan_steps(step, x_T, (ts, ts - 1), trajectory)
 
 
 def ddim_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
-    """DDIM over ``options.steps`` timesteps (Song et al. 2021, eq. 12)."""
-    ts = timesteps(schedule.num_steps, options.steps, options.spacing)
+    """DDIM over the grid's timesteps (Song et al. 2021, eq. 12), then to clean data."""
+    ts = np.asarray(options.grid)
     pairs = (jnp.asarray(ts), jnp.asarray(np.append(ts[1:], -1)))
 
     def step(x, t, t_prev):
@@ -163,56 +149,20 @@ def ddim_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
             target=options.target,
         )
 
-    return _scan_steps(step, x_T, pairs, trajectory)
+    return scan_steps(step, x_T, pairs, trajectory)
 
 
-def _lambda(schedule, t):
-    """DPM-Solver's half log-SNR, ``λ_t = log(a_t / s_t)``."""
+def log_snr(schedule: Schedule, t):
+    """Half the log signal-to-noise ratio, ``λ_t = log(a_t / s_t)`` (DPM-Solver's λ)."""
     return jnp.log(schedule.sqrt_alphas_cumprod[t]) - jnp.log(
         schedule.sqrt_one_minus_alphas_cumprod[t]
     )
 
 
-def dpm_solver_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
-    """DPM-Solver++(2M) (Lu et al. 2022, arXiv:2211.01095, Alg. 2) with data prediction.
-
-    Updates ``x`` from ``ts[k-1]`` to ``ts[k]``; the first update is first order. The last
-    step, from ``ts[-1]`` to clean data (``s → 0``, ``λ → ∞``), is ``x_0 = x_θ(x, ts[-1])``:
-    the first-order update's limit. Deterministic: ``key`` is unused.
-    """
-    target = options.target
-    ts = timesteps(schedule.num_steps, options.steps, options.spacing)
+def data_prediction(apply_fn, params, schedule: Schedule, target: str) -> Callable:
+    """``x0_of(x, t)``: the model's prediction of clean data at step ``t``."""
 
     def x0_of(x, t):
         return diffusion.model_output_to_eps_x0(schedule, x, t, apply_fn(params, x, t), target)[1]
 
-    def body(carry, pair):
-        x, x0_prev, h_prev, k = carry
-        t, t_next = pair
-        x0 = x0_of(x, t)
-        h = _lambda(schedule, t_next) - _lambda(schedule, t)
-        r = h_prev / h
-        second = (1.0 + 0.5 / r) * x0 - (0.5 / r) * x0_prev
-        d = jnp.where(k > 0, second, x0)
-        s_ratio = (
-            schedule.sqrt_one_minus_alphas_cumprod[t_next]
-            / (schedule.sqrt_one_minus_alphas_cumprod[t])
-        )
-        x = s_ratio * x - schedule.sqrt_alphas_cumprod[t_next] * jnp.expm1(-h) * d
-        return (x, x0, h, k + 1), (x if trajectory else None)
-
-    ts = jnp.asarray(ts)
-    one = jnp.ones((), x_T.dtype)
-    carry = (x_T, jnp.zeros_like(x_T), one, jnp.zeros((), jnp.int32))
-    (x, _, _, _), xs = jax.lax.scan(body, carry, (ts[:-1], ts[1:]))
-    x_0 = x0_of(x, ts[-1])
-    if trajectory:
-        return jnp.concatenate([x_T[None], xs, x_0[None]], axis=0)
-    return x_0
-
-
-CHAINS: dict[str, Callable] = {
-    "ddpm": ddpm_chain,
-    "ddim": ddim_chain,
-    "dpm-solver": dpm_solver_chain,
-}
+    return x0_of

@@ -5,6 +5,8 @@ sampler run with them is an affine-Gaussian recursion ``x ← A x + b + σ z`` w
 output mean and variance follow from ``m ← A m + b``, ``v ← A² v + σ²``.
 """
 
+import itertools
+
 import numpy as np
 
 
@@ -124,3 +126,119 @@ def vlb_expected(betas, mu, c, variance="beta"):
             var = b[t] if variance == "beta" else post[t]
             total += 0.5 * (np.log(var / post[t]) + post[t] / var - 1 + msq / var)
     return total
+
+
+class Gaussian:
+    """``Σ_j c_j Z_j + d`` for independent standard normals ``Z_j`` (``Z_0`` is ``x_T``):
+    exact bookkeeping of an affine-Gaussian chain, correlations between steps included
+    (multistep solvers reuse earlier predictions, which share earlier noises)."""
+
+    _next = 1
+
+    def __init__(self, coef=None, const=0.0):
+        self.coef, self.const = dict(coef or {}), float(const)
+
+    @classmethod
+    def noise(cls):
+        cls._next += 1
+        return cls({cls._next: 1.0})
+
+    def __add__(self, other):
+        if not isinstance(other, Gaussian):
+            return Gaussian(self.coef, self.const + other)
+        coef = dict(self.coef)
+        for k, v in other.coef.items():
+            coef[k] = coef.get(k, 0.0) + v
+        return Gaussian(coef, self.const + other.const)
+
+    __radd__ = __add__
+
+    def __mul__(self, w):
+        return Gaussian({k: w * v for k, v in self.coef.items()}, w * self.const)
+
+    __rmul__ = __mul__
+
+    def __sub__(self, other):
+        return self + (-1.0) * other
+
+    def moments(self):
+        return self.const, sum(v * v for v in self.coef.values())
+
+
+def _star_x0(abar_t, mu, c, x):
+    _, _, p, q = _affine_predictors(abar_t, mu, c)
+    return p * x + q
+
+
+def sde_dpm_moments(betas, ts, mu, c):
+    """SDE-DPM-Solver++(2M) with x0*: exact output mean and variance."""
+    abar = abar_np(betas)
+    a, s = np.sqrt(abar), np.sqrt(1 - abar)
+    lam = np.log(a / s)
+    x, m_prev, h_prev = Gaussian({0: 1.0}), None, None
+    for t, tn in itertools.pairwise(ts):
+        m = _star_x0(abar[t], mu, c, x)
+        h = lam[tn] - lam[t]
+        d = m if m_prev is None else (1 + h / (2 * h_prev)) * m - (h / (2 * h_prev)) * m_prev
+        decay = 1 - np.exp(-2 * h)
+        x = (
+            (s[tn] / s[t]) * np.exp(-h) * x
+            + a[tn] * decay * d
+            + s[tn] * np.sqrt(decay) * (Gaussian.noise())
+        )
+        m_prev, h_prev = m, h
+    return _star_x0(abar[ts[-1]], mu, c, x).moments()
+
+
+def dpm_3m_moments(betas, ts, mu, c):
+    """DPM-Solver++(3M) with x0* (first order, then 2M, then 3M): exact moments."""
+    abar = abar_np(betas)
+    a, s = np.sqrt(abar), np.sqrt(1 - abar)
+    lam = np.log(a / s)
+    x, ms, hs = Gaussian({0: 1.0}), [], []
+    for t, tn in itertools.pairwise(ts):
+        m0 = _star_x0(abar[t], mu, c, x)
+        h = lam[tn] - lam[t]
+        e = np.expm1(-h)
+        if not ms:
+            d = m0
+            x = (s[tn] / s[t]) * x - a[tn] * e * d
+        elif len(ms) == 1:
+            r0 = hs[-1] / h
+            x = (s[tn] / s[t]) * x - a[tn] * e * ((1 + 0.5 / r0) * m0 - (0.5 / r0) * ms[-1])
+        else:
+            m1, m2, r0, r1 = ms[-1], ms[-2], hs[-1] / h, hs[-2] / h
+            d10, d11 = (1 / r0) * (m0 - m1), (1 / r1) * (m1 - m2)
+            d1 = d10 + (r0 / (r0 + r1)) * (d10 - d11)
+            d2 = (1 / (r0 + r1)) * (d10 - d11)
+            x = (
+                (s[tn] / s[t]) * x
+                - a[tn] * e * m0
+                + a[tn] * (e / h + 1) * d1
+                - a[tn] * ((e + h) / h**2 - 0.5) * d2
+            )
+        ms.append(m0)
+        hs.append(h)
+    return _star_x0(abar[ts[-1]], mu, c, x).moments()
+
+
+def heun_moments(betas, ts, mu, c, churn=0.0):
+    """Heun (Karras et al. 2022, Alg. 2) in σ = s/a with x0*, churn rounded up to a step
+    of the schedule, and the Euler jump to σ = 0: exact moments."""
+    abar = abar_np(betas)
+    a, s = np.sqrt(abar), np.sqrt(1 - abar)
+    sigma = s / a
+    gamma = min(churn / len(ts), np.sqrt(2) - 1)
+    x = Gaussian({0: 1.0})
+    for t, tn in itertools.pairwise(ts):
+        if gamma > 0:
+            t_hat = min(int(np.searchsorted(sigma, sigma[t] * (1 + gamma))), len(sigma) - 1)
+            extra = np.sqrt(max(sigma[t_hat] ** 2 - sigma[t] ** 2, 0.0))
+            x = a[t_hat] * ((1 / a[t]) * x + extra * Gaussian.noise())
+            t = t_hat
+        u = (1 / a[t]) * x
+        d = (1 / sigma[t]) * (u - _star_x0(abar[t], mu, c, x))
+        u1 = u + (sigma[tn] - sigma[t]) * d
+        d1 = (1 / sigma[tn]) * (u1 - _star_x0(abar[tn], mu, c, a[tn] * u1))
+        x = a[tn] * (u + (sigma[tn] - sigma[t]) * 0.5 * (d + d1))
+    return _star_x0(abar[ts[-1]], mu, c, x).moments()

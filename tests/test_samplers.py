@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from oracles import ddpm_moments, eps_star_apply
 
-from jaxdiff import models, samplers, schedules
+from jaxdiff import grids, models, samplers, schedules
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_ddim_matches_exact_moments(eta, steps, spacing):
         ),
         np.float64,
     )
-    ts = samplers.timesteps(100, steps, spacing)
+    ts = grids.timesteps(100, steps, spacing)
     m, v = ddim_moments(np.asarray(sched.betas, np.float64), ts, mu, c, eta)
     assert abs(x.mean() - m) < 5 * np.sqrt(v / n) + 1e-5
     assert x.var() == pytest.approx(v, rel=5 * np.sqrt(2 / n) + 2e-4)
@@ -152,9 +152,9 @@ def test_documented_few_step_spread_loss():
     """EQUATIONS.md: ε*, c = 0.1, DDIM η = 0 over 10 leading cosine steps: std 0.064;
     over 100 steps 0.093; with c = 1, 10 steps: 0.90."""
     b = np.asarray(schedules.cosine_schedule(100).betas, np.float64)
-    lead10 = samplers.timesteps(100, 10, "leading")
+    lead10 = grids.timesteps(100, 10, "leading")
     assert np.sqrt(ddim_moments(b, lead10, 0.0, 0.1, 0.0)[1]) == pytest.approx(0.064, abs=0.0015)
-    all100 = samplers.timesteps(100, 100, "leading")
+    all100 = grids.timesteps(100, 100, "leading")
     assert np.sqrt(ddim_moments(b, all100, 0.0, 0.1, 0.0)[1]) == pytest.approx(0.093, abs=0.0015)
     assert np.sqrt(ddim_moments(b, lead10, 0.0, 1.0, 0.0)[1]) == pytest.approx(0.90, abs=0.01)
 
@@ -174,7 +174,7 @@ def test_dpm_solver_matches_exact_moments(steps, c):
         ),
         np.float64,
     )
-    ts = samplers.timesteps(100, steps, "trailing")
+    ts = grids.timesteps(100, steps, "trailing")
     m, v = dpm_solver_moments(np.asarray(sched.betas, np.float64), ts, mu, c)
     assert abs(x.mean() - m) < 5 * np.sqrt(v / n) + 1e-4
     assert x.var() == pytest.approx(v, rel=5 * np.sqrt(2 / n) + 5e-4)
@@ -186,10 +186,10 @@ def test_samplers_approach_the_data_with_many_steps_and_a_schedule_that_reaches_
     mu, c = 0.3, 1.0
     m, v = ddpm_moments(b, mu, c, "beta", False)
     assert m == pytest.approx(mu, abs=0.01) and np.sqrt(v) == pytest.approx(c, rel=0.02)
-    ts = samplers.timesteps(1000, 1000, "trailing")
+    ts = grids.timesteps(1000, 1000, "trailing")
     m, v = ddim_moments(b, ts, mu, c, 0.0)
     assert m == pytest.approx(mu, abs=0.01) and np.sqrt(v) == pytest.approx(c, rel=0.02)
-    m, v = dpm_solver_moments(b, samplers.timesteps(1000, 50, "trailing"), mu, c)
+    m, v = dpm_solver_moments(b, grids.timesteps(1000, 50, "trailing"), mu, c)
     assert m == pytest.approx(mu, abs=0.01) and np.sqrt(v) == pytest.approx(c, rel=0.02)
 
 
@@ -307,7 +307,7 @@ def test_fast_sampler_trajectories(net, method):
         (dict(method="ddim", eta=1.5), r"eta must be a number in \[0, 1\], got 1.5"),
         (dict(method="ddim", eta=-0.1), r"eta must be a number in \[0, 1\]"),
         (dict(method="ddpm", steps=10), "steps must be 30 .* for method 'ddpm', got 10"),
-        (dict(method="dpm-solver", steps=1), "at least 2 for method 'dpm-solver'"),
+        (dict(method="heun", churn=-1.0), r"churn must be >= 0.0, got -1.0"),
         (dict(spacing="random"), "spacing must be one of"),
         (dict(cfg_scale=2.0), "unexpected keyword argument 'cfg_scale'"),
     ],
@@ -406,3 +406,108 @@ def test_unconditional_models_refuse_labels():
         samplers.sample(
             jax.random.key(0), apply_fn, params, schedules.cosine_schedule(10), (4, 2), labels=0
         )
+
+
+@pytest.mark.parametrize(
+    "method, steps, c, spacing",
+    [
+        ("sde-dpm-solver", 5, 1.0, "trailing"),
+        ("sde-dpm-solver", 10, 0.1, "logsnr"),
+        ("dpm-solver-3m", 4, 1.0, "trailing"),
+        ("dpm-solver-3m", 10, 0.5, "logsnr"),
+        ("heun", 4, 1.0, "karras"),
+        ("heun", 10, 0.3, "karras"),
+        ("dpm-solver", 8, 0.5, "logsnr"),
+    ],
+)
+def test_higher_order_solvers_match_exact_moments(method, steps, c, spacing):
+    from oracles import dpm_3m_moments, heun_moments, sde_dpm_moments
+
+    sched = schedules.cosine_schedule(100)
+    mu, n = 0.2, 400_000
+    opts = samplers.SamplerOptions(method=method, steps=steps, spacing=spacing)
+    x = samplers.sample(jax.random.key(12), eps_star_apply(sched, mu, c), None, sched, (n, 1), opts)
+    x = np.asarray(x, np.float64)
+    betas = np.asarray(sched.betas, np.float64)
+    ts = list(opts.for_schedule(sched).grid)
+    oracle = {
+        "sde-dpm-solver": sde_dpm_moments,
+        "dpm-solver-3m": dpm_3m_moments,
+        "heun": heun_moments,
+        "dpm-solver": lambda b, ts, mu, c: dpm_solver_moments(b, np.asarray(ts), mu, c),
+    }[method]
+    m, v = oracle(betas, ts, mu, c)
+    assert abs(x.mean() - m) < 5 * np.sqrt(v / n) + 1e-4, (x.mean(), m)
+    assert x.var() == pytest.approx(v, rel=5 * np.sqrt(2 / n) + 1e-3), (x.var(), v)
+
+
+def test_heun_churn_matches_exact_moments_and_adds_spread():
+    from oracles import heun_moments
+
+    sched = schedules.cosine_schedule(100)
+    mu, c, n = 0.0, 0.1, 400_000
+    opts = samplers.SamplerOptions(method="heun", steps=6, churn=4.0)
+    x = np.asarray(
+        samplers.sample(jax.random.key(3), eps_star_apply(sched, mu, c), None, sched, (n, 1), opts),
+        np.float64,
+    )
+    ts = list(opts.for_schedule(sched).grid)
+    m, v = heun_moments(np.asarray(sched.betas, np.float64), ts, mu, c, churn=4.0)
+    _, v0 = heun_moments(np.asarray(sched.betas, np.float64), ts, mu, c)
+    assert v > v0 * 1.01  # the churn's noise keeps spread the ODE loses at few steps
+    assert abs(x.mean() - m) < 5 * np.sqrt(v / n) + 1e-4
+    assert x.var() == pytest.approx(v, rel=5 * np.sqrt(2 / n) + 1e-3)
+
+
+def test_the_oracles_tell_the_solvers_apart():
+    """Each oracle gives a different answer for the same grid: a solver that ran another
+    solver's update would fail its own test."""
+    from oracles import dpm_3m_moments, heun_moments, sde_dpm_moments
+
+    sched = schedules.cosine_schedule(100)
+    betas = np.asarray(sched.betas, np.float64)
+    ts = list(grids.timesteps(100, 6, "trailing"))
+    got = [
+        f(betas, ts, 0.2, 0.5)[1]
+        for f in (sde_dpm_moments, dpm_3m_moments, heun_moments, ddim_moments_variance)
+    ]
+    assert min(abs(a - b) for i, a in enumerate(got) for b in got[i + 1 :]) > 1e-4, got
+
+
+def ddim_moments_variance(betas, ts, mu, c):
+    from oracles import dpm_solver_moments
+
+    return dpm_solver_moments(betas, np.asarray(ts), mu, c)
+
+
+def test_each_solver_converges_at_its_order():
+    """On a fine schedule (cosine, T = 1000) with x0*, every deterministic solver tends to
+    the probability-flow ODE's answer, and doubling the grid divides its error by about
+    2^order: DDIM 2 (first order), DPM-Solver++(2M) and Heun 4, DPM-Solver++(3M) more (its
+    third order shows before the discrete schedule's nearest-step grids blur it). A wrong
+    coefficient in a formula breaks the order. Measured: DDIM 1.93, 1.97; 2M 3.1, 4.1;
+    3M 6.6, 4.8; Heun 4.26, 4.25 (K 24 -> 48 -> 96)."""
+    from oracles import ddim_moments, dpm_3m_moments, heun_moments
+
+    sched = schedules.cosine_schedule(1000)
+    betas, abar = np.asarray(sched.betas, np.float64), sched.alphas_cumprod
+    mu, c = 0.3, 0.2
+    fine = list(grids.for_method("dpm-solver-3m", 1000, 400, "logsnr", abar))
+    ref = np.sqrt(dpm_3m_moments(betas, fine, mu, c)[1])
+
+    def errors(k):
+        g = np.asarray(grids.for_method("dpm-solver", 1000, k, "logsnr", abar))
+        gk = list(grids.for_method("heun", 1000, k, "karras", abar))
+        stds = {
+            "ddim": ddim_moments(betas, g, mu, c, 0.0)[1],
+            "2m": dpm_solver_moments(betas, g, mu, c)[1],
+            "3m": dpm_3m_moments(betas, list(g), mu, c)[1],
+            "heun": heun_moments(betas, gk, mu, c)[1],
+        }
+        return {k: abs(np.sqrt(v) - ref) for k, v in stds.items()}
+
+    e24, e48, e96 = errors(24), errors(48), errors(96)
+    for a, b in ((e24, e48), (e48, e96)):
+        assert 1.6 < a["ddim"] / b["ddim"] < 2.5, (a, b)
+        assert a["heun"] / b["heun"] > 3.5, (a, b)
+    assert e48["2m"] / e96["2m"] > 3.5 and e24["3m"] / e48["3m"] > 5.0, (e24, e48, e96)

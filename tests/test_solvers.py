@@ -14,27 +14,6 @@ def net():
     return models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
 
 
-@pytest.mark.parametrize(
-    "spacing, steps, expected",
-    [
-        # T//K = 10: 0, 10, …, 90 (DDIM's original choice), then reversed.
-        ("leading", 10, [90, 80, 70, 60, 50, 40, 30, 20, 10, 0]),
-        # T//K = 14: 0, 14, …, 84.
-        ("leading", 7, [84, 70, 56, 42, 28, 14, 0]),
-        # round(arange(T, 0, -T/K)) - 1: 100, 90, …, 10 minus one.
-        ("trailing", 10, [99, 89, 79, 69, 59, 49, 39, 29, 19, 9]),
-        # T/K = 14.29: 100, 85.7, 71.4, 57.1, 42.9, 28.6, 14.3 -> rounded, minus one.
-        ("trailing", 7, [99, 85, 70, 56, 42, 28, 13]),
-        # round(linspace(0, 99, 10)): 0, 11, …, 99.
-        ("linspace", 10, [99, 88, 77, 66, 55, 44, 33, 22, 11, 0]),
-        # linspace(0, 99, 7) = 0, 16.5, 33, 49.5, 66, 82.5, 99; halves round to even.
-        ("linspace", 7, [99, 82, 66, 50, 33, 16, 0]),
-    ],
-)
-def test_timesteps_are_the_written_out_sequences(spacing, steps, expected):
-    assert solvers.timesteps(100, steps, spacing).tolist() == expected
-
-
 def _linear_model(weight):
     """A stand-in network whose output is ``weight · x`` (any t)."""
 

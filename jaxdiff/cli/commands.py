@@ -136,6 +136,8 @@ def sample(args) -> int:
         method=args.sampler,
         steps=args.steps,
         eta=args.eta,
+        spacing=args.spacing,
+        churn=args.churn,
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -263,14 +263,27 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     sample.add_argument(
         "--sampler",
         default=None,
-        choices=["ddpm", "ddim", "dpm-solver"],
+        choices=["ddpm", "ddim", "dpm-solver", "sde-dpm-solver", "dpm-solver-3m", "heun"],
         help="reverse process (default: the run's; ddpm for seed)",
+    )
+    sample.add_argument(
+        "--spacing",
+        default=None,
+        choices=["trailing", "leading", "linspace", "logsnr", "karras"],
+        help="which of the T steps a fast sampler visits (default: the run's, else the "
+        "method's: karras for heun, trailing for the others)",
+    )
+    sample.add_argument(
+        "--churn",
+        type=validate.flag_type(validate.number_in, float, low=0.0, high=math.inf),
+        default=None,
+        help="heun's S_churn (Karras et al. 2022), 0 for the deterministic ODE",
     )
     sample.add_argument(
         "--steps",
         type=_POSITIVE_INT,
         default=None,
-        help="network evaluations K <= T for ddim / dpm-solver",
+        help="grid points K <= T of a fast sampler (network evaluations; heun: 2K - 1)",
     )
     sample.add_argument("--eta", type=_PROBABILITY, default=None, help="DDIM noise scale in [0, 1]")
     sample.add_argument(

@@ -115,16 +115,18 @@ class TrainConfig:
 @dataclasses.dataclass(frozen=True)
 class SampleConfig:
     """How ``sample`` and ``demo`` draw: the fields of ``samplers.SamplerOptions`` (``steps
-    = 0``: all T), the number of samples a run draws, and the guidance weight."""
+    = 0``: all T; ``spacing`` None: the method's own), the number of samples a run draws,
+    and the guidance weight."""
 
     method: str = "ddpm"
     steps: int = 0
-    spacing: str = "trailing"
+    spacing: str | None = None
     eta: float = 0.0
     variance: str = "beta"
     last_step_noise: bool = True
     n: int = 10_000
     guidance: float = 0.0
+    churn: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -100,7 +100,7 @@ def draw(
     n = validate.positive_int("n", n)
     chunk = validate.positive_int("chunk", chunk)
     dim = s.data.shape[1]
-    opts = options(s, labels, guidance, **changes).for_schedule(s.schedule.num_steps)
+    opts = options(s, labels, guidance, **changes).for_schedule(s.schedule)
     labels = _check_labels(s, labels, n)
     block = min(n, BLOCK)
     fill = functools.partial(

@@ -151,6 +151,7 @@ def sampler_options(cfg: Config) -> samplers.SamplerOptions:
         last_step_noise=sc.last_step_noise,
         target=cfg.train.target,
         guidance=sc.guidance if cfg.model.conditional else 0.0,
+        churn=sc.churn,
     )
 
 

@@ -1,0 +1,75 @@
+"""The timestep grids: written out for the fixed spacings, by their definitions for the
+schedule-aware ones, and the jump solvers' convention."""
+
+import numpy as np
+import pytest
+
+from jaxdiff import grids, schedules
+
+
+@pytest.mark.parametrize(
+    "spacing, steps, expected",
+    [
+        # T//K = 10: 0, 10, …, 90 (DDIM's original choice), then reversed.
+        ("leading", 10, [90, 80, 70, 60, 50, 40, 30, 20, 10, 0]),
+        # T//K = 14: 0, 14, …, 84.
+        ("leading", 7, [84, 70, 56, 42, 28, 14, 0]),
+        # round(arange(T, 0, -T/K)) - 1: 100, 90, …, 10 minus one.
+        ("trailing", 10, [99, 89, 79, 69, 59, 49, 39, 29, 19, 9]),
+        # T/K = 14.29: 100, 85.7, 71.4, 57.1, 42.9, 28.6, 14.3 -> rounded, minus one.
+        ("trailing", 7, [99, 85, 70, 56, 42, 28, 13]),
+        # round(linspace(0, 99, 10)): 0, 11, …, 99.
+        ("linspace", 10, [99, 88, 77, 66, 55, 44, 33, 22, 11, 0]),
+        # linspace(0, 99, 7) = 0, 16.5, 33, 49.5, 66, 82.5, 99; halves round to even.
+        ("linspace", 7, [99, 82, 66, 50, 33, 16, 0]),
+    ],
+)
+def test_timesteps_are_the_written_out_sequences(spacing, steps, expected):
+    assert grids.timesteps(100, steps, spacing).tolist() == expected
+
+
+def _log_sigma(schedule):
+    abar = np.asarray(schedule.alphas_cumprod, np.float64)
+    return 0.5 * np.log((1 - abar) / abar)
+
+
+@pytest.mark.parametrize("spacing", ["logsnr", "karras"])
+@pytest.mark.parametrize("k", [1, 2, 8, 20])
+def test_schedule_aware_grids_follow_their_definitions(spacing, k):
+    sched = schedules.cosine_schedule(1000)
+    ts = grids.timesteps(1000, k, spacing, sched.alphas_cumprod)
+    assert len(ts) == k and ts[0] == 999 and np.all(np.diff(ts) < 0)
+    if k == 1:
+        return
+    assert ts[-1] == 0
+    log_sigma = _log_sigma(sched)
+    hi, lo = log_sigma[-1], log_sigma[0]
+    if spacing == "logsnr":  # uniform in λ = -log σ
+        want = np.linspace(hi, lo, k)
+    else:  # Karras et al. 2022, eq. 5, ρ = 7
+        want = 7 * np.log(np.linspace(np.exp(hi / 7), np.exp(lo / 7), k))
+    # Each step is the schedule's nearest to its target, unless that one is taken by the
+    # step before (targets crowd where the schedule's σ grows fastest): then one below.
+    nearest = np.abs(log_sigma[None, :] - want[:, None]).argmin(1)
+    for i in range(1, k):
+        assert ts[i] == min(nearest[i], ts[i - 1] - 1), (i, ts, nearest)
+
+
+def test_grids_stay_distinct_when_the_targets_crowd():
+    sched = schedules.cosine_schedule(20)
+    ts = grids.timesteps(20, 20, "karras", sched.alphas_cumprod)
+    assert ts.tolist() == list(range(19, -1, -1))
+    with pytest.raises(ValueError, match="needs the schedule's alphas_cumprod"):
+        grids.timesteps(20, 5, "logsnr")
+
+
+def test_jump_methods_end_before_step_zero():
+    """DPM-Solver++'s convention (diffusers): linspace, T = 100, K = 10 is 99, 89, …, 10,
+    then the jump to σ = 0; trailing grids already end above 0; DDIM keeps its grid."""
+    assert grids.for_method("dpm-solver", 100, 10, "linspace").tolist() == [
+        99, 89, 79, 69, 59, 50, 40, 30, 20, 10
+    ]  # fmt: skip
+    trailing = grids.timesteps(100, 10, "trailing")
+    assert grids.for_method("heun", 100, 10, "trailing").tolist() == trailing.tolist()
+    assert grids.for_method("ddim", 100, 10, "linspace")[-1] == 0
+    assert grids.for_method("dpm-solver", 100, 100, "linspace")[-1] == 0  # K = T: all steps
