@@ -1,4 +1,4 @@
-"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``.
+"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``, ``check``.
 
 Every mistake of the user's ends in one line on stderr and exit code 2, never a
 traceback. This package only parses (:mod:`~jaxdiff.cli.parser`) and calls
@@ -9,6 +9,7 @@ arguments of the application layer (``jaxdiff.runs``), whose checks and rules ap
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 
@@ -39,11 +40,38 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
+def _quiet_closed_loops() -> None:
+    """Drops one kind of unraisable exception: ``RuntimeError('Event loop is closed')``,
+    raised in tensorstore's threads when orbax has given up on a damaged checkpoint and
+    closed its event loop while reads were still in flight. jaxdiff has already named the
+    damage in one line; the stale callbacks have nothing left to report. Every other
+    unraisable exception goes to Python's own hook."""
+    default = sys.unraisablehook
+
+    def hook(unraisable):
+        err = unraisable.exc_value
+        if isinstance(err, RuntimeError) and str(err) == "Event loop is closed":
+            return
+        default(unraisable)
+
+    sys.unraisablehook = hook
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a cluster sends before SIGKILL), raised in the main thread so that
+    it takes Ctrl-C's path: ``train`` checkpoints its last completed chunk."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxdiff`` console script; returns the exit code."""
     parser, commands_ = parser_lib.build()
     args = parser.parse_args(argv)
     _enable_compilation_cache()
+    _quiet_closed_loops()
     warnings.formatwarning = lambda message, *rest, **kw: f"jaxdiff: warning: {message}\n"
     handlers = {
         "demo": commands.train,
@@ -51,16 +79,24 @@ def main(argv: list[str] | None = None) -> int:
         "sample": commands.sample,
         "eval": commands.eval_,
         "plot": commands.plot,
+        "check": commands.check,
     }
+    training = args.command in ("demo", "train")
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return handlers[args.command](args)
-    except KeyboardInterrupt:
-        print(
-            f"\njaxdiff {args.command}: interrupted; the last completed epochs are "
-            "checkpointed, rerun with --resume to continue",
-            file=sys.stderr,
+    except KeyboardInterrupt as err:
+        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        then = (
+            "; the last completed epochs are checkpointed, rerun with --resume to continue"
+            if training
+            else ""
         )
-        return 130
+        print(f"\njaxdiff {args.command}: {how}{then}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT)
+    except _write_error() as err:
+        print(f"jaxdiff {args.command}: error: {err}", file=sys.stderr)
+        return 1
     except RuntimeError as err:
         import jax
 
@@ -80,3 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             message = f"{flag} must be {err.expected}, got {err.value!r}"
         print(f"jaxdiff {args.command}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _write_error() -> type:
+    """:class:`jaxdiff.runs.rundir.WriteError`, imported when needed (exit code 1: the
+    machine failed, not the user's command)."""
+    from jaxdiff.runs.rundir import WriteError
+
+    return WriteError

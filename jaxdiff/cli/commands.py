@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import pathlib
 import resource
+import sys
 import time
 
-__all__ = ["eval_", "plot", "sample", "settings", "train"]
+__all__ = ["check", "eval_", "plot", "sample", "settings", "train"]
 
 # Flags of `train` and `demo` that are settings of the run, by their setting's name.
 _SETTING_FLAGS = {
@@ -152,4 +153,24 @@ def plot(args) -> int:
 
     figures.plot_run(args.run)
     print(f"redrew the figures of {args.run}")
+    return 0
+
+
+def check(args) -> int:
+    from jaxdiff.runs import checkpoints
+
+    folder = pathlib.Path(args.run) / "checkpoints"
+    try:
+        listing = checkpoints.inspect(folder)
+    except checkpoints.CheckpointError as err:
+        raise ValueError(str(err)) from err
+    if not listing:
+        raise ValueError(f"no checkpoint found in {str(folder)!r}")
+    for epoch, status, detail in listing:
+        print(f"epoch {epoch:7d}  {status:10s}  {detail}")
+    if listing[0][1] == "damaged":
+        intact = next((e for e, st, _ in listing if st != "damaged"), None)
+        use = f"sample/eval/--resume use epoch {intact}" if intact else "none is usable"
+        print(f"jaxdiff check: the newest checkpoint is damaged; {use}", file=sys.stderr)
+        return 1
     return 0

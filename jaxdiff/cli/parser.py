@@ -343,4 +343,20 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "and samples.png from a run directory.",
     )
     plot.add_argument("--run", required=True, help="run directory")
-    return parser, {"demo": demo, "train": train, "sample": sample, "eval": ev, "plot": plot}
+
+    check = sub.add_parser(
+        "check",
+        help="verify every checkpoint of a run against its content digest",
+        description="Read every checkpoint of a run and compare its bytes with the digest "
+        "saved beside it; list each as intact, damaged or unverified (written before "
+        "digests). Exits 1 when the newest checkpoint is damaged.",
+    )
+    check.add_argument("--run", required=True, help="run directory")
+    return parser, {
+        "demo": demo,
+        "train": train,
+        "sample": sample,
+        "eval": ev,
+        "plot": plot,
+        "check": check,
+    }

@@ -4,11 +4,19 @@ Orbax writes each checkpoint into a temporary directory and renames it into plac
 complete, so a crash mid-save leaves the previous checkpoints intact; the manager keeps
 the latest few. The PRNG key is stored as its raw ``key_data`` and rewrapped on restore.
 Nothing is pickled.
+
+Orbax does not checksum the array bytes, so each checkpoint holds two items written in
+one atomic save (``ocp.args.Composite``): ``state`` and ``digest``, a SHA-256 of every
+leaf's dtype, shape and bytes. Every restore recomputes the digest of what it read; a
+checkpoint whose bytes differ is named in one warning and the previous one is used.
+Checkpoints written before the digest (one item, ``default``) still load, with a note.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
 import logging
 import pathlib
 import warnings
@@ -17,12 +25,14 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxdiff.runs.rundir import WriteError
 from jaxdiff.training import TrainState
 
-__all__ = ["CheckpointError", "latest_epoch", "restore", "save"]
+__all__ = ["CheckpointError", "digest", "inspect", "latest_epoch", "restore", "save"]
 
-# orbax logs every save at INFO through absl; a training loop does not need that.
-logging.getLogger("absl").setLevel(logging.ERROR)
+# orbax logs every save at INFO through absl, and each file it fails to read at ERROR;
+# jaxdiff reports every failure itself (one warning or one error), so only CRITICAL passes.
+logging.getLogger("absl").setLevel(logging.CRITICAL)
 
 
 class CheckpointError(ValueError):
@@ -44,6 +54,42 @@ def _from_tree(tree: dict, template: TrainState) -> TrainState:
     return TrainState(**tree)
 
 
+def _leaf_bytes(x) -> np.ndarray:
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        x = x.addressable_data(0)  # replicated state: every copy holds the same bytes
+    return np.ascontiguousarray(np.asarray(x))
+
+
+def digest(tree) -> dict[str, str]:
+    """``{leaf path: "dtype shape sha256"}`` of every array leaf of ``tree``."""
+    out = {}
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        a = _leaf_bytes(leaf)
+        out[jax.tree_util.keystr(path)] = (
+            f"{a.dtype.str} {a.shape} {hashlib.sha256(a.tobytes()).hexdigest()}"
+        )
+    return out
+
+
+def _mismatch(stored: dict[str, str], tree) -> str | None:
+    """What differs between a stored digest and ``tree``'s, or None. Compared as
+    multisets of leaf digests, so the check does not depend on how orbax names the leaves
+    of a restored tree; a difference names the stored leaves whose bytes were not found."""
+    found = collections.Counter(digest(tree).values())
+    missing = []
+    for name, value in stored.items():
+        if found[value]:
+            found[value] -= 1
+        else:
+            missing.append(name)
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        return f"content digest mismatch in {missing[0]}{more}"
+    if sum(found.values()):
+        return "content digest mismatch: leaves the digest does not list"
+    return None
+
+
 def _manager(directory, max_to_keep: int | None = 3, create: bool = True) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(
         max_to_keep=max_to_keep, create=create, enable_async_checkpointing=False
@@ -52,14 +98,30 @@ def _manager(directory, max_to_keep: int | None = 3, create: bool = True) -> ocp
 
 
 def save(directory, state: TrainState, *, max_to_keep: int = 3) -> None:
-    """Saves ``state`` under ``directory/<epoch>``, keeping the latest ``max_to_keep``."""
-    with _manager(directory, max_to_keep) as mngr:
-        mngr.save(
-            int(np.max(np.asarray(state.epoch))),
-            args=ocp.args.StandardSave(_to_tree(state)),
-            force=True,
-        )
-        mngr.wait_until_finished()
+    """Saves ``state`` under ``directory/<epoch>``, keeping the latest ``max_to_keep``.
+
+    Raises:
+      WriteError: if the checkpoint cannot be written (disk full, file-size limit,
+        permission); the checkpoints saved before are intact.
+    """
+    epoch = int(np.max(_leaf_bytes(state.epoch)))
+    tree = _to_tree(state)
+    try:
+        with _manager(directory, max_to_keep) as mngr:
+            mngr.save(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(tree),
+                    digest=ocp.args.JsonSave({"format": 1, "leaves": digest(tree)}),
+                ),
+                force=True,
+            )
+            mngr.wait_until_finished()
+    except Exception as err:  # orbax and tensorstore raise many types for I/O failures
+        raise WriteError(
+            f"cannot write the checkpoint of epoch {epoch} to {str(directory)!r} "
+            f"({_first_line(err)}); the earlier checkpoints are intact"
+        ) from err
 
 
 def latest_epoch(directory) -> int | None:
@@ -76,11 +138,49 @@ def _param_shapes(tree) -> dict[str, tuple]:
     return {jax.tree_util.keystr(path): tuple(np.shape(x)) for path, x in leaves}
 
 
+def _item_dir(step_dir: pathlib.Path) -> pathlib.Path:
+    """The state's folder: ``state`` (with a digest) or ``default`` (before digests)."""
+    new = step_dir / "state"
+    return (new if new.is_dir() else step_dir / "default").absolute()
+
+
 def _stored_param_shapes(step_dir: pathlib.Path) -> dict[str, tuple]:
     with ocp.StandardCheckpointer() as ckptr:
-        meta = ckptr.metadata((step_dir / "default").absolute())
+        meta = ckptr.metadata(_item_dir(step_dir))
     tree = getattr(meta, "item_metadata", meta)
+    if tree is None or not hasattr(tree, "get") or tree.get("params") is None:
+        raise CheckpointError("its array metadata cannot be read")
     return _param_shapes(tree)
+
+
+def _read(step_dir: pathlib.Path, abstract) -> tuple[dict, str | None]:
+    """The state tree of one checkpoint, and why it must not be used (None: intact).
+    Raises what orbax raises for unreadable files."""
+    item = _item_dir(step_dir)
+    with ocp.StandardCheckpointer() as ckptr:
+        tree = ckptr.restore(item, abstract)
+    if item.name == "default":
+        return tree, None
+    stored = _read_digest(step_dir)
+    return tree, _mismatch(stored, tree)
+
+
+def _read_digest(step_dir: pathlib.Path) -> dict[str, str]:
+    with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as ckptr:
+        return dict(ckptr.restore((step_dir / "digest").absolute())["leaves"])
+
+
+_NOTED: set[str] = set()
+
+
+def _note_legacy(step_dir: pathlib.Path) -> None:
+    if str(step_dir) not in _NOTED:
+        _NOTED.add(str(step_dir))
+        warnings.warn(
+            f"checkpoint {str(step_dir)!r} has no content digest (written by an earlier "
+            "jaxdiff); loaded without verifying its bytes",
+            stacklevel=3,
+        )
 
 
 def _first_line(err: Exception) -> str:
@@ -91,8 +191,9 @@ def _first_line(err: Exception) -> str:
 def restore(directory, template: TrainState) -> TrainState:
     """Restores the newest readable checkpoint into the structure of ``template``.
 
-    A checkpoint that cannot be read (truncated or corrupted) is skipped with a one-line
-    warning and the previous one is tried.
+    A checkpoint that cannot be read (truncated, corrupted) or whose bytes differ from its
+    digest is skipped and the previous one tried; the skipped ones are named in one
+    warning when an intact one is found.
 
     Raises:
       CheckpointError: if ``directory`` holds no checkpoint, if the checkpoints were
@@ -104,38 +205,71 @@ def restore(directory, template: TrainState) -> TrainState:
     target_tree = _to_tree(template)
     wanted = _param_shapes(target_tree)
     abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target_tree)
-    with _manager(path, create=False) as mngr:
-        steps = sorted(mngr.all_steps(), reverse=True)
-        if not steps:
-            raise CheckpointError(f"no checkpoint found in {str(path)!r}")
-        reasons = []
-        for step in steps:
+    steps = _steps(path)
+    if not steps:
+        raise CheckpointError(f"no checkpoint found in {str(path)!r}")
+    reasons = []
+    for step in steps:
+        step_dir = path / str(step)
+        try:
+            stored = _stored_param_shapes(step_dir)
+        except Exception as err:  # orbax raises many types for damaged files
+            stored, reason = None, _first_line(err)
+        if stored is not None and stored != wanted:
+            diff = next((k for k in wanted if stored.get(k) != wanted[k]), None)
+            detail = (
+                f"{diff} is {stored.get(diff)} there, {wanted[diff]} here"
+                if diff
+                else f"it holds {sorted(stored)}"
+            )
+            raise CheckpointError(
+                f"checkpoint at epoch {step} in {str(path)!r} was written for another "
+                f"model ({detail}); check config.json"
+            )
+        if stored is not None:
             try:
-                stored = _stored_param_shapes(path / str(step))
-            except Exception as err:  # orbax raises many types for damaged files
-                stored, reason = None, _first_line(err)
-            if stored is not None and stored != wanted:
-                diff = next((k for k in wanted if stored.get(k) != wanted[k]), None)
-                detail = (
-                    f"{diff} is {stored.get(diff)} there, {wanted[diff]} here"
-                    if diff
-                    else f"it holds {sorted(stored)}"
-                )
-                raise CheckpointError(
-                    f"checkpoint at epoch {step} in {str(path)!r} was written for another "
-                    f"model ({detail}); check config.json"
-                )
-            if stored is not None:
-                try:
-                    tree = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+                tree, reason = _read(step_dir, abstract)
+                if reason is None:
+                    if _item_dir(step_dir).name == "default":
+                        _note_legacy(step_dir)
+                    if reasons:
+                        warnings.warn(
+                            f"damaged checkpoint in {str(path)!r} ({'; '.join(reasons)}); "
+                            f"using epoch {step}",
+                            stacklevel=2,
+                        )
                     return _from_tree(tree, template)
-                except Exception as err:  # orbax raises many types for damaged files
-                    reason = _first_line(err)
-            reasons.append(f"epoch {step}: {reason}")
-            if step != steps[-1]:
-                warnings.warn(
-                    f"checkpoint at epoch {step} in {str(path)!r} is unreadable ({reason[:120]}); "
-                    "trying the previous one",
-                    stacklevel=2,
-                )
-    raise CheckpointError(f"no readable checkpoint in {str(path)!r}: " + "; ".join(reasons))
+            except Exception as err:  # orbax raises many types for damaged files
+                reason = _first_line(err)
+        reasons.append(f"epoch {step}: {reason[:160]}")
+    raise CheckpointError(f"no intact checkpoint in {str(path)!r}: " + "; ".join(reasons))
+
+
+def _steps(path: pathlib.Path) -> list[int]:
+    """The finished checkpoints' epochs, newest first."""
+    with _manager(path, create=False) as mngr:
+        return sorted(mngr.all_steps(), reverse=True)
+
+
+def inspect(directory) -> list[tuple[int, str, str]]:
+    """Every checkpoint in ``directory``, newest first: ``(epoch, status, detail)`` with
+    status ``"intact"``, ``"damaged"`` or ``"unverified"`` (written before digests). The
+    stored trees are read as they are, without a template."""
+    path = pathlib.Path(directory)
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint directory {str(path)!r} does not exist")
+    out = []
+    for step in _steps(path):
+        step_dir = path / str(step)
+        try:
+            _, reason = _read(step_dir, None)
+        except Exception as err:  # orbax raises many types for damaged files
+            out.append((step, "damaged", _first_line(err)))
+            continue
+        if reason is not None:
+            out.append((step, "damaged", reason))
+        elif _item_dir(step_dir).name == "default":
+            out.append((step, "unverified", "no content digest (an earlier jaxdiff)"))
+        else:
+            out.append((step, "intact", f"{len(_read_digest(step_dir))} leaves verified"))
+    return out

@@ -23,6 +23,7 @@ def quality(
     *,
     n: int = 5000,
     likelihood_n: int = 1000,
+    floor: bool = True,
 ) -> dict:
     """Sample quality and likelihood of a trained model, each beside the data's own floor.
 
@@ -33,7 +34,9 @@ def quality(
     data's own units (the ``Normalizer``'s log-determinant added). A fixed set (a file,
     ``digits``) has no fresh draws: the reference is its held-out part, the floor the
     same number of training rows, and ``n`` at most the held-out size. A conditional
-    model's likelihood is that of its unconditional half (the null label).
+    model's likelihood is that of its unconditional half (the null label). ``floor=False``
+    leaves the floor out (it does not depend on the samples: score many samplers of one
+    model against one floor).
     """
     n = validate.non_negative_int("n", n)
     likelihood_n = validate.non_negative_int("likelihood_n", likelihood_n)
@@ -65,7 +68,9 @@ def quality(
             "recall": float(recall),
         }
 
-    out = {"n": n, "samples": scores(jnp.asarray(samples[:n])), "floor": scores(floor_draw)}
+    out = {"n": n, "samples": scores(jnp.asarray(samples[:n]))}
+    if floor:
+        out["floor"] = scores(floor_draw)
     if likelihood_n:
         if s.held_out is None:
             held_out = data.load(name, keys.eval_held_out, likelihood_n)

@@ -9,6 +9,7 @@ The layout::
     data.npy         a copy of the data file (``--data PATH`` runs), normalizer.json
     report.json      timings, device, schedule facts; ``quality`` after ``eval``
     *.png, *.gif     figures
+    .lock            the pid of the training that holds the run (``fcntl`` lock)
 
 Every file is written to a temporary name beside its place and renamed into it, so a
 reader never sees half a file.
@@ -17,6 +18,7 @@ reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -31,8 +33,10 @@ from jaxdiff.runs.config import Config
 
 __all__ = [
     "RunError",
+    "WriteError",
     "atomic_path",
     "device_name",
+    "hold",
     "load_config",
     "read_metrics",
     "read_report",
@@ -46,16 +50,61 @@ class RunError(ValueError):
     """A run directory cannot be used as asked (missing, foreign, or inconsistent)."""
 
 
+class WriteError(OSError):
+    """A file or checkpoint could not be written (disk full, file-size limit, permission);
+    what was there before is intact."""
+
+
 @contextlib.contextmanager
 def atomic_path(path: pathlib.Path, suffix: str = ""):
     """Yields a temporary path beside ``path``; renames it onto ``path`` when the block
-    ends without an exception (a reader never sees a half-written file)."""
+    ends without an exception (a reader never sees a half-written file). A failed write
+    removes the temporary file, leaves ``path`` as it was and raises :class:`WriteError`."""
     path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    yield tmp
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.close(fd)
+    except OSError as err:
+        raise WriteError(f"cannot write {str(path)!r}: {err.strerror or err}") from err
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise WriteError(f"cannot write {str(path)!r}: {err.strerror or err}") from err
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def hold(run_dir: pathlib.Path):
+    """Holds the run directory for one writer: an advisory ``fcntl`` lock on
+    ``run_dir/.lock``, which holds the holder's pid. The kernel drops the lock when its
+    process ends however it ends, so a lock left by a dead process is simply taken over.
+
+    Raises:
+      RunError: if another process holds it (naming that process's pid).
+    """
+    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise RunError(
+            f"{str(run_dir)!r} is being trained by process {holder}; wait for it to "
+            "finish (or stop it) before training this run again"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_text(path: pathlib.Path, text: str) -> None:

@@ -3,6 +3,7 @@ interrupts and divergence, the run's own samples, report and figures."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -25,6 +26,7 @@ from jaxdiff.runs.progress import Progress
 from jaxdiff.runs.rundir import (
     RunError,
     device_name,
+    hold,
     load_config,
     read_metrics,
     read_report,
@@ -94,11 +96,7 @@ def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool) -> None:
 
 
 def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
-    """Creates the run directory and writes what the run keeps beside its checkpoints."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise RunError(f"cannot create run directory {str(run_dir)!r}: {err.strerror}") from err
+    """Writes what the run keeps beside its checkpoints."""
     if not os.access(run_dir, os.W_OK):
         raise RunError(f"run directory {str(run_dir)!r} is not writable")
     if cfg.data.name == "file" and not (run_dir / "data.npy").is_file():
@@ -184,13 +182,49 @@ def train_run(
       The report dictionary (also written to ``report.json``).
     """
     run_dir = pathlib.Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    _check_target(cfg, run_dir, resume)
     checkpoint_every = validate.positive_int("checkpoint_every", checkpoint_every)
     # Data and model first: a bad data file or an unlabelled --conditional fails here, in
     # one line, before anything is written.
     s = setup(cfg, run_dir)
-    _prepare(cfg, run_dir, s)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create run directory {str(run_dir)!r}: {err.strerror}") from err
+    # One writer per run directory: the lock is taken before the directory is read, and
+    # only by process 0 of a multi-process run (the others write nothing of their own).
+    lock = hold(run_dir) if jax.process_index() == 0 else contextlib.nullcontext()
+    with lock:
+        _check_target(cfg, run_dir, resume)
+        _prepare(cfg, run_dir, s)
+        return _train_held(
+            cfg,
+            run_dir,
+            s,
+            resume,
+            checkpoint_every,
+            log_every,
+            progress,
+            eval_n,
+            likelihood_n,
+            figures,
+            devices,
+        )
+
+
+def _train_held(
+    cfg,
+    run_dir,
+    s,
+    resume,
+    checkpoint_every,
+    log_every,
+    progress,
+    eval_n,
+    likelihood_n,
+    figures,
+    devices,
+) -> dict:
+    ckpt_dir = run_dir / "checkpoints"
     state = s.state
     if resume:
         try:

@@ -1,15 +1,23 @@
-"""Checkpoints: a damaged newest one falls back, none readable is one clear error, a
-config that does not fit the checkpoint is named."""
+"""Checkpoints: a damaged newest one (truncated, or one flipped bit the digest catches)
+falls back in one warning, none intact is one clear error, ``jaxdiff check`` lists them,
+old checkpoints without a digest load with a note, a config that does not fit the
+checkpoint is named."""
 
+import dataclasses
 import json
 import os
 import shutil
+import warnings
 
+import conftest
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
 import pytest
-from conftest import jaxdiff
+from conftest import jaxdiff, jaxdiff_subprocess
 
 from jaxdiff import cli
-from jaxdiff.runs import rundir, setup
+from jaxdiff.runs import checkpoints, rundir, setup
 
 
 def _copy_run(trained, tmp_path):
@@ -31,7 +39,7 @@ def test_damaged_latest_checkpoint_falls_back_with_one_warning(trained, tmp_path
         if f.is_file() and f.stat().st_size > 0:
             f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])  # truncated
     with pytest.warns(
-        UserWarning, match=f"checkpoint at epoch {steps[-1]} .* is unreadable"
+        UserWarning, match=f"damaged checkpoint .*epoch {steps[-1]}: .*; using epoch {steps[-2]}"
     ) as rec:
         _, state = setup.restore(run_dir)
     assert int(state.epoch) == steps[-2]
@@ -44,11 +52,13 @@ def test_no_good_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
         for f in (run_dir / "checkpoints" / str(step)).rglob("*"):
             if f.is_file():
                 f.write_bytes(os.urandom(64))  # random bytes posing as a checkpoint
-    with pytest.warns(UserWarning), pytest.raises(rundir.RunError, match="no readable checkpoint"):
-        setup.restore(run_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about falling back: nothing to fall to
+        with pytest.raises(rundir.RunError, match="no intact checkpoint"):
+            setup.restore(run_dir)
 
     result = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "s.npy", check=False)
-    assert result.returncode == 2 and "no readable checkpoint" in result.stderr
+    assert result.returncode == 2 and "no intact checkpoint" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -79,3 +89,89 @@ def test_config_that_does_not_match_checkpoint(runs, tmp_path, capsys):
     code = cli.main(["sample", "--run", str(bad), "--out", str(tmp_path / "s.npy")])
     err = capsys.readouterr().err
     assert code == 2 and "model.width must be of type int" in err, err
+
+
+def _flip_one_bit(step_dir):
+    """One flipped bit in the largest file of a checkpoint: what a bad disk does."""
+    f = max((p for p in step_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    f.write_bytes(bytes(data))
+
+
+def test_flipped_bit_is_caught_by_the_digest(trained, tmp_path):
+    # Without the digest orbax reads this checkpoint without complaint and the parameters
+    # differ (seen before the digest existed: sample exited 0 with other samples).
+    run_dir = _copy_run(trained, tmp_path)
+    steps = _steps(run_dir)
+    intact = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "a.npy", "--n", "64")
+    assert intact.returncode == 0 and not intact.warnings
+    _flip_one_bit(run_dir / "checkpoints" / str(steps[-1]))
+
+    result = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "b.npy", "--n", "64")
+    (warning,) = [str(w.message) for w in result.warnings]
+    assert f"epoch {steps[-1]}: content digest mismatch in [" in warning
+    assert f"using epoch {steps[-2]}" in warning
+    _, state = setup.restore(run_dir)
+    assert int(state.epoch) == steps[-2]
+
+    listing = checkpoints.inspect(run_dir / "checkpoints")
+    assert [(e, st) for e, st, _ in listing] == [
+        (steps[-1], "damaged"),
+        *[(e, "intact") for e in steps[-2::-1]],
+    ]
+    check = jaxdiff("check", "--run", run_dir, check=False)
+    assert check.returncode == 1 and "damaged" in check.stdout
+    assert check.stderr.strip().count("\n") == 0 and f"use epoch {steps[-2]}" in check.stderr
+    assert jaxdiff("check", "--run", trained).returncode == 0
+
+
+def test_digest_names_every_kind_of_change():
+    tree = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.zeros(2, np.int32)}
+    stored = checkpoints.digest(tree)
+    assert checkpoints._mismatch(stored, tree) is None
+    for changed in (
+        {**tree, "a": tree["a"].reshape(3, 2)},  # same bytes, another shape
+        {**tree, "a": tree["a"].view(np.int32)},  # same bytes, another dtype
+        {**tree, "b": np.array([0, 1], np.int32)},  # other bytes
+    ):
+        assert "content digest mismatch" in checkpoints._mismatch(stored, changed)
+
+
+def test_checkpoint_written_before_digests_loads_with_a_note(trained, tmp_path):
+    run_dir = _copy_run(trained, tmp_path)
+    _, state = setup.restore(run_dir)
+    folder = run_dir / "checkpoints"
+    shutil.rmtree(folder)
+    # The earlier format, written here by hand: one item ("default"), no digest.
+    tree = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    tree["key"] = jax.random.key_data(state.key)
+    del tree["ema_params"]
+    options = ocp.CheckpointManagerOptions(enable_async_checkpointing=False)
+    with ocp.CheckpointManager(folder.absolute(), options=options) as mngr:
+        mngr.save(int(state.epoch), args=ocp.args.StandardSave(tree))
+        mngr.wait_until_finished()
+    assert not (folder / str(int(state.epoch)) / "digest").exists()
+
+    with pytest.warns(UserWarning, match="no content digest") as rec:
+        _, old = setup.restore(run_dir)
+    assert len(rec) == 1
+    assert conftest.leaves_equal(old.params, state.params)
+    assert [st for _, st, _ in checkpoints.inspect(folder)] == ["unverified"]
+
+
+def test_junk_data_files_end_in_one_line_without_tracebacks(trained, tmp_path):
+    # Every array data file replaced by junk: orbax gives up with reads in flight, and
+    # their callbacks used to print a dozen "RuntimeError: Event loop is closed"
+    # tracebacks after jaxdiff's one-line error. A real process, so every thread's
+    # output reaches its stderr.
+    run_dir = _copy_run(trained, tmp_path)
+    for f in (run_dir / "checkpoints").rglob("*"):
+        if f.is_file() and f.parent.name == "d":
+            f.write_bytes(os.urandom(64))
+    result = jaxdiff_subprocess("sample", "--run", run_dir, "--out", tmp_path / "s.npy")
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.strip().splitlines() == [result.stderr.strip()]
+        and "no intact checkpoint" in result.stderr
+    ), result.stderr

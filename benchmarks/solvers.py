@@ -1,0 +1,153 @@
+"""Few steps, same quality? Every sampler at 1-20 network evaluations on every registered
+2-D set, scored by every metric beside the 100-step ancestral sampler of the same model.
+
+For each data set the default recipe (``jaxdiff train``'s) is trained once, in-process,
+with the code path of ``jaxdiff train``. Its model is then sampled by every method at 1,
+2, 4, 8, 10 and 20 network evaluations (heun takes ``2K - 1`` evaluations for K grid
+points, so it runs the largest K within the budget), on each method's own spacing and
+on the grid uniform in log-SNR, and by ancestral sampling at 100 steps (ddim, η = 1: the
+reference) and over all T steps (ddpm). Each row: MMD², precision, recall and sliced W2
+of the first 5,000 of 10,000 samples against 5,000 data points training never saw
+(``runs.evaluate.quality``; ``--eval-n``: 5,000 keeps the O(n²) metrics of 372 rows
+within half an hour on two cores), and the seconds to draw 10,000 samples (compiled
+outside the clock, median of repeats). The seed's PyTorch 100-step sampler
+(``benchmarks/torch_seed.py``) is timed in the same run.
+
+The summary names, per set, the cheapest sampler at ≤ 8 evaluations within 0.01 of the
+reference in precision and recall and within 5e-4 in MMD² (issue 16's bound).
+
+Usage: python benchmarks/solvers.py [--only NAME,...] [--evals 1,2,4,8,10,20]
+       [--eval-n 5000] [--results-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import jax
+import torch_seed
+from _common import cpu_model, save, table, timed
+
+from jaxdiff.runs import config, draw, evaluate, setup, train
+
+SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
+METHODS = ("ddim", "dpm-solver", "dpm-solver-3m", "sde-dpm-solver", "heun")
+N = 10_000
+
+
+def _row(s, params, eval_n, label, evals, floor=False, **changes):
+    key = s.keys.sample
+    x = draw.draw(s, params, key, N, **changes)
+    repeats = 1 if evals > 100 else 3
+    seconds = timed(lambda: draw.draw(s, params, key, N, **changes), repeats=repeats)
+    q = evaluate.quality(s, None, x, n=eval_n, likelihood_n=0, floor=floor)
+    row = {"sampler": label, "evals": evals, "seconds": seconds["median_s"], **q["samples"]}
+    return row | {f"floor_{k}": v for k, v in q.get("floor", {}).items()}
+
+
+def samplers(num_steps: int, evals: list[int]):
+    """(label, evaluations, changes) of every sampler measured."""
+    yield "ddpm (all T)", num_steps, {"method": "ddpm"}
+    yield "ancestral 100", 100, {"method": "ddim", "steps": 100, "eta": 1.0}
+    for method in METHODS:
+        for spacing in (None, "logsnr"):
+            grid_points = sorted({(b + 1) // 2 if method == "heun" else b for b in evals})
+            for k in grid_points:
+                n_evals = 2 * k - 1 if method == "heun" else k
+                label = f"{method} {spacing or 'default'}"
+                yield label, n_evals, {"method": method, "steps": k, "spacing": spacing}
+
+
+def within(row, ref) -> bool:
+    return (
+        abs(row["precision"] - ref["precision"]) <= 0.01
+        and abs(row["recall"] - ref["recall"]) <= 0.01
+        and row["mmd2"] - ref["mmd2"] <= 5e-4
+    )
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default=None, help="comma-separated data sets")
+    p.add_argument("--evals", default="1,2,4,8,10,20")
+    p.add_argument("--eval-n", type=int, default=5000)
+    p.add_argument("--results-dir", default=None)
+    args = p.parse_args()
+    names = args.only.split(",") if args.only else list(SETS)
+    evals = [int(e) for e in args.evals.split(",")]
+    rows, summary = [], []
+    for name in names:
+        s = setup.setup(config.configure(config.preset("default"), data=name))
+        state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
+        params = setup.model_params(s, state)
+        print(f"{name}: trained in {info['train_seconds']:.1f} s", flush=True)
+        set_rows = []
+        floor = {}
+        for label, n_evals, changes in samplers(s.schedule.num_steps, evals):
+            row = _row(s, params, args.eval_n, label, n_evals, not floor, **changes)
+            floor = floor or {k: v for k, v in row.items() if k.startswith("floor_")}
+            row = {"data": name, **row, **floor}
+            set_rows.append(row)
+            print(
+                f"  {label:28s} {n_evals:4d}  P {row['precision']:.3f} R {row['recall']:.3f}"
+                f" MMD {row['mmd2']:.1e} {row['seconds']:.3f} s",
+                flush=True,
+            )
+        rows += set_rows
+        ref = next(r for r in set_rows if r["sampler"] == "ancestral 100")
+        ok = [r for r in set_rows if r["evals"] <= 8 and within(r, ref)]
+        best = min(ok, key=lambda r: (r["evals"], r["mmd2"])) if ok else None
+        summary.append(
+            {
+                "data": name,
+                "best": f"{best['sampler']} @ {best['evals']}" if best else "none",
+                "ref_precision": ref["precision"],
+                "ref_recall": ref["recall"],
+                "ref_mmd2": ref["mmd2"],
+                "ref_seconds": ref["seconds"],
+                "best_seconds": best["seconds"] if best else None,
+            }
+        )
+        jax.clear_caches()
+    seed_s = None
+    if torch_seed.available():
+        seed_s = torch_seed.measure("sample", n=N, num_steps=100, repeats=3)
+        for r in summary:
+            if r["best_seconds"]:
+                r["speedup_vs_seed"] = seed_s / r["best_seconds"]
+    columns = [
+        ("data", "data", ""),
+        ("sampler", "sampler", ""),
+        ("evals", "evals", "{:d}"),
+        ("mmd2", "MMD^2", "{:.1e}"),
+        ("floor_mmd2", "floor", "{:.1e}"),
+        ("precision", "precision", "{:.3f}"),
+        ("floor_precision", "floor", "{:.3f}"),
+        ("recall", "recall", "{:.3f}"),
+        ("floor_recall", "floor", "{:.3f}"),
+        ("sliced_w2", "sliced W2", "{:.4f}"),
+        ("seconds", "s / 10k", "{:.3f}"),
+    ]
+    print(f"\n{cpu_model()}, eval n = {args.eval_n}")
+    print(table(rows, columns))
+    print(f"\nseed's PyTorch 100-step sampler, 10,000 samples: {seed_s}")
+    print(
+        table(
+            summary,
+            [
+                ("data", "data", ""),
+                ("best", "cheapest within bounds at <= 8 evals", ""),
+                ("ref_precision", "ref P", "{:.3f}"),
+                ("ref_recall", "ref R", "{:.3f}"),
+                ("ref_mmd2", "ref MMD^2", "{:.1e}"),
+                ("best_seconds", "s / 10k", "{:.3f}"),
+                ("speedup_vs_seed", "x seed", "{:.0f}"),
+            ],
+        )
+    )
+    payload = {"eval_n": args.eval_n, "seed_seconds": seed_s, "rows": rows, "summary": summary}
+    print(f"wrote {save('solvers', payload, args.results_dir)}")
+
+
+if __name__ == "__main__":
+    main()
