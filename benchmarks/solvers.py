@@ -17,7 +17,8 @@ The summary names, per set, the cheapest sampler at ≤ 8 evaluations within 0.0
 reference in precision and recall and within 5e-4 in MMD² (issue 16's bound).
 
 Usage: python benchmarks/solvers.py [--only NAME,...] [--evals 1,2,4,8,10,20]
-       [--eval-n 5000] [--results-dir DIR]
+       [--methods M,...] [--spacings default,logsnr] [--no-ddpm] [--eval-n 5000]
+       [--results-dir DIR]
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ def _row(s, params, eval_n, label, evals, floor=False, **changes):
     return row | {f"floor_{k}": v for k, v in q.get("floor", {}).items()}
 
 
-def samplers(num_steps: int, evals: list[int]):
+def samplers(num_steps, evals, methods=METHODS, spacings=(None, "logsnr"), ddpm=True):
     """(label, evaluations, changes) of every sampler measured."""
-    yield "ddpm (all T)", num_steps, {"method": "ddpm"}
+    if ddpm:
+        yield "ddpm (all T)", num_steps, {"method": "ddpm"}
     yield "ancestral 100", 100, {"method": "ddim", "steps": 100, "eta": 1.0}
-    for method in METHODS:
-        for spacing in (None, "logsnr"):
+    for method in methods:
+        for spacing in spacings:
             grid_points = sorted({(b + 1) // 2 if method == "heun" else b for b in evals})
             for k in grid_points:
                 n_evals = 2 * k - 1 if method == "heun" else k
@@ -70,6 +72,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=None, help="comma-separated data sets")
     p.add_argument("--evals", default="1,2,4,8,10,20")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--spacings", default="default,logsnr", help="default: the method's own")
+    p.add_argument("--no-ddpm", action="store_true", help="skip ancestral over all T steps")
     p.add_argument("--eval-n", type=int, default=5000)
     p.add_argument("--results-dir", default=None)
     args = p.parse_args()
@@ -83,7 +88,14 @@ def main():
         print(f"{name}: trained in {info['train_seconds']:.1f} s", flush=True)
         set_rows = []
         floor = {}
-        for label, n_evals, changes in samplers(s.schedule.num_steps, evals):
+        chosen = samplers(
+            s.schedule.num_steps,
+            evals,
+            args.methods.split(","),
+            [None if x == "default" else x for x in args.spacings.split(",")],
+            not args.no_ddpm,
+        )
+        for label, n_evals, changes in chosen:
             row = _row(s, params, args.eval_n, label, n_evals, not floor, **changes)
             floor = floor or {k: v for k, v in row.items() if k.startswith("floor_")}
             row = {"data": name, **row, **floor}
