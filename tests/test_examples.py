@@ -1,0 +1,48 @@
+"""Every script in examples/ runs with ``--quick`` and writes what it says it writes.
+Marked ``slow`` (each compiles its own programs in a fresh process)."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from conftest import ENV
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
+
+
+def _run(tmp_path, name, *args):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), "--quick", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_every_example_is_tested():
+    tested = {"own_points.py", "custom_loop.py", "anomaly_score.py"}
+    assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+def test_own_points(tmp_path):
+    out = _run(tmp_path, "own_points.py", "--out", "p.png")
+    assert "trained 5 epochs" in out
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_custom_loop(tmp_path):
+    out = _run(tmp_path, "custom_loop.py")
+    assert "step     0" in out and "batch means" in out
+
+
+def test_anomaly_score(tmp_path):
+    out = _run(tmp_path, "anomaly_score.py")
+    auc = float(out.split("AUC of the score (moons above box): ")[1].split()[0])
+    assert 0.0 <= auc <= 1.0
