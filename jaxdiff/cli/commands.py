@@ -15,6 +15,7 @@ __all__ = ["check", "eval_", "plot", "sample", "settings", "train"]
 _SETTING_FLAGS = {
     "data": "data",
     "conditional": "conditional",
+    "label_column": "label_column",
     "label_drop": "label_drop",
     "guidance": "guidance",
     "epochs": "epochs",

@@ -42,8 +42,8 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
             default=None,
             metavar="NAME|PATH",
             help="a data set (s_curve, moons, swiss_roll, circles, eight_gaussians, "
-            "checkerboard, digits) or a .npy/.csv file of rows, standardised and copied "
-            "into the run (default: s_curve)",
+            "checkerboard, digits) or a .npy/.csv/.npz file of rows, standardised and "
+            "copied into the run (default: s_curve)",
         )
         p.add_argument(
             "--preset",
@@ -55,7 +55,14 @@ def _add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
             "--conditional",
             action="store_true",
             help="class-conditional model with classifier-free guidance (moons, circles, "
-            "eight_gaussians, digits)",
+            "eight_gaussians, digits, or a labelled --data file)",
+        )
+        p.add_argument(
+            "--label-column",
+            default=None,
+            metavar="NAME",
+            help="with --conditional and a .csv --data file: the header's column of labels "
+            "(integers 0..C-1 or class names); a .npz file holds its labels in 'y'",
         )
         p.add_argument(
             "--label-drop",
@@ -301,10 +308,10 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     )
     sample.add_argument(
         "--label",
-        type=_NON_NEGATIVE_INT,
         default=None,
         metavar="C",
-        help="conditional runs: draw class C (default: no label, the whole data set)",
+        help="conditional runs: draw class C, an index or a class name of a labelled file "
+        "(default: no label, the whole data set)",
     )
     sample.add_argument(
         "--guidance",

@@ -45,9 +45,11 @@ DATA_SETS = (
 class DataConfig:
     """Which data set, how many points, and whether to standardise it.
 
-    ``name`` is a registered data set, or ``"file"`` with ``path`` a ``.npy``/``.csv``
-    file (a run keeps a copy, ``data.npy``). ``n`` is ignored by fixed sets (files,
-    ``digits``), which hold out ``held_out`` of their rows for evaluation.
+    ``name`` is a registered data set, or ``"file"`` with ``path`` a ``.npy``, ``.csv``
+    or ``.npz`` file (a run keeps a copy: ``data.npy``, or ``data.npz`` with the labels
+    of a conditional run). ``label_column`` names a labelled ``.csv``'s label column.
+    ``n`` is ignored by fixed sets (files, ``digits``), which hold out ``held_out`` of
+    their rows for evaluation.
     """
 
     name: str = "s_curve"
@@ -55,6 +57,7 @@ class DataConfig:
     standardize: bool = False
     path: str | None = None
     held_out: float = 0.2
+    label_column: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,10 +295,12 @@ def _replace(cfg: Config, section: str, **fields) -> Config:
 def _data(cfg: Config, name: str) -> Config:
     if name in DATA_SETS:
         return _replace(cfg, "data", name=name, path=None)
-    if name.endswith((".npy", ".csv")):
+    if name.endswith((".npy", ".csv", ".npz")):
         # Read (and refused, if bad) when the run is set up, before anything is written.
         return _replace(cfg, "data", name="file", path=str(pathlib.Path(name).resolve()))
-    raise ValueError(f"--data must be one of {sorted(DATA_SETS)} or a .npy/.csv file, got {name!r}")
+    raise ValueError(
+        f"--data must be one of {sorted(DATA_SETS)} or a .npy/.csv/.npz file, got {name!r}"
+    )
 
 
 def _epochs(cfg: Config, epochs: int) -> Config:
@@ -316,6 +321,7 @@ def _schedule(cfg: Config, kind: str) -> Config:
 _SETTINGS = {
     "data": _data,
     "conditional": lambda c, v: _replace(c, "model", conditional=v),
+    "label_column": lambda c, v: _replace(c, "data", label_column=v),
     "label_drop": lambda c, v: _replace(c, "train", label_drop=v),
     "guidance": lambda c, v: _replace(c, "sample", guidance=v),
     "epochs": _epochs,
@@ -366,7 +372,10 @@ def configure(base: Config, **settings) -> Config:
 
 
 # Settings a preset does not hold: a run's own, kept from the saved run unless given.
-_RUN_OWN = (("data", ("name", "path", "n", "held_out")), ("model", ("conditional",)))
+_RUN_OWN = (
+    ("data", ("name", "path", "n", "held_out", "label_column")),
+    ("model", ("conditional",)),
+)
 
 
 def _fields(cfg: Config) -> dict[str, Any]:

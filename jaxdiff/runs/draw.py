@@ -19,7 +19,7 @@ from jaxdiff.runs.progress import Progress
 from jaxdiff.runs.rundir import atomic_path
 from jaxdiff.runs.setup import Setup
 
-__all__ = ["BLOCK", "draw", "final_labels", "options"]
+__all__ = ["BLOCK", "draw", "final_labels", "label_index", "options"]
 
 BLOCK = 65_536
 
@@ -53,9 +53,22 @@ def options(s: Setup, labels=None, guidance=None, **changes) -> samplers.Sampler
     return s.sampler.replace(guidance=guidance, **changes)
 
 
+def label_index(s: Setup, label: str) -> int:
+    """The class of ``label``: one of the run's class names, or an index written out."""
+    names = s.label_names or ()
+    if label in names:
+        return names.index(label)
+    if label.strip().isdigit():
+        return int(label)
+    expected = f"a class index or one of {list(names)}" if names else "a class index"
+    raise validate.InvalidValue("label", expected, label)
+
+
 def _check_labels(s: Setup, labels, n: int) -> np.ndarray | None:
     if labels is None:
         return None
+    if isinstance(labels, str):
+        labels = label_index(s, labels)
     labels = np.asarray(labels)
     if labels.ndim > 1 or (labels.ndim == 1 and labels.shape[0] != n):
         raise ValueError(f"labels must be one class or ({n},), got shape {labels.shape}")
@@ -90,7 +103,8 @@ def draw(
     """``n`` samples in data units from the run's model with the run's sampler settings.
 
     ``changes`` and ``guidance`` change the sampler (see :func:`options`); ``labels``
-    (conditional runs): one class for every row or one per row, ``(n,)``.
+    (conditional runs): one class for every row (an index, or a class name as a string)
+    or one per row, ``(n,)``.
 
     The rows are computed ``chunk`` at a time (rounded to whole blocks): the result is the
     same for every ``chunk``. With ``out`` (a ``.npy`` path) the rows stream into a

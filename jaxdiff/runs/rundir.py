@@ -6,7 +6,8 @@ The layout::
     checkpoints/     orbax checkpoints of the whole TrainState (latest few)
     metrics.jsonl    one line per epoch: epoch, loss, lr, seconds
     samples.npy      final samples (sample_labels.npy: their classes, conditional runs)
-    data.npy         a copy of the data file (``--data PATH`` runs), normalizer.json
+    data.npy         a copy of the data file (``--data PATH`` runs), normalizer.json;
+    data.npz         instead, for a labelled file: rows ``x``, classes ``y``, ``names``
     report.json      timings, device, schedule facts; ``quality`` after ``eval``
     *.png, *.gif     figures
     .lock            the pid of the training that holds the run (``fcntl`` lock)
@@ -41,6 +42,7 @@ __all__ = [
     "read_metrics",
     "read_report",
     "save_npy",
+    "save_npz",
     "write_json",
     "write_text",
 ]
@@ -122,6 +124,12 @@ def save_npy(path: pathlib.Path, array) -> None:
     """Saves ``array`` as a ``.npy`` file at ``path`` atomically."""
     with atomic_path(path, ".npy") as tmp:
         np.save(tmp, np.asarray(array))
+
+
+def save_npz(path: pathlib.Path, **arrays) -> None:
+    """Saves ``arrays`` as an uncompressed ``.npz`` at ``path`` atomically."""
+    with atomic_path(path, ".npz") as tmp:
+        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
 
 
 def load_config(run_dir) -> Config:

@@ -38,8 +38,10 @@ class Setup:
     """Everything a run needs, rebuilt from its config alone.
 
     ``data`` (data units) and ``train_data`` (standardised) are the training rows;
-    ``labels`` their classes (conditional runs, else None); ``held_out`` the rows a fixed
-    set keeps back for evaluation (None for generated data sets, which draw fresh ones).
+    ``labels`` their classes (conditional runs, else None) and ``label_names`` the names
+    of the classes (a labelled file's, else ``"0"``, ``"1"``, …); ``held_out`` the rows a
+    fixed set keeps back for evaluation (None for generated data sets, which draw fresh
+    ones).
     """
 
     config: Config
@@ -54,6 +56,7 @@ class Setup:
     keys: RunKeys
     labels: np.ndarray | None = None
     held_out: np.ndarray | None = None
+    label_names: tuple[str, ...] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -156,16 +159,30 @@ def sampler_options(cfg: Config) -> samplers.SamplerOptions:
 
 
 def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
-    """``(train rows, train labels or None, held-out rows or None)``."""
+    """``(train rows, train labels or None, held-out rows or None, class names or None)``."""
     d = cfg.data
     conditional = cfg.model.conditional
+    names = None
     if d.name == "file":
         if not d.path:
-            raise ValueError("data name 'file' needs data.path, a .npy or .csv file")
+            raise ValueError("data name 'file' needs data.path, a .npy, .csv or .npz file")
+        if d.label_column is not None and not conditional:
+            raise ValueError("--label-column needs --conditional")
+        run_dir = pathlib.Path(run_dir) if run_dir is not None else None
         if conditional:
-            raise ValueError("--conditional needs labels; data files carry none yet")
-        copy = pathlib.Path(run_dir) / "data.npy" if run_dir is not None else None
-        x, y = data.load_file(copy if copy is not None and copy.is_file() else d.path), None
+            if not d.path.endswith((".npz", ".csv")):
+                raise ValueError(
+                    "--conditional with --data FILE needs labels: a .npz with 'x' and 'y', "
+                    f"or a .csv with --label-column NAME; got {d.path!r}"
+                )
+            copy = run_dir / "data.npz" if run_dir is not None else None
+            if copy is not None and copy.is_file():
+                x, y, names = data.load_labelled_file(copy)
+            else:
+                x, y, names = data.load_labelled_file(d.path, d.label_column)
+        else:
+            copy = run_dir / "data.npy" if run_dir is not None else None
+            x, y = data.load_file(copy if copy is not None and copy.is_file() else d.path), None
     else:
         if conditional and d.name not in data.NUM_CLASSES:
             raise ValueError(
@@ -174,16 +191,24 @@ def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
             )
         if conditional:
             x, y = data.load(d.name, keys.data, d.n, labels=True)
+            names = tuple(str(i) for i in range(data.NUM_CLASSES[d.name]))
         else:
             x, y = data.load(d.name, keys.data, d.n), None
         if d.name not in data.FINITE:
-            return x, y, None
+            return x, y, None, names
     if not 0.0 < d.held_out < 1.0:
         raise ValueError(f"data.held_out must be in (0, 1), got {d.held_out!r}")
     if x.shape[0] < 4:
         raise ValueError(f"a data file needs at least 4 rows to hold some out, got {x.shape[0]}")
     train, held = data.split(x.shape[0], keys.split, d.held_out)
-    return x[train], (None if y is None else y[train]), x[held]
+    if y is not None:
+        missing = sorted(set(range(len(names))) - set(y[train].tolist()))
+        if missing:
+            raise ValueError(
+                f"class {names[missing[0]]!r} has no rows in the training part of the data "
+                f"(the other {d.held_out:.0%} is held out); give it more rows"
+            )
+    return x[train], (None if y is None else y[train]), x[held], names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,8 +231,8 @@ def setup(cfg: Config, run_dir=None) -> Setup:
     come from ``run_dir/data.npy`` when the run holds that copy.
     """
     keys = RunKeys(cfg.seed)
-    x, y, held_out = _load_data(cfg, keys, run_dir)
-    num_classes = data.NUM_CLASSES.get(cfg.data.name, 0) if cfg.model.conditional else 0
+    x, y, held_out, names = _load_data(cfg, keys, run_dir)
+    num_classes = len(names) if cfg.model.conditional else 0
     norm = data.Normalizer.fit(x) if cfg.data.standardize else data.Normalizer.identity(x.shape[1])
     train_x = np.asarray(norm.encode(x), models.float_dtype())
     schedule = build_schedule(cfg.schedule)
@@ -238,6 +263,7 @@ def setup(cfg: Config, run_dir=None) -> Setup:
         keys,
         labels=y,
         held_out=held_out,
+        label_names=names if cfg.model.conditional else None,
     )
 
 

@@ -31,6 +31,7 @@ from jaxdiff.runs.rundir import (
     read_metrics,
     read_report,
     save_npy,
+    save_npz,
     write_json,
     write_text,
 )
@@ -99,7 +100,11 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
     """Writes what the run keeps beside its checkpoints."""
     if not os.access(run_dir, os.W_OK):
         raise RunError(f"run directory {str(run_dir)!r} is not writable")
-    if cfg.data.name == "file" and not (run_dir / "data.npy").is_file():
+    if cfg.data.name == "file" and cfg.model.conditional:
+        if not (run_dir / "data.npz").is_file():
+            x, y, names = data.load_labelled_file(cfg.data.path, cfg.data.label_column)
+            save_npz(run_dir / "data.npz", x=x, y=y, names=np.array(names))
+    elif cfg.data.name == "file" and not (run_dir / "data.npy").is_file():
         # The run keeps its own copy of the data: it resumes, samples and evaluates the
         # same rows even if the original file changes or moves.
         save_npy(run_dir / "data.npy", data.load_file(cfg.data.path))

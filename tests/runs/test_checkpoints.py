@@ -112,7 +112,8 @@ def test_flipped_bit_is_caught_by_the_digest(trained, tmp_path):
     (warning,) = [str(w.message) for w in result.warnings]
     assert f"epoch {steps[-1]}: content digest mismatch in [" in warning
     assert f"using epoch {steps[-2]}" in warning
-    _, state = setup.restore(run_dir)
+    with pytest.warns(UserWarning, match="content digest mismatch"):
+        _, state = setup.restore(run_dir)
     assert int(state.epoch) == steps[-2]
 
     listing = checkpoints.inspect(run_dir / "checkpoints")

@@ -1,0 +1,96 @@
+"""Labelled files: a ``.npz`` with ``x`` and ``y`` or a ``.csv`` with a label column
+trains a conditional model, whose class names ``sample --label`` takes; every bad
+labelling is one line (library: ValueError; CLI: exit 2)."""
+
+import re
+
+import numpy as np
+import pytest
+from conftest import jaxdiff
+
+from jaxdiff import data
+
+
+def _moons(tmp_path, n=400):
+    x, y = data.load("moons", 0, n, labels=True)
+    return x, y
+
+
+def test_npz_with_names_and_csv_with_integers(tmp_path):
+    x, y = _moons(tmp_path)
+    np.savez(tmp_path / "m.npz", x=x, y=np.array(["upper", "lower"])[y])
+    rows, labels, names = data.load_labelled_file(tmp_path / "m.npz")
+    assert names == ("lower", "upper")  # sorted names; index = position
+    np.testing.assert_array_equal(labels, 1 - y)
+    np.testing.assert_array_equal(rows, x)
+
+    lines = ["a,cls,b"] + [f"{u},{c},{v}" for (u, v), c in zip(x, y, strict=True)]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    rows, labels, names = data.load_labelled_file(tmp_path / "m.csv", "cls")
+    assert names == ("0", "1")
+    np.testing.assert_array_equal(labels, y)
+    np.testing.assert_allclose(rows, x, rtol=1e-6)
+
+
+BAD = [
+    ("y.npz", {"x": np.ones((4, 2))}, None, "needs arrays 'x' and 'y'"),
+    ("y.npz", {"x": np.ones((4, 2)), "y": np.array([0.5, 1, 0, 1])}, None, "integers or names"),
+    ("y.npz", {"x": np.ones((4, 2)), "y": np.array([0, 1, 0])}, None, "one per row (4)"),
+    ("y.npz", {"x": np.ones((4, 2)), "y": np.array([0, 2, 0, 2])}, None, "class 1 has no rows"),
+    ("y.npz", {"x": np.ones((4, 2)), "y": np.array([0, -1, 0, 1])}, None, "classes 0..C-1"),
+    ("y.npz", {"x": np.ones((4, 2)), "y": np.zeros(4, int)}, None, "at least 2 classes"),
+    ("y.npz", {"x": np.ones((4, 2)), "y": np.array([0, 1, 0, 1])}, "c", "for .csv files"),
+    ("y.csv", "a,b,c\n1,2,0\n3,4,1\n", None, "needs --label-column"),
+    ("y.csv", "a,b,c\n1,2,0\n3,4,1\n", "d", "is not in the header"),
+    ("y.csv", "a,b,c\n1,2,0\n3,x,1\n", "c", "cannot read data file"),
+    ("y.csv", "a,b,c\n1,2,0\n3,1\n", "c", "every row needs 3 fields"),
+    ("y.npy", np.ones((4, 2)), None, "must end in .npz or .csv"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "column", "message"), BAD)
+def test_bad_labelled_files_are_one_line(tmp_path, name, content, column, message):
+    path = tmp_path / name
+    if isinstance(content, dict):
+        np.savez(path, **content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        np.save(path, content)
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        data.load_labelled_file(path, column)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.slow
+def test_conditional_run_from_a_labelled_file(tmp_path):
+    x, y = _moons(tmp_path, 2000)
+    np.savez(tmp_path / "m.npz", x=x, y=np.array(["upper", "lower"])[y])
+    run = tmp_path / "r"
+    common = ["--preset", "fast", "--epochs", "3", "--quiet", "--eval-n", "0", "--no-figures"]
+    jaxdiff("train", "--data", tmp_path / "m.npz", "--conditional", "--out", run, *common)
+    saved = np.load(run / "data.npz")
+    assert saved["names"].tolist() == ["lower", "upper"]
+
+    out = {}
+    for label in ("upper", "1", "lower"):
+        out[label] = tmp_path / f"{label}.npy"
+        jaxdiff("sample", "--run", run, "--label", label, "--n", "64", "--out", out[label])
+    # A name is its index: "upper" is class 1 (sorted names), the same samples.
+    assert np.array_equal(np.load(out["upper"]), np.load(out["1"]))
+    assert not np.array_equal(np.load(out["upper"]), np.load(out["lower"]))
+
+    bad = jaxdiff("sample", "--run", run, "--label", "side", "--out", out["1"], check=False)
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "jaxdiff sample: error: --label must be a class index or one of "
+        "['lower', 'upper'], got 'side'"
+    )
+    for args, message in (
+        (["--data", tmp_path / "m.npz"], "--label-column needs --conditional"),
+        (["--data", tmp_path / "u.npy", "--conditional"], "needs labels: a .npz"),
+    ):
+        np.save(tmp_path / "u.npy", x)
+        extra = ["--label-column", "c"] if "--conditional" not in args else []
+        r = jaxdiff("train", *args, *extra, "--out", tmp_path / "o", *common, check=False)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+        assert r.stderr.strip().count("\n") == 0
