@@ -173,13 +173,23 @@ def _sample(key, apply_fn, params, schedule, shape, x_T, options, trajectory):
     return chain(loop_key, apply_fn, params, schedule, x_T, options, trajectory)
 
 
+def _is_size(d) -> bool:
+    """A non-negative int, or a symbolic dimension of ``jax.export``'s shape polymorphism
+    (an expression object of jax's own, e.g. from ``jax.export.symbolic_shape("n")``)."""
+    if isinstance(d, bool):
+        return False
+    if isinstance(d, int):
+        return d >= 0
+    return type(d).__module__.startswith("jax.")
+
+
 def _run(key, apply_fn, params, schedule, shape, options, labels, x_T, *, trajectory):
     if options is None:
         options = SamplerOptions()
     if not isinstance(options, SamplerOptions):
         raise TypeError(f"options must be a SamplerOptions, got {type(options).__name__}")
     shape = tuple(shape)
-    if len(shape) < 1 or any((not isinstance(d, int)) or d < 0 for d in shape):
+    if len(shape) < 1 or not all(_is_size(d) for d in shape):
         raise ValueError(f"shape must be a tuple of non-negative integers, got {shape!r}")
     options = options.for_schedule(schedule)
     check_fits(apply_fn, data_dim=shape[-1], num_steps=schedule.num_steps, labels=labels)

@@ -1,4 +1,5 @@
-"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``, ``check``.
+"""The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``, ``check``,
+``export``.
 
 Every mistake of the user's ends in one line on stderr and exit code 2, never a
 traceback. This package only parses (:mod:`~jaxdiff.cli.parser`) and calls
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval": commands.eval_,
         "plot": commands.plot,
         "check": commands.check,
+        "export": commands.export,
     }
     training = args.command in ("demo", "train")
     previous = signal.signal(signal.SIGTERM, _terminate)

@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 
-__all__ = ["check", "eval_", "plot", "sample", "settings", "train"]
+__all__ = ["check", "eval_", "export", "plot", "sample", "settings", "train"]
 
 # Flags of `train` and `demo` that are settings of the run, by their setting's name.
 _SETTING_FLAGS = {
@@ -174,4 +174,23 @@ def check(args) -> int:
         use = f"sample/eval/--resume use epoch {intact}" if intact else "none is usable"
         print(f"jaxdiff check: the newest checkpoint is damaged; {use}", file=sys.stderr)
         return 1
+    return 0
+
+
+def export(args) -> int:
+    from jaxdiff.runs import export, rundir, setup
+
+    out = pathlib.Path(args.out)
+    if not out.parent.is_dir():
+        raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
+    s, state = setup.restore(args.run)
+    params = setup.model_params(s, state)
+    blob = export.export_sampler(s, params, method=args.sampler, steps=args.steps, eta=args.eta)
+    with rundir.atomic_path(out) as tmp:
+        pathlib.Path(tmp).write_bytes(blob)
+    print(
+        f"wrote the sampler of {args.run} to {args.out} ({len(blob):,} bytes); with jax "
+        f"alone: jax.export.deserialize(open({args.out!r}, 'rb').read())"
+        ".call(jax.random.key_data(jax.random.key(SEED)), jnp.zeros(N))"
+    )
     return 0

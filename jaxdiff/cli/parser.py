@@ -359,6 +359,27 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "digests). Exits 1 when the newest checkpoint is damaged.",
     )
     check.add_argument("--run", required=True, help="run directory")
+
+    export = sub.add_parser(
+        "export",
+        help="serialise a run's sampler with jax.export (usable with jax alone)",
+        description="Write the run's sampler as a jax.export artifact: StableHLO with the "
+        "parameters baked in, the number of samples symbolic. Load it with "
+        "jax.export.deserialize(open(FILE, 'rb').read()) and call it as "
+        ".call(jax.random.key_data(jax.random.key(SEED)), jnp.zeros(N)).",
+    )
+    export.add_argument("--run", required=True, help="run directory")
+    export.add_argument("--out", required=True, help="file to write (e.g. sampler.jaxexport)")
+    export.add_argument(
+        "--sampler",
+        default=None,
+        choices=["ddpm", "ddim", "dpm-solver", "sde-dpm-solver", "dpm-solver-3m", "heun"],
+        help="reverse process (default: the run's)",
+    )
+    export.add_argument(
+        "--steps", type=_POSITIVE_INT, default=None, help="grid points K <= T (default: the run's)"
+    )
+    export.add_argument("--eta", type=_PROBABILITY, default=None, help="DDIM noise scale")
     return parser, {
         "demo": demo,
         "train": train,
@@ -366,4 +387,5 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "eval": ev,
         "plot": plot,
         "check": check,
+        "export": export,
     }

@@ -1,0 +1,46 @@
+"""A run's trained sampler as a ``jax.export`` artifact: StableHLO with the parameters,
+the schedule and the normaliser baked in, usable from any program with only ``jax``.
+
+The exported function is ``sample(key_data, like)``: ``key_data`` is the raw data of a
+PRNG key (``jax.random.key_data(jax.random.key(seed))``, ``uint32[2]``) and ``like`` any
+array of shape ``(n,)``, whose length is the number of samples (symbolic: one artifact
+serves every ``n``). It returns ``(n, dim)`` samples in data units, the same as
+``jaxdiff sample --seed seed --n n`` for ``n`` up to one block (65,536 rows; beyond, the
+command draws block by block with other keys).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdiff import models, samplers
+from jaxdiff.runs.draw import options
+from jaxdiff.runs.setup import Setup
+
+__all__ = ["export_sampler"]
+
+
+def export_sampler(s: Setup, params, **changes) -> bytes:
+    """The serialised ``jax.export.Exported`` of the run's sampler (``changes``: method,
+    steps, eta, spacing, churn, as :func:`jaxdiff.runs.draw.draw` takes them). A
+    conditional run's artifact draws from its unconditional half."""
+    opts = options(s, None, None, **changes).for_schedule(s.schedule)
+    dtype = models.float_dtype()
+    mean = jnp.asarray(np.asarray(s.normalizer.mean), dtype)
+    std = jnp.asarray(np.asarray(s.normalizer.std), dtype)
+    dim = s.data.shape[1]
+    impl = jax.random.key_impl(s.keys.sample)
+
+    def sample(key_data, like):
+        key = jax.random.fold_in(jax.random.wrap_key_data(key_data, impl=impl), 0)
+        z = samplers.sample(key, s.apply_fn, params, s.schedule, (like.shape[0], dim), opts)
+        return z * std + mean
+
+    (n,) = jax.export.symbolic_shape("n")
+    key_shape = jax.random.key_data(s.keys.sample).shape
+    exported = jax.export.export(jax.jit(sample))(
+        jax.ShapeDtypeStruct(key_shape, jnp.uint32), jax.ShapeDtypeStruct((n,), dtype)
+    )
+    return bytes(exported.serialize())
