@@ -158,6 +158,15 @@ def _read(step_dir: pathlib.Path, abstract) -> tuple[dict, str | None]:
     Raises what orbax raises for unreadable files."""
     item = _item_dir(step_dir)
     with ocp.StandardCheckpointer() as ckptr:
+        if abstract is None:
+            # As stored, onto this process's first device: a checkpoint of another
+            # topology (a multi-process run) cannot be restored without a target.
+            meta = ckptr.metadata(item)
+            meta = getattr(meta, "item_metadata", meta)
+            one = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+            abstract = jax.tree_util.tree_map(
+                lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=one), meta
+            )
         tree = ckptr.restore(item, abstract)
     if item.name == "default":
         return tree, None

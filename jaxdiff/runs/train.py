@@ -200,7 +200,8 @@ def train_run(
     lock = hold(run_dir) if jax.process_index() == 0 else contextlib.nullcontext()
     with lock:
         _check_target(cfg, run_dir, resume)
-        _prepare(cfg, run_dir, s)
+        if jax.process_index() == 0:
+            _prepare(cfg, run_dir, s)
         return _train_held(
             cfg,
             run_dir,
@@ -236,17 +237,22 @@ def _train_held(
             state = checkpoints.restore(ckpt_dir, state)
         except checkpoints.CheckpointError as err:
             raise RunError(str(err)) from err
-    write_text(run_dir / "config.json", cfg.to_json())
+    # Process 0 writes the run's files; every process takes part in the checkpoints
+    # (orbax's multi-process save: the primary host writes what is replicated).
+    writer = jax.process_index() == 0
+    if writer:
+        write_text(run_dir / "config.json", cfg.to_json())
 
     t = cfg.train
     start_epoch = _epoch_of(state)
     metrics_path = run_dir / "metrics.jsonl"
     history = read_metrics(metrics_path, start_epoch)
-    write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
+    if writer:
+        write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
 
     chunk = math.gcd(checkpoint_every, 25 if log_every is None else math.gcd(25, log_every))
     with (
-        metrics_path.open("a") as metrics_file,
+        (metrics_path if writer else pathlib.Path(os.devnull)).open("a") as metrics_file,
         Progress(
             progress, total=t.epochs, start=start_epoch, steps_per_epoch=s.steps_per_epoch
         ) as bar,
@@ -278,8 +284,9 @@ def _train_held(
     sample_labels = final_labels(s, cfg.sample.n)
     samples = draw(s, params, s.keys.sample, cfg.sample.n, labels=sample_labels)
     sample_seconds = time.perf_counter() - t0
-    save_npy(run_dir / "samples.npy", samples)
-    if sample_labels is not None:
+    if writer:
+        save_npy(run_dir / "samples.npy", samples)
+    if writer and sample_labels is not None:
         save_npy(run_dir / "sample_labels.npy", sample_labels)
 
     steps = fit_info["steps"]
@@ -308,7 +315,8 @@ def _train_held(
         report["quality"] = quality(
             s, params, samples, n=eval_n, likelihood_n=min(likelihood_n, eval_n)
         )
-    write_json(run_dir / "report.json", report)
-    if figures:
+    if writer:
+        write_json(run_dir / "report.json", report)
+    if figures and writer:
         plot_run(run_dir, s=s, params=params, history=history, samples=samples)
     return report
