@@ -1,5 +1,5 @@
 """The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``, ``check``,
-``export``.
+``export``, ``distill``.
 
 Every mistake of the user's ends in one line on stderr and exit code 2, never a
 traceback. This package only parses (:mod:`~jaxdiff.cli.parser`) and calls
@@ -82,16 +82,17 @@ def main(argv: list[str] | None = None) -> int:
         "plot": commands.plot,
         "check": commands.check,
         "export": commands.export,
+        "distill": commands.distill,
     }
-    training = args.command in ("demo", "train")
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt as err:
         how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        kept = "rounds" if args.command == "distill" else "epochs"
         then = (
-            "; the last completed epochs are checkpointed, rerun with --resume to continue"
-            if training
+            f"; the last completed {kept} are checkpointed, rerun with --resume to continue"
+            if args.command in ("demo", "train", "distill")
             else ""
         )
         print(f"\njaxdiff {args.command}: {how}{then}", file=sys.stderr)

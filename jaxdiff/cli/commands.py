@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 
-__all__ = ["check", "eval_", "export", "plot", "sample", "settings", "train"]
+__all__ = ["check", "distill", "eval_", "export", "plot", "sample", "settings", "train"]
 
 # Flags of `train` and `demo` that are settings of the run, by their setting's name.
 _SETTING_FLAGS = {
@@ -193,4 +193,32 @@ def export(args) -> int:
         f"alone: jax.export.deserialize(open({args.out!r}, 'rb').read())"
         ".call(jax.random.key_data(jax.random.key(SEED)), jnp.zeros(N))"
     )
+    return 0
+
+
+def distill(args) -> int:
+    from jaxdiff.runs import distill, evaluate
+    from jaxdiff.runs.config import DistillConfig
+
+    spec = DistillConfig(
+        steps=args.steps,
+        start_steps=args.start_steps,
+        iterations=args.iterations,
+        learning_rate=args.lr,
+    )
+    report = distill.distill_run(
+        args.run,
+        args.out,
+        spec,
+        resume=args.resume,
+        eval_n=args.eval_n,
+        figures=not args.no_figures,
+        log=(lambda line: None) if args.quiet else print,
+    )
+    print(
+        f"distilled {args.run} into {args.out}: {args.steps} steps, {report['rounds']} rounds "
+        f"in {report['distill_seconds_this_call']:.1f} s"
+    )
+    if "quality" in report:
+        print(evaluate.quality_table(report["quality"]))
     return 0

@@ -360,6 +360,45 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     )
     check.add_argument("--run", required=True, help="run directory")
 
+    distill = sub.add_parser(
+        "distill",
+        help="distil a run into a student that samples in a few steps",
+        description="Progressive distillation (Salimans & Ho 2022): a student of --steps "
+        "deterministic DDIM steps, halving from --start-steps one round at a time; written "
+        "as an ordinary run directory whose sampler is the distilled one.",
+    )
+    distill.add_argument("--run", required=True, help="the teacher run directory")
+    distill.add_argument("--out", required=True, help="the student run directory to write")
+    distill.add_argument(
+        "--steps", type=_POSITIVE_INT, default=4, help="the student's steps (default: 4)"
+    )
+    distill.add_argument(
+        "--start-steps",
+        type=_POSITIVE_INT,
+        default=64,
+        help="the teacher's DDIM steps the first round halves (default: 64)",
+    )
+    distill.add_argument(
+        "--iterations",
+        type=_POSITIVE_INT,
+        default=1000,
+        help="Adam steps per round, batch 512 (default: 1000)",
+    )
+    distill.add_argument(
+        "--lr", type=_POSITIVE_NUMBER, default=3e-4, help="peak learning rate (default: 3e-4)"
+    )
+    distill.add_argument(
+        "--resume", action="store_true", help="continue after the last completed round"
+    )
+    distill.add_argument(
+        "--eval-n",
+        type=_NON_NEGATIVE_INT,
+        default=5000,
+        help="points scored at the end, 0 to skip (default: 5000)",
+    )
+    distill.add_argument("--no-figures", action="store_true", help="skip the figures")
+    distill.add_argument("--quiet", action="store_true", help="no per-round lines")
+
     export = sub.add_parser(
         "export",
         help="serialise a run's sampler with jax.export (usable with jax alone)",
@@ -388,4 +427,5 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "plot": plot,
         "check": check,
         "export": export,
+        "distill": distill,
     }

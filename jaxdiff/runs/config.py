@@ -19,6 +19,7 @@ __all__ = [
     "PRESETS",
     "Config",
     "DataConfig",
+    "DistillConfig",
     "ModelConfig",
     "SampleConfig",
     "ScheduleConfig",
@@ -133,6 +134,20 @@ class SampleConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class DistillConfig:
+    """A distilled student's origin (``jaxdiff distill``): the ``teacher`` run directory,
+    the student's ``steps``, the teacher grid it starts halving from (``start_steps``), and
+    each round's ``iterations`` and peak ``learning_rate``. ``teacher`` None: an ordinary
+    run."""
+
+    teacher: str | None = None
+    steps: int = 4
+    start_steps: int = 64
+    iterations: int = 1000
+    learning_rate: float = 3e-4
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """Every setting of a run; ``config.json`` in a run directory is its JSON form."""
 
@@ -141,6 +156,7 @@ class Config:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     sample: SampleConfig = SampleConfig()
+    distill: DistillConfig = DistillConfig()
     seed: int = 1234
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,6 +202,7 @@ _SECTIONS = {
     "model": ModelConfig,
     "train": TrainConfig,
     "sample": SampleConfig,
+    "distill": DistillConfig,
 }
 
 

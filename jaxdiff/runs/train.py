@@ -82,6 +82,11 @@ def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool) -> None:
     ckpt_dir = run_dir / "checkpoints"
     if resume:
         saved = load_config(run_dir)
+        if saved.distill.teacher is not None:
+            raise RunError(
+                f"{str(run_dir)!r} is a distilled student; continue it with "
+                "jaxdiff distill --resume"
+            )
         if dataclasses.replace(saved, train=dataclasses.replace(saved.train, epochs=0)) != (
             dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=0))
         ):

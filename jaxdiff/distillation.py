@@ -1,0 +1,156 @@
+"""Progressive distillation (Salimans & Ho 2022, "Progressive Distillation for Fast
+Sampling of Diffusion Models", Alg. 2): a student that samples in K deterministic DDIM
+steps, trained so that each of its steps lands where two DDIM steps of its teacher land.
+Each round halves K; the student of one round is the teacher of the next.
+
+Grids are trailing (:func:`jaxdiff.grids.timesteps`): the student's K steps are every
+other step of the teacher's 2K, so a round needs ``2K ≤ T``. The last step of every grid
+goes to clean data (DDIM's ``t_prev = -1``), as ``samplers`` does for ``ddim``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdiff import grids, validate
+from jaxdiff.schedules import Schedule
+from jaxdiff.solvers import data_prediction
+
+__all__ = ["ddim_jump", "distill_round", "round_grids", "rounds", "teacher_target"]
+
+
+def _coefficients(schedule: Schedule, t):
+    """``(a_t, s_t)`` with ``t < 0`` meaning clean data (``a = 1``, ``s = 0``)."""
+    clean = t < 0
+    i = jnp.maximum(t, 0)
+    a = jnp.where(clean, 1.0, schedule.sqrt_alphas_cumprod[i])
+    s = jnp.where(clean, 0.0, schedule.sqrt_one_minus_alphas_cumprod[i])
+    return a[..., None], s[..., None]
+
+
+def ddim_jump(schedule: Schedule, x, x0, t, t_next):
+    """One deterministic DDIM step (Song et al. 2021, eq. 12 with σ = 0) from ``x`` at
+    ``t`` to ``t_next`` given the prediction ``x0``: ``a' x0 + s' (x - a x0)/s``."""
+    a, s = _coefficients(schedule, t)
+    a_n, s_n = _coefficients(schedule, t_next)
+    return a_n * x0 + s_n * (x - a * x0) / s
+
+
+def teacher_target(x0_teacher, schedule: Schedule, z, t, t_mid, t_next):
+    """The student's regression target ``x̃`` (Salimans & Ho 2022, Alg. 2): two teacher
+    DDIM steps ``z → z' → z''`` (``t → t_mid → t_next``), then the ``x̃`` for which one
+    DDIM step from ``z`` at ``t`` lands on ``z''``:
+    ``x̃ = (z'' - (s''/s_t) z) / (a'' - (s''/s_t) a_t)``; at ``t_next < 0``, ``x̃ = z''``."""
+    z1 = ddim_jump(schedule, z, x0_teacher(z, t), t, t_mid)
+    z2 = ddim_jump(schedule, z1, x0_teacher(z1, t_mid), t_mid, t_next)
+    a, s = _coefficients(schedule, t)
+    a_n, s_n = _coefficients(schedule, t_next)
+    ratio = s_n / s
+    return (z2 - ratio * z) / (a_n - ratio * a)
+
+
+def round_grids(num_steps: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(t, t_mid, t_next)`` of a round whose student takes ``k`` steps: the teacher's
+    trailing grid of ``2k`` steps split into every other step, ``-1`` closing it."""
+    k = validate.positive_int("steps", k)
+    if 2 * k > num_steps:
+        raise ValueError(f"steps must be at most {num_steps // 2} (half of T), got {k}")
+    teacher = grids.timesteps(num_steps, 2 * k, "trailing")
+    student = grids.timesteps(num_steps, k, "trailing")
+    if not np.array_equal(teacher[::2], student):
+        raise ValueError(f"the trailing grid of {k} steps is not every other of {2 * k}")
+    closing = np.append(teacher[2::2], -1).astype(np.int32)
+    return student, teacher[1::2].astype(np.int32), closing
+
+
+def rounds(start_steps: int, steps: int) -> list[int]:
+    """The students' step counts, halving from ``start_steps // 2`` down to ``steps``
+    (both powers of two apart): 64 → 4 is ``[32, 16, 8, 4]``."""
+    start_steps = validate.positive_int("start_steps", start_steps)
+    steps = validate.positive_int("steps", steps)
+    out, k = [], start_steps
+    while k > steps:
+        k //= 2
+        out.append(k)
+    if not out or out[-1] != steps or start_steps % steps:
+        raise ValueError(
+            f"steps must be start_steps ({start_steps}) halved one or more times, got {steps}"
+        )
+    return out
+
+
+@functools.partial(
+    jax.jit, static_argnames=("apply_fn", "optimizer", "target", "iterations", "batch_size")
+)
+def _round(key, params, teacher_params, schedule, data, ts, *, apply_fn, optimizer, target,
+           iterations, batch_size):  # fmt: skip
+    t_grid, mid_grid, next_grid = ts
+    teacher_x0 = data_prediction(apply_fn, teacher_params, schedule, target)
+
+    def loss_fn(p, x0, t, t_mid, t_next, noise):
+        a, s = _coefficients(schedule, t)
+        z = a * x0 + s * noise
+        x_tilde = jax.lax.stop_gradient(teacher_target(teacher_x0, schedule, z, t, t_mid, t_next))
+        x_hat = data_prediction(apply_fn, p, schedule, target)(z, t)
+        weight = jnp.maximum(jnp.square(a / s), 1.0)  # truncated SNR (their §4)
+        return jnp.mean(weight * jnp.square(x_hat - x_tilde))
+
+    def body(carry, i):
+        p, opt_state = carry
+        k_rows, k_step, k_noise = jax.random.split(jax.random.fold_in(key, i), 3)
+        x0 = data[jax.random.randint(k_rows, (batch_size,), 0, data.shape[0])]
+        j = jax.random.randint(k_step, (batch_size,), 0, t_grid.shape[0])
+        noise = jax.random.normal(k_noise, x0.shape, x0.dtype)
+        loss, grads = jax.value_and_grad(loss_fn)(
+            p, x0, t_grid[j], mid_grid[j], next_grid[j], noise
+        )
+        updates, opt_state = optimizer.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state), loss
+
+    carry = (params, optimizer.init(params))
+    (params, _), losses = jax.lax.scan(body, carry, jnp.arange(iterations))
+    return params, losses
+
+
+def distill_round(
+    key: jax.Array,
+    apply_fn,
+    teacher_params,
+    schedule: Schedule,
+    data,
+    steps: int,
+    *,
+    iterations: int = 1000,
+    batch_size: int = 512,
+    learning_rate: float = 3e-4,
+    target: str = "eps",
+):
+    """One round: a student of ``steps`` DDIM steps from a teacher of ``2 steps``.
+
+    The student starts from the teacher's parameters and takes ``iterations`` Adam steps
+    (a fresh optimiser, linear decay of ``learning_rate`` to 0, as Salimans & Ho do per
+    round) on batches of ``data`` (rows as the model was trained on them). One compiled
+    ``lax.scan``. Returns ``(student params, losses)``.
+    """
+    iterations = validate.positive_int("iterations", iterations)
+    batch_size = validate.positive_int("batch_size", batch_size)
+    optimizer = optax.adam(optax.linear_schedule(learning_rate, 0.0, iterations))
+    ts = tuple(jnp.asarray(g) for g in round_grids(schedule.num_steps, steps))
+    return _round(
+        key,
+        teacher_params,
+        teacher_params,
+        schedule,
+        jnp.asarray(data),
+        ts,
+        apply_fn=apply_fn,
+        optimizer=optimizer,
+        target=target,
+        iterations=iterations,
+        batch_size=batch_size,
+    )
