@@ -134,3 +134,29 @@ __all__ = [
     "table",
     "timed",
 ]
+
+
+# The quality columns of every table, each beside its data floor.
+QUALITY_COLUMNS = [
+    ("mmd2", "MMD^2", "{:.1e}"),
+    ("floor_mmd2", "floor", "{:.1e}"),
+    ("precision", "precision", "{:.3f}"),
+    ("floor_precision", "floor", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("floor_recall", "floor", "{:.3f}"),
+]
+
+
+def sampler_row(s, params, eval_n, label, evals, floor=False, n=10_000, **changes) -> dict:
+    """One sampler of one run's model: ``n`` samples drawn with the run's sampler and
+    ``changes``, the seconds to draw them (compiled outside the clock, median of 3), and
+    their quality against fresh data (``runs.evaluate.quality``; ``floor`` adds the floor)."""
+    from jaxdiff.runs import draw, evaluate
+
+    key = s.keys.sample
+    x = draw.draw(s, params, key, n, **changes)
+    repeats = 1 if evals > 100 else 3
+    seconds = timed(lambda: draw.draw(s, params, key, n, **changes), repeats=repeats)
+    q = evaluate.quality(s, None, x, n=eval_n, likelihood_n=0, floor=floor)
+    row = {"sampler": label, "evals": evals, "seconds": seconds["median_s"], **q["samples"]}
+    return row | {f"floor_{k}": v for k, v in q.get("floor", {}).items()}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from _common import cpu_model, save, table
+from _common import QUALITY_COLUMNS, cpu_model, save, table
 
 from jaxdiff import models
 from jaxdiff.runs import config, draw, evaluate, setup, train
@@ -70,12 +70,7 @@ def main():
                 ("epochs", "epochs", "{}"),
                 ("train_seconds", "train s", "{:.1f}"),
                 ("n", "n", "{}"),
-                ("mmd2", "MMD^2", "{:.1e}"),
-                ("floor_mmd2", "floor", "{:.1e}"),
-                ("precision", "precision", "{:.3f}"),
-                ("floor_precision", "floor", "{:.3f}"),
-                ("recall", "recall", "{:.3f}"),
-                ("floor_recall", "floor", "{:.3f}"),
+                *QUALITY_COLUMNS,
             ],
         )
     )

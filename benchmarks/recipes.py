@@ -26,7 +26,7 @@ import sys
 import tempfile
 
 import numpy as np
-from _common import cpu_model, save, table
+from _common import QUALITY_COLUMNS, cpu_model, save, table
 
 from jaxdiff import models
 from jaxdiff.runs import config, draw, evaluate, setup, train
@@ -165,12 +165,7 @@ def main():
         ("recipe", "recipe", ""),
         ("train_seconds", "train s", "{:.1f}"),
         ("sampler", "sampler", ""),
-        ("mmd2", "MMD^2", "{:.1e}"),
-        ("floor_mmd2", "floor", "{:.1e}"),
-        ("precision", "precision", "{:.3f}"),
-        ("floor_precision", "floor", "{:.3f}"),
-        ("recall", "recall", "{:.3f}"),
-        ("floor_recall", "floor", "{:.3f}"),
+        *QUALITY_COLUMNS,
         ("sliced_w2", "sliced W2", "{:.4f}"),
         ("floor_sliced_w2", "floor", "{:.4f}"),
     ]

@@ -27,23 +27,13 @@ import argparse
 
 import jax
 import torch_seed
-from _common import cpu_model, save, table, timed
+from _common import QUALITY_COLUMNS, cpu_model, sampler_row, save, table
 
-from jaxdiff.runs import config, draw, evaluate, setup, train
+from jaxdiff.runs import config, setup, train
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
 METHODS = ("ddim", "dpm-solver", "dpm-solver-3m", "sde-dpm-solver", "heun")
 N = 10_000
-
-
-def _row(s, params, eval_n, label, evals, floor=False, **changes):
-    key = s.keys.sample
-    x = draw.draw(s, params, key, N, **changes)
-    repeats = 1 if evals > 100 else 3
-    seconds = timed(lambda: draw.draw(s, params, key, N, **changes), repeats=repeats)
-    q = evaluate.quality(s, None, x, n=eval_n, likelihood_n=0, floor=floor)
-    row = {"sampler": label, "evals": evals, "seconds": seconds["median_s"], **q["samples"]}
-    return row | {f"floor_{k}": v for k, v in q.get("floor", {}).items()}
 
 
 def samplers(num_steps, evals, methods=METHODS, spacings=(None, "logsnr"), ddpm=True):
@@ -96,7 +86,7 @@ def main():
             not args.no_ddpm,
         )
         for label, n_evals, changes in chosen:
-            row = _row(s, params, args.eval_n, label, n_evals, not floor, **changes)
+            row = sampler_row(s, params, args.eval_n, label, n_evals, not floor, **changes)
             floor = floor or {k: v for k, v in row.items() if k.startswith("floor_")}
             row = {"data": name, **row, **floor}
             set_rows.append(row)
@@ -131,12 +121,7 @@ def main():
         ("data", "data", ""),
         ("sampler", "sampler", ""),
         ("evals", "evals", "{:d}"),
-        ("mmd2", "MMD^2", "{:.1e}"),
-        ("floor_mmd2", "floor", "{:.1e}"),
-        ("precision", "precision", "{:.3f}"),
-        ("floor_precision", "floor", "{:.3f}"),
-        ("recall", "recall", "{:.3f}"),
-        ("floor_recall", "floor", "{:.3f}"),
+        *QUALITY_COLUMNS,
         ("sliced_w2", "sliced W2", "{:.4f}"),
         ("seconds", "s / 10k", "{:.3f}"),
     ]

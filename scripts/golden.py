@@ -75,7 +75,9 @@ def _checkpoint_leaves(run_dir: pathlib.Path) -> dict[str, np.ndarray]:
     ckpt = run_dir / "checkpoints"
     step = max(int(p.name) for p in ckpt.iterdir() if p.name.isdigit())
     with ocp.StandardCheckpointer() as ckptr:
-        tree = ckptr.restore((ckpt / str(step) / "default").absolute())
+        item = ckpt / str(step) / "state"  # since the digest; "default" before it
+        item = item if item.is_dir() else ckpt / str(step) / "default"
+        tree = ckptr.restore(item.absolute())
     leaves = jax.tree_util.tree_leaves_with_path(tree)
     return {f"step{step}{jax.tree_util.keystr(p)}": np.asarray(v) for p, v in leaves}
 

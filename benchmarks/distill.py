@@ -1,0 +1,98 @@
+"""Distilled students against their teachers on every registered 2-D set: quality at 8 and
+4 network evaluations beside 100-step ancestral sampling of the teacher, and the seconds.
+
+For each set the default recipe (``jaxdiff train``'s) is trained in-process, then
+distilled progressively (``jaxdiff distill``'s rounds: 64 → 32 → 16 → 8 → 4 DDIM steps,
+1,000 Adam steps per round at batch 512). The 8-step student is the third round's, the
+4-step student the fourth's. Rows: the teacher's ancestral 100 (the reference), the
+teacher's own DDIM at 8 and 4 steps (what the student replaces), and the students: MMD²,
+precision, recall, sliced W2 of 10,000 samples (the first ``--eval-n`` scored against
+fresh data, ``runs.evaluate.quality``), seconds for 10,000 samples (compiled outside the
+clock), and the distillation's seconds. The seed's PyTorch 100-step sampler is timed in
+the same run.
+
+Usage: python benchmarks/distill.py [--only NAME,...] [--iterations 1000] [--eval-n 5000]
+       [--results-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import torch_seed
+from _common import QUALITY_COLUMNS, cpu_model, sampler_row, save, table
+from solvers import within
+
+from jaxdiff import distillation
+from jaxdiff.runs import config, setup, train
+
+SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
+N = 10_000
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default=None)
+    p.add_argument("--iterations", type=int, default=1000)
+    p.add_argument("--eval-n", type=int, default=5000)
+    p.add_argument("--results-dir", default=None)
+    args = p.parse_args()
+    rows = []
+    for name in args.only.split(",") if args.only else SETS:
+        s = setup.setup(config.configure(config.preset("default"), data=name))
+        state, _ = train.fit(s, epochs_per_call=s.config.train.epochs)
+        teacher = setup.model_params(s, state)
+        ddim = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
+        ref = sampler_row(s, teacher, args.eval_n, "teacher ancestral", 100, True,
+                   method="ddim", steps=100, eta=1.0)  # fmt: skip
+        floor = {k: v for k, v in ref.items() if k.startswith("floor_")}
+        set_rows = [ref]
+        for k in (8, 4):
+            row = sampler_row(s, teacher, args.eval_n, "teacher ddim", k, steps=k, **ddim)
+            set_rows.append(row)
+        student, spent = teacher, 0.0
+        for r, k in enumerate(distillation.rounds(64, 4), start=1):
+            t0 = time.perf_counter()
+            student, _ = distillation.distill_round(
+                jax.random.fold_in(s.keys.train, r), s.apply_fn, student, s.schedule,
+                s.train_data, k, iterations=args.iterations, target=s.config.train.target,
+            )  # fmt: skip
+            jax.block_until_ready(student)
+            spent += time.perf_counter() - t0
+            if k in (8, 4):
+                row = sampler_row(s, student, args.eval_n, "student", k, steps=k, **ddim)
+                set_rows.append(row | {"distill_seconds": spent})
+        for row in set_rows:
+            row.update(data=name, **floor)
+            print(f"{name:16s} {row['sampler']:18s} {row['evals']:4d} P {row['precision']:.3f}"
+                  f" R {row['recall']:.3f} MMD {row['mmd2']:.1e} {row['seconds']:.3f} s",
+                  flush=True)  # fmt: skip
+        rows += set_rows
+        jax.clear_caches()
+    seed_s = torch_seed.measure("sample", n=N, num_steps=100, repeats=3)
+    for row in rows:
+        if seed_s:
+            row["x_seed"] = seed_s / row["seconds"]
+        ref = next(r for r in rows if r["data"] == row["data"] and r["evals"] == 100)
+        row["within"] = within(row, ref)
+    columns = [
+        ("data", "data", ""),
+        ("sampler", "sampler", ""),
+        ("evals", "evals", "{:d}"),
+        *QUALITY_COLUMNS,
+        ("sliced_w2", "sliced W2", "{:.4f}"),
+        ("seconds", "s / 10k", "{:.3f}"),
+        ("x_seed", "x seed", "{:.0f}"),
+        ("distill_seconds", "distill s", "{:.1f}"),
+        ("within", "within bounds", ""),
+    ]
+    print(f"\n{cpu_model()}, eval n = {args.eval_n}; seed's PyTorch sampler: {seed_s} s / 10k")
+    print(table(rows, columns))
+    payload = {"eval_n": args.eval_n, "seed_seconds": seed_s, "rows": rows}
+    print(f"wrote {save('distill', payload, args.results_dir)}")
+
+
+if __name__ == "__main__":
+    main()
