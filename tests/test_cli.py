@@ -115,7 +115,7 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
         (["train", "--out", "{tmp}/r", "--target", "score"], "invalid choice: 'score'"),
         (["train", "--out", "{tmp}/r", "--ema", "1.5"], "--ema: must be a number in [0, 1)"),
         (["launch"], "invalid choice: 'launch'"),
-        (["train", "--out", "{tmp}/r", "--data", "spiral"], "or a .npy/.csv/.npz file, got 'spiral'"),
+        (["train", "--out", "{tmp}/r", "--data", "spiral"], ".npy/.csv/.npz file, got 'spiral'"),
         (["train", "--out", "{tmp}/r", "--data", "{tmp}/no.npy"], "no.npy' does not exist"),
         (["train", "--out", "{tmp}/r", "--conditional"], "needs a labelled data set"),
         (["train", "--out", "{tmp}/r", "--guidance", "2"], "need --conditional"),

@@ -3,10 +3,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxdiff import ensembles, fitting, models, schedules, training
 
 
+# slow: 28 s here (two members and their twins trained); .ci/run runs it
+@pytest.mark.slow
 def test_members_equal_models_trained_alone():
     model = models.MLPDenoiser(width=16, num_steps=20)
     apply_fn, _ = models.functional(model, jax.random.key(0))

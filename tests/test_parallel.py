@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import ENV
 
 SCRIPT = textwrap.dedent(
@@ -50,6 +51,8 @@ SCRIPT = textwrap.dedent(
 )
 
 
+# slow: 19 s here; the two-process run (tests/runs/test_multiprocess.py) covers it too
+@pytest.mark.slow
 def test_sharded_training_matches_single_device_and_shards_the_batch():
     env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     proc = subprocess.run(

@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from jaxdiff import fitting
 
+        if "RESOURCE_EXHAUSTED" in str(err):  # XLA could not allocate: say so in one line
+            first = str(err).strip().splitlines()[0]
+            print(f"jaxdiff {args.command}: error: out of memory ({first[:200]})", file=sys.stderr)
+            return 1
         if not isinstance(err, fitting.TrainingDiverged):
             raise
         kept = int(max(jax.numpy.ravel(err.state.epoch)))

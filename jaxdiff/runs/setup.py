@@ -223,6 +223,29 @@ class _Init:
         return self.model.init(key, x, t)["params"]
 
 
+# Sizes beyond these are typing mistakes, not experiments (a hand-edited config with
+# ensemble = 13,512,952,379 asked XLA for 54 GB): refused in one line before any array
+# is built.
+SIZE_LIMITS = {
+    ("data", "n"): 100_000_000,
+    ("schedule", "num_steps"): 1_000_000,
+    ("model", "width"): 65_536,
+    ("model", "depth"): 1_024,
+    ("model", "feature_size"): 65_536,
+    ("train", "ensemble"): 4_096,
+    ("train", "batch_size"): 100_000_000,
+    ("train", "epochs"): 100_000_000,
+    ("sample", "n"): 1_000_000_000,
+}
+
+
+def _check_sizes(cfg: Config) -> None:
+    for (section, name), limit in SIZE_LIMITS.items():
+        value = getattr(getattr(cfg, section), name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+            raise validate.InvalidValue(f"{section}.{name}", f"at most {limit:,}", value)
+
+
 def setup(cfg: Config, run_dir=None) -> Setup:
     """Data, schedule, model, optimiser and a fresh state from ``cfg`` (deterministic).
 
@@ -230,6 +253,7 @@ def setup(cfg: Config, run_dir=None) -> Setup:
     trains on standardised data and samples are mapped back to data units. A file's rows
     come from ``run_dir/data.npy`` when the run holds that copy.
     """
+    _check_sizes(cfg)
     keys = RunKeys(cfg.seed)
     x, y, held_out, names = _load_data(cfg, keys, run_dir)
     num_classes = len(names) if cfg.model.conditional else 0

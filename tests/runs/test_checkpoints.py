@@ -105,7 +105,8 @@ def test_flipped_bit_is_caught_by_the_digest(trained, tmp_path):
     run_dir = _copy_run(trained, tmp_path)
     steps = _steps(run_dir)
     intact = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "a.npy", "--n", "64")
-    assert intact.returncode == 0 and not intact.warnings
+    assert intact.returncode == 0
+    assert not [w for w in intact.warnings if "checkpoint" in str(w.message)]
     _flip_one_bit(run_dir / "checkpoints" / str(steps[-1]))
 
     result = jaxdiff("sample", "--run", run_dir, "--out", tmp_path / "b.npy", "--n", "64")

@@ -127,7 +127,9 @@ def test_failed_checkpoint_write_keeps_the_last_one_and_resume_works(tmp_path):
         env={**ENV, "JAXDIFF_CACHE_DIR": "off"},
     )
     assert proc.returncode == 1, proc.stderr
-    (line,) = proc.stderr.strip().splitlines()
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    line = lines[0]
     assert line.startswith("jaxdiff train: error: cannot write the checkpoint of epoch 30")
     assert "the earlier checkpoints are intact" in line
     assert checkpoints.inspect(run / "checkpoints") == before
