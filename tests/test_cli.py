@@ -196,6 +196,8 @@ def test_cli_divergence_is_one_line_exit_1(tmp_path):
     assert len(lines) == 1 and "diverged in epoch 1" in lines[0] and "Traceback" not in lines[0]
 
 
+# slow: 18 s here; keeps the README test command under 5 minutes
+@pytest.mark.slow
 def test_conditional_moons_from_the_command_line(tmp_path):
     """`train --data moons --conditional` then `sample --label c --guidance 2`: at least
     90% of the samples of label c lie nearer to class c's data than to the other's."""

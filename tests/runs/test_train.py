@@ -11,6 +11,7 @@ import time
 
 import jax
 import numpy as np
+import pytest
 from conftest import ENV, jaxdiff, leaves_equal
 
 from jaxdiff import data, ensembles, fitting
@@ -167,6 +168,8 @@ def test_train_run_trains_the_fast_preset_on_standardised_data(tmp_path):
     )
 
 
+# slow: 16 s here; keeps the README test command under 5 minutes
+@pytest.mark.slow
 def test_ensemble_run_holds_its_members_in_one_checkpoint_and_samples_by_member(tmp_path):
     out = tmp_path / "ens"
     jaxdiff(
