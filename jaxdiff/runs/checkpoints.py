@@ -33,6 +33,10 @@ __all__ = ["CheckpointError", "digest", "inspect", "latest_epoch", "restore", "s
 # orbax logs every save at INFO through absl, and each file it fails to read at ERROR;
 # jaxdiff reports every failure itself (one warning or one error), so only CRITICAL passes.
 logging.getLogger("absl").setLevel(logging.CRITICAL)
+# When one of orbax's concurrent writes fails (disk full, file-size limit), the others'
+# failures are never retrieved, and asyncio logs each with a traceback when it collects
+# them; jaxdiff has already named the failure in one line (WriteError).
+logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 class CheckpointError(ValueError):
