@@ -202,126 +202,104 @@ def train_run(
         raise RunError(f"cannot create run directory {str(run_dir)!r}: {err.strerror}") from err
     # One writer per run directory: the lock is taken before the directory is read, and
     # only by process 0 of a multi-process run (the others write nothing of their own).
-    lock = hold(run_dir) if jax.process_index() == 0 else contextlib.nullcontext()
-    with lock:
-        _check_target(cfg, run_dir, resume)
-        if jax.process_index() == 0:
-            _prepare(cfg, run_dir, s)
-        return _train_held(
-            cfg,
-            run_dir,
-            s,
-            resume,
-            checkpoint_every,
-            log_every,
-            progress,
-            eval_n,
-            likelihood_n,
-            figures,
-            devices,
-        )
-
-
-def _train_held(
-    cfg,
-    run_dir,
-    s,
-    resume,
-    checkpoint_every,
-    log_every,
-    progress,
-    eval_n,
-    likelihood_n,
-    figures,
-    devices,
-) -> dict:
-    ckpt_dir = run_dir / "checkpoints"
-    state = s.state
-    if resume:
-        try:
-            state = checkpoints.restore(ckpt_dir, state)
-        except checkpoints.CheckpointError as err:
-            raise RunError(str(err)) from err
-    # Process 0 writes the run's files; every process takes part in the checkpoints
-    # (orbax's multi-process save: the primary host writes what is replicated).
     writer = jax.process_index() == 0
-    if writer:
-        write_text(run_dir / "config.json", cfg.to_json())
+    with hold(run_dir) if writer else contextlib.nullcontext():
+        _check_target(cfg, run_dir, resume)
+        if writer:
+            _prepare(cfg, run_dir, s)
+        ckpt_dir = run_dir / "checkpoints"
+        state = s.state
+        if resume:
+            try:
+                state = checkpoints.restore(ckpt_dir, state)
+            except checkpoints.CheckpointError as err:
+                raise RunError(str(err)) from err
+        # Process 0 writes the run's files; every process takes part in the checkpoints
+        # (orbax's multi-process save: the primary host writes what is replicated).
+        if writer:
+            write_text(run_dir / "config.json", cfg.to_json())
 
-    t = cfg.train
-    start_epoch = _epoch_of(state)
-    metrics_path = run_dir / "metrics.jsonl"
-    history = read_metrics(metrics_path, start_epoch)
-    if writer:
-        write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
+        t = cfg.train
+        start_epoch = _epoch_of(state)
+        metrics_path = run_dir / "metrics.jsonl"
+        history = read_metrics(metrics_path, start_epoch)
+        if writer:
+            write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
 
-    chunk = math.gcd(checkpoint_every, 25 if log_every is None else math.gcd(25, log_every))
-    with (
-        (metrics_path if writer else pathlib.Path(os.devnull)).open("a") as metrics_file,
-        Progress(
-            progress, total=t.epochs, start=start_epoch, steps_per_epoch=s.steps_per_epoch
-        ) as bar,
-    ):
-        record = _Recorder(s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every)
-        record.state = state
-        try:
-            if start_epoch < t.epochs:
-                state, fit_info = fit(
-                    s, state, devices=devices, epochs_per_call=chunk, callback=record
-                )
-            else:
-                fit_info = {"losses": [], "train_seconds": 0.0, "compile_seconds": 0.0, "steps": 0}
-        except KeyboardInterrupt:
-            st = record.state
-            if _epoch_of(st) > start_epoch and _epoch_of(st) % checkpoint_every != 0:
-                checkpoints.save(ckpt_dir, st)
-            raise
-        except fitting.TrainingDiverged as err:
-            good = _epoch_of(err.state)
-            if good > start_epoch and checkpoints.latest_epoch(ckpt_dir) != good:
-                checkpoints.save(ckpt_dir, err.state)
-            raise
-    if checkpoints.latest_epoch(ckpt_dir) != _epoch_of(state):
-        checkpoints.save(ckpt_dir, state)
+        chunk = math.gcd(checkpoint_every, 25 if log_every is None else math.gcd(25, log_every))
+        with (
+            (metrics_path if writer else pathlib.Path(os.devnull)).open("a") as metrics_file,
+            Progress(
+                progress, total=t.epochs, start=start_epoch, steps_per_epoch=s.steps_per_epoch
+            ) as bar,
+        ):
+            record = _Recorder(s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every)
+            record.state = state
+            try:
+                if start_epoch < t.epochs:
+                    state, fit_info = fit(
+                        s, state, devices=devices, epochs_per_call=chunk, callback=record
+                    )
+                else:
+                    fit_info = {
+                        "losses": [],
+                        "train_seconds": 0.0,
+                        "compile_seconds": 0.0,
+                        "steps": 0,
+                    }
+            except KeyboardInterrupt:
+                st = record.state
+                if _epoch_of(st) > start_epoch and _epoch_of(st) % checkpoint_every != 0:
+                    checkpoints.save(ckpt_dir, st)
+                raise
+            except fitting.TrainingDiverged as err:
+                good = _epoch_of(err.state)
+                if good > start_epoch and checkpoints.latest_epoch(ckpt_dir) != good:
+                    checkpoints.save(ckpt_dir, err.state)
+                raise
+        if checkpoints.latest_epoch(ckpt_dir) != _epoch_of(state):
+            checkpoints.save(ckpt_dir, state)
 
-    t0 = time.perf_counter()
-    params = model_params(s, state)
-    sample_labels = final_labels(s, cfg.sample.n)
-    samples = draw(s, params, s.keys.sample, cfg.sample.n, labels=sample_labels)
-    sample_seconds = time.perf_counter() - t0
-    if writer:
-        save_npy(run_dir / "samples.npy", samples)
-    if writer and sample_labels is not None:
-        save_npy(run_dir / "sample_labels.npy", sample_labels)
+        t0 = time.perf_counter()
+        params = model_params(s, state)
+        sample_labels = final_labels(s, cfg.sample.n)
+        samples = draw(s, params, s.keys.sample, cfg.sample.n, labels=sample_labels)
+        sample_seconds = time.perf_counter() - t0
+        if writer:
+            save_npy(run_dir / "samples.npy", samples)
+        if writer and sample_labels is not None:
+            save_npy(run_dir / "sample_labels.npy", sample_labels)
 
-    steps = fit_info["steps"]
-    report = {
-        "epochs": _epoch_of(state),
-        "steps": int(np.sum(np.asarray(state.step))),
-        "ensemble": cfg.train.ensemble,
-        "params": models.param_count(params) // cfg.train.ensemble,
-        "steps_this_call": steps,
-        "train_seconds": fit_info["train_seconds"],
-        "compile_seconds": fit_info["compile_seconds"],
-        "steps_per_second": steps / fit_info["train_seconds"] if steps else None,
-        "final_loss": history[-1]["loss"] if history else None,
-        "sample_seconds_with_compile": sample_seconds,
-        "alpha_bar_T": float(s.schedule.alphas_cumprod[-1]),
-        "prior_kl_nats_per_dim": float(diffusion.prior_kl(s.schedule, jnp.asarray(s.train_data))),
-        "device": device_name(),
-        "jax_version": jax.__version__,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if resume:
-        old = read_report(run_dir)
-        total = old.get("train_seconds_total", old.get("train_seconds", 0.0))
-        report["train_seconds_total"] = total + report["train_seconds"]
-    if eval_n:
-        report["quality"] = quality(
-            s, params, samples, n=eval_n, likelihood_n=min(likelihood_n, eval_n)
-        )
-    if writer:
-        write_json(run_dir / "report.json", report)
-    if figures and writer:
-        plot_run(run_dir, s=s, params=params, history=history, samples=samples)
-    return report
+        steps = fit_info["steps"]
+        report = {
+            "epochs": _epoch_of(state),
+            "steps": int(np.sum(np.asarray(state.step))),
+            "ensemble": cfg.train.ensemble,
+            "params": models.param_count(params) // cfg.train.ensemble,
+            "steps_this_call": steps,
+            "train_seconds": fit_info["train_seconds"],
+            "compile_seconds": fit_info["compile_seconds"],
+            "steps_per_second": steps / fit_info["train_seconds"] if steps else None,
+            "final_loss": history[-1]["loss"] if history else None,
+            "sample_seconds_with_compile": sample_seconds,
+            "alpha_bar_T": float(s.schedule.alphas_cumprod[-1]),
+            "prior_kl_nats_per_dim": float(
+                diffusion.prior_kl(s.schedule, jnp.asarray(s.train_data))
+            ),
+            "device": device_name(),
+            "jax_version": jax.__version__,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        if resume:
+            old = read_report(run_dir)
+            total = old.get("train_seconds_total", old.get("train_seconds", 0.0))
+            report["train_seconds_total"] = total + report["train_seconds"]
+        if eval_n:
+            report["quality"] = quality(
+                s, params, samples, n=eval_n, likelihood_n=min(likelihood_n, eval_n)
+            )
+        if writer:
+            write_json(run_dir / "report.json", report)
+        if figures and writer:
+            plot_run(run_dir, s=s, params=params, history=history, samples=samples)
+        return report
