@@ -1,18 +1,20 @@
-"""Distilled students against their teachers on every registered 2-D set: quality at 8 and
-4 network evaluations beside 100-step ancestral sampling of the teacher, and the seconds.
+"""Distilled students against their teachers on every registered 2-D set: quality at 1-8
+network evaluations beside 100-step ancestral sampling of the teacher, and the seconds.
 
 For each set the default recipe (``jaxdiff train``'s) is trained in-process, then
-distilled progressively (``jaxdiff distill``'s rounds: 64 → 32 → 16 → 8 → 4 DDIM steps,
-1,000 Adam steps per round at batch 512). The 8-step student is the third round's, the
-4-step student the fourth's. Rows: the teacher's ancestral 100 (the reference), the
-teacher's own DDIM at 8 and 4 steps (what the student replaces), and the students: MMD²,
-precision, recall, sliced W2 of 10,000 samples (the first ``--eval-n`` scored against
-fresh data, ``runs.evaluate.quality``), seconds for 10,000 samples (compiled outside the
-clock), and the distillation's seconds. The seed's PyTorch 100-step sampler is timed in
-the same run.
+distilled both ways ``jaxdiff distill`` can: direct (``--method direct``, the default: the
+teacher's ODE endpoints at K geometric levels, 6,000 Adam steps at batch 512, sampled by
+``restart``) for K = ``--direct`` (default 1, 2, 4), and progressively (64 → 32 → 16 → 8
+→ 4 DDIM steps, 1,000 Adam steps per round; the 8-step student is the third round's, the
+4-step student the fourth's). Rows: the teacher's ancestral 100 (the reference), the
+teacher's own DDIM at 8 and 4 steps and its own ``restart`` at 4 levels (what a student
+replaces), and the students: MMD², precision, recall, sliced W2 of 10,000 samples (the
+first ``--eval-n`` scored against fresh data, ``runs.evaluate.quality``), seconds for
+10,000 samples (compiled outside the clock), and the distillation's seconds (compilation
+included). The seed's PyTorch 100-step sampler is timed in the same run.
 
-Usage: python benchmarks/distill.py [--only NAME,...] [--iterations 1000] [--eval-n 5000]
-       [--results-dir DIR]
+Usage: python benchmarks/distill.py [--only NAME,...] [--direct 1,2,4] [--no-progressive]
+       [--eval-n 5000] [--results-dir DIR]
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ N = 10_000
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=None)
-    p.add_argument("--iterations", type=int, default=1000)
+    p.add_argument("--direct", default="1,2,4", help="direct students' K, comma-separated")
+    p.add_argument("--no-progressive", action="store_true")
     p.add_argument("--eval-n", type=int, default=5000)
     p.add_argument("--results-dir", default=None)
     args = p.parse_args()
@@ -52,21 +55,36 @@ def main():
         for k in (8, 4):
             row = sampler_row(s, teacher, args.eval_n, "teacher ddim", k, steps=k, **ddim)
             set_rows.append(row)
+        restart = {"method": "restart", "spacing": "geometric"}
+        set_rows.append(sampler_row(s, teacher, args.eval_n, "teacher restart", 4, steps=4,
+                                    **restart))  # fmt: skip
+        for k in [int(v) for v in args.direct.split(",") if v]:
+            t0 = time.perf_counter()
+            student, _ = distillation.distill_endpoints(
+                jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
+                s.train_data, k, target=s.config.train.target,
+            )  # fmt: skip
+            jax.block_until_ready(student)
+            spent = time.perf_counter() - t0
+            row = sampler_row(s, student, args.eval_n, "direct student", k, steps=k, **restart)
+            set_rows.append(row | {"distill_seconds": spent})
         student, spent = teacher, 0.0
-        for r, k in enumerate(distillation.rounds(64, 4), start=1):
+        plan = [] if args.no_progressive else distillation.rounds(64, 4)
+        for r, k in enumerate(plan, start=1):
             t0 = time.perf_counter()
             student, _ = distillation.distill_round(
                 jax.random.fold_in(s.keys.train, r), s.apply_fn, student, s.schedule,
-                s.train_data, k, iterations=args.iterations, target=s.config.train.target,
+                s.train_data, k, target=s.config.train.target,
             )  # fmt: skip
             jax.block_until_ready(student)
             spent += time.perf_counter() - t0
             if k in (8, 4):
-                row = sampler_row(s, student, args.eval_n, "student", k, steps=k, **ddim)
+                row = sampler_row(s, student, args.eval_n, "progressive student", k, steps=k,
+                                  **ddim)  # fmt: skip
                 set_rows.append(row | {"distill_seconds": spent})
         for row in set_rows:
             row.update(data=name, **floor)
-            print(f"{name:16s} {row['sampler']:18s} {row['evals']:4d} P {row['precision']:.3f}"
+            print(f"{name:16s} {row['sampler']:20s} {row['evals']:4d} P {row['precision']:.3f}"
                   f" R {row['recall']:.3f} MMD {row['mmd2']:.1e} {row['seconds']:.3f} s",
                   flush=True)  # fmt: skip
         rows += set_rows
@@ -90,7 +108,7 @@ def main():
     ]
     print(f"\n{cpu_model()}, eval n = {args.eval_n}; seed's PyTorch sampler: {seed_s} s / 10k")
     print(table(rows, columns))
-    payload = {"eval_n": args.eval_n, "seed_seconds": seed_s, "rows": rows}
+    payload = {"eval_n": args.eval_n, "seed_seconds": seed_s, "cpu": cpu_model(), "rows": rows}
     print(f"wrote {save('distill', payload, args.results_dir)}")
 
 

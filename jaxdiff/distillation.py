@@ -1,9 +1,22 @@
-"""Progressive distillation (Salimans & Ho 2022, "Progressive Distillation for Fast
-Sampling of Diffusion Models", Alg. 2): a student that samples in K deterministic DDIM
-steps, trained so that each of its steps lands where two DDIM steps of its teacher land.
-Each round halves K; the student of one round is the teacher of the next.
+"""Distillation of a diffusion model into a student that samples in a few evaluations.
 
-Grids are trailing (:func:`jaxdiff.grids.timesteps`): the student's K steps are every
+Two methods:
+
+* **direct** (:func:`distill_endpoints`): the student learns, at each of K noise levels
+  (the ``geometric`` grid), the end of its teacher's probability-flow ODE in one
+  evaluation: a regression onto endpoints the teacher computes with many deterministic
+  DDIM steps (the knowledge distillation of Luhman & Luhman 2021, arXiv:2101.02388, at
+  K levels instead of one). It is sampled by ``samplers``' ``restart`` method (Song et
+  al. 2023, Alg. 1): jump to clean data, add fresh noise down to the next level, jump
+  again. The restarts are what keep it within reach of ancestral sampling where every
+  deterministic sampler of the same model loses precision.
+* **progressive** (:func:`distill_round`, Salimans & Ho 2022, "Progressive Distillation
+  for Fast Sampling of Diffusion Models", Alg. 2): a student that samples in K
+  deterministic DDIM steps, trained so that each of its steps lands where two DDIM steps
+  of its teacher land. Each round halves K; the student of one round is the teacher of
+  the next.
+
+Progressive grids are trailing (:func:`jaxdiff.grids.timesteps`): the student's K steps are every
 other step of the teacher's 2K, so a round needs ``2K ≤ T``. The last step of every grid
 goes to clean data (DDIM's ``t_prev = -1``), as ``samplers`` does for ``ddim``.
 """
@@ -21,7 +34,17 @@ from jaxdiff import grids, validate
 from jaxdiff.schedules import Schedule
 from jaxdiff.solvers import data_prediction
 
-__all__ = ["ddim_jump", "distill_round", "round_grids", "rounds", "teacher_target"]
+__all__ = [
+    "ddim_jump",
+    "distill_endpoints",
+    "distill_round",
+    "endpoint_grid",
+    "endpoint_levels",
+    "ode_endpoints",
+    "round_grids",
+    "rounds",
+    "teacher_target",
+]
 
 
 def _coefficients(schedule: Schedule, t):
@@ -148,6 +171,125 @@ def distill_round(
         schedule,
         jnp.asarray(data),
         ts,
+        apply_fn=apply_fn,
+        optimizer=optimizer,
+        target=target,
+        iterations=iterations,
+        batch_size=batch_size,
+    )
+
+
+def endpoint_levels(num_steps: int, steps: int) -> np.ndarray:
+    """The ``steps`` noise levels a direct student learns and the ``restart`` sampler
+    visits: the ``geometric`` grid (T = 1000, K = 4: ``999, 342, 117, 40``)."""
+    return grids.timesteps(num_steps, steps, "geometric")
+
+
+def endpoint_grid(t: int, ode_steps: int) -> np.ndarray:
+    """The teacher's DDIM grid from level ``t`` to clean data: ``min(ode_steps, t + 1)``
+    steps evenly spaced from ``t`` to 0, then ``-1`` (clean)."""
+    t = validate.non_negative_int("t", t)
+    ode_steps = validate.positive_int("ode_steps", ode_steps)
+    m = min(ode_steps, t + 1)
+    ts = np.unique(np.round(np.linspace(0, t, m)).astype(np.int32))[::-1]
+    return np.append(ts, -1).astype(np.int32)
+
+
+def ode_endpoints(x0_teacher, schedule: Schedule, x, grid) -> jax.Array:
+    """The teacher's deterministic DDIM chain (Song et al. 2021, eq. 12, σ = 0) from
+    ``x`` at ``grid[0]`` over ``grid`` (ending at ``-1``, clean data): one ``lax.scan``.
+    ``x0_teacher(x, t)`` is the teacher's data prediction."""
+    grid = jnp.asarray(grid)
+
+    def body(x, pair):
+        t, t_next = pair
+        return ddim_jump(schedule, x, x0_teacher(x, t), t, t_next), None
+
+    x, _ = jax.lax.scan(body, x, (grid[:-1], grid[1:]))
+    return x
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "target", "grid", "n"))
+def _endpoints(key, params, schedule, data, *, n, apply_fn, target, grid):
+    k_rows, k_noise = jax.random.split(key)
+    x0 = data[jax.random.randint(k_rows, (n,), 0, data.shape[0])]
+    t = jnp.full((n,), grid[0], jnp.int32)
+    a, s = _coefficients(schedule, t)
+    z = a * x0 + s * jax.random.normal(k_noise, x0.shape, x0.dtype)
+    teacher = data_prediction(apply_fn, params, schedule, target)
+    return z, ode_endpoints(teacher, schedule, z, np.asarray(grid))
+
+
+@functools.partial(
+    jax.jit, static_argnames=("apply_fn", "optimizer", "target", "iterations", "batch_size")
+)
+def _fit_endpoints(key, params, schedule, z, t, y, *, apply_fn, optimizer, target, iterations,
+                   batch_size):  # fmt: skip
+    def loss_fn(p, z, t, y):
+        return jnp.mean(jnp.square(data_prediction(apply_fn, p, schedule, target)(z, t) - y))
+
+    def body(carry, i):
+        p, opt_state = carry
+        rows = jax.random.randint(jax.random.fold_in(key, i), (batch_size,), 0, z.shape[0])
+        loss, grads = jax.value_and_grad(loss_fn)(p, z[rows], t[rows], y[rows])
+        updates, opt_state = optimizer.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state), loss
+
+    carry = (params, optimizer.init(params))
+    (params, _), losses = jax.lax.scan(body, carry, jnp.arange(iterations))
+    return params, losses
+
+
+def distill_endpoints(
+    key: jax.Array,
+    apply_fn,
+    teacher_params,
+    schedule: Schedule,
+    data,
+    steps: int,
+    *,
+    pairs: int = 20_000,
+    ode_steps: int = 64,
+    iterations: int = 6000,
+    batch_size: int = 512,
+    learning_rate: float = 1e-3,
+    target: str = "eps",
+):
+    """A direct student for the ``restart`` sampler over ``steps`` levels.
+
+    For each level ``t`` of :func:`endpoint_levels`, ``pairs`` points
+    ``z = a_t x_0 + s_t ε`` (rows of ``data`` as the model was trained on them) and their
+    teacher endpoints, :func:`ode_endpoints` over :func:`endpoint_grid` with
+    ``max(16, ⌈ode_steps (t+1)/T⌉)`` steps (64 from ``T-1``: fewer below, where the
+    ODE is nearly straight). The student starts from the teacher's parameters and takes
+    ``iterations`` Adam steps (linear decay of ``learning_rate`` to 0) on the mean squared
+    error of its data prediction ``x_θ(z, t)`` against the endpoint, levels mixed in
+    every batch. One compiled ``lax.scan``. Returns ``(student params, losses)``.
+    """
+    steps = validate.positive_int("steps", steps)
+    pairs = validate.positive_int("pairs", pairs)
+    ode_steps = validate.positive_int("ode_steps", ode_steps)
+    iterations = validate.positive_int("iterations", iterations)
+    batch_size = validate.positive_int("batch_size", batch_size)
+    num_steps = schedule.num_steps
+    data = jnp.asarray(data)
+    zs, ts, ys = [], [], []
+    for i, level in enumerate(endpoint_levels(num_steps, steps).tolist()):
+        m = max(16, -(-ode_steps * (level + 1) // num_steps))
+        grid = tuple(endpoint_grid(level, m).tolist())
+        z, y = _endpoints(jax.random.fold_in(key, i), teacher_params, schedule, data,
+                          n=pairs, apply_fn=apply_fn, target=target, grid=grid)  # fmt: skip
+        zs.append(z)
+        ys.append(y)
+        ts.append(jnp.full((pairs,), level, jnp.int32))
+    optimizer = optax.adam(optax.linear_schedule(learning_rate, 0.0, iterations))
+    return _fit_endpoints(
+        jax.random.fold_in(key, steps + 1),
+        teacher_params,
+        schedule,
+        jnp.concatenate(zs),
+        jnp.concatenate(ts),
+        jnp.concatenate(ys),
         apply_fn=apply_fn,
         optimizer=optimizer,
         target=target,

@@ -14,13 +14,16 @@ from jaxdiff import validate
 
 __all__ = ["JUMP_METHODS", "SPACINGS", "for_method", "timesteps"]
 
-SPACINGS = ("leading", "trailing", "linspace", "logsnr", "karras")
+SPACINGS = ("leading", "trailing", "linspace", "logsnr", "karras", "geometric")
 
 # Solvers whose last update jumps from the last grid point to clean data (σ = 0) with one
 # more data prediction there; the others step onto t = 0 itself (ddim's t_prev = -1).
 JUMP_METHODS = ("dpm-solver", "sde-dpm-solver", "dpm-solver-3m", "heun")
 
 KARRAS_RHO = 7.0
+
+# The geometric grid ends at ``ceil(T / GEOMETRIC_END)``: 40 of T = 1000, 4 of T = 100.
+GEOMETRIC_END = 25
 
 
 def _log_sigma(alphas_cumprod) -> np.ndarray:
@@ -53,7 +56,10 @@ def timesteps(num_steps: int, steps: int, spacing: str = "trailing", alphas_cump
     * ``"logsnr"``: uniform in the log signal-to-noise ratio ``λ = log(a/s)`` from step
       ``T-1`` to step 0 (Lu et al. 2022, DPM-Solver §3.3), nearest steps;
     * ``"karras"``: Karras et al. 2022 (EDM, eq. 5), ``σ_i = (σ_max^{1/ρ} + i/(K-1)
-      (σ_min^{1/ρ} - σ_max^{1/ρ}))^ρ`` with ``ρ = 7`` and ``σ = s/a``, nearest steps.
+      (σ_min^{1/ρ} - σ_max^{1/ρ}))^ρ`` with ``ρ = 7`` and ``σ = s/a``, nearest steps;
+    * ``"geometric"``: ``T-1`` down to ``max(⌈T/25⌉, K-1)`` in a geometric progression of steps
+      (T = 1000, K = 4: ``999, 342, 117, 40``), made strictly decreasing: the noise levels
+      of the ``restart`` sampler, whose last level must leave little noise to remove.
 
     ``logsnr`` and ``karras`` need the schedule's ``alphas_cumprod`` (concrete values).
     """
@@ -66,6 +72,13 @@ def timesteps(num_steps: int, steps: int, spacing: str = "trailing", alphas_cump
         ts = np.round(np.arange(num_steps, 0, -num_steps / steps)).astype(int) - 1
     elif spacing == "linspace":
         ts = np.round(np.linspace(0, num_steps - 1, steps)).astype(int)[::-1]
+    elif spacing == "geometric":
+        end = max(-(-num_steps // GEOMETRIC_END), steps - 1, 1)
+        ts = np.array([num_steps - 1])
+        if steps > 1:
+            ts = np.round(np.geomspace(num_steps - 1, end, steps)).astype(int)
+        for i in range(1, steps):  # strictly decreasing, room left for the rest
+            ts[i] = max(min(ts[i], ts[i - 1] - 1), steps - 1 - i)
     elif spacing in ("logsnr", "karras"):
         if alphas_cumprod is None:
             raise ValueError(f"spacing {spacing!r} needs the schedule's alphas_cumprod")

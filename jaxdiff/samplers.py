@@ -42,11 +42,12 @@ CHAINS: dict[str, Callable] = {
     "sde-dpm-solver": fast_solvers.sde_dpm_solver_chain,
     "dpm-solver-3m": fast_solvers.dpm_solver_3m_chain,
     "heun": fast_solvers.heun_chain,
+    "restart": solvers.restart_chain,
 }
 METHODS = tuple(CHAINS)
 VARIANCES = ("beta", "beta_tilde")
 # The spacing a method takes when none is given.
-DEFAULT_SPACING = {"heun": "karras"}
+DEFAULT_SPACING = {"heun": "karras", "restart": "geometric"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,12 +58,14 @@ class SamplerOptions:
       method: ``"ddpm"`` (ancestral over every step, Ho et al. 2020 Alg. 2; the seed),
         ``"ddim"`` (Song et al. 2021, eq. 12), ``"dpm-solver"`` (DPM-Solver++(2M), Lu et
         al. 2022), ``"sde-dpm-solver"`` (SDE-DPM-Solver++(2M)), ``"dpm-solver-3m"``
-        (DPM-Solver++(3M)) or ``"heun"`` (Karras et al. 2022, Alg. 2).
+        (DPM-Solver++(3M)), ``"heun"`` (Karras et al. 2022, Alg. 2) or ``"restart"`` (a
+        jump to clean data from each grid level, restarted with fresh noise: the sampler
+        of students distilled by ``distillation.distill_endpoints``).
       steps: grid points ``K ≤ T`` (None: all ``T``); ddpm always takes all ``T``. Every
         method evaluates the network ``K`` times, but heun ``2K - 1``.
       spacing: which K of the T steps (:func:`jaxdiff.grids.timesteps`): ``"trailing"``,
-        ``"leading"``, ``"linspace"``, ``"logsnr"`` or ``"karras"``; None: the method's
-        own (karras for heun, trailing for the others).
+        ``"leading"``, ``"linspace"``, ``"logsnr"``, ``"karras"`` or ``"geometric"``; None:
+        the method's own (karras for heun, geometric for restart, trailing for the others).
       eta: DDIM's noise scale in ``[0, 1]`` (0: deterministic; 1: the posterior variance
         of the grid's chain).
       variance: DDPM's ``σ_t²``: ``"beta"`` (the seed) or ``"beta_tilde"`` (eq. 7).

@@ -28,6 +28,7 @@ __all__ = [
     "ddpm_chain",
     "ddpm_step",
     "log_snr",
+    "restart_chain",
     "scan_steps",
 ]
 
@@ -150,6 +151,30 @@ def ddim_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
         )
 
     return scan_steps(step, x_T, pairs, trajectory)
+
+
+def restart_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
+    """Jumps to clean data from each level of the grid, restarting with fresh noise.
+
+    ``x̂_0 = x_θ(x_T, t_1)``; then for each later level ``t_k``:
+    ``x_{t_k} = a_{t_k} x̂_0 + s_{t_k} z`` (the forward process, Ho et al. 2020 eq. 4) and
+    ``x̂_0 = x_θ(x_{t_k}, t_k)``: the multistep sampling of consistency models (Song et al.
+    2023, "Consistency Models", Alg. 1), one network evaluation per level. Made for a
+    model whose data prediction is the end of the probability-flow ODE from ``(x_t, t)``
+    (a distilled student, :func:`jaxdiff.distillation.distill_endpoints`): the fresh
+    noise of each restart contracts the errors of the jumps before it (Xu et al. 2023,
+    "Restart Sampling"). With ``trajectory``: ``x_T`` and each ``x̂_0``.
+    """
+    ts = np.asarray(options.grid)
+    x0_of = data_prediction(apply_fn, params, schedule, options.target)
+
+    def step(x0, t, _):
+        z = jax.random.normal(jax.random.fold_in(key, t), x0.shape, x0.dtype)
+        return x0_of(diffusion.perturb(schedule, x0, t, z), t)
+
+    first = x0_of(x_T, jnp.asarray(ts[0]))
+    rest = scan_steps(step, first, (jnp.asarray(ts[1:]), jnp.asarray(ts[1:])), trajectory)
+    return jnp.concatenate([x_T[None], rest], axis=0) if trajectory else rest
 
 
 def log_snr(schedule: Schedule, t):

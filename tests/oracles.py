@@ -242,3 +242,32 @@ def heun_moments(betas, ts, mu, c, churn=0.0):
         d1 = (1 / sigma[tn]) * (u1 - _star_x0(abar[tn], mu, c, a[tn] * u1))
         x = a[tn] * (u + (sigma[tn] - sigma[t]) * 0.5 * (d + d1))
     return _star_x0(abar[ts[-1]], mu, c, x).moments()
+
+
+def restart_moments(betas, ts, mu, c, renoise_scale=True):
+    """The ``restart`` chain with x0*: ``x̂0 = p x_T + q``, then at each later level
+    ``x̂0 ← p (a x̂0 + s z) + q``: exact output mean and variance. ``renoise_scale=False``
+    is a plausible wrong chain that adds the noise without scaling ``x̂0`` by ``a``."""
+    abar = abar_np(betas)
+    _, _, p, q = _affine_predictors(abar[ts[0]], mu, c)
+    m, v = q, p**2
+    for t in ts[1:]:
+        a = np.sqrt(abar[t]) if renoise_scale else 1.0
+        _, _, p, q = _affine_predictors(abar[t], mu, c)
+        m, v = p * a * m + q, p**2 * (a**2 * v + 1.0 - abar[t])
+    return m, v
+
+
+def flow_map_apply(schedule, mu, c):
+    """``apply_fn`` with target ``x0`` returning the end of the exact probability-flow ODE
+    from ``(x_t, t)`` for Gaussian data: ``μ + c (x - a μ) / √(a² c² + s²)`` (the monotone
+    map of ``N(a μ, a² c² + s²)`` onto ``N(μ, c²)``), what a perfect direct student is."""
+
+    def apply_fn(params, x, t):
+        a = schedule.sqrt_alphas_cumprod[t]
+        s = schedule.sqrt_one_minus_alphas_cumprod[t]
+        if a.ndim:
+            a, s = a[:, None], s[:, None]
+        return mu + c * (x - a * mu) / (a**2 * c**2 + s**2) ** 0.5
+
+    return apply_fn

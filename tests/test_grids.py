@@ -22,6 +22,12 @@ from jaxdiff import grids, schedules
         ("linspace", 10, [99, 88, 77, 66, 55, 44, 33, 22, 11, 0]),
         # linspace(0, 99, 7) = 0, 16.5, 33, 49.5, 66, 82.5, 99; halves round to even.
         ("linspace", 7, [99, 82, 66, 50, 33, 16, 0]),
+        # 99 (4/99)^(i/3), down to ceil(T/25) = 4: 99, 33.96, 11.65, 4.
+        ("geometric", 4, [99, 34, 12, 4]),
+        # ends at max(4, K-1) = 7; ratio (7/99)^(1/7) = 0.685: 99, 67.8, 46.4, 31.8, 21.8,
+        # 14.9, 10.2, 7.
+        ("geometric", 8, [99, 68, 46, 32, 22, 15, 10, 7]),
+        ("geometric", 1, [99]),
     ],
 )
 def test_timesteps_are_the_written_out_sequences(spacing, steps, expected):
@@ -73,3 +79,11 @@ def test_jump_methods_end_before_step_zero():
     assert grids.for_method("heun", 100, 10, "trailing").tolist() == trailing.tolist()
     assert grids.for_method("ddim", 100, 10, "linspace")[-1] == 0
     assert grids.for_method("dpm-solver", 100, 100, "linspace")[-1] == 0  # K = T: all steps
+
+
+def test_geometric_grid_is_the_restart_levels_and_stays_distinct():
+    # 999 (40/999)^(i/3): 999, 342.0, 117.1, 40.
+    assert grids.timesteps(1000, 4, "geometric").tolist() == [999, 342, 117, 40]
+    assert grids.timesteps(1000, 2, "geometric").tolist() == [999, 40]
+    assert grids.timesteps(10, 10, "geometric").tolist() == list(range(9, -1, -1))
+    assert grids.timesteps(1, 1, "geometric").tolist() == [0]

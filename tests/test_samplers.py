@@ -511,3 +511,44 @@ def test_each_solver_converges_at_its_order():
         assert 1.6 < a["ddim"] / b["ddim"] < 2.5, (a, b)
         assert a["heun"] / b["heun"] > 3.5, (a, b)
     assert e48["2m"] / e96["2m"] > 3.5 and e24["3m"] / e48["3m"] > 5.0, (e24, e48, e96)
+
+
+@pytest.mark.parametrize("steps, c", [(1, 0.5), (4, 1.0), (4, 0.1), (8, 0.3)])
+def test_restart_matches_exact_moments(steps, c):
+    from oracles import restart_moments
+
+    sched = schedules.cosine_schedule(100)
+    mu, n = 0.2, 400_000
+    opts = samplers.SamplerOptions(method="restart", steps=steps, target="x0")
+    apply_fn = eps_star_apply(sched, mu, c, target="x0")  # x0 = p x + q, exact at a ≈ 0
+    x = samplers.sample(jax.random.key(5), apply_fn, None, sched, (n, 1), opts)
+    x = np.asarray(x, np.float64)
+    ts = list(opts.for_schedule(sched).grid)
+    assert ts == grids.timesteps(100, steps, "geometric").tolist()  # its own spacing
+    m, v = restart_moments(np.asarray(sched.betas, np.float64), ts, mu, c)
+    assert abs(x.mean() - m) < 5 * np.sqrt(v / n) + 1e-4, (x.mean(), m)
+    assert x.var() == pytest.approx(v, rel=5 * np.sqrt(2 / n) + 1e-3), (x.var(), v)
+    if steps > 1 and c >= 0.3:  # the test tells the right chain from one that forgets a
+        _, wrong = restart_moments(np.asarray(sched.betas, np.float64), ts, mu, c, False)
+        assert abs(wrong - v) > 2 * (5 * np.sqrt(2 / n) + 1e-3) * v, (wrong, v)
+
+
+def test_restart_with_the_exact_flow_map_samples_the_data_exactly():
+    """With a perfect direct student (the exact ODE end from every level) each restart
+    returns exactly N(mu, c²); a chain that renoised x0 without the factor a would not."""
+    from oracles import flow_map_apply
+
+    sched = schedules.cosine_schedule(100)
+    mu, c, n = 0.7, 0.4, 400_000
+    opts = samplers.SamplerOptions(method="restart", steps=4, target="x0")
+    traj = samplers.sample_trajectory(
+        jax.random.key(6), flow_map_apply(sched, mu, c), None, sched, (n, 1), opts
+    )
+    assert traj.shape == (5, n, 1)
+    for x in np.asarray(traj[1:], np.float64):
+        assert abs(x.mean() - mu) < 5 * c / np.sqrt(n)
+        assert x.var() == pytest.approx(c**2, rel=5 * np.sqrt(2 / n))
+    a = float(sched.sqrt_alphas_cumprod[12])
+    s2 = 1.0 - a**2
+    wrong = c**2 * (c**2 + s2) / (a**2 * c**2 + s2)  # var after renoising x0 + s z
+    assert abs(wrong - c**2) > 2 * 5 * np.sqrt(2 / n) * c**2

@@ -201,6 +201,7 @@ def distill(args) -> int:
     from jaxdiff.runs.config import DistillConfig
 
     spec = DistillConfig(
+        method=args.method,
         steps=args.steps,
         start_steps=args.start_steps,
         iterations=args.iterations,
@@ -216,8 +217,8 @@ def distill(args) -> int:
         log=(lambda line: None) if args.quiet else print,
     )
     print(
-        f"distilled {args.run} into {args.out}: {args.steps} steps, {report['rounds']} rounds "
-        f"in {report['distill_seconds_this_call']:.1f} s"
+        f"distilled {args.run} into {args.out} ({args.method}): {args.steps} steps, "
+        f"{report['rounds']} round(s) in {report['distill_seconds_this_call']:.1f} s"
     )
     if "quality" in report:
         print(evaluate.quality_table(report["quality"]))

@@ -363,29 +363,46 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     distill = sub.add_parser(
         "distill",
         help="distil a run into a student that samples in a few steps",
-        description="Progressive distillation (Salimans & Ho 2022): a student of --steps "
-        "deterministic DDIM steps, halving from --start-steps one round at a time; written "
-        "as an ordinary run directory whose sampler is the distilled one.",
+        description="A student that samples in --steps network evaluations, written as an "
+        "ordinary run directory whose sampler is the distilled one. --method direct (the "
+        "default): the student learns the end of its teacher's ODE at --steps noise levels and "
+        "is sampled by restarting from each (Luhman & Luhman 2021; Song et al. 2023, Alg. 1); "
+        "--method progressive: rounds of progressive distillation (Salimans & Ho 2022) "
+        "halving from --start-steps deterministic DDIM steps.",
     )
     distill.add_argument("--run", required=True, help="the teacher run directory")
     distill.add_argument("--out", required=True, help="the student run directory to write")
     distill.add_argument(
-        "--steps", type=_POSITIVE_INT, default=4, help="the student's steps (default: 4)"
+        "--method",
+        choices=("direct", "progressive"),
+        default="direct",
+        help="how the student is trained (default: direct)",
+    )
+    distill.add_argument(
+        "--steps",
+        type=int,
+        choices=(1, 2, 4, 8),
+        default=4,
+        help="the student's network evaluations: 1, 2, 4 or 8 (default: 4)",
     )
     distill.add_argument(
         "--start-steps",
         type=_POSITIVE_INT,
         default=64,
-        help="the teacher's DDIM steps the first round halves (default: 64)",
+        help="progressive: the teacher's DDIM steps the first round halves (default: 64)",
     )
     distill.add_argument(
         "--iterations",
         type=_POSITIVE_INT,
-        default=1000,
-        help="Adam steps per round, batch 512 (default: 1000)",
+        default=None,
+        help="Adam steps (per round for progressive), batch 512 (default: direct 6000, "
+        "progressive 1000)",
     )
     distill.add_argument(
-        "--lr", type=_POSITIVE_NUMBER, default=3e-4, help="peak learning rate (default: 3e-4)"
+        "--lr",
+        type=_POSITIVE_NUMBER,
+        default=None,
+        help="peak learning rate (default: direct 1e-3, progressive 3e-4)",
     )
     distill.add_argument(
         "--resume", action="store_true", help="continue after the last completed round"

@@ -136,15 +136,18 @@ class SampleConfig:
 @dataclasses.dataclass(frozen=True)
 class DistillConfig:
     """A distilled student's origin (``jaxdiff distill``): the ``teacher`` run directory,
-    the student's ``steps``, the teacher grid it starts halving from (``start_steps``), and
-    each round's ``iterations`` and peak ``learning_rate``. ``teacher`` None: an ordinary
-    run."""
+    the ``method`` (``"direct"``: endpoints at ``steps`` noise levels, sampled by
+    ``restart``; ``"progressive"``: rounds halving from ``start_steps`` DDIM steps), the
+    student's ``steps``, and the ``iterations`` (per round for progressive) and peak
+    ``learning_rate``, None for the method's own (direct 6000 at 1e-3, progressive 1000
+    per round at 3e-4). ``teacher`` None: an ordinary run."""
 
     teacher: str | None = None
+    method: str = "direct"
     steps: int = 4
     start_steps: int = 64
-    iterations: int = 1000
-    learning_rate: float = 3e-4
+    iterations: int | None = None
+    learning_rate: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +184,8 @@ class Config:
                 raise ValueError(f"config section {name!r} must be an object, got {value!r}")
             fields = {f.name: f for f in dataclasses.fields(sub_cls)}
             _no_unknown(f"config section {name!r} has unknown key(s)", value, fields)
+            if name == "distill" and value.get("teacher") and "method" not in value:
+                value = {**value, "method": "progressive"}  # a student from before "direct"
             defaults = sub_cls()
             for key, v in value.items():
                 _check_type(f"{name}.{key}", v, getattr(defaults, key), fields[key].type)

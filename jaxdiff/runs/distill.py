@@ -1,16 +1,18 @@
-"""``jaxdiff distill``: a student run distilled from a teacher run (progressive
-distillation, :mod:`jaxdiff.distillation`), written as an ordinary run directory.
+"""``jaxdiff distill``: a student run distilled from a teacher run
+(:mod:`jaxdiff.distillation`, direct or progressive), written as an ordinary run directory.
 
 The student's ``config.json`` is the teacher's with a ``distill`` section naming the
-teacher and a sampler of deterministic DDIM over the student's ``steps`` (trailing), so
-``sample``, ``eval`` and ``plot`` use the distilled sampler by default. Each round ends
-with a checkpoint (its epoch is the round's number); ``resume`` continues after the last
-completed round, bit for bit: round ``r`` depends only on its teacher and its key.
+teacher and the distilled sampler (direct: ``restart`` over the ``geometric`` levels;
+progressive: deterministic DDIM over the student's trailing ``steps``), so ``sample``,
+``eval`` and ``plot`` use it by default. Each round (direct: one) ends with a checkpoint
+(its epoch is the round's number); ``resume`` continues after the last completed round,
+bit for bit: round ``r`` depends only on its teacher and its key.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 import shutil
 import time
@@ -18,7 +20,7 @@ import time
 import jax
 import numpy as np
 
-from jaxdiff import distillation, models
+from jaxdiff import distillation, models, validate
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, DistillConfig
 from jaxdiff.runs.draw import draw, final_labels
@@ -32,18 +34,38 @@ __all__ = ["distill_run", "student_config"]
 # Files a student shares with its teacher: the data copy and the normaliser.
 _SHARED = ("data.npy", "data.npz", "normalizer.json")
 
+METHODS = ("direct", "progressive")
+STEPS = (1, 2, 4, 8)
+# Each method's iterations (per round) and peak learning rate when the spec gives None.
+DEFAULTS = {"direct": (6000, 1e-3), "progressive": (1000, 3e-4)}
+
 
 def student_config(teacher: Config, teacher_dir, spec: DistillConfig) -> Config:
-    """The student's settings: the teacher's model and data, the ``distill`` section and
-    a deterministic DDIM sampler over ``spec.steps`` trailing steps; no EMA (the student
-    is the parameters of its last round)."""
+    """The student's settings: the teacher's model and data, the ``distill`` section (its
+    None settings made the method's own) and the distilled sampler (direct: ``restart``
+    over ``spec.steps`` geometric levels; progressive: deterministic DDIM over
+    ``spec.steps`` trailing steps); no EMA (the student is the parameters of its last
+    round)."""
+    validate.one_of("method", spec.method, METHODS)
+    validate.one_of("steps", spec.steps, STEPS)
+    iterations, learning_rate = DEFAULTS[spec.method]
+    spec = dataclasses.replace(
+        spec,
+        teacher=str(pathlib.Path(teacher_dir).resolve()),
+        iterations=validate.positive_int("iterations", spec.iterations or iterations),
+        learning_rate=validate.number_in(
+            "learning_rate", spec.learning_rate or learning_rate, 0.0, math.inf, low_open=True
+        ),
+    )
+    if spec.method == "direct":
+        sampler = {"method": "restart", "spacing": "geometric", "eta": 0.0}
+    else:
+        sampler = {"method": "ddim", "spacing": "trailing", "eta": 0.0}
     return dataclasses.replace(
         teacher,
-        distill=dataclasses.replace(spec, teacher=str(pathlib.Path(teacher_dir).resolve())),
+        distill=spec,
         train=dataclasses.replace(teacher.train, ema_decay=None, ensemble=1),
-        sample=dataclasses.replace(
-            teacher.sample, method="ddim", steps=spec.steps, eta=0.0, spacing="trailing"
-        ),
+        sample=dataclasses.replace(teacher.sample, steps=spec.steps, **sampler),
     )
 
 
@@ -64,9 +86,14 @@ def distill_run(
         raise RunError(
             "distill takes one unconditional model; this teacher is an ensemble or conditional"
         )
-    plan = distillation.rounds(spec.start_steps, spec.steps)
-    distillation.round_grids(t_setup.schedule.num_steps, plan[0])  # checks 2K <= T
     cfg = student_config(t_setup.config, teacher_dir, spec)
+    spec = cfg.distill
+    if spec.method == "progressive":
+        plan = distillation.rounds(spec.start_steps, spec.steps)
+        distillation.round_grids(t_setup.schedule.num_steps, plan[0])  # checks 2K <= T
+    else:
+        plan = [spec.steps]
+        distillation.endpoint_levels(t_setup.schedule.num_steps, spec.steps)  # checks K <= T
     out.mkdir(parents=True, exist_ok=True)
     with hold(out):
         ckpt_dir = out / "checkpoints"
@@ -91,7 +118,12 @@ def distill_run(
             if r <= done:
                 continue
             t0 = time.perf_counter()
-            params, losses = distillation.distill_round(
+            distil = (
+                distillation.distill_endpoints
+                if spec.method == "direct"
+                else distillation.distill_round
+            )
+            params, losses = distil(
                 jax.random.fold_in(s.keys.train, r),
                 s.apply_fn,
                 params,
@@ -108,7 +140,8 @@ def distill_run(
                 s.state, params=params, epoch=s.state.epoch + r, step=s.state.step + r
             )
             checkpoints.save(ckpt_dir, state)
-            log(f"round {r}/{len(plan)}: {2 * k} -> {k} steps in {seconds[-1]:.1f} s, "
+            what = f"{2 * k} -> {k} steps" if spec.method == "progressive" else f"{k} levels"
+            log(f"round {r}/{len(plan)}: {what} in {seconds[-1]:.1f} s, "
                 f"loss {float(np.mean(np.asarray(losses)[-50:])):.5f}")  # fmt: skip
 
         labels = final_labels(s, cfg.sample.n)
@@ -117,6 +150,7 @@ def distill_run(
         report = {
             "distilled_from": str(teacher_dir.resolve()),
             "teacher_epochs": int(np.max(np.asarray(t_state.epoch))),
+            "method": spec.method,
             "steps": spec.steps,
             "rounds": len(plan),
             "distill_seconds_this_call": float(sum(seconds)),

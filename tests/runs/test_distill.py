@@ -9,19 +9,22 @@ import shutil
 import pytest
 from conftest import jaxdiff, leaves_equal
 
+from jaxdiff import cli
 from jaxdiff.runs import setup
 
 pytestmark = pytest.mark.slow
 
-FAST = ["--steps", "2", "--start-steps", "8", "--iterations", "30", "--quiet"]
+FAST = ["--method", "progressive", "--steps", "2", "--start-steps", "8", "--iterations", "30",
+        "--quiet"]  # fmt: skip
 
 
 def test_student_run_and_exact_resume(trained, tmp_path):
     student = tmp_path / "s"
     out = jaxdiff("distill", "--run", trained, "--out", student, *FAST, "--eval-n", "200")
-    assert "2 steps, 2 rounds" in out.stdout
+    assert "(progressive): 2 steps, 2 round(s)" in out.stdout
     cfg = json.loads((student / "config.json").read_text())
     assert cfg["distill"]["teacher"] == str(trained.resolve())
+    assert cfg["distill"]["iterations"] == 30 and cfg["distill"]["learning_rate"] == 3e-4
     assert cfg["sample"]["method"] == "ddim" and cfg["sample"]["steps"] == 2
     assert cfg["sample"]["eta"] == 0.0
     s, _ = setup.restore(student)
@@ -41,11 +44,61 @@ def test_student_run_and_exact_resume(trained, tmp_path):
     assert int(a.epoch) == int(b.epoch) == 2 and leaves_equal(a.params, b.params)
 
 
-def test_distill_bad_input(trained, tmp_path):
+def test_direct_student_samples_by_restart_and_resumes(trained, tmp_path):
+    student = tmp_path / "d"
+    direct = ["--steps", "2", "--iterations", "40", "--quiet"]
+    out = jaxdiff("distill", "--run", trained, "--out", student, *direct, "--eval-n", "200")
+    assert "(direct): 2 steps, 1 round(s)" in out.stdout
+    cfg = json.loads((student / "config.json").read_text())
+    assert cfg["distill"]["method"] == "direct" and cfg["distill"]["learning_rate"] == 1e-3
+    assert cfg["sample"]["method"] == "restart" and cfg["sample"]["spacing"] == "geometric"
+    s, _ = setup.restore(student)
+    assert s.sampler.method == "restart"
+    assert s.sampler.for_schedule(s.schedule).grid == (99, 4)  # T = 100: levels 99 and 4
+    jaxdiff("sample", "--run", student, "--n", "50", "--out", tmp_path / "x.npy", "--quiet")
+    assert "intact" in jaxdiff("check", "--run", student).stdout
+
+    again = tmp_path / "again"  # its one round lost: distilling again gives the same bits
+    shutil.copytree(student, again)
+    shutil.rmtree(again / "checkpoints" / "1")
+    r = jaxdiff("distill", "--run", trained, "--out", again, *direct, "--resume", check=False)
+    assert r.returncode == 2 and "--resume: no checkpoint" in r.stderr
+    jaxdiff("distill", "--run", trained, "--out", again, *direct, "--eval-n", "0")
+    (_, a), (_, b) = setup.restore(student), setup.restore(again)
+    assert int(a.epoch) == int(b.epoch) == 1 and leaves_equal(a.params, b.params)
+
+
+def test_distill_bad_input(trained, tmp_path, capsys):
     student = tmp_path / "s"
+    for args, message in (
+        (["--steps", "3"], "--steps: invalid choice: 3 (choose from 1, 2, 4, 8)"),
+        (["--method", "cd"], "--method: invalid choice: 'cd'"),
+        (["--lr", "0"], "--lr: must be a positive finite number, got '0'"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["distill", "--run", str(trained), "--out", str(student), *args])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and message in err and err.strip().count("\n") == 0, err
     cases = [
-        (["--run", trained, "--out", student, "--steps", "3"], "halved one or more times"),
-        (["--run", trained, "--out", student, "--start-steps", "128"], "at most 50"),
+        (
+            [
+                "--run",
+                trained,
+                "--out",
+                student,
+                "--method",
+                "progressive",
+                "--start-steps",
+                "12",
+                "--steps",
+                "8",
+            ],
+            "halved one or more times",
+        ),
+        (
+            ["--run", trained, "--out", student, "--method", "progressive", "--start-steps", "128"],
+            "at most 50",
+        ),
         (["--run", tmp_path / "none", "--out", student], "does not exist"),
         (["--run", trained, "--out", student, "--resume"], "--resume: no checkpoint"),
     ]
