@@ -138,6 +138,13 @@ def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, trained, capsy
     assert "Traceback" not in err and err.strip().count("\n") == 0, err
 
 
+def test_sampler_choices_are_the_librarys_methods():
+    from jaxdiff import samplers
+    from jaxdiff.cli import parser
+
+    assert set(parser.SAMPLERS) == set(samplers.METHODS)
+
+
 def test_help_explains_every_command(capsys):
     for cmd in ("demo", "train", "sample", "eval", "plot"):
         with pytest.raises(SystemExit) as exit_:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxdiff import validate
+from jaxdiff import grids, validate
 
-__all__ = ["build"]
+__all__ = ["SAMPLERS", "build"]
+
+# samplers.METHODS, written out so that parsing does not import jax (a test keeps them equal).
+SAMPLERS = ("ddpm", "ddim", "dpm-solver", "sde-dpm-solver", "dpm-solver-3m", "heun", "restart")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -270,15 +273,15 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     sample.add_argument(
         "--sampler",
         default=None,
-        choices=["ddpm", "ddim", "dpm-solver", "sde-dpm-solver", "dpm-solver-3m", "heun"],
+        choices=SAMPLERS,
         help="reverse process (default: the run's; ddpm for seed)",
     )
     sample.add_argument(
         "--spacing",
         default=None,
-        choices=["trailing", "leading", "linspace", "logsnr", "karras"],
+        choices=grids.SPACINGS,
         help="which of the T steps a fast sampler visits (default: the run's, else the "
-        "method's: karras for heun, trailing for the others)",
+        "method's: karras for heun, geometric for restart, trailing for the others)",
     )
     sample.add_argument(
         "--churn",
@@ -429,7 +432,7 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     export.add_argument(
         "--sampler",
         default=None,
-        choices=["ddpm", "ddim", "dpm-solver", "sde-dpm-solver", "dpm-solver-3m", "heun"],
+        choices=SAMPLERS,
         help="reverse process (default: the run's)",
     )
     export.add_argument(
