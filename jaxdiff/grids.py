@@ -32,19 +32,24 @@ def _log_sigma(alphas_cumprod) -> np.ndarray:
     return 0.5 * (np.log1p(-abar) - np.log(abar))
 
 
-def _nearest_decreasing(log_sigma: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """For decreasing targets of ``log σ``, the nearest steps, made strictly decreasing
-    (a step taken twice moves down by one) and leaving room for the steps after it."""
-    num_steps, k = log_sigma.shape[0], targets.shape[0]
+def _strictly_decreasing(ts, num_steps: int) -> np.ndarray:
+    """A non-increasing grid made strictly decreasing: a step taken twice moves down by
+    one, leaving room for the steps after it."""
+    k = len(ts)
     out = np.empty(k, np.int64)
-    for i, target in enumerate(targets):
-        t = int(np.argmin(np.abs(log_sigma - target)))
+    for i, t in enumerate(ts):
         if i:
             t = min(t, out[i - 1] - 1)
         out[i] = max(t, k - 1 - i)
     if np.any(np.diff(out) >= 0) or out[-1] < 0 or out[0] >= num_steps:
         raise ValueError(f"cannot place {k} distinct steps in a schedule of {num_steps}")
     return out
+
+
+def _nearest_decreasing(log_sigma: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """For decreasing targets of ``log σ``, the nearest steps, made strictly decreasing."""
+    nearest = [int(np.argmin(np.abs(log_sigma - target))) for target in targets]
+    return _strictly_decreasing(nearest, log_sigma.shape[0])
 
 
 def timesteps(num_steps: int, steps: int, spacing: str = "trailing", alphas_cumprod=None):
@@ -77,8 +82,7 @@ def timesteps(num_steps: int, steps: int, spacing: str = "trailing", alphas_cump
         ts = np.array([num_steps - 1])
         if steps > 1:
             ts = np.round(np.geomspace(num_steps - 1, end, steps)).astype(int)
-        for i in range(1, steps):  # strictly decreasing, room left for the rest
-            ts[i] = max(min(ts[i], ts[i - 1] - 1), steps - 1 - i)
+        ts = _strictly_decreasing(ts.tolist(), num_steps)
     elif spacing in ("logsnr", "karras"):
         if alphas_cumprod is None:
             raise ValueError(f"spacing {spacing!r} needs the schedule's alphas_cumprod")
