@@ -107,6 +107,21 @@ def rounds(start_steps: int, steps: int) -> list[int]:
     return out
 
 
+def _adam_scan(loss_fn, batch, params, optimizer, iterations: int):
+    """``iterations`` optimiser steps on ``loss_fn(params, *batch(i))``, one ``lax.scan``
+    (the loop of both distillation methods). Returns ``(params, losses)``."""
+
+    def body(carry, i):
+        p, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(p, *batch(i))
+        updates, opt_state = optimizer.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state), loss
+
+    carry = (params, optimizer.init(params))
+    (params, _), losses = jax.lax.scan(body, carry, jnp.arange(iterations))
+    return params, losses
+
+
 @functools.partial(
     jax.jit, static_argnames=("apply_fn", "optimizer", "target", "iterations", "batch_size")
 )
@@ -123,21 +138,14 @@ def _round(key, params, teacher_params, schedule, data, ts, *, apply_fn, optimiz
         weight = jnp.maximum(jnp.square(a / s), 1.0)  # truncated SNR (their §4)
         return jnp.mean(weight * jnp.square(x_hat - x_tilde))
 
-    def body(carry, i):
-        p, opt_state = carry
+    def batch(i):
         k_rows, k_step, k_noise = jax.random.split(jax.random.fold_in(key, i), 3)
         x0 = data[jax.random.randint(k_rows, (batch_size,), 0, data.shape[0])]
         j = jax.random.randint(k_step, (batch_size,), 0, t_grid.shape[0])
         noise = jax.random.normal(k_noise, x0.shape, x0.dtype)
-        loss, grads = jax.value_and_grad(loss_fn)(
-            p, x0, t_grid[j], mid_grid[j], next_grid[j], noise
-        )
-        updates, opt_state = optimizer.update(grads, opt_state, p)
-        return (optax.apply_updates(p, updates), opt_state), loss
+        return x0, t_grid[j], mid_grid[j], next_grid[j], noise
 
-    carry = (params, optimizer.init(params))
-    (params, _), losses = jax.lax.scan(body, carry, jnp.arange(iterations))
-    return params, losses
+    return _adam_scan(loss_fn, batch, params, optimizer, iterations)
 
 
 def distill_round(
@@ -228,16 +236,11 @@ def _fit_endpoints(key, params, schedule, z, t, y, *, apply_fn, optimizer, targe
     def loss_fn(p, z, t, y):
         return jnp.mean(jnp.square(data_prediction(apply_fn, p, schedule, target)(z, t) - y))
 
-    def body(carry, i):
-        p, opt_state = carry
+    def batch(i):
         rows = jax.random.randint(jax.random.fold_in(key, i), (batch_size,), 0, z.shape[0])
-        loss, grads = jax.value_and_grad(loss_fn)(p, z[rows], t[rows], y[rows])
-        updates, opt_state = optimizer.update(grads, opt_state, p)
-        return (optax.apply_updates(p, updates), opt_state), loss
+        return z[rows], t[rows], y[rows]
 
-    carry = (params, optimizer.init(params))
-    (params, _), losses = jax.lax.scan(body, carry, jnp.arange(iterations))
-    return params, losses
+    return _adam_scan(loss_fn, batch, params, optimizer, iterations)
 
 
 def distill_endpoints(
