@@ -34,10 +34,12 @@ __all__ = ["distill_run", "student_config"]
 # Files a student shares with its teacher: the data copy and the normaliser.
 _SHARED = ("data.npy", "data.npz", "normalizer.json")
 
-METHODS = ("direct", "progressive")
 STEPS = (1, 2, 4, 8)
-# Each method's iterations (per round) and peak learning rate when the spec gives None.
+# Each method's round, and its iterations (per round) and peak learning rate when the
+# spec gives None.
+ROUNDS = {"direct": distillation.distill_endpoints, "progressive": distillation.distill_round}
 DEFAULTS = {"direct": (6000, 1e-3), "progressive": (1000, 3e-4)}
+METHODS = tuple(ROUNDS)
 
 
 def student_config(teacher: Config, teacher_dir, spec: DistillConfig) -> Config:
@@ -118,12 +120,7 @@ def distill_run(
             if r <= done:
                 continue
             t0 = time.perf_counter()
-            distil = (
-                distillation.distill_endpoints
-                if spec.method == "direct"
-                else distillation.distill_round
-            )
-            params, losses = distil(
+            params, losses = ROUNDS[spec.method](
                 jax.random.fold_in(s.keys.train, r),
                 s.apply_fn,
                 params,
