@@ -146,6 +146,16 @@ QUALITY_COLUMNS = [
     ("floor_recall", "floor", "{:.3f}"),
 ]
 
+# A table of samplers (one row per ``sampler_row``): which, quality, seconds.
+SAMPLER_COLUMNS = [
+    ("data", "data", ""),
+    ("sampler", "sampler", ""),
+    ("evals", "evals", "{:d}"),
+    *QUALITY_COLUMNS,
+    ("sliced_w2", "sliced W2", "{:.4f}"),
+    ("seconds", "s / 10k", "{:.3f}"),
+]
+
 
 def sampler_row(s, params, eval_n, label, evals, floor=False, n=10_000, **changes) -> dict:
     """One sampler of one run's model: ``n`` samples drawn with the run's sampler and

@@ -24,7 +24,7 @@ import time
 
 import jax
 import torch_seed
-from _common import QUALITY_COLUMNS, cpu_model, sampler_row, save, table
+from _common import SAMPLER_COLUMNS, cpu_model, sampler_row, save, table
 from solvers import within
 
 from jaxdiff import distillation
@@ -96,12 +96,7 @@ def main():
         ref = next(r for r in rows if r["data"] == row["data"] and r["evals"] == 100)
         row["within"] = within(row, ref)
     columns = [
-        ("data", "data", ""),
-        ("sampler", "sampler", ""),
-        ("evals", "evals", "{:d}"),
-        *QUALITY_COLUMNS,
-        ("sliced_w2", "sliced W2", "{:.4f}"),
-        ("seconds", "s / 10k", "{:.3f}"),
+        *SAMPLER_COLUMNS,
         ("x_seed", "x seed", "{:.0f}"),
         ("distill_seconds", "distill s", "{:.1f}"),
         ("within", "within bounds", ""),

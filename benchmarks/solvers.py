@@ -27,7 +27,7 @@ import argparse
 
 import jax
 import torch_seed
-from _common import QUALITY_COLUMNS, cpu_model, sampler_row, save, table
+from _common import SAMPLER_COLUMNS, cpu_model, sampler_row, save, table
 
 from jaxdiff.runs import config, setup, train
 
@@ -117,14 +117,7 @@ def main():
         for r in summary:
             if r["best_seconds"]:
                 r["speedup_vs_seed"] = seed_s / r["best_seconds"]
-    columns = [
-        ("data", "data", ""),
-        ("sampler", "sampler", ""),
-        ("evals", "evals", "{:d}"),
-        *QUALITY_COLUMNS,
-        ("sliced_w2", "sliced W2", "{:.4f}"),
-        ("seconds", "s / 10k", "{:.3f}"),
-    ]
+    columns = SAMPLER_COLUMNS
     print(f"\n{cpu_model()}, eval n = {args.eval_n}")
     print(table(rows, columns))
     print(f"\nseed's PyTorch 100-step sampler, 10,000 samples: {seed_s}")
