@@ -26,6 +26,27 @@ def _finish(x_T, xs, x_0, trajectory):
     return x_0
 
 
+def _second_order(m, m_prev, h_prev, h, k):
+    """The multistep ``D`` of DPM-Solver++(2M): ``m`` for the first update (``k = 0``),
+    then ``(1 + 1/(2r)) m - 1/(2r) m_prev`` with ``r = h_prev/h``."""
+    r = h_prev / h
+    return jnp.where(k > 0, (1.0 + 0.5 / r) * m - (0.5 / r) * m_prev, m)
+
+
+def _multistep(body, carry_tail, x_T, x0_of, grid, trajectory):
+    """Runs ``body`` (a multistep update whose carry is ``(x, *carry_tail)``) over the
+    grid's consecutive pairs, then the jump to clean data from the last grid point."""
+    ts = jnp.asarray(grid)
+    (x, *_), xs = jax.lax.scan(body, (x_T, *carry_tail), (ts[:-1], ts[1:]))
+    return _finish(x_T, xs, x0_of(x, ts[-1]), trajectory)
+
+
+def _start(x_T):
+    """Placeholders for a multistep solver's earlier data prediction and step size (never
+    used: the first updates are of lower order), and the update counter ``k = 0``."""
+    return jnp.zeros_like(x_T), jnp.ones((), x_T.dtype), jnp.zeros((), jnp.int32)
+
+
 def dpm_solver_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
     """DPM-Solver++(2M) (Lu et al. 2022, arXiv:2211.01095, Alg. 2) with data prediction.
 
@@ -40,9 +61,7 @@ def dpm_solver_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
         t, t_next = pair
         x0 = x0_of(x, t)
         h = log_snr(schedule, t_next) - log_snr(schedule, t)
-        r = h_prev / h
-        second = (1.0 + 0.5 / r) * x0 - (0.5 / r) * x0_prev
-        d = jnp.where(k > 0, second, x0)
+        d = _second_order(x0, x0_prev, h_prev, h, k)
         s_ratio = (
             schedule.sqrt_one_minus_alphas_cumprod[t_next]
             / (schedule.sqrt_one_minus_alphas_cumprod[t])
@@ -50,11 +69,8 @@ def dpm_solver_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
         x = s_ratio * x - schedule.sqrt_alphas_cumprod[t_next] * jnp.expm1(-h) * d
         return (x, x0, h, k + 1), (x if trajectory else None)
 
-    ts = jnp.asarray(options.grid)
-    one = jnp.ones((), x_T.dtype)
-    carry = (x_T, jnp.zeros_like(x_T), one, jnp.zeros((), jnp.int32))
-    (x, _, _, _), xs = jax.lax.scan(body, carry, (ts[:-1], ts[1:]))
-    return _finish(x_T, xs, x0_of(x, ts[-1]), trajectory)
+    zeros, one, k0 = _start(x_T)
+    return _multistep(body, (zeros, one, k0), x_T, x0_of, options.grid, trajectory)
 
 
 def sde_dpm_solver_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
@@ -74,19 +90,15 @@ def sde_dpm_solver_chain(key, apply_fn, params, schedule, x_T, options, trajecto
         t, t_next = pair
         x0 = x0_of(x, t)
         h = log_snr(schedule, t_next) - log_snr(schedule, t)
-        r = h_prev / h
-        d = jnp.where(k > 0, (1.0 + 0.5 / r) * x0 - (0.5 / r) * x0_prev, x0)
+        d = _second_order(x0, x0_prev, h_prev, h, k)
         decay = -jnp.expm1(-2.0 * h)  # 1 - e^{-2h}
         z = jax.random.normal(jax.random.fold_in(key, t), x.shape, x.dtype)
         x = (s[t_next] / s[t]) * jnp.exp(-h) * x + a[t_next] * decay * d
         x = x + s[t_next] * jnp.sqrt(decay) * z
         return (x, x0, h, k + 1), (x if trajectory else None)
 
-    ts = jnp.asarray(options.grid)
-    one = jnp.ones((), x_T.dtype)
-    carry = (x_T, jnp.zeros_like(x_T), one, jnp.zeros((), jnp.int32))
-    (x, _, _, _), xs = jax.lax.scan(body, carry, (ts[:-1], ts[1:]))
-    return _finish(x_T, xs, x0_of(x, ts[-1]), trajectory)
+    zeros, one, k0 = _start(x_T)
+    return _multistep(body, (zeros, one, k0), x_T, x0_of, options.grid, trajectory)
 
 
 def dpm_solver_3m_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
@@ -108,23 +120,18 @@ def dpm_solver_3m_chain(key, apply_fn, params, schedule, x_T, options, trajector
         h = log_snr(schedule, t_next) - log_snr(schedule, t)
         em1 = jnp.expm1(-h)  # e^{-h} - 1
         r0, r1 = h0 / h, h1 / h
-        first = m0
-        second = (1.0 + 0.5 / r0) * m0 - (0.5 / r0) * m1
         d1_0, d1_1 = (m0 - m1) / r0, (m1 - m2) / r1
         d1 = d1_0 + r0 / (r0 + r1) * (d1_0 - d1_1)
         d2 = (d1_0 - d1_1) / (r0 + r1)
         base = (s[t_next] / s[t]) * x
         third = base - a[t_next] * (em1 * m0 - (em1 / h + 1.0) * d1 + ((em1 + h) / h**2 - 0.5) * d2)
-        low = base - a[t_next] * em1 * jnp.where(k > 0, second, first)
+        low = base - a[t_next] * em1 * _second_order(m0, m1, h0, h, k)
         x = jnp.where(k > 1, third, low)
         return (x, m0, m1, h, h0, k + 1), (x if trajectory else None)
 
-    ts = jnp.asarray(options.grid)
-    one = jnp.ones((), x_T.dtype)
-    zeros = jnp.zeros_like(x_T)
-    carry = (x_T, zeros, zeros, one, one, jnp.zeros((), jnp.int32))
-    (x, *_), xs = jax.lax.scan(body, carry, (ts[:-1], ts[1:]))
-    return _finish(x_T, xs, x0_of(x, ts[-1]), trajectory)
+    zeros, one, k0 = _start(x_T)
+    carry_tail = (zeros, zeros, one, one, k0)
+    return _multistep(body, carry_tail, x_T, x0_of, options.grid, trajectory)
 
 
 def heun_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
