@@ -1,0 +1,101 @@
+"""What one network evaluation costs, and what the Fourier features' sine and cosine take
+of it: ``models.sincos_turns`` against XLA's own ``jnp.sin``/``jnp.cos`` of the same
+angles, alone and inside the ``default`` recipe's network; the seed's network beside them.
+
+All on 10,000 rows (the size of every sampling table), one step ``t`` per call as a
+sampler makes it; the minimum of ``--repeats`` calls after one compiling call. The XLA
+rows swap ``models.sincos_turns`` for ``jnp.sin``/``jnp.cos`` of ``2πu`` while they are
+traced, so the two networks differ in nothing else.
+
+Usage: python benchmarks/features.py [--repeats 30] [--results-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+
+import jax
+import jax.numpy as jnp
+from _common import block, cpu_model, save, table, timed
+
+from jaxdiff import models
+from jaxdiff.runs import config, setup
+
+N = 10_000
+
+
+def _xla_sincos(u):
+    angle = 2.0 * math.pi * u
+    return jnp.sin(angle), jnp.cos(angle)
+
+
+@contextlib.contextmanager
+def _xla_features():
+    fast = models.sincos_turns
+    models.sincos_turns = _xla_sincos
+    try:
+        yield
+    finally:
+        models.sincos_turns = fast
+
+
+def _network(model):
+    apply_fn, params = models.functional(model, jax.random.key(0))
+    return jax.jit(lambda p, x, t: apply_fn(p, x, t)), params
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--results-dir", default=None)
+    args = p.parse_args()
+
+    x = jax.random.normal(jax.random.key(1), (N, 2))
+    t = jnp.int32(500)
+    default = setup.build_model(config.preset("default").model, num_steps=1000, data_dim=2)
+    rows = []
+
+    def row(label, fn):
+        rows.append({"what": label, "ms": 1e3 * timed(fn, args.repeats)["min_s"]})
+        print(f"{label:<44} {rows[-1]['ms']:7.2f} ms", flush=True)
+
+    size, scale = default.feature_size, default.feature_scale
+    features = jax.jit(lambda x: models.fourier(x, size, scale))
+    with _xla_features():
+        xla_features = jax.jit(lambda x: models.fourier(x, size, scale))
+        row("Fourier features, XLA sin/cos", lambda: block(xla_features(x)))
+    row("Fourier features, sincos_turns", lambda: block(features(x)))
+
+    with _xla_features():
+        f, params = _network(default)
+        row("default network, XLA sin/cos", lambda: block(f(params, x, t)))
+    f, params = _network(default)
+    row("default network, sincos_turns", lambda: block(f(params, x, t)))
+    f, params = _network(default.clone(input_features="none"))
+    row("default network without input features", lambda: block(f(params, x, t)))
+    f, params = _network(models.MLPDenoiser())
+    row("seed network", lambda: block(f(params, x, t)))
+
+    seed_ms = rows[-1]["ms"]
+    for r in rows:
+        r["x_seed_network"] = r["ms"] / seed_ms
+    print()
+    print(
+        table(
+            rows,
+            [
+                ("what", "10,000 rows", ""),
+                ("ms", "ms", "{:.2f}"),
+                ("x_seed_network", "x seed net", "{:.1f}"),
+            ],
+        )
+    )
+    print(f"\n{cpu_model()}, JAX {jax.__version__}, min of {args.repeats}")
+    path = save("features", {"n": N, "repeats": args.repeats, "rows": rows}, args.results_dir)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
