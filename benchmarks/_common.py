@@ -120,6 +120,19 @@ def mlp_flops_per_row(data_dim: int = 2, width: int = 128, depth: int = 3) -> in
     return 2 * macs
 
 
+def seed_sampler_seconds(n: int, earlier: float | None = None) -> float | None:
+    """The seed's PyTorch 100-step sampler on ``n`` samples (``torch_seed``, its own
+    process): the minimum of 5 draws, and of ``earlier`` (a time from the start of the
+    same run: on a shared machine a run can slow down, and the faster seed is the harder
+    comparison). None without torch."""
+    import torch_seed
+
+    if not torch_seed.available():
+        return None
+    now = torch_seed.measure("sample", n=n, num_steps=100, repeats=5)
+    return now if earlier is None else min(now, earlier)
+
+
 def block(x):
     return jax.block_until_ready(x)
 
@@ -131,6 +144,7 @@ __all__ = [
     "matmul_peak",
     "mlp_flops_per_row",
     "save",
+    "seed_sampler_seconds",
     "table",
     "timed",
 ]
@@ -159,14 +173,15 @@ SAMPLER_COLUMNS = [
 
 def sampler_row(s, params, eval_n, label, evals, floor=False, n=10_000, **changes) -> dict:
     """One sampler of one run's model: ``n`` samples drawn with the run's sampler and
-    ``changes``, the seconds to draw them (compiled outside the clock, median of 3), and
+    ``changes``, the seconds to draw them (compiled outside the clock, the minimum of 5
+    draws, as the seed's PyTorch sampler is timed: the least disturbed by other work), and
     their quality against fresh data (``runs.evaluate.quality``; ``floor`` adds the floor)."""
     from jaxdiff.runs import draw, evaluate
 
     key = s.keys.sample
     x = draw.draw(s, params, key, n, **changes)
-    repeats = 1 if evals > 100 else 3
+    repeats = 1 if evals > 100 else 5
     seconds = timed(lambda: draw.draw(s, params, key, n, **changes), repeats=repeats)
     q = evaluate.quality(s, None, x, n=eval_n, likelihood_n=0, floor=floor)
-    row = {"sampler": label, "evals": evals, "seconds": seconds["median_s"], **q["samples"]}
+    row = {"sampler": label, "evals": evals, "seconds": seconds["min_s"], **q["samples"]}
     return row | {f"floor_{k}": v for k, v in q.get("floor", {}).items()}

@@ -10,8 +10,9 @@ reference) and over all T steps (ddpm). Each row: MMD², precision, recall and s
 of the first 5,000 of 10,000 samples against 5,000 data points training never saw
 (``runs.evaluate.quality``; ``--eval-n``: 5,000 keeps the O(n²) metrics of 372 rows
 within half an hour on two cores), and the seconds to draw 10,000 samples (compiled
-outside the clock, median of repeats). The seed's PyTorch 100-step sampler
-(``benchmarks/torch_seed.py``) is timed in the same run.
+outside the clock, the minimum of 5 draws). The seed's PyTorch 100-step sampler
+(``benchmarks/torch_seed.py``) is timed in the same run, at its start and its end (the
+faster of the two).
 
 The summary names, per set, the cheapest sampler at ≤ 8 evaluations within 0.01 of the
 reference in precision and recall and within 5e-4 in MMD² (issue 16's bound).
@@ -26,8 +27,7 @@ from __future__ import annotations
 import argparse
 
 import jax
-import torch_seed
-from _common import SAMPLER_COLUMNS, cpu_model, sampler_row, save, table
+from _common import SAMPLER_COLUMNS, cpu_model, sampler_row, save, seed_sampler_seconds, table
 
 from jaxdiff.runs import config, setup, train
 
@@ -71,6 +71,7 @@ def main():
     names = args.only.split(",") if args.only else list(SETS)
     evals = [int(e) for e in args.evals.split(",")]
     rows, summary = [], []
+    seed_s = seed_sampler_seconds(N)
     for name in names:
         s = setup.setup(config.configure(config.preset("default"), data=name))
         state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
@@ -111,9 +112,8 @@ def main():
             }
         )
         jax.clear_caches()
-    seed_s = None
-    if torch_seed.available():
-        seed_s = torch_seed.measure("sample", n=N, num_steps=100, repeats=3)
+    seed_s = seed_sampler_seconds(N, seed_s)
+    if seed_s:
         for r in summary:
             if r["best_seconds"]:
                 r["speedup_vs_seed"] = seed_s / r["best_seconds"]
