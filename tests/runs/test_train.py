@@ -90,6 +90,7 @@ def _metrics_lines(run_dir):
     return len(path.read_text().splitlines()) if path.is_file() else 0
 
 
+@pytest.mark.slow  # fault injection into a real process: a step of .ci/run of its own
 def test_sigkill_then_resume_equals_uninterrupted_bit_for_bit(trained, tmp_path):
     crashed = tmp_path / "crashed"
     env = ENV  # shares the session's compilation cache with the in-process runs
@@ -221,6 +222,7 @@ def test_ensemble_run_holds_its_members_in_one_checkpoint_and_samples_by_member(
     assert bad.returncode == 2 and "--member must be in [0, 3) for this run, got 3" in bad.stderr
 
 
+@pytest.mark.slow  # fault injection (the library's own check is in tests/test_fitting.py)
 def test_divergence_after_good_epochs_checkpoints_the_last_good_one(tmp_path, monkeypatch):
     """The run keeps the state the library hands back with ``TrainingDiverged``, even off
     the checkpoint schedule, exits 1 in one line, and resumes from it. (The detection
