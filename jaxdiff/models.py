@@ -70,20 +70,14 @@ def sinusoidal(u: jax.Array, size: int, scale: float = 1.0) -> jax.Array:
     return jnp.concatenate([jnp.sin(angle), jnp.cos(angle)], axis=-1)
 
 
-# Taylor coefficients of sin(πf)/f and cos(πf) in f², for |f| ≤ 1/2 (|πf| ≤ π/2): the
-# first terms left out, (π/2)^13/13! and (π/2)^14/14!, are 6e-8 and 6e-9, under float32's
-# rounding. Writing them in f rather than in πf spares the rounding of one product.
+# Taylor coefficients of sin(πf)/f and cos(πf) in f², lowest power first, for |f| ≤ 1/2
+# (|πf| ≤ π/2): the first terms left out, (π/2)^13/13! and (π/2)^14/14!, are 6e-8 and
+# 6e-9, under float32's rounding. Writing them in f rather than in πf spares the rounding
+# of one product.
 _SIN_TAYLOR = tuple(
     (-1) ** k * math.pi ** (2 * k + 1) / math.factorial(2 * k + 1) for k in range(6)
 )
 _COS_TAYLOR = tuple((-1) ** k * math.pi ** (2 * k) / math.factorial(2 * k) for k in range(7))
-
-
-def _horner(coefficients: tuple[float, ...], z: jax.Array) -> jax.Array:
-    out = coefficients[-1]
-    for c in coefficients[-2::-1]:
-        out = out * z + c
-    return out
 
 
 def sincos_turns(u: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -102,8 +96,8 @@ def sincos_turns(u: jax.Array) -> tuple[jax.Array, jax.Array]:
         return jnp.sin(angle), jnp.cos(angle)
     f = u - jnp.round(u)
     z = f * f
-    sin_h = f * _horner(_SIN_TAYLOR, z)
-    cos_h = _horner(_COS_TAYLOR, z)
+    sin_h = f * jnp.polyval(jnp.asarray(_SIN_TAYLOR[::-1], u.dtype), z)
+    cos_h = jnp.polyval(jnp.asarray(_COS_TAYLOR[::-1], u.dtype), z)
     return 2.0 * sin_h * cos_h, (cos_h - sin_h) * (cos_h + sin_h)
 
 
