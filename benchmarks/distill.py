@@ -2,11 +2,14 @@
 network evaluations beside 100-step ancestral sampling of the teacher, and the seconds.
 
 For each set the default recipe (``jaxdiff train``'s) is trained in-process, then
-distilled both ways ``jaxdiff distill`` can: direct (``--method direct``, the default: the
+distilled the ways ``jaxdiff distill`` can: direct (``--method direct``, the default: the
 teacher's ODE endpoints at K geometric levels, 6,000 Adam steps at batch 512, sampled by
-``restart``) for K = ``--direct`` (default 1, 2, 4), and progressively (64 → 32 → 16 → 8
-→ 4 DDIM steps, 1,000 Adam steps per round; the 8-step student is the third round's, the
-4-step student the fourth's). Rows: the teacher's ancestral 100 (the reference), the
+``restart``) into the light network (``--student light``, the default:
+``models.lighten`` of the teacher's) for K = ``--light`` (default 1, 2, 4) and into the
+teacher's own network (``--student teacher``, rows "direct student") for K = ``--direct``
+(default 4), and progressively (64 → 32 → 16 → 8 → 4 DDIM steps, 1,000 Adam steps per
+round; the 8-step student is the third round's, the 4-step student the fourth's). Rows:
+the teacher's ancestral 100 (the reference), the
 teacher's own DDIM at 8 and 4 steps and its own ``restart`` at 4 levels (what a student
 replaces), and the students: MMD², precision, recall, sliced W2 of 10,000 samples (the
 first ``--eval-n`` scored against fresh data, ``runs.evaluate.quality``), seconds for
@@ -14,20 +17,22 @@ first ``--eval-n`` scored against fresh data, ``runs.evaluate.quality``), second
 included). The seed's PyTorch 100-step sampler is timed in the same run, at its start
 and at its end (the faster of the two; every time is the minimum of 5 draws).
 
-Usage: python benchmarks/distill.py [--only NAME,...] [--direct 1,2,4] [--no-progressive]
+Usage: python benchmarks/distill.py [--only NAME,...] [--light 1,2,4] [--direct 4]
+       [--no-progressive]
        [--eval-n 5000] [--results-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import jax
 from _common import SAMPLER_COLUMNS, cpu_model, sampler_row, save, seed_sampler_seconds, table
 from solvers import within
 
-from jaxdiff import distillation
+from jaxdiff import distillation, models
 from jaxdiff.runs import config, setup, train
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
@@ -37,7 +42,8 @@ N = 10_000
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=None)
-    p.add_argument("--direct", default="1,2,4", help="direct students' K, comma-separated")
+    p.add_argument("--light", default="1,2,4", help="light students' K, comma-separated")
+    p.add_argument("--direct", default="4", help="teacher-network students' K")
     p.add_argument("--no-progressive", action="store_true")
     p.add_argument("--eval-n", type=int, default=5000)
     p.add_argument("--results-dir", default=None)
@@ -59,16 +65,24 @@ def main():
         restart = {"method": "restart", "spacing": "geometric"}
         set_rows.append(sampler_row(s, teacher, args.eval_n, "teacher restart", 4, steps=4,
                                     **restart))  # fmt: skip
-        for k in [int(v) for v in args.direct.split(",") if v]:
-            t0 = time.perf_counter()
-            student, _ = distillation.distill_endpoints(
-                jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
-                s.train_data, k, target=s.config.train.target,
-            )  # fmt: skip
-            jax.block_until_ready(student)
-            spent = time.perf_counter() - t0
-            row = sampler_row(s, student, args.eval_n, "direct student", k, steps=k, **restart)
-            set_rows.append(row | {"distill_seconds": spent})
+        light_model, light_init = models.lighten(s.apply_fn.model, teacher)
+        light_fn = models.functional(light_model, s.keys.init)[0]
+        light = dataclasses.replace(s, apply_fn=light_fn)
+        for label, student_s, init, ks in (
+            ("light student", light, light_init, args.light),
+            ("direct student", s, teacher, args.direct),
+        ):
+            for k in [int(v) for v in ks.split(",") if v]:
+                t0 = time.perf_counter()
+                student, _ = distillation.distill_endpoints(
+                    jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
+                    s.train_data, k, target=s.config.train.target,
+                    student=(student_s.apply_fn, init),
+                )  # fmt: skip
+                jax.block_until_ready(student)
+                spent = time.perf_counter() - t0
+                row = sampler_row(student_s, student, args.eval_n, label, k, steps=k, **restart)
+                set_rows.append(row | {"distill_seconds": spent})
         student, spent = teacher, 0.0
         plan = [] if args.no_progressive else distillation.rounds(64, 4)
         for r, k in enumerate(plan, start=1):

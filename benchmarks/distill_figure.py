@@ -1,6 +1,7 @@
 """The picture beside ``distill.py``'s table: for each set, the data, the teacher's 100
-ancestral steps, and its direct and progressive 4-evaluation students (5,000 points
-each), drawn with the code paths of ``jaxdiff train`` and ``jaxdiff distill``.
+ancestral steps, and its 4-evaluation students (5,000 points each): direct into the light
+network (``jaxdiff distill``'s default), direct into the teacher's own network, and
+progressive; drawn with the code paths of ``jaxdiff train`` and ``jaxdiff distill``.
 
 Usage: python benchmarks/distill_figure.py [--only checkerboard,eight_gaussians,moons]
        [--out docs/distill_students.png]
@@ -9,6 +10,7 @@ Usage: python benchmarks/distill_figure.py [--only checkerboard,eight_gaussians,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import jax
 import matplotlib
@@ -17,26 +19,33 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from jaxdiff import distillation
+from jaxdiff import distillation, models
 from jaxdiff.runs import config, draw, setup, train
 
 N = 5000
 
 
 def students(s, teacher):
-    """The 4-evaluation direct and progressive students, keyed as ``jaxdiff distill``."""
+    """The 4-evaluation light, direct and progressive students, keyed as ``jaxdiff
+    distill``; the light one with the setup that samples it."""
     target = s.config.train.target
-    direct, _ = distillation.distill_endpoints(
-        jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule, s.train_data,
-        4, target=target,
+    light_model, light_init = models.lighten(s.apply_fn.model, teacher)
+    light_s = dataclasses.replace(s, apply_fn=models.functional(light_model, s.keys.init)[0])
+    key = jax.random.fold_in(s.keys.train, 1)
+    light, _ = distillation.distill_endpoints(
+        key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target,
+        student=(light_s.apply_fn, light_init),
     )  # fmt: skip
+    direct, _ = distillation.distill_endpoints(
+        key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target
+    )
     progressive = teacher
     for r, k in enumerate(distillation.rounds(64, 4), start=1):
         progressive, _ = distillation.distill_round(
             jax.random.fold_in(s.keys.train, r), s.apply_fn, progressive, s.schedule,
             s.train_data, k, target=target,
         )  # fmt: skip
-    return direct, progressive
+    return (light_s, light), direct, progressive
 
 
 def main():
@@ -45,19 +54,23 @@ def main():
     p.add_argument("--out", default="docs/distill_students.png")
     args = p.parse_args()
     sets = args.only.split(",")
-    fig, axes = plt.subplots(len(sets), 4, figsize=(12, 3 * len(sets)), squeeze=False)
+    fig, axes = plt.subplots(len(sets), 5, figsize=(15, 3 * len(sets)), squeeze=False)
     for r, name in enumerate(sets):
         s = setup.setup(config.configure(config.preset("default"), data=name))
         state, _ = train.fit(s, epochs_per_call=s.config.train.epochs)
         teacher = setup.model_params(s, state)
-        direct, progressive = students(s, teacher)
+        (light_s, light), direct, progressive = students(s, teacher)
         key = s.keys.sample
         panels = [
             ("data (training rows)", s.normalizer.decode(np.asarray(s.train_data[:N]))),
             ("teacher, ancestral 100", draw.draw(s, teacher, key, N, method="ddim", steps=100,
                                                  eta=1.0)),
-            ("direct student, 4 evaluations", draw.draw(s, direct, key, N, method="restart",
-                                                        steps=4, spacing="geometric")),
+            ("light student, 4 evaluations", draw.draw(light_s, light, key, N,
+                                                       method="restart", steps=4,
+                                                       spacing="geometric")),
+            ("direct student (teacher's network), 4", draw.draw(s, direct, key, N,
+                                                                method="restart", steps=4,
+                                                                spacing="geometric")),
             ("progressive student, 4 DDIM steps", draw.draw(s, progressive, key, N,
                                                             method="ddim", steps=4, eta=0.0,
                                                             spacing="trailing")),

@@ -257,6 +257,7 @@ def distill_endpoints(
     batch_size: int = 512,
     learning_rate: float = 1e-3,
     target: str = "eps",
+    student=None,
 ):
     """A direct student for the ``restart`` sampler over ``steps`` levels.
 
@@ -264,10 +265,12 @@ def distill_endpoints(
     ``z = a_t x_0 + s_t ε`` (rows of ``data`` as the model was trained on them) and their
     teacher endpoints, :func:`ode_endpoints` over :func:`endpoint_grid` with
     ``max(16, ⌈ode_steps (t+1)/T⌉)`` steps (64 from ``T-1``: fewer below, where the
-    ODE is nearly straight). The student starts from the teacher's parameters and takes
-    ``iterations`` Adam steps (linear decay of ``learning_rate`` to 0) on the mean squared
-    error of its data prediction ``x_θ(z, t)`` against the endpoint, levels mixed in
-    every batch. One compiled ``lax.scan``. Returns ``(student params, losses)``.
+    ODE is nearly straight). The student, ``student = (student_fn, student_params)`` or
+    by default the teacher's own ``(apply_fn, teacher_params)``, starts from those
+    parameters (a cheaper network started near the teacher: :func:`jaxdiff.models.lighten`)
+    and takes ``iterations`` Adam steps (linear decay of ``learning_rate`` to 0) on the
+    mean squared error of its data prediction ``x_θ(z, t)`` against the endpoint, levels
+    mixed in every batch. One compiled ``lax.scan``. Returns ``(student params, losses)``.
     """
     steps = validate.positive_int("steps", steps)
     pairs = validate.positive_int("pairs", pairs)
@@ -286,14 +289,15 @@ def distill_endpoints(
         ys.append(y)
         ts.append(jnp.full((pairs,), level, jnp.int32))
     optimizer = optax.adam(optax.linear_schedule(learning_rate, 0.0, iterations))
+    student_fn, student_params = student or (apply_fn, teacher_params)
     return _fit_endpoints(
         jax.random.fold_in(key, steps + 1),
-        teacher_params,
+        student_params,
         schedule,
         jnp.concatenate(zs),
         jnp.concatenate(ts),
         jnp.concatenate(ys),
-        apply_fn=apply_fn,
+        apply_fn=student_fn,
         optimizer=optimizer,
         target=target,
         iterations=iterations,

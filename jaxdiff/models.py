@@ -29,6 +29,7 @@ __all__ = [
     "float_dtype",
     "fourier",
     "functional",
+    "lighten",
     "param_count",
     "sincos_turns",
     "sinusoidal",
@@ -288,6 +289,64 @@ def functional(model: MLPDenoiser, key: jax.Array):
     # One compiled init instead of one compilation per eager op.
     params = jax.jit(model.init)(key, x, jnp.zeros((1,), jnp.int32))["params"]
     return _Apply(model), params
+
+
+def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "relu"):
+    """A cheaper network to distil into, started from a trained one's parameters.
+
+    Three changes, each cutting the cost of one evaluation:
+
+    1. Sinusoidal step features become step tables, exactly: the first layer's
+       pre-activation ``W_x h + W_t e(t) + b`` on the input ``[h, e(t)]`` equals
+       ``W_x h + b + E[t]`` with the table row ``E[t] = W_t e(t)`` for every step ``t`` of
+       the model (the later layers' tables are zero). The first matrix loses its ``width``
+       step columns, and no step features are computed per row.
+    2. The last ``drop`` residual blocks are removed (the output layer reads the residual
+       stream where they would have added to it).
+    3. The hidden activation becomes ``activation``.
+
+    Only change 1 keeps the function (up to float rounding, and at integer steps: tables
+    interpolate between rows); 2 and 3 make a nearby network, a starting point for
+    distillation (:func:`jaxdiff.distillation.distill_endpoints`), not a substitute.
+
+    Args:
+      model: an unconditional :class:`MLPDenoiser`.
+      params: its parameters.
+      drop: residual blocks to remove, ``0 <= drop < depth`` (a plain MLP: 0).
+      activation: one of :data:`ACTIVATIONS`.
+
+    Returns:
+      ``(model, params)`` of the cheaper network.
+    """
+    validate.one_of("activation", activation, tuple(ACTIVATIONS))
+    drop = validate.non_negative_int("drop", drop)
+    if model.num_classes:
+        raise ValueError("lighten takes an unconditional model (num_classes=0)")
+    if drop and not model.residual:
+        raise ValueError(f"drop must be 0 for a model without residual blocks, got {drop}")
+    if drop >= model.depth:
+        raise ValueError(f"drop must be below the model's depth {model.depth}, got {drop}")
+    light = model.clone(time_embedding="table", depth=model.depth - drop, activation=activation)
+    x = jnp.zeros((1, model.data_dim))
+    shapes = jax.eval_shape(light.init, jax.random.key(0), x, jnp.zeros((1,), jnp.int32))
+    hidden = light.depth + 1 if model.residual else light.depth  # layers with a step row
+    new = {}
+    for layer in range(hidden):
+        new[f"Dense_{layer}"] = params[f"Dense_{layer}"]
+        rows = shapes["params"][f"Embed_{layer}"]["embedding"]
+        if model.time_embedding == "table":
+            new[f"Embed_{layer}"] = params[f"Embed_{layer}"]
+        else:
+            new[f"Embed_{layer}"] = {"embedding": jnp.zeros(rows.shape, rows.dtype)}
+    if model.time_embedding == "sinusoidal":
+        kernel = params["Dense_0"]["kernel"]
+        n_in = kernel.shape[0] - model.width
+        steps = jnp.arange(model.num_steps, dtype=kernel.dtype)
+        table = sinusoidal(steps, model.width) @ kernel[n_in:]
+        new["Dense_0"] = {"kernel": kernel[:n_in], "bias": params["Dense_0"]["bias"]}
+        new["Embed_0"] = {"embedding": table}
+    new[f"Dense_{hidden}"] = params[f"Dense_{hidden + drop}"]
+    return light, new
 
 
 def param_count(params) -> int:

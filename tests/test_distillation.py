@@ -171,3 +171,14 @@ def test_direct_student_beats_its_teachers_two_step_ddim_on_a_multimodal_set():
     # Not the sampler alone: the teacher itself sampled by restart is worse than the student.
     mmd_r, _ = scores(teacher, restart2)
     assert mmd_s < mmd_r, (mmd_s, mmd_r)
+
+    # The light student (jaxdiff distill's default network) meets the same bounds.
+    light_model, light_init = models.lighten(model, teacher)
+    light_fn = models.functional(light_model, jax.random.key(0))[0]
+    light, _ = distillation.distill_endpoints(
+        jax.random.key(3), apply_fn, teacher, sched, x, 2, pairs=8192, iterations=1500,
+        target="v", student=(light_fn, light_init),
+    )  # fmt: skip
+    y = samplers.sample(jax.random.key(4), light_fn, light, sched, (n, 2), restart2)
+    mmd_l, recall_l = float(metrics.mmd2(y, fresh)), float(metrics.precision_recall(fresh, y)[1])
+    assert mmd_l < 0.5 * mmd_t and recall_l > recall_t + 0.05, (mmd_l, mmd_t, recall_l, recall_t)

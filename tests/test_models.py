@@ -280,3 +280,83 @@ def test_a_short_training_with_the_options_beats_the_untrained_model(options):
         return q["precision"] >= 0.7 and q["recall"] >= 0.9
 
     assert passes(trained) and not passes(untrained), (trained, untrained)
+
+
+def _residual_sinusoidal(**kw):
+    model = models.MLPDenoiser(
+        width=32, depth=3, num_steps=50, init_style="flax", input_features="fourier",
+        feature_size=16, feature_scale=3.0, time_embedding="sinusoidal", residual=True,
+        activation="gelu", **kw,
+    )  # fmt: skip
+    apply_fn, params = models.functional(model, jax.random.key(3))
+    # Trained-looking parameters: init's zero biases would hide a misplaced bias.
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(jax.random.key(4), len(leaves))
+    noisy = [p + 0.3 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)]
+    return model, apply_fn, jax.tree_util.tree_unflatten(tree, noisy)
+
+
+def test_lighten_folds_the_step_features_into_tables_exactly():
+    """``drop=0`` with the same activation changes only how the step enters: the light
+    network equals the original at every integer step (the oracle is the original model),
+    and a table built one step off (rows ``e(t+1)``) is far outside the tolerance."""
+    model, apply_fn, params = _residual_sinusoidal()
+    light, lparams = models.lighten(model, params, drop=0, activation="gelu")
+    assert light.time_embedding == "table" and light.depth == 3
+    assert lparams["Dense_0"]["kernel"].shape == (2 * 16, 32)  # no step columns
+    x = jax.random.normal(jax.random.key(5), (model.num_steps, 2))
+    t = jnp.arange(model.num_steps)  # one row per step
+    want = apply_fn(params, x, t)
+    got = models.functional(light, jax.random.key(0))[0](lparams, x, t)
+    np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
+    off = dict(lparams, Embed_0={"embedding": jnp.roll(lparams["Embed_0"]["embedding"], -1, 0)})
+    wrong = models.functional(light, jax.random.key(0))[0](off, x, t)
+    assert float(jnp.max(jnp.abs(wrong - want))) > 100 * 2e-5
+
+
+def test_lighten_drops_the_last_blocks():
+    """``drop=1``: the light network is the original without its last residual block.
+    Oracle: the original with that block switched off (its pre-activation pinned at -1e4,
+    where GELU is 0), which then adds nothing to the residual stream."""
+    model, apply_fn, params = _residual_sinusoidal()
+    last = params["Dense_3"]
+    pinned = {"kernel": 0 * last["kernel"], "bias": jnp.full_like(last["bias"], -1e4)}
+    off = dict(params, Dense_3=pinned)
+    light, lparams = models.lighten(model, off, drop=1, activation="gelu")
+    assert light.depth == 2 and set(lparams) == {
+        "Dense_0", "Dense_1", "Dense_2", "Dense_3", "Embed_0", "Embed_1", "Embed_2"
+    }  # fmt: skip
+    x = jax.random.normal(jax.random.key(5), (200, 2))
+    t = jnp.arange(200) % model.num_steps
+    want = apply_fn(off, x, t)
+    np.testing.assert_allclose(
+        models.functional(light, jax.random.key(0))[0](lparams, x, t), want, atol=2e-5, rtol=0
+    )
+    assert float(jnp.max(jnp.abs(apply_fn(params, x, t) - want))) > 1e-2  # the block mattered
+    relu = models.lighten(model, off, drop=1)[0]
+    assert relu.activation == "relu"
+
+
+def test_lighten_keeps_a_model_with_step_tables():
+    """A model that already has step tables (the seed's): ``drop=0`` keeps it exactly."""
+    model = models.MLPDenoiser()
+    params = models.functional(model, jax.random.key(0))[1]
+    light, lparams = models.lighten(model, params, drop=0)
+    assert light == model
+    assert jax.tree_util.tree_all(jax.tree.map(jnp.array_equal, lparams, dict(params)))
+
+
+@pytest.mark.parametrize(
+    "model,kw,match",
+    [
+        (models.MLPDenoiser(), dict(drop=1), "drop must be 0 for a model without residual"),
+        (models.MLPDenoiser(residual=True), dict(drop=3), "drop must be below the model's depth 3"),
+        (models.MLPDenoiser(), dict(drop=-1), "drop must be a non-negative integer, got -1"),
+        (models.MLPDenoiser(), dict(activation="tanh"), "activation must be one of"),
+        (models.MLPDenoiser(num_classes=3), {}, "unconditional"),
+    ],
+)
+def test_lighten_refuses_what_it_cannot_do(model, kw, match):
+    params = models.functional(model, jax.random.key(0))[1]
+    with pytest.raises(ValueError, match=match):
+        models.lighten(model, params, **kw)

@@ -206,6 +206,7 @@ def distill(args) -> int:
         start_steps=args.start_steps,
         iterations=args.iterations,
         learning_rate=args.lr,
+        student=args.student,
     )
     report = distill.distill_run(
         args.run,
@@ -217,7 +218,8 @@ def distill(args) -> int:
         log=(lambda line: None) if args.quiet else print,
     )
     print(
-        f"distilled {args.run} into {args.out} ({args.method}): {args.steps} steps, "
+        f"distilled {args.run} into {args.out} ({args.method}, {report['student']} "
+        f"student): {args.steps} steps, "
         f"{report['rounds']} round(s) in {report['distill_seconds_this_call']:.1f} s"
     )
     if "quality" in report:

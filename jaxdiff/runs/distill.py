@@ -22,14 +22,14 @@ import numpy as np
 
 from jaxdiff import distillation, models, validate
 from jaxdiff.runs import checkpoints
-from jaxdiff.runs.config import Config, DistillConfig
+from jaxdiff.runs.config import Config, DistillConfig, ModelConfig
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.evaluate import quality
 from jaxdiff.runs.figures import plot_run
 from jaxdiff.runs.rundir import RunError, hold, load_config, save_npy, write_json, write_text
 from jaxdiff.runs.setup import model_params, restore, setup
 
-__all__ = ["distill_run", "student_config"]
+__all__ = ["distill_run", "light_model", "student_config"]
 
 # Files a student shares with its teacher: the data copy and the normaliser.
 _SHARED = ("data.npy", "data.npz", "normalizer.json")
@@ -40,19 +40,39 @@ STEPS = (1, 2, 4, 8)
 ROUNDS = {"direct": distillation.distill_endpoints, "progressive": distillation.distill_round}
 DEFAULTS = {"direct": (6000, 1e-3), "progressive": (1000, 3e-4)}
 METHODS = tuple(ROUNDS)
+# The student's network, and each method's own when the spec gives None.
+STUDENTS = ("light", "teacher")
+DEFAULT_STUDENT = {"direct": "light", "progressive": "teacher"}
+
+
+def light_model(model: ModelConfig) -> ModelConfig:
+    """The ``"light"`` student's network (:func:`jaxdiff.models.lighten` of the teacher's):
+    step tables, one residual block fewer (when there are two or more), ReLU."""
+    drop = 1 if model.residual and model.depth > 1 else 0
+    return dataclasses.replace(
+        model, time_embedding="table", depth=model.depth - drop, activation="relu"
+    )
 
 
 def student_config(teacher: Config, teacher_dir, spec: DistillConfig) -> Config:
     """The student's settings: the teacher's model and data, the ``distill`` section (its
     None settings made the method's own) and the distilled sampler (direct: ``restart``
     over ``spec.steps`` geometric levels; progressive: deterministic DDIM over
-    ``spec.steps`` trailing steps); no EMA (the student is the parameters of its last
+    ``spec.steps`` trailing steps); the student's network (:func:`light_model` of the
+    teacher's, or the teacher's own); no EMA (the student is the parameters of its last
     round)."""
     validate.one_of("method", spec.method, METHODS)
     validate.one_of("steps", spec.steps, STEPS)
+    student = validate.one_of("student", spec.student or DEFAULT_STUDENT[spec.method], STUDENTS)
+    if student == "light" and spec.method != "direct":
+        raise ValueError(
+            "student 'light' needs method 'direct' (a progressive round's student teaches "
+            "the next round with the same network)"
+        )
     iterations, learning_rate = DEFAULTS[spec.method]
     spec = dataclasses.replace(
         spec,
+        student=student,
         teacher=str(pathlib.Path(teacher_dir).resolve()),
         iterations=validate.positive_int("iterations", spec.iterations or iterations),
         learning_rate=validate.number_in(
@@ -65,6 +85,7 @@ def student_config(teacher: Config, teacher_dir, spec: DistillConfig) -> Config:
         sampler = {"method": "ddim", "spacing": "trailing", "eta": 0.0}
     return dataclasses.replace(
         teacher,
+        model=light_model(teacher.model) if student == "light" else teacher.model,
         distill=spec,
         train=dataclasses.replace(teacher.train, ema_decay=None, ensemble=1),
         sample=dataclasses.replace(teacher.sample, steps=spec.steps, **sampler),
@@ -112,7 +133,15 @@ def distill_run(
                 shutil.copyfile(teacher_dir / name, out / name)
         write_text(out / "config.json", cfg.to_json())
         s = setup(cfg, out)
-        params = model_params(t_setup, t_state)
+        params = teacher_params = model_params(t_setup, t_state)
+        if spec.student == "light":
+            model, params = models.lighten(
+                t_setup.apply_fn.model,
+                teacher_params,
+                drop=t_setup.config.model.depth - cfg.model.depth,
+                activation=cfg.model.activation,
+            )
+            assert model == s.apply_fn.model, "the light student's network and its config differ"
         if done:
             params = checkpoints.restore(ckpt_dir, s.state).params
         seconds = []
@@ -120,16 +149,23 @@ def distill_run(
             if r <= done:
                 continue
             t0 = time.perf_counter()
+            if spec.method == "direct":  # the teacher's endpoints, learnt by the student
+                teacher, extra = (
+                    (t_setup.apply_fn, teacher_params),
+                    {"student": (s.apply_fn, params)},
+                )
+            else:  # each round's student teaches the next
+                teacher, extra = (s.apply_fn, params), {}
             params, losses = ROUNDS[spec.method](
                 jax.random.fold_in(s.keys.train, r),
-                s.apply_fn,
-                params,
+                *teacher,
                 s.schedule,
                 s.train_data,
                 k,
                 iterations=spec.iterations,
                 learning_rate=spec.learning_rate,
                 target=cfg.train.target,
+                **extra,
             )
             jax.block_until_ready(params)
             seconds.append(time.perf_counter() - t0)
@@ -148,6 +184,7 @@ def distill_run(
             "distilled_from": str(teacher_dir.resolve()),
             "teacher_epochs": int(np.max(np.asarray(t_state.epoch))),
             "method": spec.method,
+            "student": spec.student,
             "steps": spec.steps,
             "rounds": len(plan),
             "distill_seconds_this_call": float(sum(seconds)),

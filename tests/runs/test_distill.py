@@ -21,7 +21,7 @@ FAST = ["--method", "progressive", "--steps", "2", "--start-steps", "8", "--iter
 def test_student_run_and_exact_resume(trained, tmp_path):
     student = tmp_path / "s"
     out = jaxdiff("distill", "--run", trained, "--out", student, *FAST, "--eval-n", "200")
-    assert "(progressive): 2 steps, 2 round(s)" in out.stdout
+    assert "(progressive, teacher student): 2 steps, 2 round(s)" in out.stdout
     cfg = json.loads((student / "config.json").read_text())
     assert cfg["distill"]["teacher"] == str(trained.resolve())
     assert cfg["distill"]["iterations"] == 30 and cfg["distill"]["learning_rate"] == 3e-4
@@ -48,9 +48,12 @@ def test_direct_student_samples_by_restart_and_resumes(trained, tmp_path):
     student = tmp_path / "d"
     direct = ["--steps", "2", "--iterations", "40", "--quiet"]
     out = jaxdiff("distill", "--run", trained, "--out", student, *direct, "--eval-n", "200")
-    assert "(direct): 2 steps, 1 round(s)" in out.stdout
+    assert "(direct, light student): 2 steps, 1 round(s)" in out.stdout
     cfg = json.loads((student / "config.json").read_text())
     assert cfg["distill"]["method"] == "direct" and cfg["distill"]["learning_rate"] == 1e-3
+    # The seed's network already has step tables, ReLU and no residual blocks: light is it.
+    assert cfg["distill"]["student"] == "light"
+    assert cfg["model"] == json.loads((trained / "config.json").read_text())["model"]
     assert cfg["sample"]["method"] == "restart" and cfg["sample"]["spacing"] == "geometric"
     s, _ = setup.restore(student)
     assert s.sampler.method == "restart"
@@ -74,6 +77,7 @@ def test_distill_bad_input(trained, tmp_path, capsys):
         (["--steps", "3"], "--steps: invalid choice: 3 (choose from 1, 2, 4, 8)"),
         (["--method", "cd"], "--method: invalid choice: 'cd'"),
         (["--lr", "0"], "--lr: must be a positive finite number, got '0'"),
+        (["--student", "tiny"], "--student: invalid choice: 'tiny'"),
     ):
         with pytest.raises(SystemExit) as exit_:
             cli.main(["distill", "--run", str(trained), "--out", str(student), *args])
@@ -99,6 +103,10 @@ def test_distill_bad_input(trained, tmp_path, capsys):
             ["--run", trained, "--out", student, "--method", "progressive", "--start-steps", "128"],
             "at most 50",
         ),
+        (
+            ["--run", trained, "--out", student, "--method", "progressive", "--student", "light"],
+            "student 'light' needs method 'direct'",
+        ),
         (["--run", tmp_path / "none", "--out", student], "does not exist"),
         (["--run", trained, "--out", student, "--resume"], "--resume: no checkpoint"),
     ]
@@ -114,3 +122,25 @@ def test_distill_bad_input(trained, tmp_path, capsys):
         r = jaxdiff(*cmd, check=False)
         assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
         assert "--resume" in r.stderr
+
+
+def test_light_student_of_the_default_recipe(tmp_path):
+    """A teacher of the default recipe (sinusoidal step features, residual GELU blocks):
+    the direct student's network is the light one (step tables, one block fewer, ReLU),
+    written in its config, restored by ``sample``; ``--student teacher`` keeps the
+    teacher's network."""
+    teacher = tmp_path / "t"
+    jaxdiff("train", "--data", "moons", "--out", teacher, "--epochs", "1", "--quiet",
+            "--eval-n", "0", "--no-figures")  # fmt: skip
+    tcfg = json.loads((teacher / "config.json").read_text())["model"]
+    assert tcfg["time_embedding"] == "sinusoidal" and tcfg["residual"] and tcfg["depth"] == 3
+    common = ["--steps", "2", "--iterations", "20", "--quiet", "--eval-n", "0", "--no-figures"]
+    light, same = tmp_path / "light", tmp_path / "same"
+    jaxdiff("distill", "--run", teacher, "--out", light, *common)
+    jaxdiff("distill", "--run", teacher, "--out", same, "--student", "teacher", *common)
+    cfg = json.loads((light / "config.json").read_text())["model"]
+    assert cfg == tcfg | {"time_embedding": "table", "depth": 2, "activation": "relu"}
+    assert json.loads((same / "config.json").read_text())["model"] == tcfg
+    s, state = setup.restore(light)
+    assert s.apply_fn.model.depth == 2 and "Embed_0" in state.params
+    jaxdiff("sample", "--run", light, "--n", "50", "--out", tmp_path / "x.npy", "--quiet")
