@@ -4,18 +4,18 @@ network evaluations beside 100-step ancestral sampling of the teacher, and the s
 For each set the default recipe (``jaxdiff train``'s) is trained in-process, then
 distilled the ways ``jaxdiff distill`` can: direct (``--method direct``, the default: the
 teacher's ODE endpoints at K geometric levels, 6,000 Adam steps at batch 512, sampled by
-``restart``) into the light network (``--student light``, the default:
-``models.lighten`` of the teacher's) for K = ``--light`` (default 1, 2, 4) and into the
-teacher's own network (``--student teacher``, rows "direct student") for K = ``--direct``
-(default 4), and progressively (64 → 32 → 16 → 8 → 4 DDIM steps, 1,000 Adam steps per
-round; the 8-step student is the third round's, the 4-step student the fourth's). Rows:
-the teacher's ancestral 100 (the reference), the
-teacher's own DDIM at 8 and 4 steps and its own ``restart`` at 4 levels (what a student
-replaces), and the students: MMD², precision, recall, sliced W2 of 10,000 samples (the
-first ``--eval-n`` scored against fresh data, ``runs.evaluate.quality``), seconds for
-10,000 samples (compiled outside the clock), and the distillation's seconds (compilation
-included). The seed's PyTorch 100-step sampler is timed in the same run, at its start
-and at its end (the faster of the two; every time is the minimum of 5 draws).
+``restart``) into the teacher's own network (the default; rows "direct student") for K =
+``--direct`` (default 4) and into the light network (``--student light``:
+``models.lighten`` of the teacher's) for K = ``--light`` (default 1, 2, 4); and
+progressively (64 → 32 → 16 → 8 → 4 DDIM steps, 1,000 Adam steps per round; the 8-step
+student is the third round's, the 4-step student the fourth's). Rows: the teacher's
+ancestral 100 (the reference), the teacher's own DDIM at 8 and 4 steps and its own
+``restart`` at 4 levels (what a student replaces), and the students: MMD², precision,
+recall, sliced W2 of 10,000 samples (the first ``--eval-n`` scored against fresh data,
+``runs.evaluate.quality``), seconds for 10,000 samples (compiled outside the clock), and
+the distillation's seconds (compilation included). The seed's PyTorch 100-step sampler
+is timed in the same run, at its start and at its end (the faster of the two; every time
+is the minimum of 5 draws).
 
 Usage: python benchmarks/distill.py [--only NAME,...] [--light 1,2,4] [--direct 4]
        [--no-progressive]

@@ -1,7 +1,7 @@
 """The picture beside ``distill.py``'s table: for each set, the data, the teacher's 100
 ancestral steps, and its 4-evaluation students (5,000 points each): direct into the light
-network (``jaxdiff distill``'s default), direct into the teacher's own network, and
-progressive; drawn with the code paths of ``jaxdiff train`` and ``jaxdiff distill``.
+network (``jaxdiff distill --student light``), direct into the teacher's own network (the
+default), and progressive; drawn with the code paths of ``jaxdiff train`` and ``jaxdiff distill``.
 
 Usage: python benchmarks/distill_figure.py [--only checkerboard,eight_gaussians,moons]
        [--out docs/distill_students.png]

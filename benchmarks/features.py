@@ -1,6 +1,8 @@
 """What one network evaluation costs, and what the Fourier features' sine and cosine take
 of it: ``models.sincos_turns`` against XLA's own ``jnp.sin``/``jnp.cos`` of the same
-angles, alone and inside the ``default`` recipe's network; the seed's network beside them.
+angles, alone and inside the ``default`` recipe's network; the light student's network
+(``models.lighten`` of it, ``jaxdiff distill --student light``) and the seed's beside
+them.
 
 All on 10,000 rows (the size of every sampling table), one step ``t`` per call as a
 sampler makes it; the minimum of ``--repeats`` calls after one compiling call. The XLA
@@ -75,6 +77,9 @@ def main():
     row("default network, sincos_turns", lambda: block(f(params, x, t)))
     f, params = _network(default.clone(input_features="none"))
     row("default network without input features", lambda: block(f(params, x, t)))
+    light = models.lighten(default, models.functional(default, jax.random.key(0))[1])[0]
+    f, params = _network(light)
+    row("light student network (models.lighten)", lambda: block(f(params, x, t)))
     f, params = _network(models.MLPDenoiser())
     row("seed network", lambda: block(f(params, x, t)))
 

@@ -289,11 +289,20 @@ def _residual_sinusoidal(**kw):
         activation="gelu", **kw,
     )  # fmt: skip
     apply_fn, params = models.functional(model, jax.random.key(3))
-    # Trained-looking parameters: init's zero biases would hide a misplaced bias.
+    return model, jax.jit(apply_fn), _perturbed(params)
+
+
+@jax.jit
+def _perturbed(params):
+    """Trained-looking parameters: init's zero biases would hide a misplaced bias."""
     leaves, tree = jax.tree_util.tree_flatten(params)
     keys = jax.random.split(jax.random.key(4), len(leaves))
     noisy = [p + 0.3 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)]
-    return model, apply_fn, jax.tree_util.tree_unflatten(tree, noisy)
+    return jax.tree_util.tree_unflatten(tree, noisy)
+
+
+def _jitted(model):
+    return jax.jit(models.functional(model, jax.random.key(0))[0])
 
 
 def test_lighten_folds_the_step_features_into_tables_exactly():
@@ -307,10 +316,11 @@ def test_lighten_folds_the_step_features_into_tables_exactly():
     x = jax.random.normal(jax.random.key(5), (model.num_steps, 2))
     t = jnp.arange(model.num_steps)  # one row per step
     want = apply_fn(params, x, t)
-    got = models.functional(light, jax.random.key(0))[0](lparams, x, t)
+    light_fn = _jitted(light)
+    got = light_fn(lparams, x, t)
     np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
     off = dict(lparams, Embed_0={"embedding": jnp.roll(lparams["Embed_0"]["embedding"], -1, 0)})
-    wrong = models.functional(light, jax.random.key(0))[0](off, x, t)
+    wrong = light_fn(off, x, t)
     assert float(jnp.max(jnp.abs(wrong - want))) > 100 * 2e-5
 
 
@@ -329,9 +339,7 @@ def test_lighten_drops_the_last_blocks():
     x = jax.random.normal(jax.random.key(5), (200, 2))
     t = jnp.arange(200) % model.num_steps
     want = apply_fn(off, x, t)
-    np.testing.assert_allclose(
-        models.functional(light, jax.random.key(0))[0](lparams, x, t), want, atol=2e-5, rtol=0
-    )
+    np.testing.assert_allclose(_jitted(light)(lparams, x, t), want, atol=2e-5, rtol=0)
     assert float(jnp.max(jnp.abs(apply_fn(params, x, t) - want))) > 1e-2  # the block mattered
     relu = models.lighten(model, off, drop=1)[0]
     assert relu.activation == "relu"
@@ -357,6 +365,5 @@ def test_lighten_keeps_a_model_with_step_tables():
     ],
 )
 def test_lighten_refuses_what_it_cannot_do(model, kw, match):
-    params = models.functional(model, jax.random.key(0))[1]
     with pytest.raises(ValueError, match=match):
-        models.lighten(model, params, **kw)
+        models.lighten(model, None, **kw)  # refused before the parameters are read

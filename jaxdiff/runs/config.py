@@ -140,10 +140,9 @@ class DistillConfig:
     ``restart``; ``"progressive"``: rounds halving from ``start_steps`` DDIM steps), the
     student's ``steps``, and the ``iterations`` (per round for progressive) and peak
     ``learning_rate``, None for the method's own (direct 6000 at 1e-3, progressive 1000
-    per round at 3e-4), and the ``student``'s network: ``"light"`` (direct only: the
-    teacher's made cheaper by ``models.lighten``) or ``"teacher"`` (the teacher's own),
-    None for the method's own (direct: light; progressive: teacher, since each round's
-    student teaches the next). ``teacher`` None: an ordinary run."""
+    per round at 3e-4), and the ``student``'s network: ``"teacher"`` (the teacher's own)
+    or ``"light"`` (direct only: the teacher's made cheaper by ``models.lighten``).
+    ``teacher`` None: an ordinary run."""
 
     teacher: str | None = None
     method: str = "direct"
@@ -151,7 +150,7 @@ class DistillConfig:
     start_steps: int = 64
     iterations: int | None = None
     learning_rate: float | None = None
-    student: str | None = None
+    student: str = "teacher"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,10 +187,8 @@ class Config:
                 raise ValueError(f"config section {name!r} must be an object, got {value!r}")
             fields = {f.name: f for f in dataclasses.fields(sub_cls)}
             _no_unknown(f"config section {name!r} has unknown key(s)", value, fields)
-            if name == "distill" and value.get("teacher"):
-                # Students from before "direct" are progressive; from before "student",
-                # they have the teacher's network.
-                value = {"method": "progressive", "student": "teacher", **value}
+            if name == "distill" and value.get("teacher") and "method" not in value:
+                value = {**value, "method": "progressive"}  # a student from before "direct"
             defaults = sub_cls()
             for key, v in value.items():
                 _check_type(f"{name}.{key}", v, getattr(defaults, key), fields[key].type)

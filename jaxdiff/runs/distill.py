@@ -40,9 +40,8 @@ STEPS = (1, 2, 4, 8)
 ROUNDS = {"direct": distillation.distill_endpoints, "progressive": distillation.distill_round}
 DEFAULTS = {"direct": (6000, 1e-3), "progressive": (1000, 3e-4)}
 METHODS = tuple(ROUNDS)
-# The student's network, and each method's own when the spec gives None.
-STUDENTS = ("light", "teacher")
-DEFAULT_STUDENT = {"direct": "light", "progressive": "teacher"}
+# The student's network: the teacher's own, or light_model of it (direct only).
+STUDENTS = ("teacher", "light")
 
 
 def light_model(model: ModelConfig) -> ModelConfig:
@@ -63,7 +62,7 @@ def student_config(teacher: Config, teacher_dir, spec: DistillConfig) -> Config:
     round)."""
     validate.one_of("method", spec.method, METHODS)
     validate.one_of("steps", spec.steps, STEPS)
-    student = validate.one_of("student", spec.student or DEFAULT_STUDENT[spec.method], STUDENTS)
+    student = validate.one_of("student", spec.student, STUDENTS)
     if student == "light" and spec.method != "direct":
         raise ValueError(
             "student 'light' needs method 'direct' (a progressive round's student teaches "
@@ -72,7 +71,6 @@ def student_config(teacher: Config, teacher_dir, spec: DistillConfig) -> Config:
     iterations, learning_rate = DEFAULTS[spec.method]
     spec = dataclasses.replace(
         spec,
-        student=student,
         teacher=str(pathlib.Path(teacher_dir).resolve()),
         iterations=validate.positive_int("iterations", spec.iterations or iterations),
         learning_rate=validate.number_in(

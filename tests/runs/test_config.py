@@ -97,33 +97,32 @@ def test_resume_accepts_equal_settings_and_names_a_differing_one():
         config.resume_config(started, None, data="circles")
 
 
-def test_student_network_defaults_and_students_written_before_it():
-    """``student`` None is the method's own (direct: light; progressive: the teacher's
-    network); the light network is the teacher's with step tables, one residual block
-    fewer and ReLU. A student config from before ``student`` (or before ``method``) is
-    read with the teacher's network, as it was distilled."""
+def test_student_network_choices_and_students_written_before_them():
+    """``student``: the teacher's own network (the default) or, for direct distillation,
+    the light one: the teacher's with step tables, one residual block fewer and ReLU. A
+    student config from before ``student`` (or before ``method``) reads as the teacher's
+    network, as it was distilled."""
     from jaxdiff.runs import distill
 
     teacher = config.preset("default")
     direct = distill.student_config(teacher, "t", config.DistillConfig(method="direct"))
-    assert direct.distill.student == "light"
-    assert direct.model == dataclasses.replace(
+    assert direct.distill.student == "teacher" and direct.model == teacher.model
+    light = distill.student_config(teacher, "t", config.DistillConfig(student="light"))
+    assert light.model == dataclasses.replace(
         teacher.model, time_embedding="table", depth=2, activation="relu"
     )
     progressive = distill.student_config(teacher, "t", config.DistillConfig(method="progressive"))
     assert progressive.distill.student == "teacher" and progressive.model == teacher.model
-    kept = distill.student_config(teacher, "t", config.DistillConfig(student="teacher"))
-    assert kept.model == teacher.model
     with pytest.raises(ValueError, match="student 'light' needs method 'direct'"):
         distill.student_config(
             teacher, "t", config.DistillConfig(method="progressive", student="light")
         )
-    with pytest.raises(ValueError, match=r"student must be one of \['light', 'teacher'\]"):
+    with pytest.raises(ValueError, match=r"student must be one of \['teacher', 'light'\]"):
         distill.student_config(teacher, "t", config.DistillConfig(student="tiny"))
     for old, method in (({"method": "direct"}, "direct"), ({}, "progressive")):
-        d = kept.to_dict()
+        d = direct.to_dict()
         d["distill"] = {k: v for k, v in d["distill"].items() if k not in ("student", "method")}
         d["distill"] |= old
         read = config.Config.from_dict(d).distill
         assert (read.method, read.student) == (method, "teacher")
-    assert config.Config.from_json(direct.to_json()) == direct
+    assert config.Config.from_json(light.to_json()) == light

@@ -48,11 +48,10 @@ def test_direct_student_samples_by_restart_and_resumes(trained, tmp_path):
     student = tmp_path / "d"
     direct = ["--steps", "2", "--iterations", "40", "--quiet"]
     out = jaxdiff("distill", "--run", trained, "--out", student, *direct, "--eval-n", "200")
-    assert "(direct, light student): 2 steps, 1 round(s)" in out.stdout
+    assert "(direct, teacher student): 2 steps, 1 round(s)" in out.stdout
     cfg = json.loads((student / "config.json").read_text())
     assert cfg["distill"]["method"] == "direct" and cfg["distill"]["learning_rate"] == 1e-3
-    # The seed's network already has step tables, ReLU and no residual blocks: light is it.
-    assert cfg["distill"]["student"] == "light"
+    assert cfg["distill"]["student"] == "teacher"
     assert cfg["model"] == json.loads((trained / "config.json").read_text())["model"]
     assert cfg["sample"]["method"] == "restart" and cfg["sample"]["spacing"] == "geometric"
     s, _ = setup.restore(student)
@@ -126,8 +125,8 @@ def test_distill_bad_input(trained, tmp_path, capsys):
 
 def test_light_student_of_the_default_recipe(tmp_path):
     """A teacher of the default recipe (sinusoidal step features, residual GELU blocks):
-    the direct student's network is the light one (step tables, one block fewer, ReLU),
-    written in its config, restored by ``sample``; ``--student teacher`` keeps the
+    ``--student light`` gives the light network (step tables, one block fewer, ReLU),
+    written in its config and restored by ``sample``; by default the student keeps the
     teacher's network."""
     teacher = tmp_path / "t"
     jaxdiff("train", "--data", "moons", "--out", teacher, "--epochs", "1", "--quiet",
@@ -136,8 +135,9 @@ def test_light_student_of_the_default_recipe(tmp_path):
     assert tcfg["time_embedding"] == "sinusoidal" and tcfg["residual"] and tcfg["depth"] == 3
     common = ["--steps", "2", "--iterations", "20", "--quiet", "--eval-n", "0", "--no-figures"]
     light, same = tmp_path / "light", tmp_path / "same"
-    jaxdiff("distill", "--run", teacher, "--out", light, *common)
-    jaxdiff("distill", "--run", teacher, "--out", same, "--student", "teacher", *common)
+    out = jaxdiff("distill", "--run", teacher, "--out", light, "--student", "light", *common)
+    assert "(direct, light student)" in out.stdout
+    jaxdiff("distill", "--run", teacher, "--out", same, *common)
     cfg = json.loads((light / "config.json").read_text())["model"]
     assert cfg == tcfg | {"time_embedding": "table", "depth": 2, "activation": "relu"}
     assert json.loads((same / "config.json").read_text())["model"] == tcfg
