@@ -100,7 +100,9 @@ def ddim_step(
 
 
 def scan_steps(step, x_T, pairs, trajectory):
-    """``x ← step(x, t, t_prev)`` over ``pairs``; the states too with ``trajectory``."""
+    """``x ← step(x, *row)`` over the rows of ``pairs``, a tuple of arrays scanned together
+    (``(t, t_prev)`` for a chain of steps, ``(t,)`` for restart's levels); the states too
+    with ``trajectory``."""
 
     def body(x, pair):
         x = step(x, *pair)
@@ -168,12 +170,12 @@ def restart_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
     ts = np.asarray(options.grid)
     x0_of = data_prediction(apply_fn, params, schedule, options.target)
 
-    def step(x0, t, _):
+    def step(x0, t):
         z = jax.random.normal(jax.random.fold_in(key, t), x0.shape, x0.dtype)
         return x0_of(diffusion.perturb(schedule, x0, t, z), t)
 
     first = x0_of(x_T, jnp.asarray(ts[0]))
-    rest = scan_steps(step, first, (jnp.asarray(ts[1:]), jnp.asarray(ts[1:])), trajectory)
+    rest = scan_steps(step, first, (jnp.asarray(ts[1:]),), trajectory)
     return jnp.concatenate([x_T[None], rest], axis=0) if trajectory else rest
 
 
