@@ -252,6 +252,7 @@ def test_bad_options_are_refused(field, value, match):
         dict(input_features="sinusoidal", activation="silu"),
     ],
 )
+@pytest.mark.slow  # 25 s of trainings; the fast suite keeps the options' shape and formula tests
 def test_a_short_training_with_the_options_beats_the_untrained_model(options):
     """Eight Gaussians (multimodal), 2,000 rows, 40 epochs: the trained model's samples
     reach precision and recall bounds (against fresh data) that the untrained model's
