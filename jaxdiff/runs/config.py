@@ -79,7 +79,8 @@ SCHEDULE_BETAS = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (No
 class ModelConfig:
     """``MLPDenoiser``: sizes, initialisation and the options of the small-data recipes
     (input features, step encoding, residual blocks, activation); the defaults are the
-    seed's ``MLPDiffusion``."""
+    seed's ``MLPDiffusion``, written out so that reading settings does not import flax (a
+    test keeps them equal to ``MLPDenoiser``'s)."""
 
     width: int = 128
     depth: int = 3

@@ -126,3 +126,16 @@ def test_student_network_choices_and_students_written_before_them():
         read = config.Config.from_dict(d).distill
         assert (read.method, read.student) == (method, "teacher")
     assert config.Config.from_json(light.to_json()) == light
+
+
+def test_model_config_defaults_are_the_models():
+    """``ModelConfig`` restates ``MLPDenoiser``'s defaults so that reading settings never
+    imports flax; this keeps the two equal, field by field."""
+    from jaxdiff import models
+
+    shared = set(config.ModelConfig.__dataclass_fields__) & {
+        f.name for f in dataclasses.fields(models.MLPDenoiser)
+    }
+    assert len(shared) == 9, sorted(shared)  # every field but `conditional`
+    for name in shared:
+        assert getattr(config.ModelConfig(), name) == getattr(models.MLPDenoiser(), name), name
