@@ -333,10 +333,10 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
     new = {}
     for layer in range(hidden):
         new[f"Dense_{layer}"] = params[f"Dense_{layer}"]
-        rows = shapes["params"][f"Embed_{layer}"]["embedding"]
         if model.time_embedding == "table":
             new[f"Embed_{layer}"] = params[f"Embed_{layer}"]
-        else:
+        else:  # zero rows, but the first layer's (below)
+            rows = shapes["params"][f"Embed_{layer}"]["embedding"]
             new[f"Embed_{layer}"] = {"embedding": jnp.zeros(rows.shape, rows.dtype)}
     if model.time_embedding == "sinusoidal":
         kernel = params["Dense_0"]["kernel"]
