@@ -65,8 +65,7 @@ def main():
         restart = {"method": "restart", "spacing": "geometric"}
         set_rows.append(sampler_row(s, teacher, args.eval_n, "teacher restart", 4, steps=4,
                                     **restart))  # fmt: skip
-        light_model, light_init = models.lighten(s.apply_fn.model, teacher)
-        light_fn = models.functional(light_model, s.keys.init)[0]
+        light_fn, light_init = models.lighten(s.apply_fn.model, teacher)
         light = dataclasses.replace(s, apply_fn=light_fn)
         for label, student_s, init, ks in (
             ("light student", light, light_init, args.light),

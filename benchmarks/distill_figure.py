@@ -29,8 +29,8 @@ def students(s, teacher):
     """The 4-evaluation light, direct and progressive students, keyed as ``jaxdiff
     distill``; the light one with the setup that samples it."""
     target = s.config.train.target
-    light_model, light_init = models.lighten(s.apply_fn.model, teacher)
-    light_s = dataclasses.replace(s, apply_fn=models.functional(light_model, s.keys.init)[0])
+    light_fn, light_init = models.lighten(s.apply_fn.model, teacher)
+    light_s = dataclasses.replace(s, apply_fn=light_fn)
     key = jax.random.fold_in(s.keys.train, 1)
     light, _ = distillation.distill_endpoints(
         key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target,

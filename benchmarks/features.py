@@ -77,7 +77,7 @@ def main():
     row("default network, sincos_turns", lambda: block(f(params, x, t)))
     f, params = _network(default.clone(input_features="none"))
     row("default network without input features", lambda: block(f(params, x, t)))
-    light = models.lighten(default, models.functional(default, jax.random.key(0))[1])[0]
+    light = models.lighten(default, models.functional(default, jax.random.key(0))[1])[0].model
     f, params = _network(light)
     row("light student network (models.lighten)", lambda: block(f(params, x, t)))
     f, params = _network(models.MLPDenoiser())

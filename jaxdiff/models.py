@@ -316,7 +316,8 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
       activation: one of :data:`ACTIVATIONS`.
 
     Returns:
-      ``(model, params)`` of the cheaper network.
+      ``(apply_fn, params)`` of the cheaper network, as :func:`functional` returns them
+      (``apply_fn.model`` is its :class:`MLPDenoiser`).
     """
     validate.one_of("activation", activation, tuple(ACTIVATIONS))
     drop = validate.non_negative_int("drop", drop)
@@ -327,26 +328,24 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
     if drop >= model.depth:
         raise ValueError(f"drop must be below the model's depth {model.depth}, got {drop}")
     light = model.clone(time_embedding="table", depth=model.depth - drop, activation=activation)
-    x = jnp.zeros((1, model.data_dim))
-    shapes = jax.eval_shape(light.init, jax.random.key(0), x, jnp.zeros((1,), jnp.int32))
     hidden = light.depth + 1 if model.residual else light.depth  # layers with a step row
+    kernel = params["Dense_0"]["kernel"]
     new = {}
     for layer in range(hidden):
         new[f"Dense_{layer}"] = params[f"Dense_{layer}"]
         if model.time_embedding == "table":
             new[f"Embed_{layer}"] = params[f"Embed_{layer}"]
         else:  # zero rows, but the first layer's (below)
-            rows = shapes["params"][f"Embed_{layer}"]["embedding"]
-            new[f"Embed_{layer}"] = {"embedding": jnp.zeros(rows.shape, rows.dtype)}
+            zeros = jnp.zeros((model.num_steps, model.width), kernel.dtype)
+            new[f"Embed_{layer}"] = {"embedding": zeros}
     if model.time_embedding == "sinusoidal":
-        kernel = params["Dense_0"]["kernel"]
         n_in = kernel.shape[0] - model.width
         steps = jnp.arange(model.num_steps, dtype=kernel.dtype)
         table = sinusoidal(steps, model.width) @ kernel[n_in:]
         new["Dense_0"] = {"kernel": kernel[:n_in], "bias": params["Dense_0"]["bias"]}
         new["Embed_0"] = {"embedding": table}
     new[f"Dense_{hidden}"] = params[f"Dense_{hidden + drop}"]
-    return light, new
+    return _Apply(light), new
 
 
 def param_count(params) -> int:

@@ -302,22 +302,18 @@ def _perturbed(params):
     return jax.tree_util.tree_unflatten(tree, noisy)
 
 
-def _jitted(model):
-    return jax.jit(models.functional(model, jax.random.key(0))[0])
-
-
 def test_lighten_folds_the_step_features_into_tables_exactly():
     """``drop=0`` with the same activation changes only how the step enters: the light
     network equals the original at every integer step (the oracle is the original model),
     and a table built one step off (rows ``e(t+1)``) is far outside the tolerance."""
     model, apply_fn, params = _residual_sinusoidal()
-    light, lparams = models.lighten(model, params, drop=0, activation="gelu")
-    assert light.time_embedding == "table" and light.depth == 3
+    light_fn, lparams = models.lighten(model, params, drop=0, activation="gelu")
+    assert light_fn.model.time_embedding == "table" and light_fn.model.depth == 3
     assert lparams["Dense_0"]["kernel"].shape == (2 * 16, 32)  # no step columns
     x = jax.random.normal(jax.random.key(5), (model.num_steps, 2))
     t = jnp.arange(model.num_steps)  # one row per step
     want = apply_fn(params, x, t)
-    light_fn = _jitted(light)
+    light_fn = jax.jit(light_fn)
     got = light_fn(lparams, x, t)
     np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
     off = dict(lparams, Embed_0={"embedding": jnp.roll(lparams["Embed_0"]["embedding"], -1, 0)})
@@ -333,16 +329,16 @@ def test_lighten_drops_the_last_blocks():
     last = params["Dense_3"]
     pinned = {"kernel": 0 * last["kernel"], "bias": jnp.full_like(last["bias"], -1e4)}
     off = dict(params, Dense_3=pinned)
-    light, lparams = models.lighten(model, off, drop=1, activation="gelu")
-    assert light.depth == 2 and set(lparams) == {
+    light_fn, lparams = models.lighten(model, off, drop=1, activation="gelu")
+    assert light_fn.model.depth == 2 and set(lparams) == {
         "Dense_0", "Dense_1", "Dense_2", "Dense_3", "Embed_0", "Embed_1", "Embed_2"
     }  # fmt: skip
     x = jax.random.normal(jax.random.key(5), (200, 2))
     t = jnp.arange(200) % model.num_steps
     want = apply_fn(off, x, t)
-    np.testing.assert_allclose(_jitted(light)(lparams, x, t), want, atol=2e-5, rtol=0)
+    np.testing.assert_allclose(jax.jit(light_fn)(lparams, x, t), want, atol=2e-5, rtol=0)
     assert float(jnp.max(jnp.abs(apply_fn(params, x, t) - want))) > 1e-2  # the block mattered
-    relu = models.lighten(model, off, drop=1)[0]
+    relu = models.lighten(model, off, drop=1)[0].model
     assert relu.activation == "relu"
 
 
@@ -350,8 +346,8 @@ def test_lighten_keeps_a_model_with_step_tables():
     """A model that already has step tables (the seed's): ``drop=0`` keeps it exactly."""
     model = models.MLPDenoiser()
     params = models.functional(model, jax.random.key(0))[1]
-    light, lparams = models.lighten(model, params, drop=0)
-    assert light == model
+    light_fn, lparams = models.lighten(model, params, drop=0)
+    assert light_fn.model == model
     assert jax.tree_util.tree_all(jax.tree.map(jnp.array_equal, lparams, dict(params)))
 
 

@@ -133,13 +133,13 @@ def distill_run(
         s = setup(cfg, out)
         params = teacher_params = model_params(t_setup, t_state)
         if spec.student == "light":
-            model, params = models.lighten(
+            apply_fn, params = models.lighten(
                 t_setup.apply_fn.model,
                 teacher_params,
                 drop=t_setup.config.model.depth - cfg.model.depth,
                 activation=cfg.model.activation,
             )
-            assert model == s.apply_fn.model, "the light student's network and its config differ"
+            assert apply_fn == s.apply_fn, "the light student's network and its config differ"
         if done:
             params = checkpoints.restore(ckpt_dir, s.state).params
         seconds = []
