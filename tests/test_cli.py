@@ -145,6 +145,19 @@ def test_sampler_choices_are_the_librarys_methods():
     assert set(parser.SAMPLERS) == set(samplers.METHODS)
 
 
+def test_distill_choices_are_the_run_layers():
+    """The parser writes ``distill``'s choices out (parsing does not import jax); they are
+    ``runs.distill``'s methods, steps and student networks."""
+    from jaxdiff.cli import parser
+    from jaxdiff.runs import distill
+
+    actions = parser.build()[1]["distill"]._actions
+    choices = {a.dest: tuple(a.choices) for a in actions if a.choices}
+    assert choices["method"] == distill.METHODS
+    assert choices["steps"] == distill.STEPS
+    assert choices["student"] == distill.STUDENTS
+
+
 def test_help_explains_every_command(capsys):
     for cmd in ("demo", "train", "sample", "eval", "plot"):
         with pytest.raises(SystemExit) as exit_:
