@@ -1,8 +1,9 @@
 """What one network evaluation costs, and what the Fourier features' sine and cosine take
 of it: ``models.sincos_turns`` against XLA's own ``jnp.sin``/``jnp.cos`` of the same
 angles, alone and inside the ``default`` recipe's network; the light student's network
-(``models.lighten`` of it, ``jaxdiff distill --student light``) and the seed's beside
-them.
+(``models.lighten`` of it), with its Fourier inputs computed and read from tables
+(``models.tabulate_inputs``, as ``jaxdiff distill --student light`` writes it), and the
+seed's beside them.
 
 All on 10,000 rows (the size of every sampling table), one step ``t`` per call as a
 sampler makes it; the minimum of ``--repeats`` calls after one compiling call. The XLA
@@ -24,6 +25,7 @@ from _common import block, cpu_model, save, table, timed
 
 from jaxdiff import models
 from jaxdiff.runs import config, setup
+from jaxdiff.runs.distill import TABLE_BOUND, TABLE_POINTS
 
 N = 10_000
 
@@ -80,6 +82,8 @@ def main():
     light = models.lighten(default, models.functional(default, jax.random.key(0))[1])[0].model
     f, params = _network(light)
     row("light student network (models.lighten)", lambda: block(f(params, x, t)))
+    f, params = _network(light.clone(input_table=TABLE_POINTS, input_bound=TABLE_BOUND))
+    row("light, inputs from tables (tabulate_inputs)", lambda: block(f(params, x, t)))
     f, params = _network(models.MLPDenoiser())
     row("seed network", lambda: block(f(params, x, t)))
 

@@ -33,6 +33,7 @@ __all__ = [
     "param_count",
     "sincos_turns",
     "sinusoidal",
+    "tabulate_inputs",
 ]
 
 
@@ -107,10 +108,15 @@ def fourier(x: jax.Array, size: int, scale: float) -> jax.Array:
     B), cos(2π x B)]`` per coordinate with a fixed ``B ~ N(0, scale²)`` of ``size/2``
     entries, drawn from a fixed key (a constant of the model, not a parameter).
     ``x`` ``(B, D)`` → ``(B, D·size)``, evaluated by :func:`sincos_turns`."""
-    b = scale * jax.random.normal(jax.random.key(0), (size // 2,), x.dtype)
+    b = _fourier_frequencies(size, scale, x.dtype)
     sin, cos = sincos_turns(x[..., None] * b)
     out = jnp.concatenate([sin, cos], axis=-1)
     return out.reshape(*x.shape[:-1], -1)
+
+
+def _fourier_frequencies(size: int, scale: float, dtype) -> jax.Array:
+    """:func:`fourier`'s fixed ``B``."""
+    return scale * jax.random.normal(jax.random.key(0), (size // 2,), dtype)
 
 
 class MLPDenoiser(nn.Module):
@@ -133,6 +139,9 @@ class MLPDenoiser(nn.Module):
       any real ``t``.
     * ``residual``: an input layer, then ``depth`` blocks ``h ← h + act(Dense(h))``.
     * ``activation``: ``"relu"`` (seed), ``"gelu"`` or ``"silu"``.
+    * ``input_table = n > 0`` (Fourier features and step tables only): the first layer's
+      input part is read from per-coordinate tables of cubic pieces instead of computed
+      (:func:`tabulate_inputs` makes them from a trained model; they are not for training).
 
     With ``num_classes = C > 0`` the model is class-conditional: each hidden layer also
     adds a row of its own ``(C + 1, width)`` label table before its activation, where row
@@ -147,8 +156,10 @@ class MLPDenoiser(nn.Module):
       init_style: ``"torch"`` reproduces PyTorch's defaults (Linear ~ U(±1/√fan_in),
         Embedding ~ N(0, 1)), as the seed; ``"flax"`` uses Flax's defaults.
       num_classes: classes of a conditional model (0: unconditional).
-      input_features, feature_size, feature_scale, time_embedding, residual, activation:
-        as above.
+      input_features, feature_size, feature_scale, time_embedding, residual, activation,
+        input_table: as above.
+      input_bound: with ``input_table``, the tables cover ``[-input_bound, input_bound]``
+        in each coordinate; a coordinate beyond is read at the nearer end.
     """
 
     data_dim: int = 2
@@ -163,6 +174,8 @@ class MLPDenoiser(nn.Module):
     time_embedding: str = "table"
     residual: bool = False
     activation: str = "relu"
+    input_table: int = 0
+    input_bound: float = 8.0
 
     @nn.compact
     def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None) -> jax.Array:
@@ -193,21 +206,31 @@ class MLPDenoiser(nn.Module):
         if self.input_features == "sinusoidal":
             flat = sinusoidal(x.reshape(-1), self.feature_size, self.feature_scale)
             h = flat.reshape(x.shape[0], -1)
-        elif self.input_features == "fourier":
+        elif self.input_features == "fourier" and not self.input_table:  # else: in the tables
             h = fourier(x, self.feature_size, self.feature_scale)
         if self.time_embedding == "sinusoidal":
             steps = jnp.broadcast_to(t, x.shape[:1]).astype(dtype)
             h = jnp.concatenate([h, sinusoidal(steps, self.width)], axis=-1)
 
-        def dense(features, fan_in):
+        def dense(features, fan_in, layer):
+            name = f"Dense_{layer}"  # named, so that the numbering holds without Dense_0
             if torch_init:
                 return nn.Dense(
                     features,
                     kernel_init=_torch_kernel_init,
                     bias_init=_torch_bias_init(fan_in),
                     param_dtype=dtype,
+                    name=name,
                 )
-            return nn.Dense(features, param_dtype=dtype)
+            return nn.Dense(features, param_dtype=dtype, name=name)
+
+        def first_layer(h):
+            if not self.input_table:
+                return dense(self.width, h.shape[-1], 0)(h)
+            shape = (self.data_dim, 4, self.input_table - 1, self.width)
+            table = self.param("input_table", nn.initializers.zeros, shape, dtype)
+            bias = self.param("input_bias", nn.initializers.zeros, (self.width,), dtype)
+            return _read_tables(table, x, self.input_bound) + bias
 
         def conditioned(pre, layer):
             """``pre`` plus the layer's step row (tables) and label row (conditional)."""
@@ -227,16 +250,38 @@ class MLPDenoiser(nn.Module):
                 pre = pre + labels(c)
             return pre
 
-        fan_in = h.shape[-1]
         if self.residual:
-            h = act(conditioned(dense(self.width, fan_in)(h), 0))
+            h = act(conditioned(first_layer(h), 0))
+            if self.input_table:
+                # h @ I = h exactly. Without it XLA's CPU compiler recomputes the table
+                # reads inside the first block's residual add, which then costs 18 ms
+                # on 10,000 rows instead of 2 (benchmarks/features.py, JAX 0.10.2).
+                h = h @ jnp.eye(self.width, dtype=h.dtype)
             for layer in range(1, self.depth + 1):
-                h = h + act(conditioned(dense(self.width, self.width)(h), layer))
-        else:
-            for layer in range(self.depth):
-                h = act(conditioned(dense(self.width, fan_in)(h), layer))
-                fan_in = self.width
-        return dense(self.data_dim, self.width)(h)
+                h = h + act(conditioned(dense(self.width, self.width, layer)(h), layer))
+            return dense(self.data_dim, self.width, self.depth + 1)(h)
+        h = act(conditioned(first_layer(h), 0))
+        for layer in range(1, self.depth):
+            h = act(conditioned(dense(self.width, self.width, layer)(h), layer))
+        return dense(self.data_dim, self.width, self.depth)(h)
+
+
+def _read_tables(table: jax.Array, x: jax.Array, bound: float) -> jax.Array:
+    """``Σ_i p_i(x_i)`` for ``x`` ``(B, D)``: ``p_i`` is coordinate ``i``'s piecewise cubic,
+    ``table[i, k, j]`` the coefficient of ``s^k`` on interval ``j`` of the ``n`` equal
+    points over ``[-bound, bound]`` (``s ∈ [0, 1]`` the place within it; Horner's rule).
+    Coordinates beyond ``±bound`` are read at the nearer end."""
+    n = table.shape[2] + 1
+    step = 2.0 * bound / (n - 1)
+    u = jnp.clip((x + bound) / step, 0.0, n - 1.0)
+    j = jnp.minimum(jnp.floor(u), n - 2.0)
+    s = (u - j)[..., None]
+    j = j.astype(jnp.int32)
+    out = 0.0
+    for i in range(table.shape[0]):
+        c, ji, si = table[i], j[:, i], s[:, i]
+        out = out + c[0][ji] + si * (c[1][ji] + si * (c[2][ji] + si * c[3][ji]))
+    return out
 
 
 def _lookup(table: nn.Embed, t: jax.Array, num_steps: int) -> jax.Array:
@@ -285,6 +330,12 @@ def functional(model: MLPDenoiser, key: jax.Array):
     validate.number_in("feature_scale", model.feature_scale, 0.0, math.inf, low_open=True)
     if model.input_features != "none" and model.feature_size % 2:
         raise ValueError(f"feature_size must be even (sines and cosines), got {model.feature_size}")
+    _check_table(model.input_table, model.input_bound)
+    if model.input_table and (model.input_features != "fourier" or model.time_embedding != "table"):
+        raise ValueError(
+            "input_table needs input_features 'fourier' and time_embedding 'table', got "
+            f"{model.input_features!r} and {model.time_embedding!r}"
+        )
     x = jnp.zeros((1, model.data_dim))
     # One compiled init instead of one compilation per eager op.
     params = jax.jit(model.init)(key, x, jnp.zeros((1,), jnp.int32))["params"]
@@ -323,6 +374,8 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
     drop = validate.non_negative_int("drop", drop)
     if model.num_classes:
         raise ValueError("lighten takes an unconditional model (num_classes=0)")
+    if model.input_table:
+        raise ValueError("lighten takes a model whose inputs are not read from tables")
     if drop and not model.residual:
         raise ValueError(f"drop must be 0 for a model without residual blocks, got {drop}")
     if drop >= model.depth:
@@ -346,6 +399,78 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
         new["Embed_0"] = {"embedding": table}
     new[f"Dense_{hidden}"] = params[f"Dense_{hidden + drop}"]
     return _Apply(light), new
+
+
+def _check_table(size, bound) -> None:
+    size = validate.non_negative_int("input_table", size)
+    if size == 1:
+        raise ValueError("input_table must be 0 (no tables) or at least 2 points, got 1")
+    validate.number_in("input_bound", bound, 0.0, math.inf, low_open=True)
+
+
+def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
+    """The same network with its Fourier input layer read from tables instead of computed.
+
+    With random Fourier features of each coordinate (:func:`fourier`), the input part of
+    the first layer is a sum of functions of one coordinate each, ``Σ_i g_i(x_i)`` with
+    ``g_i(x) = Σ_k a_ik sin 2π b_k x + c_ik cos 2π b_k x`` (a vector of ``width``). Each
+    ``g_i`` is replaced by its cubic Hermite interpolant on ``size`` equal points over
+    ``[-bound, bound]``: the cubic on each interval that takes ``g_i`` and ``g_i'``,
+    computed in float64, at both ends (Burden & Faires, *Numerical Analysis*, §3.4).
+    Within the bound it is within ``h⁴/384 · max|g_i⁗|`` of ``g_i`` (``h`` the spacing:
+    the error with two nodes is ``(x - x₀)²(x - x₁)² g⁗(ξ)/4!``, ibid.), about 1e-5 of
+    the layer's scale at 2048 points over ±8 with the ``default`` recipe's scale 3
+    (tested against that bound); beyond, a coordinate is read at the nearer end. One
+    evaluation then reads ``4·D`` table rows per sample instead of computing ``D·size``
+    sines and cosines and a ``(D·size) × width`` product (``benchmarks/features.py``).
+    For sampling a trained network: the tables are not for training (each row would
+    learn only from the samples that fall in it).
+
+    Args:
+      apply_fn: from :func:`functional` or :func:`lighten`: an :class:`MLPDenoiser` with
+        ``input_features="fourier"`` and step tables (:func:`lighten` gives them).
+      params: its parameters.
+      size: points per coordinate, at least 2.
+      bound: the tables' half-range, in the units the network reads (standardized data:
+        8 standard deviations).
+
+    Returns:
+      ``(apply_fn, params)`` as :func:`functional` returns them: ``Dense_0`` becomes
+      ``input_table`` ``(D, 4, size - 1, width)`` and ``input_bias``.
+    """
+    model = getattr(apply_fn, "model", None)
+    if not isinstance(model, MLPDenoiser):
+        raise ValueError("tabulate_inputs takes an apply_fn from functional or lighten")
+    if validate.positive_int("size", size) < 2:
+        raise ValueError(f"size must be at least 2, got {size}")
+    validate.number_in("bound", bound, 0.0, math.inf, low_open=True)
+    if model.input_table:
+        raise ValueError("the model's inputs are already read from tables")
+    if model.input_features != "fourier":
+        raise ValueError(
+            f"tabulate_inputs needs Fourier input features, got {model.input_features!r}"
+        )
+    if model.time_embedding != "table":
+        raise ValueError("tabulate_inputs needs step tables; lighten the model first")
+    d, half = model.data_dim, model.feature_size // 2
+    kernel = np.asarray(params["Dense_0"]["kernel"], np.float64)
+    kernel = kernel.reshape(d, 2, half, model.width)  # coordinate, (sin, cos), frequency
+    dtype = params["Dense_0"]["kernel"].dtype
+    b = _fourier_frequencies(model.feature_size, model.feature_scale, dtype)
+    freq = 2.0 * math.pi * np.asarray(b, np.float64)
+    grid = np.linspace(-bound, bound, size)
+    h = grid[1] - grid[0]
+    sin, cos = np.sin(np.outer(grid, freq)), np.cos(np.outer(grid, freq))
+    tables = []
+    for w_sin, w_cos in kernel:
+        g = sin @ w_sin + cos @ w_cos
+        dg = h * ((freq * cos) @ w_sin - (freq * sin) @ w_cos)  # h g'
+        g0, g1, d0, d1 = g[:-1], g[1:], dg[:-1], dg[1:]
+        tables.append([g0, d0, 3.0 * (g1 - g0) - 2.0 * d0 - d1, 2.0 * (g0 - g1) + d0 + d1])
+    new = {k: v for k, v in params.items() if k != "Dense_0"}
+    new["input_table"] = jnp.asarray(np.asarray(tables), dtype)
+    new["input_bias"] = params["Dense_0"]["bias"]
+    return _Apply(model.clone(input_table=size, input_bound=float(bound))), new
 
 
 def param_count(params) -> int:

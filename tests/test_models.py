@@ -351,6 +351,118 @@ def test_lighten_keeps_a_model_with_step_tables():
     assert jax.tree_util.tree_all(jax.tree.map(jnp.array_equal, lparams, dict(params)))
 
 
+def _one_layer(size, bound):
+    """A one-layer Fourier model whose output is an affine map of the first layer's
+    pre-activation (step rows of +50 keep ReLU the identity), and its tabulation."""
+    model = models.MLPDenoiser(
+        width=32, depth=1, num_steps=4, init_style="flax", input_features="fourier",
+        feature_size=16, feature_scale=3.0,
+    )  # fmt: skip
+    apply_fn, params = models.functional(model, jax.random.key(3))
+    params = dict(_perturbed(params), Embed_0={"embedding": jnp.full((4, 32), 50.0)})
+    return (
+        model,
+        apply_fn,
+        params,
+        *models.tabulate_inputs(apply_fn, params, size=size, bound=bound),
+    )
+
+
+def test_tabulated_inputs_are_within_the_hermite_bound_of_the_float64_layer():
+    """Oracle: the first layer in float64 numpy (Tancik et al.'s features with the
+    model's B), mapped by the output layer. Bound: cubic Hermite interpolation is within
+    h⁴/384·max|g⁗| (Burden & Faires §3.4, two nodes), with |d⁴/dx⁴ sin 2πbx| ≤ (2πb)⁴, per
+    unit and coordinate, carried through |W_out|; plus 1e-4 for float32. Shown failing
+    for linear interpolation (the cubic terms dropped), a table one interval off, and
+    sines and cosines swapped. Beyond the bound a coordinate is read at the nearer end."""
+    size, bound = 1024, 4.0
+    model, _, params, tab_fn, tab = _one_layer(size, bound)
+    assert tab["input_table"].shape == (2, 4, size - 1, 32) and "Dense_0" not in tab
+    x = np.random.default_rng(0).uniform(-bound, bound, (4096, 2)).astype(np.float32)
+    b = 3.0 * np.asarray(jax.random.normal(jax.random.key(0), (8,), jnp.float32), np.float64)
+    w0 = np.asarray(params["Dense_0"]["kernel"], np.float64).reshape(2, 2, 8, 32)
+    w_out = np.asarray(params["Dense_1"]["kernel"], np.float64)
+    angle = 2 * np.pi * x.astype(np.float64)[..., None] * b  # (B, coordinate, frequency)
+    pre = np.einsum("bik,ikj->bj", np.sin(angle), w0[:, 0])
+    pre += np.einsum("bik,ikj->bj", np.cos(angle), w0[:, 1])
+    pre += np.asarray(params["Dense_0"]["bias"], np.float64) + 50.0
+    want = pre @ w_out + np.asarray(params["Dense_1"]["bias"], np.float64)
+    h = 2 * bound / (size - 1)
+    per_unit = h**4 / 384 * np.einsum("k,iskj->j", (2 * np.pi * b) ** 4, np.abs(w0))
+    tol = np.abs(w_out).T @ per_unit + 1e-4
+    t = jnp.zeros(len(x), jnp.int32)
+
+    def error(p):
+        return np.max(np.abs(np.asarray(jax.jit(tab_fn)(p, x, t), np.float64) - want), 0)
+
+    assert np.all(error(tab) <= tol), (error(tab), tol)
+    assert np.all(error(tab) > 1e-3 * tol)  # the bound is not loose by orders
+    table = tab["input_table"]
+    linear = table.at[:, 2:].set(0.0).at[:, 1].set(table[:, 2:].sum(1) + table[:, 1])
+    shifted = jnp.roll(table, 1, axis=2)
+    swapped = models.tabulate_inputs(
+        models.functional(model, jax.random.key(0))[0],
+        dict(params, Dense_0={"kernel": jnp.asarray(w0[:, ::-1].reshape(32, 32), jnp.float32),
+                              "bias": params["Dense_0"]["bias"]}),
+        size=size, bound=bound,
+    )[1]["input_table"]  # fmt: skip
+    for wrong in (linear, shifted, swapped):
+        assert np.any(error(dict(tab, input_table=wrong)) > 10 * tol)
+    far = jnp.asarray([[bound + 3.0, -bound - 1.0], [bound, -bound]])
+    read = jax.jit(tab_fn)(tab, far, jnp.zeros(2, jnp.int32))
+    np.testing.assert_array_equal(read[0], read[1])
+
+
+def test_tabulated_light_network_equals_the_light_network():
+    """The residual light network (GELU, all blocks) with its inputs tabulated at the
+    defaults equals it within 1e-4 at every step (inputs within the bound), with the
+    same parameters but ``Dense_0``."""
+    model, _, params = _residual_sinusoidal()
+    light_fn, lparams = models.lighten(model, params, drop=0, activation="gelu")
+    tab_fn, tab = models.tabulate_inputs(light_fn, lparams)
+    assert tab_fn.model == light_fn.model.clone(input_table=2048, input_bound=8.0)
+    assert set(tab) == set(lparams) - {"Dense_0"} | {"input_table", "input_bias"}
+    x = jnp.clip(2.0 * jax.random.normal(jax.random.key(5), (model.num_steps, 2)), -7.9, 7.9)
+    t = jnp.arange(model.num_steps)
+    want = jax.jit(light_fn)(lparams, x, t)
+    np.testing.assert_allclose(jax.jit(tab_fn)(tab, x, t), want, atol=1e-4, rtol=5e-5)
+    # Restoring from settings: the same network, parameters of the same shapes.
+    again = models.functional(tab_fn.model, jax.random.key(0))[1]
+    assert jax.tree.map(jnp.shape, again) == jax.tree.map(jnp.shape, tab)
+
+
+@pytest.mark.parametrize(
+    "model,kw,match",
+    [
+        (models.MLPDenoiser(), {}, "needs Fourier input features, got 'none'"),
+        (models.MLPDenoiser(input_features="fourier", time_embedding="sinusoidal"), {},
+         "needs step tables; lighten the model first"),
+        (models.MLPDenoiser(input_features="fourier"), dict(size=1), "size must be at least 2"),
+        (models.MLPDenoiser(input_features="fourier"), dict(bound=0.0), "bound must be"),
+        (models.MLPDenoiser(input_features="fourier", input_table=4), {}, "already read"),
+    ],
+)  # fmt: skip
+def test_tabulate_inputs_refuses_what_it_cannot_do(model, kw, match):
+    with pytest.raises(ValueError, match=match):
+        models.tabulate_inputs(models._Apply(model), None, **kw)  # before reading params
+    with pytest.raises(ValueError, match="takes an apply_fn from functional or lighten"):
+        models.tabulate_inputs(lambda p, x, t: x, None)
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(input_table=1), "input_table must be 0 .no tables. or at least 2 points, got 1"),
+        (dict(input_table=-2), "input_table must be a non-negative integer"),
+        (dict(input_table=8, input_bound=-1.0), "input_bound must be"),
+        (dict(input_table=8), "input_table needs input_features 'fourier' and time_embedding"),
+    ],
+)
+def test_bad_input_tables_are_refused(kw, match):
+    with pytest.raises(ValueError, match=match):
+        models.functional(models.MLPDenoiser(**kw), jax.random.key(0))
+
+
 @pytest.mark.parametrize(
     "model,kw,match",
     [

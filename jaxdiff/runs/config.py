@@ -78,9 +78,10 @@ SCHEDULE_BETAS = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (No
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """``MLPDenoiser``: sizes, initialisation and the options of the small-data recipes
-    (input features, step encoding, residual blocks, activation); the defaults are the
-    seed's ``MLPDiffusion``, written out so that reading settings does not import flax (a
-    test keeps them equal to ``MLPDenoiser``'s)."""
+    (input features, step encoding, residual blocks, activation; tabulated inputs, which
+    only a distilled light student has); the defaults are the seed's ``MLPDiffusion``,
+    written out so that reading settings does not import flax (a test keeps them equal to
+    ``MLPDenoiser``'s)."""
 
     width: int = 128
     depth: int = 3
@@ -92,6 +93,8 @@ class ModelConfig:
     time_embedding: str = "table"
     residual: bool = False
     activation: str = "relu"
+    input_table: int = 0
+    input_bound: float = 8.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,18 +42,30 @@ DEFAULTS = {"direct": (6000, 1e-3), "progressive": (1000, 3e-4)}
 METHODS = tuple(ROUNDS)
 # The student's network: the teacher's own, or light_model of it (direct only).
 STUDENTS = ("teacher", "light")
+# The light student's input tables (models.tabulate_inputs): points per coordinate, and
+# the half-range in standard deviations of the data; only up to TABLE_DIMS coordinates
+# (the tables hold D x 4 x 2047 x width floats, 4.2 MB per coordinate at width 128).
+TABLE_POINTS, TABLE_BOUND, TABLE_DIMS = 2048, 8.0, 8
 
 
-def light_model(model: ModelConfig) -> ModelConfig:
+def light_model(teacher: Config, data_dim: int) -> ModelConfig:
     """The ``"light"`` student's network (:func:`jaxdiff.models.lighten` of the teacher's):
-    step tables, one residual block fewer (when there are two or more), ReLU."""
+    step tables, one residual block fewer (when there are two or more), ReLU; distilled
+    with the Fourier features computed, then read from tables
+    (:func:`jaxdiff.models.tabulate_inputs`) when the teacher has them, its data are
+    standardized and ``data_dim <= TABLE_DIMS``."""
+    model = teacher.model
     drop = 1 if model.residual and model.depth > 1 else 0
-    return dataclasses.replace(
+    light = dataclasses.replace(
         model, time_embedding="table", depth=model.depth - drop, activation="relu"
     )
+    tables = model.input_features == "fourier" and teacher.data.standardize
+    if tables and data_dim <= TABLE_DIMS:
+        light = dataclasses.replace(light, input_table=TABLE_POINTS, input_bound=TABLE_BOUND)
+    return light
 
 
-def student_config(teacher: Config, teacher_dir, spec: DistillConfig) -> Config:
+def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_dim: int) -> Config:
     """The student's settings: the teacher's model and data, the ``distill`` section (its
     None settings made the method's own) and the distilled sampler (direct: ``restart``
     over ``spec.steps`` geometric levels; progressive: deterministic DDIM over
@@ -83,7 +95,7 @@ def student_config(teacher: Config, teacher_dir, spec: DistillConfig) -> Config:
         sampler = {"method": "ddim", "spacing": "trailing", "eta": 0.0}
     return dataclasses.replace(
         teacher,
-        model=light_model(teacher.model) if student == "light" else teacher.model,
+        model=light_model(teacher, data_dim) if student == "light" else teacher.model,
         distill=spec,
         train=dataclasses.replace(teacher.train, ema_decay=None, ensemble=1),
         sample=dataclasses.replace(teacher.sample, steps=spec.steps, **sampler),
@@ -107,7 +119,7 @@ def distill_run(
         raise RunError(
             "distill takes one unconditional model; this teacher is an ensemble or conditional"
         )
-    cfg = student_config(t_setup.config, teacher_dir, spec)
+    cfg = student_config(t_setup.config, teacher_dir, spec, data_dim=t_setup.train_data.shape[-1])
     spec = cfg.distill
     if spec.method == "progressive":
         plan = distillation.rounds(spec.start_steps, spec.steps)
@@ -132,14 +144,16 @@ def distill_run(
         write_text(out / "config.json", cfg.to_json())
         s = setup(cfg, out)
         params = teacher_params = model_params(t_setup, t_state)
+        student_fn = s.apply_fn  # the network distilled into
         if spec.student == "light":
-            apply_fn, params = models.lighten(
+            student_fn, params = models.lighten(
                 t_setup.apply_fn.model,
                 teacher_params,
                 drop=t_setup.config.model.depth - cfg.model.depth,
                 activation=cfg.model.activation,
             )
-            assert apply_fn == s.apply_fn, "the light student's network and its config differ"
+            tables = {"input_table": cfg.model.input_table, "input_bound": cfg.model.input_bound}
+            assert student_fn.model.clone(**tables) == s.apply_fn.model, "student and config differ"
         if done:
             params = checkpoints.restore(ckpt_dir, s.state).params
         seconds = []
@@ -150,7 +164,7 @@ def distill_run(
             if spec.method == "direct":  # the teacher's endpoints, learnt by the student
                 teacher, extra = (
                     (t_setup.apply_fn, teacher_params),
-                    {"student": (s.apply_fn, params)},
+                    {"student": (student_fn, params)},
                 )
             else:  # each round's student teaches the next
                 teacher, extra = (s.apply_fn, params), {}
@@ -165,6 +179,11 @@ def distill_run(
                 target=cfg.train.target,
                 **extra,
             )
+            if student_fn != s.apply_fn:  # the light student's inputs, read from tables
+                tab_fn, params = models.tabulate_inputs(
+                    student_fn, params, size=cfg.model.input_table, bound=cfg.model.input_bound
+                )
+                assert tab_fn == s.apply_fn
             jax.block_until_ready(params)
             seconds.append(time.perf_counter() - t0)
             state = dataclasses.replace(

@@ -138,6 +138,8 @@ def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: in
         time_embedding=cfg.time_embedding,
         residual=cfg.residual,
         activation=cfg.activation,
+        input_table=cfg.input_table,
+        input_bound=cfg.input_bound,
     )
 
 

@@ -105,20 +105,28 @@ def test_student_network_choices_and_students_written_before_them():
     from jaxdiff.runs import distill
 
     teacher = config.preset("default")
-    direct = distill.student_config(teacher, "t", config.DistillConfig(method="direct"))
+    direct = distill.student_config(teacher, "t", config.DistillConfig(method="direct"), data_dim=2)
     assert direct.distill.student == "teacher" and direct.model == teacher.model
-    light = distill.student_config(teacher, "t", config.DistillConfig(student="light"))
+    light = distill.student_config(teacher, "t", config.DistillConfig(student="light"), data_dim=2)
     assert light.model == dataclasses.replace(
-        teacher.model, time_embedding="table", depth=2, activation="relu"
+        teacher.model, time_embedding="table", depth=2, activation="relu", input_table=2048
     )
-    progressive = distill.student_config(teacher, "t", config.DistillConfig(method="progressive"))
+    # Input tables only for standardized data of at most 8 coordinates.
+    for cfg, dim in ((teacher, 9), (config.configure(teacher, standardize=False), 2)):
+        plain = distill.student_config(
+            cfg, "t", config.DistillConfig(student="light"), data_dim=dim
+        )
+        assert plain.model.input_table == 0
+    progressive = distill.student_config(
+        teacher, "t", config.DistillConfig(method="progressive"), data_dim=2
+    )
     assert progressive.distill.student == "teacher" and progressive.model == teacher.model
     with pytest.raises(ValueError, match="student 'light' needs method 'direct'"):
         distill.student_config(
-            teacher, "t", config.DistillConfig(method="progressive", student="light")
+            teacher, "t", config.DistillConfig(method="progressive", student="light"), data_dim=2
         )
     with pytest.raises(ValueError, match=r"student must be one of \['teacher', 'light'\]"):
-        distill.student_config(teacher, "t", config.DistillConfig(student="tiny"))
+        distill.student_config(teacher, "t", config.DistillConfig(student="tiny"), data_dim=2)
     for old, method in (({"method": "direct"}, "direct"), ({}, "progressive")):
         d = direct.to_dict()
         d["distill"] = {k: v for k, v in d["distill"].items() if k not in ("student", "method")}
@@ -136,6 +144,6 @@ def test_model_config_defaults_are_the_models():
     shared = set(config.ModelConfig.__dataclass_fields__) & {
         f.name for f in dataclasses.fields(models.MLPDenoiser)
     }
-    assert len(shared) == 9, sorted(shared)  # every field but `conditional`
+    assert len(shared) == 11, sorted(shared)  # every field but `conditional`
     for name in shared:
         assert getattr(config.ModelConfig(), name) == getattr(models.MLPDenoiser(), name), name

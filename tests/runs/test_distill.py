@@ -4,6 +4,7 @@ work on it), ``--resume`` after a lost round is bit-exact, bad input is one line
 Marked ``slow``."""
 
 import json
+import math
 import shutil
 
 import pytest
@@ -125,9 +126,9 @@ def test_distill_bad_input(trained, tmp_path, capsys):
 
 def test_light_student_of_the_default_recipe(tmp_path):
     """A teacher of the default recipe (sinusoidal step features, residual GELU blocks):
-    ``--student light`` gives the light network (step tables, one block fewer, ReLU),
-    written in its config and restored by ``sample``; by default the student keeps the
-    teacher's network."""
+    ``--student light`` gives the light network (step tables, one block fewer, ReLU, its
+    inputs read from tables after distillation), written in its config and restored by
+    ``sample`` and ``eval``; by default the student keeps the teacher's network."""
     teacher = tmp_path / "t"
     jaxdiff("train", "--data", "moons", "--out", teacher, "--epochs", "1", "--quiet",
             "--eval-n", "0", "--no-figures")  # fmt: skip
@@ -139,8 +140,14 @@ def test_light_student_of_the_default_recipe(tmp_path):
     assert "(direct, light student)" in out.stdout
     jaxdiff("distill", "--run", teacher, "--out", same, *common)
     cfg = json.loads((light / "config.json").read_text())["model"]
-    assert cfg == tcfg | {"time_embedding": "table", "depth": 2, "activation": "relu"}
+    light_cfg = {"time_embedding": "table", "depth": 2, "activation": "relu", "input_table": 2048}
+    assert cfg == tcfg | light_cfg
     assert json.loads((same / "config.json").read_text())["model"] == tcfg
     s, state = setup.restore(light)
     assert s.apply_fn.model.depth == 2 and "Embed_0" in state.params
+    assert state.params["input_table"].shape == (2, 4, 2047, 128)
     jaxdiff("sample", "--run", light, "--n", "50", "--out", tmp_path / "x.npy", "--quiet")
+    # The likelihoods differentiate the network in x: through the tables too.
+    jaxdiff("eval", "--run", light, "--n", "200", "--likelihood-n", "20")
+    quality = json.loads((light / "report.json").read_text())["quality"]
+    assert all(math.isfinite(v) for v in quality["likelihood"].values()), quality
