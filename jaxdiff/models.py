@@ -253,10 +253,13 @@ class MLPDenoiser(nn.Module):
         if self.residual:
             h = act(conditioned(first_layer(h), 0))
             if self.input_table:
-                # h @ I = h exactly. Without it XLA's CPU compiler recomputes the table
-                # reads inside the first block's residual add, which then costs 18 ms
-                # on 10,000 rows instead of 2 (benchmarks/features.py, JAX 0.10.2).
-                h = h @ jnp.eye(self.width, dtype=h.dtype)
+                # XLA's CPU compiler would recompute the table reads inside the first
+                # block's residual add, which then costs 18 ms on 10,000 rows instead of
+                # 2 (JAX 0.10.2). Reading h's rows through indices it cannot see are
+                # 0, 1, ... (an exact copy) makes it compute them once: 0.3 ms, where
+                # h @ I, the other way found, costs 1.2 ms.
+                rows = jax.lax.optimization_barrier(jnp.arange(h.shape[0]))
+                h = h[rows]
             for layer in range(1, self.depth + 1):
                 h = h + act(conditioned(dense(self.width, self.width, layer)(h), layer))
             return dense(self.data_dim, self.width, self.depth + 1)(h)
