@@ -70,8 +70,8 @@ def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_di
     None settings made the method's own) and the distilled sampler (direct: ``restart``
     over ``spec.steps`` geometric levels; progressive: deterministic DDIM over
     ``spec.steps`` trailing steps); the student's network (:func:`light_model` of the
-    teacher's, or the teacher's own); no EMA (the student is the parameters of its last
-    round)."""
+    teacher's for data of ``data_dim`` coordinates, or the teacher's own); no EMA (the
+    student is the parameters of its last round)."""
     validate.one_of("method", spec.method, METHODS)
     validate.one_of("steps", spec.steps, STEPS)
     student = validate.one_of("student", spec.student, STUDENTS)
