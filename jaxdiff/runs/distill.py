@@ -75,6 +75,11 @@ def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_di
     validate.one_of("method", spec.method, METHODS)
     validate.one_of("steps", spec.steps, STEPS)
     student = validate.one_of("student", spec.student, STUDENTS)
+    if teacher.model.input_table:
+        raise ValueError(
+            "this teacher reads its inputs from tables (a light student), which are not for "
+            "training; distil its own teacher instead"
+        )
     if student == "light" and spec.method != "direct":
         raise ValueError(
             "student 'light' needs method 'direct' (a progressive round's student teaches "

@@ -125,6 +125,11 @@ def test_student_network_choices_and_students_written_before_them():
         distill.student_config(
             teacher, "t", config.DistillConfig(method="progressive", student="light"), data_dim=2
         )
+    # A light student with input tables is no teacher: its tables are not for training
+    # (as a teacher's own network) and cannot be lightened.
+    for kind in distill.STUDENTS:
+        with pytest.raises(ValueError, match="reads its inputs from tables"):
+            distill.student_config(light, "t", config.DistillConfig(student=kind), data_dim=2)
     with pytest.raises(ValueError, match=r"student must be one of \['teacher', 'light'\]"):
         distill.student_config(teacher, "t", config.DistillConfig(student="tiny"), data_dim=2)
     for old, method in (({"method": "direct"}, "direct"), ({}, "progressive")):
