@@ -184,7 +184,7 @@ def distill_run(
                 target=cfg.train.target,
                 **extra,
             )
-            if student_fn != s.apply_fn:  # the light student's inputs, read from tables
+            if cfg.model.input_table:  # the light student's inputs, read from tables
                 tab_fn, params = models.tabulate_inputs(
                     student_fn, params, size=cfg.model.input_table, bound=cfg.model.input_bound
                 )
