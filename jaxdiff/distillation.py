@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdiff import grids, validate
+from jaxdiff import grids, models, validate
 from jaxdiff.schedules import Schedule
 from jaxdiff.solvers import data_prediction
 
@@ -270,7 +270,9 @@ def distill_endpoints(
     parameters (a cheaper network started near the teacher: :func:`jaxdiff.models.lighten`)
     and takes ``iterations`` Adam steps (linear decay of ``learning_rate`` to 0) on the
     mean squared error of its data prediction ``x_θ(z, t)`` against the endpoint, levels
-    mixed in every batch. One compiled ``lax.scan``. Returns ``(student params, losses)``.
+    mixed in every batch (a student with step tables trains only its tables' rows at the
+    levels, :func:`jaxdiff.models.on_steps`: the same parameters at less cost per step).
+    One compiled ``lax.scan``. Returns ``(student params, losses)``.
     """
     steps = validate.positive_int("steps", steps)
     pairs = validate.positive_int("pairs", pairs)
@@ -280,7 +282,8 @@ def distill_endpoints(
     num_steps = schedule.num_steps
     data = jnp.asarray(data)
     zs, ts, ys = [], [], []
-    for i, level in enumerate(endpoint_levels(num_steps, steps).tolist()):
+    levels = endpoint_levels(num_steps, steps)
+    for i, level in enumerate(levels.tolist()):
         m = max(16, -(-ode_steps * (level + 1) // num_steps))
         grid = tuple(endpoint_grid(level, m).tolist())
         z, y = _endpoints(jax.random.fold_in(key, i), teacher_params, schedule, data,
@@ -290,7 +293,11 @@ def distill_endpoints(
         ts.append(jnp.full((pairs,), level, jnp.int32))
     optimizer = optax.adam(optax.linear_schedule(learning_rate, 0.0, iterations))
     student_fn, student_params = student or (apply_fn, teacher_params)
-    return _fit_endpoints(
+    restore = None
+    if getattr(getattr(student_fn, "model", None), "time_embedding", None) == "table":
+        # Only the levels' rows of its step tables train (the same parameters, cheaper).
+        student_fn, student_params, restore = models.on_steps(student_fn, student_params, levels)
+    params, losses = _fit_endpoints(
         jax.random.fold_in(key, steps + 1),
         student_params,
         schedule,
@@ -303,3 +310,4 @@ def distill_endpoints(
         iterations=iterations,
         batch_size=batch_size,
     )
+    return (restore(params) if restore else params), losses

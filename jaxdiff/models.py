@@ -30,6 +30,7 @@ __all__ = [
     "fourier",
     "functional",
     "lighten",
+    "on_steps",
     "param_count",
     "sincos_turns",
     "sinusoidal",
@@ -474,6 +475,68 @@ def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
     new["input_table"] = jnp.asarray(np.asarray(tables), dtype)
     new["input_bias"] = params["Dense_0"]["bias"]
     return _Apply(model.clone(input_table=size, input_bound=float(bound))), new
+
+
+@dataclasses.dataclass(frozen=True)
+class _OnSteps:
+    """``apply_fn`` of :func:`on_steps`: step ``steps[i]`` reads row ``i`` of every step
+    table (``steps`` ascending)."""
+
+    inner: _Apply
+    steps: tuple[int, ...]
+
+    def __call__(self, params, x, t, label=None):
+        rows = jnp.searchsorted(jnp.asarray(self.steps, jnp.int32), jnp.asarray(t))
+        return self.inner(params, x, rows.astype(jnp.int32), label)
+
+
+def on_steps(apply_fn, params, steps):
+    """The network at a few integer steps only, each step table cut to their rows.
+
+    For training at a few steps (:func:`jaxdiff.distillation.distill_endpoints` at its
+    noise levels): a table row that no sample reads has no gradient, and an optimiser
+    that leaves such an entry where it is (Adam without weight decay: its moments stay
+    0) leaves the row untouched. Training the cut tables and writing their rows back
+    (``restore``) then gives the parameters that training the whole tables gives, while
+    each step's update skips the ``T - len(steps)`` unread rows of every table (tested
+    bit for bit against the whole tables).
+
+    Args:
+      apply_fn: from :func:`functional` or :func:`lighten`: an :class:`MLPDenoiser` with
+        step tables (``time_embedding="table"``).
+      params: its parameters.
+      steps: the integer steps the network will be called at, each in ``[0, T)``; called
+        at any other step, the cut network reads a wrong row.
+
+    Returns:
+      ``(apply_fn, params, restore)``: the cut network and parameters, and
+      ``restore(cut_params)``, the whole network's parameters with the rows written back
+      (every table row of another step as in ``params``).
+    """
+    model = getattr(apply_fn, "model", None)
+    if not isinstance(model, MLPDenoiser) or model.time_embedding != "table":
+        raise ValueError("on_steps takes an apply_fn with step tables, from functional or lighten")
+    steps = np.unique(np.asarray(steps))
+    if steps.size == 0 or not np.issubdtype(steps.dtype, np.integer):
+        raise ValueError(f"steps must be one or more integers, got {steps.tolist()}")
+    if steps[0] < 0 or steps[-1] >= model.num_steps:
+        raise ValueError(f"steps must lie in [0, {model.num_steps}), got {steps[0]} to {steps[-1]}")
+    cut = {}
+    for name, leaf in params.items():
+        if name.startswith("Embed_"):  # step tables (label tables are LabelEmbed_)
+            leaf = {"embedding": leaf["embedding"][steps]}
+        cut[name] = leaf
+
+    def restore(cut_params):
+        whole = dict(cut_params)
+        for name, leaf in params.items():
+            if name.startswith("Embed_"):
+                rows = cut_params[name]["embedding"]
+                whole[name] = {"embedding": leaf["embedding"].at[steps].set(rows)}
+        return whole
+
+    inner = _Apply(model.clone(num_steps=int(steps.size)))
+    return _OnSteps(inner, tuple(steps.tolist())), cut, restore
 
 
 def param_count(params) -> int:

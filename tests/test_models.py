@@ -476,3 +476,90 @@ def test_bad_input_tables_are_refused(kw, match):
 def test_lighten_refuses_what_it_cannot_do(model, kw, match):
     with pytest.raises(ValueError, match=match):
         models.lighten(model, None, **kw)  # refused before the parameters are read
+
+
+def test_on_steps_cuts_the_step_tables_to_the_rows_it_is_called_at():
+    """The cut network equals the whole one at its steps, given in any order (oracle: the
+    whole network); ``restore`` writes the cut rows back and leaves every other row, and
+    takes the other parameters from the cut network's."""
+    model, _, params = _residual_sinusoidal()
+    light_fn, lparams = models.lighten(model, params, drop=1)
+    steps = [37, 3, 12]
+    cut_fn, cut, restore = models.on_steps(light_fn, lparams, steps)
+    assert {k: v["embedding"].shape for k, v in cut.items() if k.startswith("Embed")} == {
+        "Embed_0": (3, 32), "Embed_1": (3, 32), "Embed_2": (3, 32)
+    }  # fmt: skip
+    x = jax.random.normal(jax.random.key(5), (300, 2))
+    t = jnp.asarray(steps)[jnp.arange(300) % 3]
+    got, want = jax.jit(cut_fn)(cut, x, t), jax.jit(light_fn)(lparams, x, t)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
+    moved = jax.tree.map(lambda a: a + 1.0, cut)
+    back = restore(moved)
+    rows = np.sort(steps)
+    for name in ("Embed_0", "Embed_1", "Embed_2"):
+        table, old = back[name]["embedding"], lparams[name]["embedding"]
+        np.testing.assert_array_equal(table[rows], moved[name]["embedding"])
+        others = np.setdiff1d(np.arange(model.num_steps), rows)
+        np.testing.assert_array_equal(table[others], old[others])
+    np.testing.assert_array_equal(back["Dense_1"]["kernel"], moved["Dense_1"]["kernel"])
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.1])
+def test_adam_on_the_cut_tables_trains_as_on_the_whole_tables(decay):
+    """Twenty Adam steps on the cut tables, written back, give the parameters of twenty
+    on the whole tables (the oracle), bit for bit. With weight decay, which moves the rows
+    no sample reads, they do not: the condition ``on_steps`` states."""
+    import optax
+
+    model, _, params = _residual_sinusoidal()
+    light_fn, lparams = models.lighten(model, params, drop=1)
+    steps = [40, 9]
+    x = jax.random.normal(jax.random.key(6), (64, 2))
+    t = jnp.asarray(steps)[jnp.arange(64) % 2]
+    y = jax.random.normal(jax.random.key(7), (64, 2))
+    optimizer = optax.adamw(1e-2, weight_decay=decay)
+
+    def train(fn, p):
+        loss = lambda p: jnp.mean(jnp.square(fn(p, x, t) - y))  # noqa: E731
+
+        @jax.jit
+        def step(p, state):
+            updates, state = optimizer.update(jax.grad(loss)(p), state, p)
+            return optax.apply_updates(p, updates), state
+
+        state = optimizer.init(p)
+        for _ in range(20):
+            p, state = step(p, state)
+        return p
+
+    whole = train(light_fn, lparams)
+    cut_fn, cut, restore = models.on_steps(light_fn, lparams, steps)
+    back = restore(train(cut_fn, cut))
+    same = jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), whole, back)
+    if decay == 0.0:
+        assert all(jax.tree.leaves(same)), same
+        moved = (
+            whole["Embed_1"]["embedding"][np.asarray(steps)]
+            - lparams["Embed_1"]["embedding"][np.asarray(steps)]
+        )
+        assert float(jnp.max(jnp.abs(moved))) > 1e-3  # the rows did train
+    else:
+        assert not same["Embed_0"]["embedding"]
+
+
+@pytest.mark.parametrize(
+    "steps,match",
+    [
+        ([], "steps must be one or more integers"),
+        ([1.5, 3.0], "steps must be one or more integers"),
+        ([0, 50], r"steps must lie in \[0, 50\), got 0 to 50"),
+        ([-1], r"steps must lie in \[0, 50\)"),
+    ],
+)
+def test_on_steps_refuses_what_it_cannot_do(steps, match):
+    model, _, params = _residual_sinusoidal()
+    light_fn, lparams = models.lighten(model, params, drop=1)
+    with pytest.raises(ValueError, match=match):
+        models.on_steps(light_fn, lparams, steps)
+    with pytest.raises(ValueError, match="takes an apply_fn with step tables"):
+        models.on_steps(models._Apply(model), params, [1])  # sinusoidal step features
