@@ -207,6 +207,7 @@ def distill(args) -> int:
         iterations=args.iterations,
         learning_rate=args.lr,
         student=args.student,
+        pairs=args.pairs,
     )
     report = distill.distill_run(
         args.run,

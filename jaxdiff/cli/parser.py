@@ -407,7 +407,14 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         type=_POSITIVE_INT,
         default=None,
         help="Adam steps (per round for progressive), batch 512 (default: direct 6000, "
-        "progressive 1000)",
+        "light 12000, progressive 1000)",
+    )
+    distill.add_argument(
+        "--pairs",
+        type=_POSITIVE_INT,
+        default=None,
+        help="direct: points per noise level, with their teacher endpoints, that the student "
+        "learns from (default: 20000; light 40000)",
     )
     distill.add_argument(
         "--lr",

@@ -143,10 +143,12 @@ class DistillConfig:
     the ``method`` (``"direct"``: endpoints at ``steps`` noise levels, sampled by
     ``restart``; ``"progressive"``: rounds halving from ``start_steps`` DDIM steps), the
     student's ``steps``, and the ``iterations`` (per round for progressive) and peak
-    ``learning_rate``, None for the method's own (direct 6000 at 1e-3, progressive 1000
-    per round at 3e-4), and the ``student``'s network: ``"teacher"`` (the teacher's own)
-    or ``"light"`` (direct only: the teacher's made cheaper by ``models.lighten``).
-    ``teacher`` None: an ordinary run."""
+    ``learning_rate``, None for the method's own (direct 6000 at 1e-3, 12,000 for the
+    light student; progressive 1000 per round at 3e-4), the ``student``'s network:
+    ``"teacher"`` (the teacher's own) or ``"light"`` (direct only: the teacher's made
+    cheaper by ``models.lighten``), and (direct only) the ``pairs`` of points and teacher
+    endpoints per noise level it learns from, None for the student's own (20,000; light
+    40,000). ``teacher`` None: an ordinary run."""
 
     teacher: str | None = None
     method: str = "direct"
@@ -155,6 +157,7 @@ class DistillConfig:
     iterations: int | None = None
     learning_rate: float | None = None
     student: str = "teacher"
+    pairs: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -141,6 +141,33 @@ def test_student_network_choices_and_students_written_before_them():
     assert config.Config.from_json(light.to_json()) == light
 
 
+def test_each_student_has_its_own_iterations_and_pairs():
+    """Direct: 6000 steps on 20,000 pairs per level; the light student 12,000 on 40,000
+    (fewer pairs let its longer training learn them rather than the map); progressive
+    learns from the training rows, so it has no pairs and refuses them. Given settings are
+    kept; a student config from before ``pairs`` reads as None."""
+    from jaxdiff.runs import distill
+
+    teacher = config.preset("default")
+
+    def spec(**kw):
+        return distill.student_config(teacher, "t", config.DistillConfig(**kw), data_dim=2).distill
+
+    direct, light = spec(), spec(student="light")
+    assert (direct.iterations, direct.pairs) == (6000, 20_000)
+    assert (light.iterations, light.pairs) == (12_000, 40_000)
+    progressive = spec(method="progressive")
+    assert (progressive.iterations, progressive.pairs) == (1000, None)
+    assert spec(student="light", pairs=300, iterations=7).pairs == 300
+    with pytest.raises(ValueError, match="pairs is for method 'direct'.*got pairs=5 with method"):
+        spec(method="progressive", pairs=5)
+    with pytest.raises(ValueError, match="pairs must be a positive integer, got 0"):
+        spec(pairs=0)
+    d = distill.student_config(teacher, "t", config.DistillConfig(), data_dim=2).to_dict()
+    del d["distill"]["pairs"]
+    assert config.Config.from_dict(d).distill.pairs is None
+
+
 def test_model_config_defaults_are_the_models():
     """``ModelConfig`` restates ``MLPDenoiser``'s defaults so that reading settings never
     imports flax; this keeps the two equal, field by field."""

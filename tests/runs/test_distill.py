@@ -78,6 +78,7 @@ def test_distill_bad_input(trained, tmp_path, capsys):
         (["--method", "cd"], "--method: invalid choice: 'cd'"),
         (["--lr", "0"], "--lr: must be a positive finite number, got '0'"),
         (["--student", "tiny"], "--student: invalid choice: 'tiny'"),
+        (["--pairs", "0"], "--pairs: must be a positive integer, got '0'"),
     ):
         with pytest.raises(SystemExit) as exit_:
             cli.main(["distill", "--run", str(trained), "--out", str(student), *args])
@@ -107,6 +108,10 @@ def test_distill_bad_input(trained, tmp_path, capsys):
             ["--run", trained, "--out", student, "--method", "progressive", "--student", "light"],
             "student 'light' needs method 'direct'",
         ),
+        (
+            ["--run", trained, "--out", student, "--method", "progressive", "--pairs", "100"],
+            "pairs is for method 'direct'",
+        ),
         (["--run", tmp_path / "none", "--out", student], "does not exist"),
         (["--run", trained, "--out", student, "--resume"], "--resume: no checkpoint"),
     ]
@@ -134,7 +139,8 @@ def test_light_student_of_the_default_recipe(tmp_path):
             "--eval-n", "0", "--no-figures")  # fmt: skip
     tcfg = json.loads((teacher / "config.json").read_text())["model"]
     assert tcfg["time_embedding"] == "sinusoidal" and tcfg["residual"] and tcfg["depth"] == 3
-    common = ["--steps", "2", "--iterations", "20", "--quiet", "--eval-n", "0", "--no-figures"]
+    common = ["--steps", "2", "--iterations", "20", "--pairs", "500", "--quiet", "--eval-n", "0",
+              "--no-figures"]  # fmt: skip
     light, same = tmp_path / "light", tmp_path / "same"
     out = jaxdiff("distill", "--run", teacher, "--out", light, "--student", "light", *common)
     assert "(direct, light student)" in out.stdout
@@ -143,6 +149,7 @@ def test_light_student_of_the_default_recipe(tmp_path):
     light_cfg = {"time_embedding": "table", "depth": 2, "activation": "relu", "input_table": 2048}
     assert cfg == tcfg | light_cfg
     assert json.loads((same / "config.json").read_text())["model"] == tcfg
+    assert json.loads((light / "config.json").read_text())["distill"]["pairs"] == 500
     s, state = setup.restore(light)
     assert s.apply_fn.model.depth == 2 and "Embed_0" in state.params
     assert state.params["input_table"].shape == (2, 4, 2047, 128)
