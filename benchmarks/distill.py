@@ -3,10 +3,12 @@ network evaluations beside 100-step ancestral sampling of the teacher, and the s
 
 For each set the default recipe (``jaxdiff train``'s) is trained in-process, then
 distilled the ways ``jaxdiff distill`` can: direct (``--method direct``, the default: the
-teacher's ODE endpoints at K geometric levels, 6,000 Adam steps at batch 512, sampled by
-``restart``) into the teacher's own network (the default; rows "direct student") for K =
-``--direct`` (default 4) and into the light network (``--student light``:
-``models.lighten`` of the teacher's, sampled with its Fourier inputs computed and, as
+teacher's ODE endpoints at K geometric levels, sampled by ``restart``) into the teacher's
+own network (the default: 6,000 Adam steps at batch 512 on 20,000 pairs per level; rows
+"direct student") for K = ``--direct`` (default 4) and into the light network
+(``--student light``: ``models.lighten`` of the teacher's, with its own 12,000 steps on
+40,000 pairs, ``runs.distill.LIGHT_ITERATIONS``/``LIGHT_PAIRS``; sampled with its Fourier
+inputs computed and, as
 ``jaxdiff distill`` writes it, read from tables: ``models.tabulate_inputs``) for K =
 ``--light`` (default 1, 2, 4); and
 progressively (64 → 32 → 16 → 8 → 4 DDIM steps, 1,000 Adam steps per round; the 8-step
@@ -36,7 +38,14 @@ from solvers import within
 
 from jaxdiff import distillation, models
 from jaxdiff.runs import config, setup, train
-from jaxdiff.runs.distill import TABLE_BOUND, TABLE_POINTS
+from jaxdiff.runs.distill import (
+    DEFAULTS,
+    LIGHT_ITERATIONS,
+    LIGHT_PAIRS,
+    PAIRS,
+    TABLE_BOUND,
+    TABLE_POINTS,
+)
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
 N = 10_000
@@ -70,16 +79,18 @@ def main():
                                     **restart))  # fmt: skip
         light_fn, light_init = models.lighten(s.apply_fn.model, teacher)
         light = dataclasses.replace(s, apply_fn=light_fn)
-        for label, student_s, init, ks in (
-            ("light student", light, light_init, args.light),
-            ("direct student", s, teacher, args.direct),
-        ):
+        for label, student_s, init, ks, fit in (
+            ("light student", light, light_init, args.light,
+             {"iterations": LIGHT_ITERATIONS, "pairs": LIGHT_PAIRS}),
+            ("direct student", s, teacher, args.direct,
+             {"iterations": DEFAULTS["direct"][0], "pairs": PAIRS}),
+        ):  # fmt: skip
             for k in [int(v) for v in ks.split(",") if v]:
                 t0 = time.perf_counter()
                 student, _ = distillation.distill_endpoints(
                     jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
                     s.train_data, k, target=s.config.train.target,
-                    student=(student_s.apply_fn, init),
+                    student=(student_s.apply_fn, init), **fit,
                 )  # fmt: skip
                 jax.block_until_ready(student)
                 spent = time.perf_counter() - t0
