@@ -557,9 +557,9 @@ def test_adam_on_the_cut_tables_trains_as_on_the_whole_tables(decay):
     ],
 )
 def test_on_steps_refuses_what_it_cannot_do(steps, match):
-    model, _, params = _residual_sinusoidal()
-    light_fn, lparams = models.lighten(model, params, drop=1)
+    tables = models._Apply(models.MLPDenoiser(num_steps=50))
     with pytest.raises(ValueError, match=match):
-        models.on_steps(light_fn, lparams, steps)
+        models.on_steps(tables, None, steps)  # refused before the parameters are read
+    sinusoidal_steps = models._Apply(models.MLPDenoiser(time_embedding="sinusoidal"))
     with pytest.raises(ValueError, match="takes an apply_fn with step tables"):
-        models.on_steps(models._Apply(model), params, [1])  # sinusoidal step features
+        models.on_steps(sinusoidal_steps, None, [1])

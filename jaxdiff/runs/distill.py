@@ -74,9 +74,9 @@ def light_model(teacher: Config, data_dim: int) -> ModelConfig:
 
 def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_dim: int) -> Config:
     """The student's settings: the teacher's model and data, the ``distill`` section (its
-    None settings made the method's and the student's own) and the distilled sampler (direct: ``restart``
-    over ``spec.steps`` geometric levels; progressive: deterministic DDIM over
-    ``spec.steps`` trailing steps); the student's network (:func:`light_model` of the
+    None settings made the method's and the student's own) and the distilled sampler
+    (direct: ``restart`` over ``spec.steps`` geometric levels; progressive: deterministic
+    DDIM over ``spec.steps`` trailing steps); the student's network (:func:`light_model` of the
     teacher's for data of ``data_dim`` coordinates, or the teacher's own); no EMA (the
     student is the parameters of its last round)."""
     validate.one_of("method", spec.method, METHODS)

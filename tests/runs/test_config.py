@@ -159,7 +159,7 @@ def test_each_student_has_its_own_iterations_and_pairs():
     progressive = spec(method="progressive")
     assert (progressive.iterations, progressive.pairs) == (1000, None)
     assert spec(student="light", pairs=300, iterations=7).pairs == 300
-    with pytest.raises(ValueError, match="pairs is for method 'direct'.*got pairs=5 with method"):
+    with pytest.raises(ValueError, match=r"pairs is for method 'direct'.*got pairs=5 with method"):
         spec(method="progressive", pairs=5)
     with pytest.raises(ValueError, match="pairs must be a positive integer, got 0"):
         spec(pairs=0)
