@@ -1,6 +1,7 @@
 """The picture beside ``distill.py``'s table: for each set, the data, the teacher's 100
 ancestral steps, and its 4-evaluation students (5,000 points each): direct into the light
-network (``jaxdiff distill --student light``), direct into the teacher's own network (the
+network (``jaxdiff distill --student light``: its own steps and pairs, its inputs read
+from tables), direct into the teacher's own network (the
 default), and progressive; drawn with the code paths of ``jaxdiff train`` and ``jaxdiff distill``.
 
 Usage: python benchmarks/distill_figure.py [--only checkerboard,eight_gaussians,moons]
@@ -21,6 +22,7 @@ import matplotlib.pyplot as plt
 
 from jaxdiff import distillation, models
 from jaxdiff.runs import config, draw, setup, train
+from jaxdiff.runs.distill import LIGHT_ITERATIONS, LIGHT_PAIRS, TABLE_BOUND, TABLE_POINTS
 
 N = 5000
 
@@ -34,8 +36,10 @@ def students(s, teacher):
     key = jax.random.fold_in(s.keys.train, 1)
     light, _ = distillation.distill_endpoints(
         key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target,
-        student=(light_s.apply_fn, light_init),
+        student=(light_s.apply_fn, light_init), iterations=LIGHT_ITERATIONS, pairs=LIGHT_PAIRS,
     )  # fmt: skip
+    tab_fn, light = models.tabulate_inputs(light_fn, light, size=TABLE_POINTS, bound=TABLE_BOUND)
+    light_s = dataclasses.replace(s, apply_fn=tab_fn)  # as jaxdiff distill writes it
     direct, _ = distillation.distill_endpoints(
         key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target
     )
