@@ -294,7 +294,7 @@ def distill_endpoints(
     optimizer = optax.adam(optax.linear_schedule(learning_rate, 0.0, iterations))
     student_fn, student_params = student or (apply_fn, teacher_params)
     restore = None
-    if getattr(getattr(student_fn, "model", None), "time_embedding", None) == "table":
+    if models.has_step_tables(student_fn):
         # Only the levels' rows of its step tables train (the same parameters, cheaper).
         student_fn, student_params, restore = models.on_steps(student_fn, student_params, levels)
     params, losses = _fit_endpoints(

@@ -29,6 +29,7 @@ __all__ = [
     "float_dtype",
     "fourier",
     "functional",
+    "has_step_tables",
     "lighten",
     "on_steps",
     "param_count",
@@ -490,6 +491,14 @@ class _OnSteps:
         return self.inner(params, x, rows.astype(jnp.int32), label)
 
 
+def has_step_tables(apply_fn) -> bool:
+    """Whether ``apply_fn`` (from :func:`functional` or :func:`lighten`) is an
+    :class:`MLPDenoiser` with step tables (``time_embedding="table"``), which
+    :func:`on_steps` can cut."""
+    model = getattr(apply_fn, "model", None)
+    return isinstance(model, MLPDenoiser) and model.time_embedding == "table"
+
+
 def on_steps(apply_fn, params, steps):
     """The network at a few integer steps only, each step table cut to their rows.
 
@@ -513,27 +522,24 @@ def on_steps(apply_fn, params, steps):
       ``restore(cut_params)``, the whole network's parameters with the rows written back
       (every table row of another step as in ``params``).
     """
-    model = getattr(apply_fn, "model", None)
-    if not isinstance(model, MLPDenoiser) or model.time_embedding != "table":
+    if not has_step_tables(apply_fn):
         raise ValueError("on_steps takes an apply_fn with step tables, from functional or lighten")
+    model = apply_fn.model
     steps = np.unique(np.asarray(steps))
     if steps.size == 0 or not np.issubdtype(steps.dtype, np.integer):
         raise ValueError(f"steps must be one or more integers, got {steps.tolist()}")
     if steps[0] < 0 or steps[-1] >= model.num_steps:
         raise ValueError(f"steps must lie in [0, {model.num_steps}), got {steps[0]} to {steps[-1]}")
-    cut = {}
-    for name, leaf in params.items():
-        if name.startswith("Embed_"):  # step tables (label tables are LabelEmbed_)
-            leaf = {"embedding": leaf["embedding"][steps]}
-        cut[name] = leaf
+    tables = [name for name in params if name.startswith("Embed_")]  # not LabelEmbed_
+    cut = dict(params) | {name: {"embedding": params[name]["embedding"][steps]} for name in tables}
 
     def restore(cut_params):
-        whole = dict(cut_params)
-        for name, leaf in params.items():
-            if name.startswith("Embed_"):
-                rows = cut_params[name]["embedding"]
-                whole[name] = {"embedding": leaf["embedding"].at[steps].set(rows)}
-        return whole
+        return dict(cut_params) | {
+            name: {
+                "embedding": params[name]["embedding"].at[steps].set(cut_params[name]["embedding"])
+            }
+            for name in tables
+        }
 
     inner = _Apply(model.clone(num_steps=int(steps.size)))
     return _OnSteps(inner, tuple(steps.tolist())), cut, restore

@@ -561,5 +561,8 @@ def test_on_steps_refuses_what_it_cannot_do(steps, match):
     with pytest.raises(ValueError, match=match):
         models.on_steps(tables, None, steps)  # refused before the parameters are read
     sinusoidal_steps = models._Apply(models.MLPDenoiser(time_embedding="sinusoidal"))
+    assert models.has_step_tables(tables)
+    assert not models.has_step_tables(sinusoidal_steps)
+    assert not models.has_step_tables(lambda p, x, t: x)  # not a functional network
     with pytest.raises(ValueError, match="takes an apply_fn with step tables"):
         models.on_steps(sinusoidal_steps, None, [1])
