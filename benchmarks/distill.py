@@ -6,11 +6,10 @@ distilled the ways ``jaxdiff distill`` can: direct (``--method direct``, the def
 teacher's ODE endpoints at K geometric levels, sampled by ``restart``) into the teacher's
 own network (the default: 6,000 Adam steps at batch 512 on 20,000 pairs per level; rows
 "direct student") for K = ``--direct`` (default 4) and into the light network
-(``--student light``: ``models.lighten`` of the teacher's, with its own 12,000 steps on
-40,000 pairs, ``runs.distill.LIGHT_ITERATIONS``/``LIGHT_PAIRS``; sampled with its Fourier
-inputs computed and, as
-``jaxdiff distill`` writes it, read from tables: ``models.tabulate_inputs``) for K =
-``--light`` (default 1, 2, 4); and
+(``--student light``: ``runs.distill.light_network`` of the teacher's, as ``light_model``
+chooses it, with its own 12,000 steps on 40,000 pairs, ``LIGHT_ITERATIONS``/``LIGHT_PAIRS``;
+sampled with its Fourier inputs computed and, as ``jaxdiff distill`` writes it, read from
+tables: ``runs.distill.tabulated``) for K = ``--light`` (default 1, 2, 4); and
 progressively (64 → 32 → 16 → 8 → 4 DDIM steps, 1,000 Adam steps per round; the 8-step
 student is the third round's, the 4-step student the fourth's). Rows: the teacher's
 ancestral 100 (the reference), the teacher's own DDIM at 8 and 4 steps and its own
@@ -36,15 +35,16 @@ import jax
 from _common import SAMPLER_COLUMNS, cpu_model, sampler_row, save, seed_sampler_seconds, table
 from solvers import within
 
-from jaxdiff import distillation, models
+from jaxdiff import distillation
 from jaxdiff.runs import config, setup, train
 from jaxdiff.runs.distill import (
     DEFAULTS,
     LIGHT_ITERATIONS,
     LIGHT_PAIRS,
     PAIRS,
-    TABLE_BOUND,
-    TABLE_POINTS,
+    light_model,
+    light_network,
+    tabulated,
 )
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
@@ -77,7 +77,8 @@ def main():
         restart = {"method": "restart", "spacing": "geometric"}
         set_rows.append(sampler_row(s, teacher, args.eval_n, "teacher restart", 4, steps=4,
                                     **restart))  # fmt: skip
-        light_fn, light_init = models.lighten(s.apply_fn.model, teacher)
+        light_cfg = light_model(s.config, s.train_data.shape[-1])  # jaxdiff distill's
+        light_fn, light_init = light_network(s.apply_fn, teacher, light_cfg)
         light = dataclasses.replace(s, apply_fn=light_fn)
         for label, student_s, init, ks, fit in (
             ("light student", light, light_init, args.light,
@@ -100,9 +101,7 @@ def main():
                                       steps=k, **restart)  # fmt: skip
                     set_rows.append(row | {"distill_seconds": spent})
                     t0 = time.perf_counter()
-                    tab_fn, student = models.tabulate_inputs(
-                        light_fn, student, size=TABLE_POINTS, bound=TABLE_BOUND
-                    )
+                    tab_fn, student = tabulated(light_cfg, light_fn, student)
                     spent += time.perf_counter() - t0
                     draw_s = dataclasses.replace(s, apply_fn=tab_fn)
                 row = sampler_row(draw_s, student, args.eval_n, label, k, steps=k, **restart)

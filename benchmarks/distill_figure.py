@@ -20,9 +20,15 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from jaxdiff import distillation, models
+from jaxdiff import distillation
 from jaxdiff.runs import config, draw, setup, train
-from jaxdiff.runs.distill import LIGHT_ITERATIONS, LIGHT_PAIRS, TABLE_BOUND, TABLE_POINTS
+from jaxdiff.runs.distill import (
+    LIGHT_ITERATIONS,
+    LIGHT_PAIRS,
+    light_model,
+    light_network,
+    tabulated,
+)
 
 N = 5000
 
@@ -31,14 +37,14 @@ def students(s, teacher):
     """The 4-evaluation light, direct and progressive students, keyed as ``jaxdiff
     distill``; the light one with the setup that samples it."""
     target = s.config.train.target
-    light_fn, light_init = models.lighten(s.apply_fn.model, teacher)
-    light_s = dataclasses.replace(s, apply_fn=light_fn)
+    light_cfg = light_model(s.config, s.train_data.shape[-1])  # jaxdiff distill's
+    light_fn, light_init = light_network(s.apply_fn, teacher, light_cfg)
     key = jax.random.fold_in(s.keys.train, 1)
     light, _ = distillation.distill_endpoints(
         key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target,
-        student=(light_s.apply_fn, light_init), iterations=LIGHT_ITERATIONS, pairs=LIGHT_PAIRS,
+        student=(light_fn, light_init), iterations=LIGHT_ITERATIONS, pairs=LIGHT_PAIRS,
     )  # fmt: skip
-    tab_fn, light = models.tabulate_inputs(light_fn, light, size=TABLE_POINTS, bound=TABLE_BOUND)
+    tab_fn, light = tabulated(light_cfg, light_fn, light)
     light_s = dataclasses.replace(s, apply_fn=tab_fn)  # as jaxdiff distill writes it
     direct, _ = distillation.distill_endpoints(
         key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target

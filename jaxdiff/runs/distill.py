@@ -29,7 +29,7 @@ from jaxdiff.runs.figures import plot_run
 from jaxdiff.runs.rundir import RunError, hold, load_config, save_npy, write_json, write_text
 from jaxdiff.runs.setup import model_params, restore, setup
 
-__all__ = ["distill_run", "light_model", "student_config"]
+__all__ = ["distill_run", "light_model", "light_network", "student_config", "tabulated"]
 
 # Files a student shares with its teacher: the data copy and the normaliser.
 _SHARED = ("data.npy", "data.npz", "normalizer.json")
@@ -70,6 +70,26 @@ def light_model(teacher: Config, data_dim: int) -> ModelConfig:
     if tables and data_dim <= TABLE_DIMS:
         light = dataclasses.replace(light, input_table=TABLE_POINTS, input_bound=TABLE_BOUND)
     return light
+
+
+def light_network(teacher_fn, teacher_params, light: ModelConfig):
+    """The network a ``"light"`` student is distilled into, started from its teacher's
+    parameters: :func:`jaxdiff.models.lighten` with the blocks and activation that
+    ``light`` (:func:`light_model`) chose; its Fourier features computed. Returns
+    ``(apply_fn, params)``."""
+    teacher = teacher_fn.model
+    return models.lighten(
+        teacher, teacher_params, drop=teacher.depth - light.depth, activation=light.activation
+    )
+
+
+def tabulated(light: ModelConfig, apply_fn, params):
+    """A distilled light student as ``jaxdiff distill`` writes it: its inputs read from
+    tables (:func:`jaxdiff.models.tabulate_inputs`) of the size and bound ``light``
+    chose, or unchanged where ``light`` has none. Returns ``(apply_fn, params)``."""
+    if not light.input_table:
+        return apply_fn, params
+    return models.tabulate_inputs(apply_fn, params, size=light.input_table, bound=light.input_bound)
 
 
 def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_dim: int) -> Config:
@@ -169,12 +189,7 @@ def distill_run(
         params = teacher_params = model_params(t_setup, t_state)
         student_fn = s.apply_fn  # the network distilled into
         if spec.student == "light":
-            student_fn, params = models.lighten(
-                t_setup.apply_fn.model,
-                teacher_params,
-                drop=t_setup.config.model.depth - cfg.model.depth,
-                activation=cfg.model.activation,
-            )
+            student_fn, params = light_network(t_setup.apply_fn, teacher_params, cfg.model)
             tables = {"input_table": cfg.model.input_table, "input_bound": cfg.model.input_bound}
             assert student_fn.model.clone(**tables) == s.apply_fn.model, "student and config differ"
         if done:
@@ -203,9 +218,7 @@ def distill_run(
                 **extra,
             )
             if cfg.model.input_table:  # the light student's inputs, read from tables
-                tab_fn, params = models.tabulate_inputs(
-                    student_fn, params, size=cfg.model.input_table, bound=cfg.model.input_bound
-                )
+                tab_fn, params = tabulated(cfg.model, student_fn, params)
                 assert tab_fn == s.apply_fn
             jax.block_until_ready(params)
             seconds.append(time.perf_counter() - t0)

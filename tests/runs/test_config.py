@@ -179,3 +179,30 @@ def test_model_config_defaults_are_the_models():
     assert len(shared) == 11, sorted(shared)  # every field but `conditional`
     for name in shared:
         assert getattr(config.ModelConfig(), name) == getattr(models.MLPDenoiser(), name), name
+
+
+def test_light_network_and_tables_are_the_ones_the_config_names():
+    """``light_network`` lightens as ``light_model`` chose (one block fewer and ReLU for the
+    residual ``default`` recipe; no block dropped from a plain MLP, where ``drop=1`` would
+    be refused), and ``tabulated`` reads the inputs from tables of the chosen size, or
+    leaves a network without tables as it was; each builds the network the student's
+    config describes."""
+    import jax
+
+    from jaxdiff import models
+    from jaxdiff.runs import distill, setup
+
+    for teacher in (config.preset("default"), config.configure(config.preset("default"),
+                                                               residual=False)):  # fmt: skip
+        light = distill.light_model(teacher, 2)
+        fn, params = models.functional(setup.build_model(teacher.model, 1000, 2), jax.random.key(0))
+        light_fn, light_params = distill.light_network(fn, params, light)
+        assert light_fn.model == setup.build_model(
+            dataclasses.replace(light, input_table=0), 1000, 2
+        )
+        assert light_fn.model.depth == teacher.model.depth - (1 if teacher.model.residual else 0)
+        for tables in (light, dataclasses.replace(light, input_table=64, input_bound=4.0)):
+            tab_fn, _ = distill.tabulated(tables, light_fn, light_params)
+            assert tab_fn.model == setup.build_model(tables, 1000, 2)
+        plain = dataclasses.replace(light, input_table=0)
+        assert distill.tabulated(plain, light_fn, light_params) == (light_fn, light_params)
