@@ -7,7 +7,7 @@ teacher's ODE endpoints at K geometric levels, sampled by ``restart``) into the 
 own network (the default: 6,000 Adam steps at batch 512 on 20,000 pairs per level; rows
 "direct student") for K = ``--direct`` (default 4) and into the light network
 (``--student light``: ``runs.distill.light_network`` of the teacher's, as ``light_model``
-chooses it, with its own 12,000 steps on 40,000 pairs, ``LIGHT_ITERATIONS``/``LIGHT_PAIRS``;
+chooses it, with its own 12,000 steps on 40,000 pairs, ``runs.distill.BUDGETS``;
 sampled with its Fourier inputs computed and, as ``jaxdiff distill`` writes it, read from
 tables: ``runs.distill.tabulated``) for K = ``--light`` (default 1, 2, 4); and
 progressively (64 → 32 → 16 → 8 → 4 DDIM steps, 1,000 Adam steps per round; the 8-step
@@ -37,15 +37,7 @@ from solvers import within
 
 from jaxdiff import distillation
 from jaxdiff.runs import config, setup, train
-from jaxdiff.runs.distill import (
-    DEFAULTS,
-    LIGHT_ITERATIONS,
-    LIGHT_PAIRS,
-    PAIRS,
-    light_model,
-    light_network,
-    tabulated,
-)
+from jaxdiff.runs.distill import BUDGETS, light_model, light_network, tabulated
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
 N = 10_000
@@ -80,18 +72,18 @@ def main():
         light_cfg = light_model(s.config, s.train_data.shape[-1])  # jaxdiff distill's
         light_fn, light_init = light_network(s.apply_fn, teacher, light_cfg)
         light = dataclasses.replace(s, apply_fn=light_fn)
-        for label, student_s, init, ks, fit in (
+        for label, student_s, init, ks, budget in (
             ("light student", light, light_init, args.light,
-             {"iterations": LIGHT_ITERATIONS, "pairs": LIGHT_PAIRS}),
+             BUDGETS["direct", "light"]),
             ("direct student", s, teacher, args.direct,
-             {"iterations": DEFAULTS["direct"][0], "pairs": PAIRS}),
+             BUDGETS["direct", "teacher"]),
         ):  # fmt: skip
             for k in [int(v) for v in ks.split(",") if v]:
                 t0 = time.perf_counter()
                 student, _ = distillation.distill_endpoints(
                     jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
                     s.train_data, k, target=s.config.train.target,
-                    student=(student_s.apply_fn, init), **fit,
+                    student=(student_s.apply_fn, init), **budget._asdict(),
                 )  # fmt: skip
                 jax.block_until_ready(student)
                 spent = time.perf_counter() - t0

@@ -22,13 +22,7 @@ import matplotlib.pyplot as plt
 
 from jaxdiff import distillation
 from jaxdiff.runs import config, draw, setup, train
-from jaxdiff.runs.distill import (
-    LIGHT_ITERATIONS,
-    LIGHT_PAIRS,
-    light_model,
-    light_network,
-    tabulated,
-)
+from jaxdiff.runs.distill import BUDGETS, light_model, light_network, tabulated
 
 N = 5000
 
@@ -42,13 +36,14 @@ def students(s, teacher):
     key = jax.random.fold_in(s.keys.train, 1)
     light, _ = distillation.distill_endpoints(
         key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target,
-        student=(light_fn, light_init), iterations=LIGHT_ITERATIONS, pairs=LIGHT_PAIRS,
+        student=(light_fn, light_init), **BUDGETS["direct", "light"]._asdict(),
     )  # fmt: skip
     tab_fn, light = tabulated(light_cfg, light_fn, light)
     light_s = dataclasses.replace(s, apply_fn=tab_fn)  # as jaxdiff distill writes it
     direct, _ = distillation.distill_endpoints(
-        key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target
-    )
+        key, s.apply_fn, teacher, s.schedule, s.train_data, 4, target=target,
+        **BUDGETS["direct", "teacher"]._asdict(),
+    )  # fmt: skip
     progressive = teacher
     for r, k in enumerate(distillation.rounds(64, 4), start=1):
         progressive, _ = distillation.distill_round(

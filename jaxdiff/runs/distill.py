@@ -16,6 +16,7 @@ import math
 import pathlib
 import shutil
 import time
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -29,26 +30,45 @@ from jaxdiff.runs.figures import plot_run
 from jaxdiff.runs.rundir import RunError, hold, load_config, save_npy, write_json, write_text
 from jaxdiff.runs.setup import model_params, restore, setup
 
-__all__ = ["distill_run", "light_model", "light_network", "student_config", "tabulated"]
+__all__ = [
+    "BUDGETS",
+    "Budget",
+    "distill_run",
+    "light_model",
+    "light_network",
+    "student_config",
+    "tabulated",
+]
 
 # Files a student shares with its teacher: the data copy and the normaliser.
 _SHARED = ("data.npy", "data.npz", "normalizer.json")
 
 STEPS = (1, 2, 4, 8)
-# Each method's round, and its iterations (per round) and peak learning rate when the
-# spec gives None.
+# Each method's round.
 ROUNDS = {"direct": distillation.distill_endpoints, "progressive": distillation.distill_round}
-DEFAULTS = {"direct": (6000, 1e-3), "progressive": (1000, 3e-4)}
 METHODS = tuple(ROUNDS)
 # The student's network: the teacher's own, or light_model of it (direct only).
 STUDENTS = ("teacher", "light")
-# Direct: points (with their teacher endpoints) per noise level when the spec gives None.
-PAIRS = 20_000
-# The light student's own iterations and pairs: twice as many steps, on twice as many
-# pairs (docs/samplers.md). With 20,000 pairs, 12,000 steps fit them more closely than
-# with 40,000 (loss 1.9e-4 against 2.7e-4 on eight_gaussians) and sample worse (precision
-# 0.969 against 0.975): the student learns the pairs rather than the map.
-LIGHT_ITERATIONS, LIGHT_PAIRS = 12_000, 40_000
+
+
+class Budget(NamedTuple):
+    """A student's training where the spec gives None: Adam steps (per round), points per
+    noise level with their teacher endpoints (direct only) and peak learning rate."""
+
+    iterations: int
+    pairs: int | None
+    learning_rate: float
+
+
+# Each (method, student)'s budget. The light student trains twice as long on twice as
+# many pairs (docs/samplers.md): with 20,000 pairs, 12,000 steps fit them more closely
+# than with 40,000 (loss 1.9e-4 against 2.7e-4 on eight_gaussians) and sample worse
+# (precision 0.969 against 0.975): the student learns the pairs rather than the map.
+BUDGETS = {
+    ("direct", "teacher"): Budget(6000, 20_000, 1e-3),
+    ("direct", "light"): Budget(12_000, 40_000, 1e-3),
+    ("progressive", "teacher"): Budget(1000, None, 3e-4),
+}
 # The light student's input tables (models.tabulate_inputs): points per coordinate, and
 # the half-range in standard deviations of the data; only up to TABLE_DIMS coordinates
 # (the tables hold D x 4 x 2047 x width floats, 4.2 MB per coordinate at width 128).
@@ -112,10 +132,7 @@ def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_di
             "student 'light' needs method 'direct' (a progressive round's student teaches "
             "the next round with the same network)"
         )
-    iterations, learning_rate = DEFAULTS[spec.method]
-    pairs = PAIRS if spec.method == "direct" else None
-    if student == "light":
-        iterations, pairs = LIGHT_ITERATIONS, LIGHT_PAIRS
+    iterations, pairs, learning_rate = BUDGETS[spec.method, student]
     if spec.pairs is not None:
         if pairs is None:
             raise ValueError(
