@@ -43,6 +43,59 @@ SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checker
 N = 10_000
 
 
+def student_rows(s, teacher, eval_n, light_ks="1,2,4", direct_ks="4", progressive=True):
+    """The distilled students' rows for the teacher ``(s, teacher)``, as ``jaxdiff distill``
+    makes them: light students at ``light_ks`` evaluations (with their features computed,
+    then with their inputs read from tables), direct students (the teacher's network) at
+    ``direct_ks``, and the progressive ones at 8 and 4 (rounds 64 → 4); each with its
+    distillation seconds."""
+    rows = []
+    restart = {"method": "restart", "spacing": "geometric"}
+    ddim = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
+    light_cfg = light_model(s.config, s.train_data.shape[-1])  # jaxdiff distill's
+    light_fn, light_init = light_network(s.apply_fn, teacher, light_cfg)
+    light = dataclasses.replace(s, apply_fn=light_fn)
+    for label, student_s, init, ks, budget in (
+        ("light student", light, light_init, light_ks, BUDGETS["direct", "light"]),
+        ("direct student", s, teacher, direct_ks, BUDGETS["direct", "teacher"]),
+    ):
+        for k in [int(v) for v in ks.split(",") if v]:
+            t0 = time.perf_counter()
+            student, _ = distillation.distill_endpoints(
+                jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
+                s.train_data, k, target=s.config.train.target,
+                student=(student_s.apply_fn, init), **budget._asdict(),
+            )  # fmt: skip
+            jax.block_until_ready(student)
+            spent = time.perf_counter() - t0
+            draw_s = student_s
+            if label == "light student":  # as jaxdiff distill writes it: input tables
+                row = sampler_row(light, student, eval_n, "light, features", k,
+                                  steps=k, **restart)  # fmt: skip
+                rows.append(row | {"distill_seconds": spent})
+                t0 = time.perf_counter()
+                tab_fn, student = tabulated(light_cfg, light_fn, student)
+                spent += time.perf_counter() - t0
+                draw_s = dataclasses.replace(s, apply_fn=tab_fn)
+            row = sampler_row(draw_s, student, eval_n, label, k, steps=k, **restart)
+            rows.append(row | {"distill_seconds": spent})
+    student, spent = teacher, 0.0
+    plan = distillation.rounds(64, 4) if progressive else []
+    for r, k in enumerate(plan, start=1):
+        t0 = time.perf_counter()
+        student, _ = distillation.distill_round(
+            jax.random.fold_in(s.keys.train, r), s.apply_fn, student, s.schedule,
+            s.train_data, k, target=s.config.train.target,
+        )  # fmt: skip
+        jax.block_until_ready(student)
+        spent += time.perf_counter() - t0
+        if k in (8, 4):
+            row = sampler_row(s, student, eval_n, "progressive student", k, steps=k,
+                              **ddim)  # fmt: skip
+            rows.append(row | {"distill_seconds": spent})
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=None)
@@ -69,49 +122,8 @@ def main():
         restart = {"method": "restart", "spacing": "geometric"}
         set_rows.append(sampler_row(s, teacher, args.eval_n, "teacher restart", 4, steps=4,
                                     **restart))  # fmt: skip
-        light_cfg = light_model(s.config, s.train_data.shape[-1])  # jaxdiff distill's
-        light_fn, light_init = light_network(s.apply_fn, teacher, light_cfg)
-        light = dataclasses.replace(s, apply_fn=light_fn)
-        for label, student_s, init, ks, budget in (
-            ("light student", light, light_init, args.light,
-             BUDGETS["direct", "light"]),
-            ("direct student", s, teacher, args.direct,
-             BUDGETS["direct", "teacher"]),
-        ):  # fmt: skip
-            for k in [int(v) for v in ks.split(",") if v]:
-                t0 = time.perf_counter()
-                student, _ = distillation.distill_endpoints(
-                    jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
-                    s.train_data, k, target=s.config.train.target,
-                    student=(student_s.apply_fn, init), **budget._asdict(),
-                )  # fmt: skip
-                jax.block_until_ready(student)
-                spent = time.perf_counter() - t0
-                draw_s = student_s
-                if label == "light student":  # as jaxdiff distill writes it: input tables
-                    row = sampler_row(light, student, args.eval_n, "light, features", k,
-                                      steps=k, **restart)  # fmt: skip
-                    set_rows.append(row | {"distill_seconds": spent})
-                    t0 = time.perf_counter()
-                    tab_fn, student = tabulated(light_cfg, light_fn, student)
-                    spent += time.perf_counter() - t0
-                    draw_s = dataclasses.replace(s, apply_fn=tab_fn)
-                row = sampler_row(draw_s, student, args.eval_n, label, k, steps=k, **restart)
-                set_rows.append(row | {"distill_seconds": spent})
-        student, spent = teacher, 0.0
-        plan = [] if args.no_progressive else distillation.rounds(64, 4)
-        for r, k in enumerate(plan, start=1):
-            t0 = time.perf_counter()
-            student, _ = distillation.distill_round(
-                jax.random.fold_in(s.keys.train, r), s.apply_fn, student, s.schedule,
-                s.train_data, k, target=s.config.train.target,
-            )  # fmt: skip
-            jax.block_until_ready(student)
-            spent += time.perf_counter() - t0
-            if k in (8, 4):
-                row = sampler_row(s, student, args.eval_n, "progressive student", k, steps=k,
-                                  **ddim)  # fmt: skip
-                set_rows.append(row | {"distill_seconds": spent})
+        set_rows += student_rows(s, teacher, args.eval_n, args.light, args.direct,
+                                 not args.no_progressive)  # fmt: skip
         for row in set_rows:
             row.update(data=name, **floor)
             print(f"{name:16s} {row['sampler']:20s} {row['evals']:4d} P {row['precision']:.3f}"

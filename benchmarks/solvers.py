@@ -58,6 +58,24 @@ def within(row, ref) -> bool:
     )
 
 
+def solver_rows(s, params, name, chosen, eval_n) -> list[dict]:
+    """The rows of the samplers ``chosen`` (:func:`samplers`) of the model ``(s, params)``
+    on the data set ``name``, each with the floor (the data's own scores), printed as
+    they come."""
+    rows, floor = [], {}
+    for label, n_evals, changes in chosen:
+        row = sampler_row(s, params, eval_n, label, n_evals, not floor, **changes)
+        floor = floor or {k: v for k, v in row.items() if k.startswith("floor_")}
+        row = {"data": name, **row, **floor}
+        rows.append(row)
+        print(
+            f"  {label:28s} {n_evals:4d}  P {row['precision']:.3f} R {row['recall']:.3f}"
+            f" MMD {row['mmd2']:.1e} {row['seconds']:.3f} s",
+            flush=True,
+        )
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=None, help="comma-separated data sets")
@@ -77,25 +95,11 @@ def main():
         state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
         params = setup.model_params(s, state)
         print(f"{name}: trained in {info['train_seconds']:.1f} s", flush=True)
-        set_rows = []
-        floor = {}
+        spacings = [None if x == "default" else x for x in args.spacings.split(",")]
         chosen = samplers(
-            s.schedule.num_steps,
-            evals,
-            args.methods.split(","),
-            [None if x == "default" else x for x in args.spacings.split(",")],
-            not args.no_ddpm,
+            s.schedule.num_steps, evals, args.methods.split(","), spacings, not args.no_ddpm
         )
-        for label, n_evals, changes in chosen:
-            row = sampler_row(s, params, args.eval_n, label, n_evals, not floor, **changes)
-            floor = floor or {k: v for k, v in row.items() if k.startswith("floor_")}
-            row = {"data": name, **row, **floor}
-            set_rows.append(row)
-            print(
-                f"  {label:28s} {n_evals:4d}  P {row['precision']:.3f} R {row['recall']:.3f}"
-                f" MMD {row['mmd2']:.1e} {row['seconds']:.3f} s",
-                flush=True,
-            )
+        set_rows = solver_rows(s, params, name, chosen, args.eval_n)
         rows += set_rows
         ref = next(r for r in set_rows if r["sampler"] == "ancestral 100")
         ok = [r for r in set_rows if r["evals"] <= 8 and within(r, ref)]
