@@ -114,7 +114,8 @@ def main():
             ],
         )
     )
-    payload = {"eval_n": args.eval_n, "seed_seconds": seed_s, "rows": rows, "summary": summary}
+    payload = {"eval_n": args.eval_n, "seed_seconds": seed_s, "cpu": cpu_model(), "rows": rows,
+               "summary": summary}  # fmt: skip
     print(f"wrote {save('few_steps', payload, args.results_dir)}")
 
 
