@@ -24,8 +24,8 @@ from __future__ import annotations
 import argparse
 
 import jax
-from _common import SAMPLER_COLUMNS, cpu_model, save, seed_sampler_seconds, table
-from distill import student_rows
+from _common import cpu_model, save, seed_sampler_seconds, table
+from distill import COLUMNS, student_rows
 from solvers import METHODS, SETS, samplers, solver_rows, within
 
 from jaxdiff.runs import config, setup, train
@@ -93,14 +93,8 @@ def main():
             if seed_s:
                 row["x_seed"] = seed_s / row["seconds"]
         summary.append(summarize(set_rows, seed_s))
-    columns = [
-        *SAMPLER_COLUMNS,
-        ("x_seed", "x seed", "{:.1f}"),
-        ("distill_seconds", "distill s", "{:.1f}"),
-        ("within", "within bounds", ""),
-    ]
     print(f"\n{cpu_model()}, eval n = {args.eval_n}; seed's PyTorch sampler: {seed_s} s / 10k")
-    print(table(rows, columns))
+    print(table(rows, COLUMNS))
     print(
         table(
             summary,
