@@ -51,12 +51,14 @@ SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checker
 N = 10_000
 
 
-def student_rows(s, teacher, eval_n, light_ks="1,2,4", direct_ks="4", progressive=True):
+def student_rows(
+    s, teacher, eval_n, light_ks="1,2,4", direct_ks="4", progressive=True, features=True
+):
     """The distilled students' rows for the teacher ``(s, teacher)``, as ``jaxdiff distill``
-    makes them: light students at ``light_ks`` evaluations (with their features computed,
-    then with their inputs read from tables), direct students (the teacher's network) at
-    ``direct_ks``, and the progressive ones at 8 and 4 (rounds 64 → 4); each with its
-    distillation seconds."""
+    makes them: light students at ``light_ks`` evaluations (with their inputs read from
+    tables, and with ``features`` first with their Fourier features computed: the same
+    function, drawn slower), direct students (the teacher's network) at ``direct_ks``, and
+    the progressive ones at 8 and 4 (rounds 64 → 4); each with its distillation seconds."""
     rows = []
     restart = {"method": "restart", "spacing": "geometric"}
     ddim = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
@@ -78,9 +80,10 @@ def student_rows(s, teacher, eval_n, light_ks="1,2,4", direct_ks="4", progressiv
             spent = time.perf_counter() - t0
             draw_s = student_s
             if label == "light student":  # as jaxdiff distill writes it: input tables
-                row = sampler_row(light, student, eval_n, "light, features", k,
-                                  steps=k, **restart)  # fmt: skip
-                rows.append(row | {"distill_seconds": spent})
+                if features:
+                    row = sampler_row(light, student, eval_n, "light, features", k,
+                                      steps=k, **restart)  # fmt: skip
+                    rows.append(row | {"distill_seconds": spent})
                 t0 = time.perf_counter()
                 tab_fn, student = tabulated(light_cfg, light_fn, student)
                 spent += time.perf_counter() - t0

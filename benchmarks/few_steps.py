@@ -26,7 +26,7 @@ import argparse
 import jax
 from _common import cpu_model, save, seed_sampler_seconds, table
 from distill import COLUMNS, student_rows
-from solvers import METHODS, SETS, samplers, solver_rows, within
+from solvers import METHODS, SETS, samplers, show, solver_rows, within
 
 from jaxdiff.runs import config, setup, train
 
@@ -75,12 +75,9 @@ def main():
         restart = ("teacher restart", 4, {"method": "restart", "steps": 4})
         set_rows = solver_rows(s, params, name, [*chosen, restart], args.eval_n)
         floor = {k: v for k, v in set_rows[0].items() if k.startswith("floor_")}
-        for row in student_rows(s, params, args.eval_n, args.light, args.direct):
-            if row["sampler"] != "light, features":  # the same function, read from tables
-                set_rows.append({"data": name, **row, **floor})
-                print(f"  {row['sampler']:28s} {row['evals']:4d}  P {row['precision']:.3f}"
-                      f" R {row['recall']:.3f} MMD {row['mmd2']:.1e} {row['seconds']:.3f} s"
-                      f", distilled in {row['distill_seconds']:.1f} s", flush=True)  # fmt: skip
+        for row in student_rows(s, params, args.eval_n, args.light, args.direct, features=False):
+            set_rows.append({"data": name, **row, **floor})
+            show(row)
         rows += set_rows
         jax.clear_caches()
     seed_s = seed_sampler_seconds(N, seed_s)

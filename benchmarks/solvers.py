@@ -68,12 +68,17 @@ def solver_rows(s, params, name, chosen, eval_n) -> list[dict]:
         floor = floor or {k: v for k, v in row.items() if k.startswith("floor_")}
         row = {"data": name, **row, **floor}
         rows.append(row)
-        print(
-            f"  {label:28s} {n_evals:4d}  P {row['precision']:.3f} R {row['recall']:.3f}"
-            f" MMD {row['mmd2']:.1e} {row['seconds']:.3f} s",
-            flush=True,
-        )
+        show(row)
     return rows
+
+
+def show(row: dict) -> None:
+    """Prints one row as it comes: sampler, evaluations, P, R, MMD², seconds (and the
+    distillation's seconds where it has them)."""
+    distilled = f", distilled in {row['distill_seconds']:.1f} s" if "distill_seconds" in row else ""
+    print(f"  {row['sampler']:28s} {row['evals']:4d}  P {row['precision']:.3f}"
+          f" R {row['recall']:.3f} MMD {row['mmd2']:.1e} {row['seconds']:.3f} s{distilled}",
+          flush=True)  # fmt: skip
 
 
 def main():

@@ -234,9 +234,9 @@ def distill_run(
                 target=cfg.train.target,
                 **extra,
             )
-            if cfg.model.input_table:  # the light student's inputs, read from tables
-                tab_fn, params = tabulated(cfg.model, student_fn, params)
-                assert tab_fn == s.apply_fn
+            # The light student's inputs read from tables, where its config has them.
+            written_fn, params = tabulated(cfg.model, student_fn, params)
+            assert written_fn == s.apply_fn, "student and config differ"
             jax.block_until_ready(params)
             seconds.append(time.perf_counter() - t0)
             state = dataclasses.replace(
