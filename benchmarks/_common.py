@@ -171,6 +171,16 @@ SAMPLER_COLUMNS = [
 ]
 
 
+def trained_default(name: str):
+    """The ``default`` recipe (``jaxdiff train``'s) trained on the data set ``name``
+    in-process, with ``jaxdiff train``'s code path: ``(setup, params, fit info)``."""
+    from jaxdiff.runs import config, setup, train
+
+    s = setup.setup(config.configure(config.preset("default"), data=name))
+    state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
+    return s, setup.model_params(s, state), info
+
+
 def sampler_row(s, params, eval_n, label, evals, floor=False, n=10_000, **changes) -> dict:
     """One sampler of one run's model: ``n`` samples drawn with the run's sampler and
     ``changes``, the seconds to draw them (compiled outside the clock, the minimum of 5

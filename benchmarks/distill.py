@@ -32,11 +32,18 @@ import dataclasses
 import time
 
 import jax
-from _common import SAMPLER_COLUMNS, cpu_model, sampler_row, save, seed_sampler_seconds, table
+from _common import (
+    SAMPLER_COLUMNS,
+    cpu_model,
+    sampler_row,
+    save,
+    seed_sampler_seconds,
+    table,
+    trained_default,
+)
 from solvers import within
 
 from jaxdiff import distillation
-from jaxdiff.runs import config, setup, train
 from jaxdiff.runs.distill import BUDGETS, light_model, light_network, tabulated
 
 # The table's columns: each sampler's, then × the seed's sampler, the distillation's
@@ -119,9 +126,7 @@ def main():
     rows = []
     seed_s = seed_sampler_seconds(N)
     for name in args.only.split(",") if args.only else SETS:
-        s = setup.setup(config.configure(config.preset("default"), data=name))
-        state, _ = train.fit(s, epochs_per_call=s.config.train.epochs)
-        teacher = setup.model_params(s, state)
+        s, teacher, _ = trained_default(name)
         ddim = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
         ref = sampler_row(s, teacher, args.eval_n, "teacher ancestral", 100, True,
                    method="ddim", steps=100, eta=1.0)  # fmt: skip

@@ -19,9 +19,10 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from _common import trained_default
 
 from jaxdiff import distillation
-from jaxdiff.runs import config, draw, setup, train
+from jaxdiff.runs import draw
 from jaxdiff.runs.distill import BUDGETS, light_model, light_network, tabulated
 
 N = 5000
@@ -61,9 +62,7 @@ def main():
     sets = args.only.split(",")
     fig, axes = plt.subplots(len(sets), 5, figsize=(15, 3 * len(sets)), squeeze=False)
     for r, name in enumerate(sets):
-        s = setup.setup(config.configure(config.preset("default"), data=name))
-        state, _ = train.fit(s, epochs_per_call=s.config.train.epochs)
-        teacher = setup.model_params(s, state)
+        s, teacher, _ = trained_default(name)
         (light_s, light), direct, progressive = students(s, teacher)
         key = s.keys.sample
         panels = [

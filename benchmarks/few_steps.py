@@ -24,11 +24,9 @@ from __future__ import annotations
 import argparse
 
 import jax
-from _common import cpu_model, save, seed_sampler_seconds, table
+from _common import cpu_model, save, seed_sampler_seconds, table, trained_default
 from distill import COLUMNS, student_rows
 from solvers import METHODS, SETS, samplers, show, solver_rows, within
-
-from jaxdiff.runs import config, setup, train
 
 N = 10_000
 STUDENTS = ("light student", "direct student", "progressive student")
@@ -67,9 +65,7 @@ def main():
     rows = []
     seed_s = seed_sampler_seconds(N)
     for name in args.only.split(",") if args.only else SETS:
-        s = setup.setup(config.configure(config.preset("default"), data=name))
-        state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
-        params = setup.model_params(s, state)
+        s, params, info = trained_default(name)
         print(f"{name}: trained in {info['train_seconds']:.1f} s", flush=True)
         chosen = samplers(s.schedule.num_steps, evals, METHODS, (None, "logsnr"), args.ddpm)
         restart = ("teacher restart", 4, {"method": "restart", "steps": 4})

@@ -27,9 +27,15 @@ from __future__ import annotations
 import argparse
 
 import jax
-from _common import SAMPLER_COLUMNS, cpu_model, sampler_row, save, seed_sampler_seconds, table
-
-from jaxdiff.runs import config, setup, train
+from _common import (
+    SAMPLER_COLUMNS,
+    cpu_model,
+    sampler_row,
+    save,
+    seed_sampler_seconds,
+    table,
+    trained_default,
+)
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
 METHODS = ("ddim", "dpm-solver", "dpm-solver-3m", "sde-dpm-solver", "heun")
@@ -96,9 +102,7 @@ def main():
     rows, summary = [], []
     seed_s = seed_sampler_seconds(N)
     for name in names:
-        s = setup.setup(config.configure(config.preset("default"), data=name))
-        state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
-        params = setup.model_params(s, state)
+        s, params, info = trained_default(name)
         print(f"{name}: trained in {info['train_seconds']:.1f} s", flush=True)
         spacings = [None if x == "default" else x for x in args.spacings.split(",")]
         chosen = samplers(
