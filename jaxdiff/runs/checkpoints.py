@@ -94,9 +94,9 @@ def _mismatch(stored: dict[str, str], tree) -> str | None:
     return None
 
 
-def _manager(directory, max_to_keep: int | None = 3, create: bool = True) -> ocp.CheckpointManager:
+def _manager(directory, max_to_keep: int) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep, create=create, enable_async_checkpointing=False
+        max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
     )
     return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
 
@@ -130,11 +130,7 @@ def save(directory, state: TrainState, *, max_to_keep: int = 3) -> None:
 
 def latest_epoch(directory) -> int | None:
     """The epoch of the newest checkpoint in ``directory``, or None if there is none."""
-    path = pathlib.Path(directory)
-    if not path.is_dir():
-        return None
-    with _manager(path, create=False) as mngr:
-        return mngr.latest_step()
+    return max(_steps(pathlib.Path(directory)), default=None)
 
 
 def _param_shapes(tree) -> dict[str, tuple]:
@@ -221,8 +217,10 @@ def restore(directory, template: TrainState) -> TrainState:
     steps = _steps(path)
     if not steps:
         raise CheckpointError(f"no checkpoint found in {str(path)!r}")
-    reasons = []
-    for step in steps:
+    reasons, tried = [], set()
+    while steps:
+        step = steps.pop(0)
+        tried.add(step)
         step_dir = path / str(step)
         try:
             stored = _stored_param_shapes(step_dir)
@@ -254,14 +252,24 @@ def restore(directory, template: TrainState) -> TrainState:
                     return _from_tree(tree, template)
             except Exception as err:  # orbax raises many types for damaged files
                 reason = _first_line(err)
+        if not step_dir.exists():
+            # Not damaged: a training in another process saved newer checkpoints and
+            # deleted this one (and the older ones) while it was read.
+            steps = [s for s in _steps(path) if s not in tried]
+            continue
         reasons.append(f"epoch {step}: {reason[:160]}")
+    if not reasons:
+        raise CheckpointError(f"no checkpoint found in {str(path)!r}")
     raise CheckpointError(f"no intact checkpoint in {str(path)!r}: " + "; ".join(reasons))
 
 
 def _steps(path: pathlib.Path) -> list[int]:
-    """The finished checkpoints' epochs, newest first."""
-    with _manager(path, create=False) as mngr:
-        return sorted(mngr.all_steps(), reverse=True)
+    """The finished checkpoints' epochs, newest first.
+
+    Read from the folder's names alone: a ``CheckpointManager`` would also read every
+    step's metadata, and fail when a training in another process deletes its oldest
+    checkpoint in between (``max_to_keep``)."""
+    return sorted(ocp.utils.checkpoint_steps(path), reverse=True)
 
 
 def inspect(directory) -> list[tuple[int, str, str]]:
@@ -277,7 +285,8 @@ def inspect(directory) -> list[tuple[int, str, str]]:
         try:
             _, reason = _read(step_dir, None)
         except Exception as err:  # orbax raises many types for damaged files
-            out.append((step, "damaged", _first_line(err)))
+            if step_dir.exists():  # else deleted meanwhile by a training (see restore)
+                out.append((step, "damaged", _first_line(err)))
             continue
         if reason is not None:
             out.append((step, "damaged", reason))

@@ -62,6 +62,34 @@ def test_no_good_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monkeypatch):
+    # A training in another process saves newer checkpoints and deletes the oldest
+    # (max_to_keep) while a reader reads them: the reader lists again and takes the newest,
+    # without calling anything damaged. Simulated here by saving three newer epochs (which
+    # deletes every checkpoint listed) just before the newest listed one is read.
+    run_dir = _copy_run(trained, tmp_path)
+    ckpt_dir = run_dir / "checkpoints"
+    _, state = setup.restore(run_dir)
+    newest = _steps(run_dir)[-1]
+    read = checkpoints._read
+
+    def read_after_a_training_saved(step_dir, abstract):
+        if int(step_dir.name) == newest:
+            for e in range(newest + 1, newest + 4):
+                checkpoints.save(ckpt_dir, dataclasses.replace(state, epoch=np.int32(e)))
+            assert not step_dir.exists()
+        return read(step_dir, abstract)
+
+    monkeypatch.setattr(checkpoints, "_read", read_after_a_training_saved)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        restored = checkpoints.restore(ckpt_dir, state)
+    assert int(restored.epoch) == newest + 3
+    assert checkpoints.latest_epoch(ckpt_dir) == newest + 3
+    listed = [(step, status) for step, status, _ in checkpoints.inspect(ckpt_dir)]
+    assert listed == [(newest + e, "intact") for e in (3, 2, 1)]
+
+
 def test_a_file_posing_as_the_checkpoint_folder(trained, tmp_path):
     run_dir = _copy_run(trained, tmp_path)
 
