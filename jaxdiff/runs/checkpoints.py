@@ -201,8 +201,10 @@ def restore(directory, template: TrainState) -> TrainState:
     """Restores the newest readable checkpoint into the structure of ``template``.
 
     A checkpoint that cannot be read (truncated, corrupted) or whose bytes differ from its
-    digest is skipped and the previous one tried; the skipped ones are named in one
-    warning when an intact one is found.
+    digest is skipped and the next newest tried; the skipped ones are named in one
+    warning when an intact one is found. The folder is listed again after each skip, so
+    that a training writing into it meanwhile (saving newer checkpoints, deleting the
+    oldest) neither hides its newer ones nor makes the deleted ones count as damaged.
 
     Raises:
       CheckpointError: if ``directory`` holds no checkpoint, if the checkpoints were
@@ -252,12 +254,12 @@ def restore(directory, template: TrainState) -> TrainState:
                     return _from_tree(tree, template)
             except Exception as err:  # orbax raises many types for damaged files
                 reason = _first_line(err)
-        if not step_dir.exists():
-            # Not damaged: a training in another process saved newer checkpoints and
-            # deleted this one (and the older ones) while it was read.
-            steps = [s for s in _steps(path) if s not in tried]
-            continue
-        reasons.append(f"epoch {step}: {reason[:160]}")
+        if step_dir.exists():
+            reasons.append(f"epoch {step}: {reason[:160]}")
+        # else not damaged: a training in another process saved newer checkpoints and
+        # deleted this one (and the older ones) while it was read. Either way the folder
+        # is listed again, so that checkpoints saved meanwhile are tried first.
+        steps = [s for s in _steps(path) if s not in tried]
     if not reasons:
         raise CheckpointError(f"no checkpoint found in {str(path)!r}")
     raise CheckpointError(f"no intact checkpoint in {str(path)!r}: " + "; ".join(reasons))

@@ -90,6 +90,30 @@ def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monke
     assert listed == [(newest + e, "intact") for e in (3, 2, 1)]
 
 
+def test_a_checkpoint_saved_while_a_damaged_one_is_read_is_taken(trained, tmp_path, monkeypatch):
+    # The newest checkpoint fails to read (here: truncated; under a training, one being
+    # deleted file by file) and a newer one was saved meanwhile: restore takes the newer
+    # one, not the older ones it listed first.
+    run_dir = _copy_run(trained, tmp_path)
+    ckpt_dir = run_dir / "checkpoints"
+    _, state = setup.restore(run_dir)
+    newest = _steps(run_dir)[-1]
+    read = checkpoints._read
+
+    def read_after_a_training_saved(step_dir, abstract):
+        if int(step_dir.name) == newest:
+            checkpoints.save(ckpt_dir, dataclasses.replace(state, epoch=np.int32(newest + 1)))
+            for f in step_dir.rglob("*"):
+                if f.is_file() and f.stat().st_size > 0:
+                    f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])
+        return read(step_dir, abstract)
+
+    monkeypatch.setattr(checkpoints, "_read", read_after_a_training_saved)
+    with pytest.warns(UserWarning, match=f"epoch {newest}: .*; using epoch {newest + 1}"):
+        restored = checkpoints.restore(ckpt_dir, state)
+    assert int(restored.epoch) == newest + 1
+
+
 def test_a_file_posing_as_the_checkpoint_folder(trained, tmp_path):
     run_dir = _copy_run(trained, tmp_path)
 
