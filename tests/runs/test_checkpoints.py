@@ -34,10 +34,7 @@ def test_damaged_latest_checkpoint_falls_back_with_one_warning(trained, tmp_path
     run_dir = _copy_run(trained, tmp_path)
     steps = _steps(run_dir)
     assert len(steps) >= 2
-    latest = run_dir / "checkpoints" / str(steps[-1])
-    for f in latest.rglob("*"):
-        if f.is_file() and f.stat().st_size > 0:
-            f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])  # truncated
+    _truncate(run_dir / "checkpoints" / str(steps[-1]))
     with pytest.warns(
         UserWarning, match=f"damaged checkpoint .*epoch {steps[-1]}: .*; using epoch {steps[-2]}"
     ) as rec:
@@ -62,11 +59,17 @@ def test_no_good_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monkeypatch):
-    # A training in another process saves newer checkpoints and deletes the oldest
-    # (max_to_keep) while a reader reads them: the reader lists again and takes the newest,
-    # without calling anything damaged. Simulated here by saving three newer epochs (which
-    # deletes every checkpoint listed) just before the newest listed one is read.
+def _truncate(step_dir):
+    for f in step_dir.rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])
+
+
+def _training_saves_while_newest_is_read(trained, tmp_path, monkeypatch, saves, damage):
+    """A copy of a run in which, when restore comes to read the newest checkpoint, ``saves``
+    newer epochs have just been saved beside it (as a training in another process saves
+    them, keeping the latest three), and that checkpoint is then truncated if ``damage``.
+    Returns the checkpoint folder, a state to restore into, and that newest epoch."""
     run_dir = _copy_run(trained, tmp_path)
     ckpt_dir = run_dir / "checkpoints"
     _, state = setup.restore(run_dir)
@@ -75,12 +78,22 @@ def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monke
 
     def read_after_a_training_saved(step_dir, abstract):
         if int(step_dir.name) == newest:
-            for e in range(newest + 1, newest + 4):
+            for e in range(newest + 1, newest + 1 + saves):
                 checkpoints.save(ckpt_dir, dataclasses.replace(state, epoch=np.int32(e)))
-            assert not step_dir.exists()
+            if damage:
+                _truncate(step_dir)
         return read(step_dir, abstract)
 
     monkeypatch.setattr(checkpoints, "_read", read_after_a_training_saved)
+    return ckpt_dir, state, newest
+
+
+def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monkeypatch):
+    # Three newer epochs saved delete every checkpoint listed: restore lists again and
+    # takes the newest, without calling anything damaged.
+    ckpt_dir, state, newest = _training_saves_while_newest_is_read(
+        trained, tmp_path, monkeypatch, saves=3, damage=False
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         restored = checkpoints.restore(ckpt_dir, state)
@@ -91,24 +104,12 @@ def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monke
 
 
 def test_a_checkpoint_saved_while_a_damaged_one_is_read_is_taken(trained, tmp_path, monkeypatch):
-    # The newest checkpoint fails to read (here: truncated; under a training, one being
-    # deleted file by file) and a newer one was saved meanwhile: restore takes the newer
-    # one, not the older ones it listed first.
-    run_dir = _copy_run(trained, tmp_path)
-    ckpt_dir = run_dir / "checkpoints"
-    _, state = setup.restore(run_dir)
-    newest = _steps(run_dir)[-1]
-    read = checkpoints._read
-
-    def read_after_a_training_saved(step_dir, abstract):
-        if int(step_dir.name) == newest:
-            checkpoints.save(ckpt_dir, dataclasses.replace(state, epoch=np.int32(newest + 1)))
-            for f in step_dir.rglob("*"):
-                if f.is_file() and f.stat().st_size > 0:
-                    f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])
-        return read(step_dir, abstract)
-
-    monkeypatch.setattr(checkpoints, "_read", read_after_a_training_saved)
+    # The newest listed checkpoint fails to read (truncated here; under a training, one
+    # being deleted file by file) and a newer one was saved meanwhile: restore takes the
+    # newer one, not the older ones it listed first.
+    ckpt_dir, state, newest = _training_saves_while_newest_is_read(
+        trained, tmp_path, monkeypatch, saves=1, damage=True
+    )
     with pytest.warns(UserWarning, match=f"epoch {newest}: .*; using epoch {newest + 1}"):
         restored = checkpoints.restore(ckpt_dir, state)
     assert int(restored.epoch) == newest + 1
