@@ -270,7 +270,10 @@ def _steps(path: pathlib.Path) -> list[int]:
 
     Read from the folder's names alone: a ``CheckpointManager`` would also read every
     step's metadata, and fail when a training in another process deletes its oldest
-    checkpoint in between (``max_to_keep``)."""
+    checkpoint in between (``max_to_keep``). Empty where there is no folder (orbax 0.10
+    raises there, and every version does for a file)."""
+    if not path.is_dir():
+        return []
     return sorted(ocp.utils.checkpoint_steps(path), reverse=True)
 
 

@@ -119,7 +119,9 @@ def test_a_file_posing_as_the_checkpoint_folder(trained, tmp_path):
     run_dir = _copy_run(trained, tmp_path)
 
     shutil.rmtree(run_dir / "checkpoints")
+    assert checkpoints.latest_epoch(run_dir / "checkpoints") is None
     (run_dir / "checkpoints").write_text("not a checkpoint")
+    assert checkpoints.latest_epoch(run_dir / "checkpoints") is None
     with pytest.raises(rundir.RunError, match="does not exist"):
         setup.restore(run_dir)
 
