@@ -274,7 +274,9 @@ def _steps(path: pathlib.Path) -> list[int]:
     raises there, and every version does for a file)."""
     if not path.is_dir():
         return []
-    return sorted(ocp.utils.checkpoint_steps(path), reverse=True)
+    # orbax also takes "<anything>_<digits>" for a step; jaxdiff's are "<epoch>".
+    finished = ocp.utils.checkpoint_steps_paths(path)
+    return sorted((int(p.name) for p in finished if p.name.isdigit()), reverse=True)
 
 
 def inspect(directory) -> list[tuple[int, str, str]]:

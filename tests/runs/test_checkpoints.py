@@ -101,6 +101,8 @@ def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monke
     assert checkpoints.latest_epoch(ckpt_dir) == newest + 3
     listed = [(step, status) for step, status, _ in checkpoints.inspect(ckpt_dir)]
     assert listed == [(newest + e, "intact") for e in (3, 2, 1)]
+    (ckpt_dir / f"copy_{newest + 9}").mkdir()  # a folder orbax would take for a step
+    assert checkpoints.latest_epoch(ckpt_dir) == newest + 3
 
 
 def test_a_checkpoint_saved_while_a_damaged_one_is_read_is_taken(trained, tmp_path, monkeypatch):
