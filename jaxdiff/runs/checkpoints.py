@@ -217,8 +217,6 @@ def restore(directory, template: TrainState) -> TrainState:
     wanted = _param_shapes(target_tree)
     abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target_tree)
     steps = _steps(path)
-    if not steps:
-        raise CheckpointError(f"no checkpoint found in {str(path)!r}")
     reasons, tried = [], set()
     while steps:
         step = steps.pop(0)
