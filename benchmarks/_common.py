@@ -181,6 +181,11 @@ def trained_default(name: str):
     return s, setup.model_params(s, state), info
 
 
+def floor_of(row: dict) -> dict:
+    """The floor columns (``floor_*``, the data's own scores) of a :func:`sampler_row`."""
+    return {k: v for k, v in row.items() if k.startswith("floor_")}
+
+
 def sampler_row(s, params, eval_n, label, evals, floor=False, n=10_000, **changes) -> dict:
     """One sampler of one run's model: ``n`` samples drawn with the run's sampler and
     ``changes``, the seconds to draw them (compiled outside the clock, the minimum of 5

@@ -35,6 +35,7 @@ import jax
 from _common import (
     SAMPLER_COLUMNS,
     cpu_model,
+    floor_of,
     sampler_row,
     save,
     seed_sampler_seconds,
@@ -54,6 +55,9 @@ COLUMNS = [
     ("distill_seconds", "distill s", "{:.1f}"),
     ("within", "within bounds", ""),
 ]
+# The students' samplers: restart at geometric levels (direct), DDIM (progressive).
+RESTART = {"method": "restart", "spacing": "geometric"}
+DDIM = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
 N = 10_000
 
@@ -67,8 +71,6 @@ def student_rows(
     function, drawn slower), direct students (the teacher's network) at ``direct_ks``, and
     the progressive ones at 8 and 4 (rounds 64 → 4); each with its distillation seconds."""
     rows = []
-    restart = {"method": "restart", "spacing": "geometric"}
-    ddim = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
     light_cfg = light_model(s.config, s.train_data.shape[-1])  # jaxdiff distill's
     light_fn, light_init = light_network(s.apply_fn, teacher, light_cfg)
     light = dataclasses.replace(s, apply_fn=light_fn)
@@ -89,13 +91,13 @@ def student_rows(
             if label == "light student":  # as jaxdiff distill writes it: input tables
                 if features:
                     row = sampler_row(light, student, eval_n, "light, features", k,
-                                      steps=k, **restart)  # fmt: skip
+                                      steps=k, **RESTART)  # fmt: skip
                     rows.append(row | {"distill_seconds": spent})
                 t0 = time.perf_counter()
                 tab_fn, student = tabulated(light_cfg, light_fn, student)
                 spent += time.perf_counter() - t0
                 draw_s = dataclasses.replace(s, apply_fn=tab_fn)
-            row = sampler_row(draw_s, student, eval_n, label, k, steps=k, **restart)
+            row = sampler_row(draw_s, student, eval_n, label, k, steps=k, **RESTART)
             rows.append(row | {"distill_seconds": spent})
     student, spent = teacher, 0.0
     plan = distillation.rounds(64, 4) if progressive else []
@@ -109,7 +111,7 @@ def student_rows(
         spent += time.perf_counter() - t0
         if k in (8, 4):
             row = sampler_row(s, student, eval_n, "progressive student", k, steps=k,
-                              **ddim)  # fmt: skip
+                              **DDIM)  # fmt: skip
             rows.append(row | {"distill_seconds": spent})
     return rows
 
@@ -127,17 +129,15 @@ def main():
     seed_s = seed_sampler_seconds(N)
     for name in args.only.split(",") if args.only else SETS:
         s, teacher, _ = trained_default(name)
-        ddim = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
         ref = sampler_row(s, teacher, args.eval_n, "teacher ancestral", 100, True,
                    method="ddim", steps=100, eta=1.0)  # fmt: skip
-        floor = {k: v for k, v in ref.items() if k.startswith("floor_")}
+        floor = floor_of(ref)
         set_rows = [ref]
         for k in (8, 4):
-            row = sampler_row(s, teacher, args.eval_n, "teacher ddim", k, steps=k, **ddim)
+            row = sampler_row(s, teacher, args.eval_n, "teacher ddim", k, steps=k, **DDIM)
             set_rows.append(row)
-        restart = {"method": "restart", "spacing": "geometric"}
         set_rows.append(sampler_row(s, teacher, args.eval_n, "teacher restart", 4, steps=4,
-                                    **restart))  # fmt: skip
+                                    **RESTART))  # fmt: skip
         set_rows += student_rows(s, teacher, args.eval_n, args.light, args.direct,
                                  not args.no_progressive)  # fmt: skip
         for row in set_rows:

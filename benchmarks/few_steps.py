@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 
 import jax
-from _common import cpu_model, save, seed_sampler_seconds, table, trained_default
+from _common import cpu_model, floor_of, save, seed_sampler_seconds, table, trained_default
 from distill import COLUMNS, student_rows
-from solvers import METHODS, SETS, samplers, show, solver_rows, within
+from solvers import METHODS, SETS, cheapest_within, samplers, show, solver_rows, within
 
 N = 10_000
 STUDENTS = ("light student", "direct student", "progressive student")
@@ -36,10 +36,9 @@ def summarize(rows: list[dict], seed_s: float | None) -> dict:
     """One set's line: the reference, the cheapest solver within the bound at ≤ 8
     evaluations and the fastest student within it (or "none")."""
     ref = next(r for r in rows if r["sampler"] == "ancestral 100")
-    ok = [r for r in rows if r["within"] and r["evals"] <= 8]
-    solver = min((r for r in ok if r["sampler"] not in STUDENTS),
-                 key=lambda r: (r["evals"], r["mmd2"]), default=None)  # fmt: skip
-    student = min((r for r in ok if r["sampler"] in STUDENTS),
+    solver = cheapest_within([r for r in rows if r["sampler"] not in STUDENTS], ref)
+    student = min((r for r in rows if r["sampler"] in STUDENTS and r["within"]
+                   and r["evals"] <= 8),
                   key=lambda r: r["seconds"], default=None)  # fmt: skip
     line = {"data": ref["data"], "ref": f"{ref['precision']:.3f} / {ref['recall']:.3f} / "
             f"{ref['mmd2']:.1e}"}  # fmt: skip
@@ -70,7 +69,7 @@ def main():
         chosen = samplers(s.schedule.num_steps, evals, METHODS, (None, "logsnr"), args.ddpm)
         restart = ("teacher restart", 4, {"method": "restart", "steps": 4})
         set_rows = solver_rows(s, params, name, [*chosen, restart], args.eval_n)
-        floor = {k: v for k, v in set_rows[0].items() if k.startswith("floor_")}
+        floor = floor_of(set_rows[0])
         for row in student_rows(s, params, args.eval_n, args.light, args.direct, features=False):
             set_rows.append({"data": name, **row, **floor})
             show(row)

@@ -30,6 +30,7 @@ import jax
 from _common import (
     SAMPLER_COLUMNS,
     cpu_model,
+    floor_of,
     sampler_row,
     save,
     seed_sampler_seconds,
@@ -64,6 +65,13 @@ def within(row, ref) -> bool:
     )
 
 
+def cheapest_within(rows: list[dict], ref: dict) -> dict | None:
+    """The row of fewest network evaluations (then lowest MMD²) within ``ref``'s bounds
+    (:func:`within`) at ≤ 8 evaluations, or None."""
+    ok = [r for r in rows if r["evals"] <= 8 and within(r, ref)]
+    return min(ok, key=lambda r: (r["evals"], r["mmd2"]), default=None)
+
+
 def solver_rows(s, params, name, chosen, eval_n) -> list[dict]:
     """The rows of the samplers ``chosen`` (:func:`samplers`) of the model ``(s, params)``
     on the data set ``name``, each with the floor (the data's own scores), printed as
@@ -71,7 +79,7 @@ def solver_rows(s, params, name, chosen, eval_n) -> list[dict]:
     rows, floor = [], {}
     for label, n_evals, changes in chosen:
         row = sampler_row(s, params, eval_n, label, n_evals, not floor, **changes)
-        floor = floor or {k: v for k, v in row.items() if k.startswith("floor_")}
+        floor = floor or floor_of(row)
         row = {"data": name, **row, **floor}
         rows.append(row)
         show(row)
@@ -111,8 +119,7 @@ def main():
         set_rows = solver_rows(s, params, name, chosen, args.eval_n)
         rows += set_rows
         ref = next(r for r in set_rows if r["sampler"] == "ancestral 100")
-        ok = [r for r in set_rows if r["evals"] <= 8 and within(r, ref)]
-        best = min(ok, key=lambda r: (r["evals"], r["mmd2"])) if ok else None
+        best = cheapest_within(set_rows, ref)
         summary.append(
             {
                 "data": name,
