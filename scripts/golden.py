@@ -10,8 +10,9 @@ whether each output is bit-identical to the recorded one (and the largest differ
 where it is not). Exit status 1 if anything differs.
 
 The runs: the seed preset (30 epochs, seed 5), the fast preset (20 epochs), a
-conditional moons run with guidance, a 2-member ensemble; ``sample`` with ddpm, ddim and
-dpm-solver, a labelled guided draw and an ensemble member; ``eval`` of two runs.
+conditional moons run with guidance, a 2-member ensemble; ``sample`` with every method (ddpm,
+ddim, dpm-solver, dpm-solver-3m, sde-dpm-solver, heun, restart), a labelled guided draw
+and an ensemble member; ``eval`` of two runs.
 
 Usage: python scripts/golden.py --write DIR | --check DIR [--keep WORKDIR]
 """
@@ -45,6 +46,10 @@ SAMPLE = {
     "fast_ddim": ("fast", ["--sampler", "ddim", "--steps", "25", "--n", "3000", "--seed", "2"]),
     "fast_dpm": ("fast", ["--sampler", "dpm-solver", "--steps", "10", "--n", "3000"]),
     "fast_default": ("fast", ["--n", "70000", "--chunk", "65536"]),
+    "fast_restart": ("fast", ["--sampler", "restart", "--steps", "6", "--n", "3000"]),
+    "fast_heun": ("fast", ["--sampler", "heun", "--steps", "8", "--n", "3000"]),
+    "fast_3m": ("fast", ["--sampler", "dpm-solver-3m", "--steps", "10", "--n", "3000"]),
+    "fast_sde": ("fast", ["--sampler", "sde-dpm-solver", "--steps", "12", "--n", "3000"]),
     "moons_label": ("moons_cond", ["--label", "1", "--guidance", "2", "--n", "3000"]),
     "moons_null": ("moons_cond", ["--n", "3000"]),
     "ensemble_member": ("ensemble", ["--member", "1", "--n", "3000"]),

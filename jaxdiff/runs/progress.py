@@ -8,8 +8,8 @@ __all__ = ["Progress"]
 class Progress:
     """A rich progress bar, or nothing when disabled.
 
-    ``unit="epoch"``: epochs done of ``total``, the last loss, steps per second and the
-    time left; any other unit (``"samples"``): a count of ``total`` and the time left.
+    ``unit="epoch"``: epochs done of ``total``, the last loss, the learning rate, steps
+    per second and the time left; any other unit (``"samples"``): a count of ``total`` and the time left.
     Use as a context manager; :meth:`log` prints above the bar (or plainly without one).
     """
 
@@ -36,9 +36,10 @@ class Progress:
                 rp.MofNCompleteColumn(),
                 rp.BarColumn(),
                 rp.TextColumn("loss {task.fields[loss]}"),
+                rp.TextColumn("lr {task.fields[lr]}"),
                 rp.TextColumn("{task.fields[rate]} steps/s"),
             )
-            fields = {"loss": "-", "rate": "-"}
+            fields = {"loss": "-", "lr": "-", "rate": "-"}
         else:
             columns = (rp.TextColumn(self.unit), rp.MofNCompleteColumn(), rp.BarColumn())
             fields = {}
@@ -51,12 +52,17 @@ class Progress:
         )
         return self
 
-    def update(self, epoch: int, loss: float, epochs: int, seconds: float) -> None:
-        """Epoch ``epoch`` reached, ``epochs`` of them in ``seconds``, last loss ``loss``."""
+    def update(self, epoch: int, loss: float, epochs: int, seconds: float, lr: float) -> None:
+        """Epoch ``epoch`` reached, ``epochs`` of them in ``seconds``, last loss ``loss``
+        at learning rate ``lr``."""
         if self.progress is not None:
             rate = epochs * self.steps_per_epoch / max(seconds, 1e-9)
             self.progress.update(
-                self.task, completed=epoch, loss=f"{loss:.5f}", rate=f"{rate:,.0f}"
+                self.task,
+                completed=epoch,
+                loss=f"{loss:.5f}",
+                lr=f"{lr:.3g}",
+                rate=f"{rate:,.0f}",
             )
 
     def advance(self, amount: int) -> None:

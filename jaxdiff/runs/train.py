@@ -93,6 +93,7 @@ def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool) -> None:
             raise RunError(
                 f"--resume needs the settings of {str(run_dir)!r} (only --epochs may change)"
             )
+        config.resume_config(saved, epochs=cfg.train.epochs)  # not past a rate's horizon
         if checkpoints.latest_epoch(ckpt_dir) is None:
             raise RunError(f"--resume: no checkpoint in {str(ckpt_dir)!r}")
     elif checkpoints.latest_epoch(ckpt_dir) is not None:
@@ -157,7 +158,7 @@ class _Recorder:
         self.state = st
         if epoch % self.every == 0 or epoch == s.config.train.epochs:
             checkpoints.save(self.ckpt_dir, st)
-        self.bar.update(epoch, float(losses[-1]), len(losses), seconds)
+        self.bar.update(epoch, float(losses[-1]), len(losses), seconds, row["lr"])
 
 
 def _epoch_of(state) -> int:

@@ -85,8 +85,9 @@ def test_resume_accepts_equal_settings_and_names_a_differing_one():
         config.preset("fast"), data="moons", seed=3, learning_rate=0.01, epochs=200
     )
     same = dict(data="moons", seed=3, learning_rate=0.01)
-    resumed = config.resume_config(started, "fast", epochs=400, **same)
-    assert resumed.train.epochs == 400 and resumed.train.lr_decay_epochs == 200  # kept
+    resumed = config.resume_config(started, "fast", epochs=150, **same)
+    assert resumed.train.epochs == 150 and resumed.train.lr_decay_epochs == 200  # kept
+    assert config.resume_config(started, "fast", epochs=200, **same).train.epochs == 200
     assert config.resume_config(started) == started  # nothing given: the saved settings
     assert config.resume_config(started, None, learning_rate=0.01) == started
     with pytest.raises(ValueError, match=r"started with train\.learning_rate = 0\.01, this"):
@@ -95,6 +96,15 @@ def test_resume_accepts_equal_settings_and_names_a_differing_one():
         config.resume_config(started, None, seed=4)
     with pytest.raises(ValueError, match=r"started with data\.name = 'moons'"):
         config.resume_config(started, None, data="circles")
+
+
+def test_resume_refuses_epochs_past_a_cosine_rate_horizon():
+    started = config.configure(config.preset("default"), data="moons", epochs=20)
+    assert started.train.lr_decay_epochs == 20
+    with pytest.raises(ValueError, match=r"--epochs 40: .* decays to 0 at epoch 20 .* 21 to 40"):
+        config.resume_config(started, None, epochs=40)
+    seed = config.configure(config.preset("seed"), epochs=20)  # a constant rate
+    assert config.resume_config(seed, None, epochs=40).train.epochs == 40
 
 
 def test_student_network_choices_and_students_written_before_them():

@@ -5,7 +5,7 @@ from jaxdiff.runs.progress import Progress
 
 def test_disabled_bar_prints_only_log_lines(capsys):
     with Progress(False, total=10) as bar:
-        bar.update(3, 0.5, 3, 1.0)
+        bar.update(3, 0.5, 3, 1.0, 1e-3)
         bar.advance(2)
         bar.log("epoch 3")
     assert capsys.readouterr().out == "epoch 3\n"
@@ -17,6 +17,7 @@ def test_enabled_bar_counts_to_its_total():
         bar.advance(6)
         assert bar.progress.tasks[0].completed == 10
     with Progress(True, total=5, start=2, steps_per_epoch=10) as bar:
-        bar.update(5, 0.25, 3, 0.5)
+        bar.update(5, 0.25, 3, 0.5, 0.00125)
         task = bar.progress.tasks[0]
         assert task.completed == 5 and task.fields["rate"] == "60"
+        assert task.fields["lr"] == "0.00125"

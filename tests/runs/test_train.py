@@ -91,6 +91,18 @@ def _metrics_lines(run_dir):
 
 
 @pytest.mark.slow  # fault injection into a real process: a step of .ci/run of its own
+def test_resume_past_a_cosine_rate_horizon_is_refused_in_one_line(tmp_path):
+    """A default-preset run of 20 epochs has a learning rate of 0 from epoch 21 on:
+    ``--resume --epochs 40`` exits 2 naming the horizon, before anything is trained."""
+    cfg = config.configure(config.preset("default"), data="moons", epochs=20)
+    (tmp_path / "config.json").write_text(cfg.to_json())
+    result = jaxdiff("train", "--out", tmp_path, "--resume", "--epochs", "40", check=False)
+    assert result.returncode == 2
+    assert "decays to 0 at epoch 20" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
 def test_sigkill_then_resume_equals_uninterrupted_bit_for_bit(trained, tmp_path):
     crashed = tmp_path / "crashed"
     env = ENV  # shares the session's compilation cache with the in-process runs
