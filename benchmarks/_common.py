@@ -174,9 +174,9 @@ SAMPLER_COLUMNS = [
 def trained_default(name: str):
     """The ``default`` recipe (``jaxdiff train``'s) trained on the data set ``name``
     in-process, with ``jaxdiff train``'s code path: ``(setup, params, fit info)``."""
-    from jaxdiff.runs import config, setup, train
+    from jaxdiff.runs import overrides, presets, setup, train
 
-    s = setup.setup(config.configure(config.preset("default"), data=name))
+    s = setup.setup(overrides.configure(presets.preset("default"), data=name))
     state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
     return s, setup.model_params(s, state), info
 

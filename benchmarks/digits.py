@@ -17,14 +17,14 @@ import dataclasses
 from _common import QUALITY_COLUMNS, cpu_model, save, table
 
 from jaxdiff import models
-from jaxdiff.runs import config, draw, evaluate, setup, train
+from jaxdiff.runs import config, draw, evaluate, overrides, presets, setup, train
 
 
 def recipe(epochs: int) -> config.Config:
     """``--data digits --conditional --no-standardize --features none --width 512`` on the
     default preset, batch 128 at 2e-3 for ``epochs``, sampled over all 1000 steps."""
-    cfg = config.configure(
-        config.preset("default"),
+    cfg = overrides.configure(
+        presets.preset("default"),
         data="digits",
         conditional=True,
         standardize=False,

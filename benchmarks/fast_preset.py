@@ -20,7 +20,7 @@ import jax
 import numpy as np
 
 from jaxdiff import data, metrics
-from jaxdiff.runs import config, draw, rundir, setup, train
+from jaxdiff.runs import draw, presets, rundir, setup, train
 
 
 def score(samples, fresh):
@@ -28,8 +28,8 @@ def score(samples, fresh):
 
 
 def candidates():
-    fast = config.preset("fast")
-    seed = config.preset("seed")
+    fast = presets.preset("fast")
+    seed = presets.preset("seed")
 
     def with_(cfg, **sections):
         out = cfg

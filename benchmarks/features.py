@@ -1,13 +1,13 @@
 """What one network evaluation costs, and what the Fourier features' sine and cosine take
-of it: ``models.sincos_turns`` against XLA's own ``jnp.sin``/``jnp.cos`` of the same
+of it: ``features.sincos_turns`` against XLA's own ``jnp.sin``/``jnp.cos`` of the same
 angles, alone and inside the ``default`` recipe's network; the light student's network
-(``models.lighten`` of it), with its Fourier inputs computed and read from tables
-(``models.tabulate_inputs``, as ``jaxdiff distill --student light`` writes it), and the
+(``students.lighten`` of it), with its Fourier inputs computed and read from tables
+(``students.tabulate_inputs``, as ``jaxdiff distill --student light`` writes it), and the
 seed's beside them.
 
 All on 10,000 rows (the size of every sampling table), one step ``t`` per call as a
 sampler makes it; the minimum of ``--repeats`` calls after one compiling call. The XLA
-rows swap ``models.sincos_turns`` for ``jnp.sin``/``jnp.cos`` of ``2πu`` while they are
+rows swap ``features.sincos_turns`` for ``jnp.sin``/``jnp.cos`` of ``2πu`` while they are
 traced, so the two networks differ in nothing else.
 
 Usage: python benchmarks/features.py [--repeats 30] [--results-dir DIR]
@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 from _common import block, cpu_model, save, table, timed
 
-from jaxdiff import models
-from jaxdiff.runs import config, setup
+from jaxdiff import features, models, students
+from jaxdiff.runs import presets, setup
 from jaxdiff.runs.distill import TABLE_BOUND, TABLE_POINTS
 
 N = 10_000
@@ -37,12 +37,12 @@ def _xla_sincos(u):
 
 @contextlib.contextmanager
 def _xla_features():
-    fast = models.sincos_turns
-    models.sincos_turns = _xla_sincos
+    fast = features.sincos_turns
+    features.sincos_turns = _xla_sincos
     try:
         yield
     finally:
-        models.sincos_turns = fast
+        features.sincos_turns = fast
 
 
 def _network(model):
@@ -58,7 +58,7 @@ def main():
 
     x = jax.random.normal(jax.random.key(1), (N, 2))
     t = jnp.int32(500)
-    default = setup.build_model(config.preset("default").model, num_steps=1000, data_dim=2)
+    default = setup.build_model(presets.preset("default").model, num_steps=1000, data_dim=2)
     rows = []
 
     def row(label, fn):
@@ -66,11 +66,11 @@ def main():
         print(f"{label:<44} {rows[-1]['ms']:7.2f} ms", flush=True)
 
     size, scale = default.feature_size, default.feature_scale
-    features = jax.jit(lambda x: models.fourier(x, size, scale))
+    fourier = jax.jit(lambda x: features.fourier(x, size, scale))
     with _xla_features():
-        xla_features = jax.jit(lambda x: models.fourier(x, size, scale))
+        xla_features = jax.jit(lambda x: features.fourier(x, size, scale))
         row("Fourier features, XLA sin/cos", lambda: block(xla_features(x)))
-    row("Fourier features, sincos_turns", lambda: block(features(x)))
+    row("Fourier features, sincos_turns", lambda: block(fourier(x)))
 
     with _xla_features():
         f, params = _network(default)
@@ -79,7 +79,7 @@ def main():
     row("default network, sincos_turns", lambda: block(f(params, x, t)))
     f, params = _network(default.clone(input_features="none"))
     row("default network without input features", lambda: block(f(params, x, t)))
-    light = models.lighten(default, models.functional(default, jax.random.key(0))[1])[0].model
+    light = students.lighten(default, models.functional(default, jax.random.key(0))[1])[0].model
     f, params = _network(light)
     row("light student network (models.lighten)", lambda: block(f(params, x, t)))
     f, params = _network(light.clone(input_table=TABLE_POINTS, input_bound=TABLE_BOUND))

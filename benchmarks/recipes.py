@@ -29,7 +29,7 @@ import numpy as np
 from _common import QUALITY_COLUMNS, cpu_model, save, table
 
 from jaxdiff import models
-from jaxdiff.runs import config, draw, evaluate, setup, train
+from jaxdiff.runs import config, draw, evaluate, overrides, presets, setup, train
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
 SHAPES = ("pinwheel", "spirals")
@@ -58,7 +58,7 @@ def spirals(seed: int, n: int = 10_000) -> np.ndarray:
 
 def candidates() -> dict[str, config.Config]:
     """The recipes compared: the presets, and ``default`` (``jaxdiff train``'s)."""
-    return {name: config.preset(name) for name in ("fast", "default")}
+    return {name: presets.preset(name) for name in ("fast", "default")}
 
 
 def _score(s, samples, n):
@@ -112,8 +112,8 @@ def run_peer(s, eval_n, work: pathlib.Path):
 
 def _config_for(cfg: config.Config, data_name: str, path: str | None) -> config.Config:
     if path is not None:
-        return config.configure(cfg, data=path)
-    return config.configure(cfg, data=data_name)
+        return overrides.configure(cfg, data=path)
+    return overrides.configure(cfg, data=data_name)
 
 
 def main():

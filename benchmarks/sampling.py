@@ -20,7 +20,7 @@ import torch_seed
 from _common import block, matmul_peak, mlp_flops_per_row, save, table, timed
 
 from jaxdiff import data, metrics, models, samplers, schedules, solvers
-from jaxdiff.runs import config, draw, setup, train
+from jaxdiff.runs import draw, presets, setup, train
 
 
 def _model(num_steps):
@@ -72,7 +72,7 @@ def speed_row(n, num_steps, torch_ok, torch_limit):
 
 
 def quality_rows(n):
-    cfg = config.preset("fast")
+    cfg = presets.preset("fast")
     s = setup.setup(cfg)
     t0 = time.perf_counter()
     state, info = train.fit(s, epochs_per_call=cfg.train.epochs)

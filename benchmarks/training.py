@@ -18,7 +18,7 @@ import torch_seed
 from _common import block, matmul_peak, mlp_flops_per_row, save, table, timed
 
 from jaxdiff import data, losses, metrics, models, schedules, training
-from jaxdiff.runs import config, draw, setup, train
+from jaxdiff.runs import draw, presets, setup, train
 
 SEED_STEPS = 4000 * 79  # the seed's 4000 epochs of 79 batches
 
@@ -142,7 +142,7 @@ def profile(x, batch=128, trace_dir=None):
 def time_to_quality(threshold, chunk=10, max_epochs=300):
     """Training seconds of the fast preset until its samples reach ``threshold`` sliced
     W2 against a fresh draw (sampling and scoring are outside the clock)."""
-    cfg = config.preset("fast")
+    cfg = presets.preset("fast")
     s = setup.setup(cfg)
     fresh = data.s_curve(99, 10_000)
     key = jax.random.key(0)

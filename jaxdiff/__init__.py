@@ -1,7 +1,9 @@
 """jaxdiff: functional JAX denoising diffusion (DDPM and its fast samplers) for small data.
 
 The library is this package's modules outside ``jaxdiff.runs`` (the application layer
-of run directories) and ``jaxdiff.cli`` (the command line); it touches no files.
+of run directories) and ``jaxdiff.cli`` (the command line). ``jaxdiff.load(path)``, a
+trained model from a run directory, is the application's
+:func:`jaxdiff.runs.trained.load`, imported when first used.
 """
 
 from importlib import metadata as _metadata
@@ -41,6 +43,15 @@ from jaxdiff.training import make_optimizer as make_optimizer
 from jaxdiff.training import train_epoch as train_epoch
 from jaxdiff.training import train_epochs as train_epochs
 from jaxdiff.training import train_step as train_step
+
+
+def __getattr__(name: str):
+    if name == "load":  # the application layer, imported only when asked for
+        from jaxdiff.runs.trained import load
+
+        return load
+    raise AttributeError(f"module 'jaxdiff' has no attribute {name!r}")
+
 
 try:
     __version__ = _metadata.version("jaxdiff")

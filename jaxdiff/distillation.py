@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdiff import grids, models, validate
+from jaxdiff import grids, students, validate
 from jaxdiff.schedules import Schedule
 from jaxdiff.solvers import data_prediction
 
@@ -267,11 +267,11 @@ def distill_endpoints(
     ``max(16, ⌈ode_steps (t+1)/T⌉)`` steps (64 from ``T-1``: fewer below, where the
     ODE is nearly straight). The student, ``student = (student_fn, student_params)`` or
     by default the teacher's own ``(apply_fn, teacher_params)``, starts from those
-    parameters (a cheaper network started near the teacher: :func:`jaxdiff.models.lighten`)
+    parameters (a cheaper network started near the teacher: :func:`jaxdiff.students.lighten`)
     and takes ``iterations`` Adam steps (linear decay of ``learning_rate`` to 0) on the
     mean squared error of its data prediction ``x_θ(z, t)`` against the endpoint, levels
     mixed in every batch (a student with step tables trains only its tables' rows at the
-    levels, :func:`jaxdiff.models.on_steps`: the same parameters at less cost per step).
+    levels, :func:`jaxdiff.students.on_steps`: the same parameters at less cost per step).
     One compiled ``lax.scan``. Returns ``(student params, losses)``.
     """
     steps = validate.positive_int("steps", steps)
@@ -294,9 +294,9 @@ def distill_endpoints(
     optimizer = optax.adam(optax.linear_schedule(learning_rate, 0.0, iterations))
     student_fn, student_params = student or (apply_fn, teacher_params)
     restore = None
-    if models.has_step_tables(student_fn):
+    if students.has_step_tables(student_fn):
         # Only the levels' rows of its step tables train (the same parameters, cheaper).
-        student_fn, student_params, restore = models.on_steps(student_fn, student_params, levels)
+        student_fn, student_params, restore = students.on_steps(student_fn, student_params, levels)
     params, losses = _fit_endpoints(
         jax.random.fold_in(key, steps + 1),
         student_params,

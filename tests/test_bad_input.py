@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxdiff import data, fitting, likelihood, metrics, models, samplers, schedules, training
-from jaxdiff.runs import config, rundir, setup
+from jaxdiff.runs import config, presets, rundir, setup
 
 NET = None
 
@@ -116,7 +116,7 @@ CASES = [
         "data set must be one of ['checkerboard', 'circles', 'digits', 'eight_gaussians', "
         "'moons', 's_curve', 'swiss_roll'], got 'spiral'",
     ),
-    ("unknown preset", lambda: config.preset("fastest"), ValueError, "preset must be one of"),
+    ("unknown preset", lambda: presets.preset("fastest"), ValueError, "preset must be one of"),
     ("unknown sampler", lambda: _sample(method="euler"), ValueError, "method must be one of"),
     (
         "unknown schedule kind",

@@ -291,13 +291,13 @@ def test_resume_takes_the_command_line_that_started_the_run(tmp_path):
 def test_flags_become_settings_including_a_negative_switch():
     from jaxdiff.cli import commands
     from jaxdiff.cli import parser as cli_parser
-    from jaxdiff.runs import config
+    from jaxdiff.runs import overrides, presets
 
     parser, _ = cli_parser.build()
     argv = ["train", "--out", "r", "--no-standardize", "--no-residual", "--features", "fourier"]
     given = commands.settings(parser.parse_args(argv))
     assert given == {"standardize": False, "residual": False, "input_features": "fourier"}
-    cfg = config.configure(config.preset("default"), **given)
+    cfg = overrides.configure(presets.preset("default"), **given)
     assert (cfg.data.standardize, cfg.model.residual) == (False, False)
     given = commands.settings(parser.parse_args(["train", "--out", "r", "--timesteps", "50"]))
-    assert config.configure(config.preset("seed"), **given).schedule.num_steps == 50
+    assert overrides.configure(presets.preset("seed"), **given).schedule.num_steps == 50

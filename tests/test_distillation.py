@@ -13,7 +13,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import data, distillation, fitting, metrics, models, samplers, schedules, training
+from jaxdiff import (
+    data,
+    distillation,
+    fitting,
+    metrics,
+    models,
+    samplers,
+    schedules,
+    students,
+    training,
+)
 
 
 def test_round_grids_are_every_other_teacher_step():
@@ -173,7 +183,7 @@ def test_direct_student_beats_its_teachers_two_step_ddim_on_a_multimodal_set():
     assert mmd_s < mmd_r, (mmd_s, mmd_r)
 
     # The light student (jaxdiff distill's default network) meets the same bounds.
-    light_fn, light_init = models.lighten(model, teacher)
+    light_fn, light_init = students.lighten(model, teacher)
     light, _ = distillation.distill_endpoints(
         jax.random.key(3), apply_fn, teacher, sched, x, 2, pairs=8192, iterations=1500,
         target="v", student=(light_fn, light_init),

@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import ENV
 
@@ -27,7 +28,7 @@ def _run(tmp_path, name, *args):
 
 
 def test_every_example_is_tested():
-    tested = {"own_points.py", "custom_loop.py", "anomaly_score.py"}
+    tested = {"own_points.py", "custom_loop.py", "anomaly_score.py", "load_and_sample.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -46,3 +47,10 @@ def test_anomaly_score(tmp_path):
     out = _run(tmp_path, "anomaly_score.py")
     auc = float(out.split("AUC of the score (moons above box): ")[1].split()[0])
     assert 0.0 <= auc <= 1.0
+
+
+def test_load_and_sample(tmp_path):
+    out = _run(tmp_path, "load_and_sample.py")
+    assert "loaded epoch 5: 2000 samples" in out and "the same samples" in out
+    assert np.load(tmp_path / "moons_samples.npy").shape == (2000, 2)
+    assert (tmp_path / "moons-model" / "params_digest.json").is_file()

@@ -16,13 +16,13 @@ import sys
 import jax
 import numpy as np
 
-from jaxdiff.runs import config, draw, evaluate, setup, train
+from jaxdiff.runs import config, draw, evaluate, presets, setup, train
 
 RECORD = pathlib.Path(__file__).parent / "data" / "golden.json"
 
 
 def _small(name: str, epochs: int) -> config.Config:
-    cfg = config.preset(name)
+    cfg = presets.preset(name)
     return dataclasses.replace(
         cfg,
         data=dataclasses.replace(cfg.data, n=2000),

@@ -146,9 +146,9 @@ def test_seed_preset_learns_the_s_curve():
     epochs the model scored 4.2e-2 / 0.56, no better than the box: short seed training
     cannot be told from a rectangle, so this test needs the longer run (``pytest -m slow``).
     """
-    from jaxdiff.runs import config, setup
+    from jaxdiff.runs import presets, setup
 
-    s = setup.setup(config.preset("seed"))
+    s = setup.setup(presets.preset("seed"))
     state, info = fitting.fit(
         s.state, s.data, spec=s.spec, schedule=s.schedule, epochs=600, epochs_per_call=150
     )

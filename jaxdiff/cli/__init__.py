@@ -3,7 +3,7 @@
 
 Every mistake of the user's ends in one line on stderr and exit code 2, never a
 traceback. This package only parses (:mod:`~jaxdiff.cli.parser`) and calls
-(:mod:`~jaxdiff.cli.commands`): flags become settings (``runs.config.configure``) or
+(:mod:`~jaxdiff.cli.commands`): flags become settings (``runs.overrides.configure``) or
 arguments of the application layer (``jaxdiff.runs``), whose checks and rules apply.
 """
 

@@ -53,7 +53,7 @@ def settings(args) -> dict:
 
 
 def train(args) -> int:
-    from jaxdiff.runs import config, evaluate, train
+    from jaxdiff.runs import evaluate, overrides, presets, train
 
     if args.distributed:
         from jaxdiff import parallel
@@ -71,7 +71,7 @@ def train(args) -> int:
     if args.resume:
         cfg = train.resume_config(args.out, preset, **given)
     else:
-        cfg = config.configure(config.preset(preset or "default"), **given)
+        cfg = overrides.configure(presets.preset(preset or "default"), **given)
     log_every = 100 if args.command == "demo" and not args.quiet else None
     report = train.train_run(
         cfg,
@@ -110,9 +110,7 @@ def eval_(args) -> int:
 
 
 def sample(args) -> int:
-    import jax
-
-    from jaxdiff.runs import draw, setup
+    from jaxdiff.runs import trained
 
     out = pathlib.Path(args.out)
     if out.suffix != ".npy":
@@ -121,19 +119,15 @@ def sample(args) -> int:
         raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
     if not os.access(out.parent, os.W_OK):
         raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
-    s, state = setup.restore(args.run)
-    params = setup.model_params(s, state, args.member)
-    key = s.keys.sample if args.seed is None else jax.random.key(args.seed)
+    model = trained.load(args.run, member=args.member)
     t0 = time.perf_counter()
-    draw.draw(
-        s,
-        params,
-        key,
+    model.sample(
         args.n,
+        seed=args.seed,
         out=out,
         chunk=args.chunk,
         progress=not args.quiet,
-        labels=args.label,
+        label=args.label,
         guidance=args.guidance,
         method=args.sampler,
         steps=args.steps,

@@ -28,7 +28,15 @@ import orbax.checkpoint as ocp
 from jaxdiff.runs.rundir import WriteError
 from jaxdiff.training import TrainState
 
-__all__ = ["CheckpointError", "digest", "inspect", "latest_epoch", "restore", "save"]
+__all__ = [
+    "CheckpointError",
+    "digest",
+    "inspect",
+    "latest_epoch",
+    "restore",
+    "restore_params",
+    "save",
+]
 
 # orbax logs every save at INFO through absl, and each file it fails to read at ERROR;
 # jaxdiff reports every failure itself (one warning or one error), so only CRITICAL passes.
@@ -75,7 +83,7 @@ def digest(tree) -> dict[str, str]:
     return out
 
 
-def _mismatch(stored: dict[str, str], tree) -> str | None:
+def mismatch(stored: dict[str, str], tree) -> str | None:
     """What differs between a stored digest and ``tree``'s, or None. Compared as
     multisets of leaf digests, so the check does not depend on how orbax names the leaves
     of a restored tree; a difference names the stored leaves whose bytes were not found."""
@@ -171,7 +179,7 @@ def _read(step_dir: pathlib.Path, abstract) -> tuple[dict, str | None]:
     if item.name == "default":
         return tree, None
     stored = _read_digest(step_dir)
-    return tree, _mismatch(stored, tree)
+    return tree, mismatch(stored, tree)
 
 
 def _read_digest(step_dir: pathlib.Path) -> dict[str, str]:
@@ -210,12 +218,33 @@ def restore(directory, template: TrainState) -> TrainState:
       CheckpointError: if ``directory`` holds no checkpoint, if the checkpoints were
         written for a model of other sizes, or if none of them can be read.
     """
+    target_tree = _to_tree(template)
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target_tree)
+    tree, _ = _newest_intact(directory, _param_shapes(target_tree), abstract)
+    return _from_tree(tree, template)
+
+
+def restore_params(directory, params_like) -> tuple[dict, int]:
+    """``(parameters, epoch)`` of the newest intact checkpoint, as :func:`restore` finds
+    it: the EMA parameters where the run keeps them, else the trained ones. Reads the
+    stored tree as it is (no optimiser is needed to describe it); ``params_like`` (arrays
+    or ``jax.ShapeDtypeStruct``) gives the shapes the model expects.
+
+    Raises:
+      CheckpointError: as :func:`restore`.
+    """
+    wanted = _param_shapes({"params": params_like})
+    tree, step = _newest_intact(directory, wanted, None)
+    return tree.get("ema_params", tree["params"]), step
+
+
+def _newest_intact(directory, wanted: dict[str, tuple], abstract) -> tuple[dict, int]:
+    """The stored tree and epoch of the newest intact checkpoint (see :func:`restore`),
+    read onto ``abstract`` (None: as stored), after checking its parameters' shapes
+    against ``wanted``."""
     path = pathlib.Path(directory)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint directory {str(path)!r} does not exist")
-    target_tree = _to_tree(template)
-    wanted = _param_shapes(target_tree)
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target_tree)
     steps = _steps(path)
     reasons, tried = [], set()
     while steps:
@@ -247,9 +276,9 @@ def restore(directory, template: TrainState) -> TrainState:
                         warnings.warn(
                             f"damaged checkpoint in {str(path)!r} ({'; '.join(reasons)}); "
                             f"using epoch {step}",
-                            stacklevel=2,
+                            stacklevel=3,
                         )
-                    return _from_tree(tree, template)
+                    return tree, step
             except Exception as err:  # orbax raises many types for damaged files
                 reason = _first_line(err)
         if step_dir.exists():

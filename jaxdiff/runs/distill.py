@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jaxdiff import distillation, models, validate
+from jaxdiff import distillation, models, students, validate
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, DistillConfig, ModelConfig
 from jaxdiff.runs.draw import draw, final_labels
@@ -40,8 +40,8 @@ __all__ = [
     "tabulated",
 ]
 
-# Files a student shares with its teacher: the data copy and the normaliser.
-_SHARED = ("data.npy", "data.npz", "normalizer.json")
+# Files a student shares with its teacher: the data copy, the normaliser, class names.
+_SHARED = ("data.npy", "data.npz", "normalizer.json", "classes.json")
 
 STEPS = (1, 2, 4, 8)
 # Each method's round.
@@ -69,17 +69,17 @@ BUDGETS = {
     ("direct", "light"): Budget(12_000, 40_000, 1e-3),
     ("progressive", "teacher"): Budget(1000, None, 3e-4),
 }
-# The light student's input tables (models.tabulate_inputs): points per coordinate, and
+# The light student's input tables (students.tabulate_inputs): points per coordinate, and
 # the half-range in standard deviations of the data; only up to TABLE_DIMS coordinates
 # (the tables hold D x 4 x 2047 x width floats, 4.2 MB per coordinate at width 128).
 TABLE_POINTS, TABLE_BOUND, TABLE_DIMS = 2048, 8.0, 8
 
 
 def light_model(teacher: Config, data_dim: int) -> ModelConfig:
-    """The ``"light"`` student's network (:func:`jaxdiff.models.lighten` of the teacher's):
+    """The ``"light"`` student's network (:func:`jaxdiff.students.lighten` of the teacher's):
     step tables, one residual block fewer (when there are two or more), ReLU; distilled
     with the Fourier features computed, then read from tables
-    (:func:`jaxdiff.models.tabulate_inputs`) when the teacher has them, its data are
+    (:func:`jaxdiff.students.tabulate_inputs`) when the teacher has them, its data are
     standardized and ``data_dim <= TABLE_DIMS``."""
     model = teacher.model
     drop = 1 if model.residual and model.depth > 1 else 0
@@ -94,22 +94,24 @@ def light_model(teacher: Config, data_dim: int) -> ModelConfig:
 
 def light_network(teacher_fn, teacher_params, light: ModelConfig):
     """The network a ``"light"`` student is distilled into, started from its teacher's
-    parameters: :func:`jaxdiff.models.lighten` with the blocks and activation that
+    parameters: :func:`jaxdiff.students.lighten` with the blocks and activation that
     ``light`` (:func:`light_model`) chose; its Fourier features computed. Returns
     ``(apply_fn, params)``."""
     teacher = teacher_fn.model
-    return models.lighten(
+    return students.lighten(
         teacher, teacher_params, drop=teacher.depth - light.depth, activation=light.activation
     )
 
 
 def tabulated(light: ModelConfig, apply_fn, params):
     """A distilled light student as ``jaxdiff distill`` writes it: its inputs read from
-    tables (:func:`jaxdiff.models.tabulate_inputs`) of the size and bound ``light``
+    tables (:func:`jaxdiff.students.tabulate_inputs`) of the size and bound ``light``
     chose, or unchanged where ``light`` has none. Returns ``(apply_fn, params)``."""
     if not light.input_table:
         return apply_fn, params
-    return models.tabulate_inputs(apply_fn, params, size=light.input_table, bound=light.input_bound)
+    return students.tabulate_inputs(
+        apply_fn, params, size=light.input_table, bound=light.input_bound
+    )
 
 
 def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_dim: int) -> Config:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +19,9 @@ from jaxdiff import models, samplers, validate
 from jaxdiff.runs.progress import Progress
 from jaxdiff.runs.rundir import atomic_path
 from jaxdiff.runs.setup import Setup
+
+if TYPE_CHECKING:
+    from jaxdiff.runs.trained import TrainedModel
 
 __all__ = ["BLOCK", "draw", "final_labels", "label_index", "options"]
 
@@ -34,7 +38,9 @@ def final_labels(s: Setup, n: int) -> np.ndarray | None:
     return rng.choice(s.labels, n).astype(np.int32)
 
 
-def options(s: Setup, labels=None, guidance=None, **changes) -> samplers.SamplerOptions:
+def options(
+    s: Setup | TrainedModel, labels=None, guidance=None, **changes
+) -> samplers.SamplerOptions:
     """The run's sampler with ``changes`` (``method``, ``steps``, ``eta``; None: the
     run's), for drawing with ``labels``.
 
@@ -53,7 +59,7 @@ def options(s: Setup, labels=None, guidance=None, **changes) -> samplers.Sampler
     return s.sampler.replace(guidance=guidance, **changes)
 
 
-def label_index(s: Setup, label: str) -> int:
+def label_index(s: Setup | TrainedModel, label: str) -> int:
     """The class of ``label``: one of the run's class names, or an index written out."""
     names = s.label_names or ()
     if label in names:
@@ -64,7 +70,7 @@ def label_index(s: Setup, label: str) -> int:
     raise validate.InvalidValue("label", expected, label)
 
 
-def _check_labels(s: Setup, labels, n: int) -> np.ndarray | None:
+def _check_labels(s: Setup | TrainedModel, labels, n: int) -> np.ndarray | None:
     if labels is None:
         return None
     if isinstance(labels, str):
@@ -88,7 +94,7 @@ def _draw_blocks(keys, labels, apply_fn, params, schedule, rows, options):
 
 
 def draw(
-    s: Setup,
+    s: Setup | TrainedModel,
     params,
     key: jax.Array,
     n: int,
@@ -102,6 +108,9 @@ def draw(
 ) -> np.ndarray:
     """``n`` samples in data units from the run's model with the run's sampler settings.
 
+    ``s`` is the run's :class:`Setup` (while training) or a loaded
+    :class:`~jaxdiff.runs.trained.TrainedModel`.
+
     ``changes`` and ``guidance`` change the sampler (see :func:`options`); ``labels``
     (conditional runs): one class for every row (an index, or a class name as a string)
     or one per row, ``(n,)``.
@@ -113,7 +122,7 @@ def draw(
     """
     n = validate.positive_int("n", n)
     chunk = validate.positive_int("chunk", chunk)
-    dim = s.data.shape[1]
+    dim = s.data_dim
     opts = options(s, labels, guidance, **changes).for_schedule(s.schedule)
     labels = _check_labels(s, labels, n)
     block = min(n, BLOCK)
@@ -142,7 +151,7 @@ def draw(
     return np.load(out, mmap_mode="r")
 
 
-def _fill(result, *, s: Setup, params, key, opts, block, per_call, progress, labels):
+def _fill(result, *, s: Setup | TrainedModel, params, key, opts, block, per_call, progress, labels):
     """Writes the blocks of :func:`draw`'s stream into ``result`` ``(n, dim)``."""
     n, dim = result.shape
     full, ragged = divmod(n, block)

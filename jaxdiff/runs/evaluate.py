@@ -10,8 +10,9 @@ import numpy as np
 
 from jaxdiff import data, likelihood, metrics, models, validate
 from jaxdiff.runs.draw import draw, final_labels
-from jaxdiff.runs.rundir import RunError, read_report, write_json
-from jaxdiff.runs.setup import Setup, model_params, restore
+from jaxdiff.runs.rundir import RunError, load_config, read_report, write_json
+from jaxdiff.runs.setup import Setup, setup
+from jaxdiff.runs.trained import load
 
 __all__ = ["evaluate_run", "quality", "quality_table"]
 
@@ -137,12 +138,13 @@ def evaluate_run(
     """:func:`quality` of a run directory, saved as ``report.json``'s ``quality``.
 
     Samples come from ``samples_path``, else the run's ``samples.npy``, else are drawn
-    with the run's sampler.
+    with the run's sampler. The model is :func:`~jaxdiff.runs.trained.load`'s; the
+    reference rows are the run's data set (or data copy).
     """
     run_dir = pathlib.Path(run_dir)
     if s is None or params is None:
-        s, state = restore(run_dir)
-        params = model_params(s, state)
+        params = load(run_dir).params
+        s = setup(load_config(run_dir), run_dir)  # the run's data: the reference rows
     path = pathlib.Path(samples_path) if samples_path is not None else run_dir / "samples.npy"
     if samples_path is not None and not path.is_file():
         raise RunError(f"samples file {str(path)!r} does not exist")

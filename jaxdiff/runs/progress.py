@@ -9,8 +9,9 @@ class Progress:
     """A rich progress bar, or nothing when disabled.
 
     ``unit="epoch"``: epochs done of ``total``, the last loss, the learning rate, steps
-    per second and the time left; any other unit (``"samples"``): a count of ``total`` and the time left.
-    Use as a context manager; :meth:`log` prints above the bar (or plainly without one).
+    per second and the time left; any other unit (``"samples"``): a count of ``total``
+    and the time left. Use as a context manager; :meth:`log` prints above the bar (or
+    plainly without one).
     """
 
     def __init__(

@@ -64,6 +64,11 @@ class Setup:
         return self.apply_fn.model.num_classes
 
     @property
+    def data_dim(self) -> int:
+        """Features per row of the data."""
+        return self.data.shape[1]
+
+    @property
     def spec(self) -> training.TrainSpec:
         """The training settings of the run."""
         t = self.config.train

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiff import data, diffusion, ensembles, fitting, models, training, validate
-from jaxdiff.runs import checkpoints, config
+from jaxdiff.runs import checkpoints, overrides
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.evaluate import quality
@@ -72,10 +72,10 @@ def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | No
 
 def resume_config(run_dir, preset: str | None = None, **settings) -> Config:
     """The config to resume the run in ``run_dir`` with, given a command line's ``preset``
-    and settings (``config.resume_config``: given settings must equal the saved ones; only
+    and settings (``overrides.resume_config``: given settings must equal the saved ones; only
     ``epochs`` may differ)."""
     saved = load_config(run_dir)
-    return config.resume_config(saved, preset, **settings)
+    return overrides.resume_config(saved, preset, **settings)
 
 
 def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool) -> None:
@@ -93,7 +93,7 @@ def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool) -> None:
             raise RunError(
                 f"--resume needs the settings of {str(run_dir)!r} (only --epochs may change)"
             )
-        config.resume_config(saved, epochs=cfg.train.epochs)  # not past a rate's horizon
+        overrides.resume_config(saved, epochs=cfg.train.epochs)  # not past a rate's horizon
         if checkpoints.latest_epoch(ckpt_dir) is None:
             raise RunError(f"--resume: no checkpoint in {str(ckpt_dir)!r}")
     elif checkpoints.latest_epoch(ckpt_dir) is not None:
@@ -116,6 +116,8 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
         save_npy(run_dir / "data.npy", data.load_file(cfg.data.path))
     norm = {"mean": s.normalizer.mean.tolist(), "std": s.normalizer.std.tolist()}
     write_text(run_dir / "normalizer.json", json.dumps(norm))
+    if s.label_names is not None:  # what jaxdiff.load needs of the data
+        write_json(run_dir / "classes.json", {"names": list(s.label_names)})
     abar_T = float(s.schedule.alphas_cumprod[-1])
     if abar_T > 0.05:
         warnings.warn(

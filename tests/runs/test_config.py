@@ -5,17 +5,17 @@ import dataclasses
 
 import pytest
 
-from jaxdiff.runs import config
+from jaxdiff.runs import config, overrides, presets
 
 
 @pytest.mark.parametrize("name", ["seed", "fast"])
 def test_presets_round_trip_through_json(name):
-    cfg = config.preset(name)
+    cfg = presets.preset(name)
     assert config.Config.from_json(cfg.to_json()) == cfg
 
 
 def test_seed_preset_holds_every_seed_constant():
-    cfg = config.preset("seed")
+    cfg = presets.preset("seed")
     assert (cfg.schedule.kind, cfg.schedule.num_steps) == ("sigmoid", 100)
     assert (cfg.schedule.beta_start, cfg.schedule.beta_end) == (1e-5, 5e-3)
     assert (cfg.model.width, cfg.model.depth, cfg.model.init_style) == (128, 3, "torch")
@@ -53,12 +53,12 @@ def test_unknown_preset():
     with pytest.raises(
         ValueError, match=r"preset must be one of \['default', 'fast', 'seed'\], got 'x'"
     ):
-        config.preset("x")
+        presets.preset("x")
 
 
 def test_configure_applies_settings_as_the_command_line_means_them(tmp_path):
-    fast = config.preset("fast")
-    cfg = config.configure(fast, epochs=300, learning_rate=0.01, ema_decay=0, schedule="sigmoid")
+    fast = presets.preset("fast")
+    cfg = overrides.configure(fast, epochs=300, learning_rate=0.01, ema_decay=0, schedule="sigmoid")
     assert (cfg.train.epochs, cfg.train.lr_decay_epochs) == (300, 300)  # the decay follows
     assert cfg.train.learning_rate == 0.01 and cfg.train.ema_decay is None
     assert (cfg.schedule.kind, cfg.schedule.beta_start, cfg.schedule.beta_end) == (
@@ -66,45 +66,45 @@ def test_configure_applies_settings_as_the_command_line_means_them(tmp_path):
         1e-5,
         5e-3,
     )
-    assert config.configure(fast) == fast  # nothing given, nothing changed
+    assert overrides.configure(fast) == fast  # nothing given, nothing changed
     path = tmp_path / "rows.csv"
-    seed = config.configure(config.preset("seed"), data=str(path))
+    seed = overrides.configure(presets.preset("seed"), data=str(path))
     assert (seed.data.name, seed.data.path, seed.data.standardize) == ("file", str(path), True)
-    raw = config.configure(config.preset("seed"), data=str(path), standardize=False)
+    raw = overrides.configure(presets.preset("seed"), data=str(path), standardize=False)
     assert raw.data.standardize is False  # a file is standardised unless asked not to be
     with pytest.raises(ValueError, match="need --conditional"):
-        config.configure(fast, guidance=2.0)
+        overrides.configure(fast, guidance=2.0)
     with pytest.raises(ValueError, match="--batch-size must be at most the data size 10000"):
-        config.configure(fast, batch_size=20_000)
+        overrides.configure(fast, batch_size=20_000)
     with pytest.raises(TypeError, match="unknown setting"):
-        config.configure(fast, colour="red")
+        overrides.configure(fast, colour="red")
 
 
 def test_resume_accepts_equal_settings_and_names_a_differing_one():
-    started = config.configure(
-        config.preset("fast"), data="moons", seed=3, learning_rate=0.01, epochs=200
+    started = overrides.configure(
+        presets.preset("fast"), data="moons", seed=3, learning_rate=0.01, epochs=200
     )
     same = dict(data="moons", seed=3, learning_rate=0.01)
-    resumed = config.resume_config(started, "fast", epochs=150, **same)
+    resumed = overrides.resume_config(started, "fast", epochs=150, **same)
     assert resumed.train.epochs == 150 and resumed.train.lr_decay_epochs == 200  # kept
-    assert config.resume_config(started, "fast", epochs=200, **same).train.epochs == 200
-    assert config.resume_config(started) == started  # nothing given: the saved settings
-    assert config.resume_config(started, None, learning_rate=0.01) == started
+    assert overrides.resume_config(started, "fast", epochs=200, **same).train.epochs == 200
+    assert overrides.resume_config(started) == started  # nothing given: the saved settings
+    assert overrides.resume_config(started, None, learning_rate=0.01) == started
     with pytest.raises(ValueError, match=r"started with train\.learning_rate = 0\.01, this"):
-        config.resume_config(started, "fast", data="moons", seed=3)  # the preset's 3e-3
+        overrides.resume_config(started, "fast", data="moons", seed=3)  # the preset's 3e-3
     with pytest.raises(ValueError, match="started with seed = 3, this command line gives 4"):
-        config.resume_config(started, None, seed=4)
+        overrides.resume_config(started, None, seed=4)
     with pytest.raises(ValueError, match=r"started with data\.name = 'moons'"):
-        config.resume_config(started, None, data="circles")
+        overrides.resume_config(started, None, data="circles")
 
 
 def test_resume_refuses_epochs_past_a_cosine_rate_horizon():
-    started = config.configure(config.preset("default"), data="moons", epochs=20)
+    started = overrides.configure(presets.preset("default"), data="moons", epochs=20)
     assert started.train.lr_decay_epochs == 20
     with pytest.raises(ValueError, match=r"--epochs 40: .* decays to 0 at epoch 20 .* 21 to 40"):
-        config.resume_config(started, None, epochs=40)
-    seed = config.configure(config.preset("seed"), epochs=20)  # a constant rate
-    assert config.resume_config(seed, None, epochs=40).train.epochs == 40
+        overrides.resume_config(started, None, epochs=40)
+    seed = overrides.configure(presets.preset("seed"), epochs=20)  # a constant rate
+    assert overrides.resume_config(seed, None, epochs=40).train.epochs == 40
 
 
 def test_student_network_choices_and_students_written_before_them():
@@ -114,7 +114,7 @@ def test_student_network_choices_and_students_written_before_them():
     network, as it was distilled."""
     from jaxdiff.runs import distill
 
-    teacher = config.preset("default")
+    teacher = presets.preset("default")
     direct = distill.student_config(teacher, "t", config.DistillConfig(method="direct"), data_dim=2)
     assert direct.distill.student == "teacher" and direct.model == teacher.model
     light = distill.student_config(teacher, "t", config.DistillConfig(student="light"), data_dim=2)
@@ -122,7 +122,7 @@ def test_student_network_choices_and_students_written_before_them():
         teacher.model, time_embedding="table", depth=2, activation="relu", input_table=2048
     )
     # Input tables only for standardized data of at most 8 coordinates.
-    for cfg, dim in ((teacher, 9), (config.configure(teacher, standardize=False), 2)):
+    for cfg, dim in ((teacher, 9), (overrides.configure(teacher, standardize=False), 2)):
         plain = distill.student_config(
             cfg, "t", config.DistillConfig(student="light"), data_dim=dim
         )
@@ -158,7 +158,7 @@ def test_each_student_has_its_own_iterations_and_pairs():
     kept; a student config from before ``pairs`` reads as None."""
     from jaxdiff.runs import distill
 
-    teacher = config.preset("default")
+    teacher = presets.preset("default")
 
     def spec(**kw):
         return distill.student_config(teacher, "t", config.DistillConfig(**kw), data_dim=2).distill
@@ -202,7 +202,7 @@ def test_light_network_and_tables_are_the_ones_the_config_names():
     from jaxdiff import models
     from jaxdiff.runs import distill, setup
 
-    for teacher in (config.preset("default"), config.configure(config.preset("default"),
+    for teacher in (presets.preset("default"), overrides.configure(presets.preset("default"),
                                                                residual=False)):  # fmt: skip
         light = distill.light_model(teacher, 2)
         fn, params = models.functional(setup.build_model(teacher.model, 1000, 2), jax.random.key(0))

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxdiff.runs import config, rundir
+from jaxdiff.runs import presets, rundir
 
 
 def test_atomic_write_replaces_whole_or_not_at_all(tmp_path):
@@ -28,8 +28,8 @@ def test_load_config_refuses_what_is_not_a_run(tmp_path):
     (tmp_path / "config.json").write_text('{"model": {"width": "wide"}}')
     with pytest.raises(rundir.RunError, match="not a valid jaxdiff config"):
         rundir.load_config(tmp_path)
-    (tmp_path / "config.json").write_text(config.preset("fast").to_json())
-    assert rundir.load_config(tmp_path) == config.preset("fast")
+    (tmp_path / "config.json").write_text(presets.preset("fast").to_json())
+    assert rundir.load_config(tmp_path) == presets.preset("fast")
 
 
 def test_metrics_and_report_readers_tolerate_damage(tmp_path):

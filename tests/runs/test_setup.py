@@ -10,11 +10,11 @@ import pytest
 from conftest import impostors, passes, scores
 
 from jaxdiff import data, training
-from jaxdiff.runs import config, draw, setup, train
+from jaxdiff.runs import draw, overrides, presets, setup, train
 
 
 def test_cosine_lr_schedule_warms_up_and_decays():
-    cfg = config.preset("fast")
+    cfg = presets.preset("fast")
     _, lr = setup.build_optimizer(cfg.train, 40)
     t = cfg.train
     assert float(lr(0)) == 0.0
@@ -34,7 +34,7 @@ def test_fast_preset_trains_to_good_samples_in_data_units():
     trained 1.6e-3 / 0.956 / 0.981; blurred 6.8e-3 / 0.811; box 4.0e-2 / 0.533;
     Gaussian 7.5e-2 / 0.400.
     """
-    cfg = config.configure(config.preset("fast"), epochs=60)
+    cfg = overrides.configure(presets.preset("fast"), epochs=60)
     s = setup.setup(cfg)
     state, _ = train.fit(s, epochs_per_call=cfg.train.epochs)
     reference, floor_draw = data.s_curve(4321, 2000), data.s_curve(5, 2000)
@@ -55,7 +55,7 @@ def test_float64_mode_trains_and_samples_in_float64(x64_standard):
     float64 is float64: the schedule, parameters, optimiser state, EMA, the losses of the
     compiled epochs and the samples. Only the generated data sets stay float32 (cast up
     for training), as the seed's ``torch.Tensor(...).float()`` data are."""
-    cfg = config.preset("fast")
+    cfg = presets.preset("fast")
     cfg = dataclasses.replace(
         cfg,
         data=dataclasses.replace(cfg.data, n=512),

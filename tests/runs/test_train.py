@@ -15,7 +15,7 @@ import pytest
 from conftest import ENV, jaxdiff, leaves_equal
 
 from jaxdiff import data, ensembles, fitting
-from jaxdiff.runs import checkpoints, config, draw, setup, train
+from jaxdiff.runs import checkpoints, draw, overrides, presets, setup, train
 
 
 def test_run_directory_is_complete(runs):
@@ -94,7 +94,7 @@ def _metrics_lines(run_dir):
 def test_resume_past_a_cosine_rate_horizon_is_refused_in_one_line(tmp_path):
     """A default-preset run of 20 epochs has a learning rate of 0 from epoch 21 on:
     ``--resume --epochs 40`` exits 2 naming the horizon, before anything is trained."""
-    cfg = config.configure(config.preset("default"), data="moons", epochs=20)
+    cfg = overrides.configure(presets.preset("default"), data="moons", epochs=20)
     (tmp_path / "config.json").write_text(cfg.to_json())
     result = jaxdiff("train", "--out", tmp_path, "--resume", "--epochs", "40", check=False)
     assert result.returncode == 2
@@ -161,7 +161,7 @@ def test_train_on_a_file_keeps_a_copy_and_evaluates_on_held_out_rows(tmp_path):
 
 def test_train_run_trains_the_fast_preset_on_standardised_data(tmp_path):
     """The run directory's training equals ``fit_setup`` (standardised data), bit for bit."""
-    cfg = config.preset("fast")
+    cfg = presets.preset("fast")
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=1))
     train.train_run(cfg, tmp_path / "r", progress=False, eval_n=0, figures=False)
     _, saved = setup.restore(tmp_path / "r")

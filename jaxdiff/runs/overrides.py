@@ -1,0 +1,163 @@
+"""What a command line's settings mean on top of a preset (:func:`configure`), and whether
+they may resume a saved run (:func:`resume_config`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from typing import Any
+
+from jaxdiff.runs.config import DATA_SETS, SCHEDULE_BETAS, Config
+from jaxdiff.runs.presets import preset
+
+__all__ = ["configure", "resume_config"]
+
+
+def _replace(cfg: Config, section: str, **fields) -> Config:
+    return dataclasses.replace(
+        cfg, **{section: dataclasses.replace(getattr(cfg, section), **fields)}
+    )
+
+
+def _data(cfg: Config, name: str) -> Config:
+    if name in DATA_SETS:
+        return _replace(cfg, "data", name=name, path=None)
+    if name.endswith((".npy", ".csv", ".npz")):
+        # Read (and refused, if bad) when the run is set up, before anything is written.
+        return _replace(cfg, "data", name="file", path=str(pathlib.Path(name).resolve()))
+    raise ValueError(
+        f"--data must be one of {sorted(DATA_SETS)} or a .npy/.csv/.npz file, got {name!r}"
+    )
+
+
+def _epochs(cfg: Config, epochs: int) -> Config:
+    cfg = _replace(cfg, "train", epochs=epochs)
+    if cfg.train.lr_schedule == "cosine":
+        # The decay spans the run asked for (a resumed run keeps its saved horizon).
+        cfg = _replace(cfg, "train", lr_decay_epochs=epochs)
+    return cfg
+
+
+def _schedule(cfg: Config, kind: str) -> Config:
+    start, end = SCHEDULE_BETAS[kind] if kind in SCHEDULE_BETAS else (None, None)
+    return _replace(cfg, "schedule", kind=kind, beta_start=start, beta_end=end)
+
+
+# Each setting of a command line and what it sets, in the order they apply: ``data``
+# first, because a file switches standardisation on and ``standardize`` may switch it off.
+_SETTINGS = {
+    "data": _data,
+    "conditional": lambda c, v: _replace(c, "model", conditional=v),
+    "label_column": lambda c, v: _replace(c, "data", label_column=v),
+    "label_drop": lambda c, v: _replace(c, "train", label_drop=v),
+    "guidance": lambda c, v: _replace(c, "sample", guidance=v),
+    "epochs": _epochs,
+    "batch_size": lambda c, v: _replace(c, "train", batch_size=v),
+    "learning_rate": lambda c, v: _replace(c, "train", learning_rate=v),
+    "target": lambda c, v: _replace(c, "train", target=v),
+    "ema_decay": lambda c, v: _replace(c, "train", ema_decay=v or None),
+    "ensemble": lambda c, v: _replace(c, "train", ensemble=v),
+    "standardize": lambda c, v: _replace(c, "data", standardize=v),
+    "width": lambda c, v: _replace(c, "model", width=v),
+    "depth": lambda c, v: _replace(c, "model", depth=v),
+    "input_features": lambda c, v: _replace(c, "model", input_features=v),
+    "feature_scale": lambda c, v: _replace(c, "model", feature_scale=v),
+    "time_embedding": lambda c, v: _replace(c, "model", time_embedding=v),
+    "residual": lambda c, v: _replace(c, "model", residual=v),
+    "activation": lambda c, v: _replace(c, "model", activation=v),
+    "num_steps": lambda c, v: _replace(c, "schedule", num_steps=v),
+    "schedule": _schedule,
+    "seed": lambda c, v: dataclasses.replace(c, seed=v),
+}
+
+
+def configure(base: Config, **settings) -> Config:
+    """``base`` with the named settings applied (None: not given), as a command line means
+    them: ``data`` a registered name or a ``.npy``/``.csv`` path (files are standardised
+    unless ``standardize=False``), ``epochs`` also the horizon of a cosine learning rate,
+    ``ema_decay=0`` no EMA, ``schedule`` a kind with that kind's own betas."""
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(f"unknown setting(s) {unknown}; known: {sorted(_SETTINGS)}")
+    given = {k: v for k, v in settings.items() if v is not None}
+    if not given.get("conditional") and (
+        given.get("label_drop") is not None or given.get("guidance") is not None
+    ):
+        raise ValueError("--label-drop and --guidance need --conditional")
+    if given.get("conditional") is False:
+        del given["conditional"]
+    cfg = base
+    for name, apply in _SETTINGS.items():
+        if name in given:
+            cfg = apply(cfg, given[name])
+            if name == "data" and cfg.data.name == "file":
+                cfg = _replace(cfg, "data", standardize=True)
+    batch = given.get("batch_size")
+    if batch is not None and batch > cfg.data.n and cfg.data.name not in ("file", "digits"):
+        raise ValueError(f"--batch-size must be at most the data size {cfg.data.n}, got {batch}")
+    return cfg
+
+
+# Settings a preset does not hold: a run's own, kept from the saved run unless given.
+_RUN_OWN = (
+    ("data", ("name", "path", "n", "held_out", "label_column")),
+    ("model", ("conditional",)),
+)
+
+
+def _fields(cfg: Config) -> dict[str, Any]:
+    out = {}
+    for section, value in cfg.to_dict().items():
+        if isinstance(value, dict):
+            out.update({f"{section}.{k}": v for k, v in value.items()})
+        else:
+            out[section] = value
+    return out
+
+
+def resume_config(
+    saved: Config, preset_name: str | None = None, *, epochs: int | None = None, **settings
+) -> Config:
+    """The config to resume ``saved`` with, given a command line's preset and settings.
+
+    A setting the command line gives must equal the saved one, as the command that started
+    the run gives it; ``preset_name`` stands for every setting of that preset (not the data,
+    the seed or ``conditional``, which the run holds). Only ``epochs`` may differ. A
+    difference raises ``ValueError`` naming the setting, the saved value and the given one.
+
+    A run with a cosine learning rate cannot be resumed past its rate's horizon (the
+    epochs it was started with), where the rate is 0: that raises ``ValueError`` naming
+    the horizon, rather than training at rate 0.
+    """
+    base = saved
+    if preset_name is not None and saved.data.name == "file" and settings.get("data") is None:
+        settings["data"] = saved.data.path  # as the command that started the run gave it
+    if preset_name is not None:
+        base = preset(preset_name)
+        base = dataclasses.replace(base, seed=saved.seed)
+        for section, names in _RUN_OWN:
+            own = {n: getattr(getattr(saved, section), n) for n in names}
+            base = _replace(base, section, **own)
+    given = configure(base, **settings)
+    old, new = _fields(saved), _fields(given)
+    for name in old:
+        if name in ("train.epochs", "train.lr_decay_epochs"):
+            continue
+        if old[name] != new[name]:
+            raise ValueError(
+                f"--resume: the run was started with {name} = {old[name]!r}, this command "
+                f"line gives {new[name]!r}; only --epochs may change"
+            )
+    if epochs is None:
+        return saved
+    horizon = saved.train.lr_decay_epochs
+    if saved.train.lr_schedule == "cosine" and epochs > horizon:
+        # The rate's horizon is part of the run (its decay is what the checkpoints'
+        # optimiser state has followed); past it the cosine schedule gives 0.
+        raise ValueError(
+            f"--epochs {epochs}: the run's learning rate decays to 0 at epoch {horizon} "
+            f"(a cosine schedule over the --epochs it was started with), so epochs "
+            f"{horizon + 1} to {epochs} would not learn; resume with --epochs {horizon} at "
+            f"most, or start a new run with --epochs {epochs}"
+        )
+    return _replace(saved, "train", epochs=epochs)

@@ -1,0 +1,282 @@
+"""A trained model as one object: :func:`load` a run directory, a distilled student or a
+directory written by :meth:`TrainedModel.save`, then sample and score with it.
+
+Loading reads the model's own files only: ``config.json`` (the network, schedule and
+sampler), ``normalizer.json`` (the data's units), ``classes.json`` (a conditional
+model's class names) and the parameters, from the newest intact checkpoint of a run
+(``checkpoints/``, the EMA where the run keeps one) or from a saved model's ``params/``.
+It needs neither the training data nor an optimiser, so a run still loads after it is
+moved and its data copy deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxdiff import data, likelihood, models, samplers, schedules, validate
+from jaxdiff.runs import checkpoints, draw
+from jaxdiff.runs.config import Config
+from jaxdiff.runs.keys import RunKeys
+from jaxdiff.runs.rundir import RunError, load_config, write_json, write_text
+from jaxdiff.runs.setup import build_model, build_schedule, sampler_options
+
+__all__ = ["TrainedModel", "load"]
+
+# A saved model's parameters (orbax) and the digest of their bytes.
+_PARAMS, _DIGEST = "params", "params_digest.json"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrainedModel:
+    """A trained model: its settings, parameters and data units. Frozen; build it with
+    :func:`load`.
+
+    Attributes:
+      config: the run's :class:`~jaxdiff.runs.config.Config` (network, schedule, the
+        sampler :meth:`sample` uses by default).
+      params: the parameters to sample with (the EMA where the run keeps one; one member
+        of an ensemble).
+      normalizer: maps the model's standardised units to the data's.
+      label_names: a conditional model's class names, else None.
+      epoch: the epoch of the checkpoint the parameters come from (None for a saved
+        model).
+      apply_fn: ``apply_fn(params, x, t[, label])``, the network.
+      schedule: the noise schedule.
+    """
+
+    config: Config
+    params: Any
+    normalizer: data.Normalizer
+    label_names: tuple[str, ...] | None
+    epoch: int | None
+    apply_fn: Callable
+    schedule: schedules.Schedule
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of a conditional model; 0 for an unconditional one."""
+        return self.apply_fn.model.num_classes
+
+    @property
+    def data_dim(self) -> int:
+        """Features per row of the data."""
+        return int(self.normalizer.mean.shape[0])
+
+    @property
+    def sampler(self) -> samplers.SamplerOptions:
+        """The model's own sampler (``config.sample``)."""
+        return sampler_options(self.config)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        key: jax.Array | None = None,
+        label=None,
+        guidance: float | None = None,
+        out=None,
+        chunk: int = 1_048_576,
+        progress: bool = False,
+        **sampler,
+    ) -> np.ndarray:
+        """``n`` samples in data units, ``(n, data_dim)``.
+
+        Args:
+          n: how many.
+          seed, key: the randomness: a seed or a key (not both); neither: the run's own
+            sampling key, as ``jaxdiff sample`` without ``--seed``.
+          label: a conditional model's class for every row (an index or a class name) or
+            one per row ``(n,)``; None draws from its unconditional half.
+          guidance: classifier-free guidance weight towards ``label`` (default: the
+            run's).
+          out: a ``.npy`` path to stream the rows into (memory-mapped, written
+            atomically); the map is returned.
+          chunk: rows computed at once (the result does not depend on it).
+          progress: show a progress bar.
+          **sampler: changes to the model's sampler: ``method``, ``steps``, ``eta``,
+            ``spacing``, ``churn`` (None: the model's own), as
+            :class:`~jaxdiff.samplers.SamplerOptions`.
+        """
+        if seed is not None and key is not None:
+            raise ValueError("give seed or key, not both")
+        if key is None:
+            key = RunKeys(self.config.seed).sample if seed is None else jax.random.key(seed)
+        return draw.draw(
+            self,
+            self.params,
+            key,
+            n,
+            out=out,
+            chunk=chunk,
+            progress=progress,
+            labels=label,
+            guidance=guidance,
+            **sampler,
+        )
+
+    def log_prob(self, x) -> np.ndarray:
+        """``log p(x)`` in nats for each row of ``x`` ``(n, data_dim)`` in data units: the
+        probability-flow ODE likelihood (:func:`jaxdiff.likelihood.ode_log_likelihood`)
+        of the standardised rows, less the normaliser's log-determinant ``Σ log std``.
+        A conditional model is scored by its unconditional half."""
+        x = data.check_array("x", x)
+        if x.shape[1] != self.data_dim:
+            raise validate.InvalidValue("x", f"rows of {self.data_dim} features", x.shape)
+        z = jnp.asarray(self.normalizer.encode(x), models.float_dtype())
+        per_dim = likelihood.ode_log_likelihood(
+            self.apply_fn, self.params, self.schedule, z, target=self.config.train.target
+        )
+        log_det = float(np.sum(np.log(self.normalizer.std)))
+        return np.asarray(per_dim, np.float64) * self.data_dim - log_det
+
+    def save(self, path) -> pathlib.Path:
+        """Writes the model alone (settings, parameters, normaliser, class names) to a
+        new directory ``path`` that :func:`load` reads; the directory appears whole or not
+        at all. Returns ``path``."""
+        path = pathlib.Path(path)
+        if path.exists():
+            raise RunError(f"{str(path)!r} already exists; save writes a new directory")
+        if not path.parent.is_dir():
+            raise RunError(f"folder {str(path.parent)!r} does not exist")
+        tmp = path.with_name(f".{path.name}.saving-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            train = dataclasses.replace(self.config.train, ensemble=1)  # one member's params
+            write_text(tmp / "config.json", dataclasses.replace(self.config, train=train).to_json())
+            _write_normalizer(tmp, self.normalizer)
+            if self.label_names is not None:
+                write_json(tmp / "classes.json", {"names": list(self.label_names)})
+            with ocp.StandardCheckpointer() as ckptr:
+                ckptr.save((tmp / _PARAMS).absolute(), self.params)
+            write_json(tmp / _DIGEST, checkpoints.digest(self.params))
+            os.replace(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+
+def _write_normalizer(folder: pathlib.Path, norm: data.Normalizer) -> None:
+    write_text(
+        folder / "normalizer.json",
+        json.dumps({"mean": norm.mean.tolist(), "std": norm.std.tolist()}),
+    )
+
+
+def _read_normalizer(folder: pathlib.Path) -> data.Normalizer:
+    path = folder / "normalizer.json"
+    try:
+        d = json.loads(path.read_text())
+        mean, std = (np.asarray(d[k], np.float32) for k in ("mean", "std"))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RunError(f"cannot read {str(path)!r}: {err}") from err
+    if mean.ndim != 1 or mean.shape != std.shape or not np.all(std > 0):
+        raise RunError(f"{str(path)!r} must hold a mean and a positive std of equal length")
+    return data.Normalizer(mean, std)
+
+
+def _label_names(folder: pathlib.Path, cfg: Config) -> tuple[str, ...] | None:
+    """A conditional model's class names: ``classes.json``; for runs written before it,
+    a labelled file's copy (``data.npz``) or a registered set's class count."""
+    if not cfg.model.conditional:
+        return None
+    if (folder / "classes.json").is_file():
+        return tuple(json.loads((folder / "classes.json").read_text())["names"])
+    if (folder / "data.npz").is_file():
+        return data.load_labelled_file(folder / "data.npz")[2]
+    if cfg.data.name in data.NUM_CLASSES:
+        return tuple(str(i) for i in range(data.NUM_CLASSES[cfg.data.name]))
+    raise RunError(f"{str(folder)!r} has no classes.json: its class names are unknown")
+
+
+def _like(tree, count: int):
+    """``tree``'s shapes with a leading axis of ``count`` (an ensemble's members)."""
+    return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct((count, *a.shape), a.dtype), tree)
+
+
+def load(path, *, member: int = 0) -> TrainedModel:
+    """The trained model in ``path``: a run directory (``jaxdiff train``, ``jaxdiff
+    distill``) or a directory written by :meth:`TrainedModel.save`.
+
+    Args:
+      path: the directory.
+      member: which member of an ensemble run to load.
+
+    Returns:
+      A :class:`TrainedModel`.
+
+    Raises:
+      RunError: (a ``ValueError``) in one line when ``path`` is missing, is not a run or
+        saved model, or holds no intact checkpoint or parameters.
+
+    Example:
+      >>> model = jaxdiff.load("runs/moons")                     # doctest: +SKIP
+      >>> x = model.sample(1000, seed=0, method="dpm-solver", steps=10)  # doctest: +SKIP
+      >>> model.log_prob(x[:5])                                  # doctest: +SKIP
+    """
+    folder = pathlib.Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"{str(folder)!r} is a file, not a run directory or saved model")
+    cfg = load_config(folder)
+    normalizer = _read_normalizer(folder)
+    names = _label_names(folder, cfg)
+    network = build_model(
+        cfg.model, cfg.schedule.num_steps, normalizer.mean.shape[0], len(names or ())
+    )
+    models.check(network)
+    x, t = jnp.zeros((1, network.data_dim)), jnp.zeros((1,), jnp.int32)
+    like = jax.eval_shape(lambda k: network.init(k, x, t)["params"], jax.random.key(0))
+    k = cfg.train.ensemble
+    if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < k:
+        raise validate.InvalidValue("member", f"in [0, {k}) for this run", member)
+    if (folder / _PARAMS).is_dir():
+        params, epoch = _read_saved(folder, like), None
+    else:
+        try:
+            params, epoch = checkpoints.restore_params(
+                folder / "checkpoints", like if k == 1 else _like(like, k)
+            )
+        except checkpoints.CheckpointError as err:
+            raise RunError(str(err)) from err
+        if k > 1:
+            params = jax.tree_util.tree_map(lambda a: a[member], params)
+    return TrainedModel(
+        config=cfg,
+        params=params,
+        normalizer=normalizer,
+        label_names=names,
+        epoch=epoch,
+        apply_fn=models.Apply(network),
+        schedule=build_schedule(cfg.schedule),
+    )
+
+
+def _read_saved(folder: pathlib.Path, like) -> Any:
+    """A saved model's parameters, checked against the digest written beside them."""
+    one = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    like = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=one), like
+    )
+    try:
+        with ocp.StandardCheckpointer() as ckptr:
+            params = ckptr.restore((folder / _PARAMS).absolute(), like)
+        stored = json.loads((folder / _DIGEST).read_text())
+    except Exception as err:  # orbax raises many types for damaged files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise RunError(f"cannot read the parameters in {str(folder)!r}: {first}") from err
+    problem = checkpoints.mismatch(stored, params)
+    if problem:
+        raise RunError(f"the parameters in {str(folder)!r} are damaged: {problem}")
+    return params
