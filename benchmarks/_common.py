@@ -1,4 +1,6 @@
-"""Shared helpers of the benchmark scripts: timing, device names, tables, JSON results.
+"""Shared helpers of the benchmark scripts: timing, device names, tables, JSON results, and
+the rows of the sampler and student tables (``solver_rows``, ``student_rows``). The
+scripts import this module and never one another.
 
 Every timing compiles (or warms up) outside the clock, blocks on the result, and keeps
 the median and minimum of several repeats; ratios are only taken within one run.
@@ -6,6 +8,7 @@ the median and minimum of several repeats; ratios are only taken within one run.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -125,7 +128,7 @@ def seed_sampler_seconds(n: int, earlier: float | None = None) -> float | None:
     process): the minimum of 5 draws, and of ``earlier`` (a time from the start of the
     same run: on a shared machine a run can slow down, and the faster seed is the harder
     comparison). None without torch."""
-    import torch_seed
+    import _torch_seed as torch_seed
 
     if not torch_seed.available():
         return None
@@ -200,3 +203,131 @@ def sampler_row(s, params, eval_n, label, evals, floor=False, n=10_000, **change
     q = evaluate.quality(s, None, x, n=eval_n, likelihood_n=0, floor=floor)
     row = {"sampler": label, "evals": evals, "seconds": seconds["min_s"], **q["samples"]}
     return row | {f"floor_{k}": v for k, v in q.get("floor", {}).items()}
+
+
+# The sampler and student tables of solvers.py, distill.py and few_steps.py.
+
+SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
+METHODS = ("ddim", "dpm-solver", "dpm-solver-3m", "sde-dpm-solver", "heun")
+
+
+def samplers(num_steps, evals, methods=METHODS, spacings=(None, "logsnr"), ddpm=True):
+    """(label, evaluations, changes) of every sampler measured."""
+    if ddpm:
+        yield "ddpm (all T)", num_steps, {"method": "ddpm"}
+    yield "ancestral 100", 100, {"method": "ddim", "steps": 100, "eta": 1.0}
+    for method in methods:
+        for spacing in spacings:
+            grid_points = sorted({(b + 1) // 2 if method == "heun" else b for b in evals})
+            for k in grid_points:
+                n_evals = 2 * k - 1 if method == "heun" else k
+                label = f"{method} {spacing or 'default'}"
+                yield label, n_evals, {"method": method, "steps": k, "spacing": spacing}
+
+
+def within(row, ref) -> bool:
+    return (
+        abs(row["precision"] - ref["precision"]) <= 0.01
+        and abs(row["recall"] - ref["recall"]) <= 0.01
+        and row["mmd2"] - ref["mmd2"] <= 5e-4
+    )
+
+
+def cheapest_within(rows: list[dict], ref: dict) -> dict | None:
+    """The row of fewest network evaluations (then lowest MMD²) within ``ref``'s bounds
+    (:func:`within`) at ≤ 8 evaluations, or None."""
+    ok = [r for r in rows if r["evals"] <= 8 and within(r, ref)]
+    return min(ok, key=lambda r: (r["evals"], r["mmd2"]), default=None)
+
+
+def solver_rows(s, params, name, chosen, eval_n) -> list[dict]:
+    """The rows of the samplers ``chosen`` (:func:`samplers`) of the model ``(s, params)``
+    on the data set ``name``, each with the floor (the data's own scores), printed as
+    they come."""
+    rows, floor = [], {}
+    for label, n_evals, changes in chosen:
+        row = sampler_row(s, params, eval_n, label, n_evals, not floor, **changes)
+        floor = floor or floor_of(row)
+        row = {"data": name, **row, **floor}
+        rows.append(row)
+        show(row)
+    return rows
+
+
+def show(row: dict) -> None:
+    """Prints one row as it comes: sampler, evaluations, P, R, MMD², seconds (and the
+    distillation's seconds where it has them)."""
+    distilled = f", distilled in {row['distill_seconds']:.1f} s" if "distill_seconds" in row else ""
+    print(f"  {row['sampler']:28s} {row['evals']:4d}  P {row['precision']:.3f}"
+          f" R {row['recall']:.3f} MMD {row['mmd2']:.1e} {row['seconds']:.3f} s{distilled}",
+          flush=True)  # fmt: skip
+
+
+# The table's columns: each sampler's, then × the seed's sampler, the distillation's
+# seconds and whether the row is within issue 16's bounds.
+STUDENT_COLUMNS = [
+    *SAMPLER_COLUMNS,
+    ("x_seed", "x seed", "{:.1f}"),
+    ("distill_seconds", "distill s", "{:.1f}"),
+    ("within", "within bounds", ""),
+]
+# The students' samplers: restart at geometric levels (direct), DDIM (progressive).
+RESTART = {"method": "restart", "spacing": "geometric"}
+DDIM = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
+
+
+def student_rows(
+    s, teacher, eval_n, light_ks="1,2,4", direct_ks="4", progressive=True, features=True
+):
+    """The distilled students' rows for the teacher ``(s, teacher)``, as ``jaxdiff distill``
+    makes them: light students at ``light_ks`` evaluations (with their inputs read from
+    tables, and with ``features`` first with their Fourier features computed: the same
+    function, drawn slower), direct students (the teacher's network) at ``direct_ks``, and
+    the progressive ones at 8 and 4 (rounds 64 → 4); each with its distillation seconds."""
+    from jaxdiff import distillation
+    from jaxdiff.runs.distill import BUDGETS, light_model, light_network, tabulated
+
+    rows = []
+    light_cfg = light_model(s.config, s.train_data.shape[-1])  # jaxdiff distill's
+    light_fn, light_init = light_network(s.apply_fn, teacher, light_cfg)
+    light = dataclasses.replace(s, apply_fn=light_fn)
+    for label, student_s, init, ks, budget in (
+        ("light student", light, light_init, light_ks, BUDGETS["direct", "light"]),
+        ("direct student", s, teacher, direct_ks, BUDGETS["direct", "teacher"]),
+    ):
+        for k in [int(v) for v in ks.split(",") if v]:
+            t0 = time.perf_counter()
+            student, _ = distillation.distill_endpoints(
+                jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
+                s.train_data, k, target=s.config.train.target,
+                student=(student_s.apply_fn, init), **budget._asdict(),
+            )  # fmt: skip
+            jax.block_until_ready(student)
+            spent = time.perf_counter() - t0
+            draw_s = student_s
+            if label == "light student":  # as jaxdiff distill writes it: input tables
+                if features:
+                    row = sampler_row(light, student, eval_n, "light, features", k,
+                                      steps=k, **RESTART)  # fmt: skip
+                    rows.append(row | {"distill_seconds": spent})
+                t0 = time.perf_counter()
+                tab_fn, student = tabulated(light_cfg, light_fn, student)
+                spent += time.perf_counter() - t0
+                draw_s = dataclasses.replace(s, apply_fn=tab_fn)
+            row = sampler_row(draw_s, student, eval_n, label, k, steps=k, **RESTART)
+            rows.append(row | {"distill_seconds": spent})
+    student, spent = teacher, 0.0
+    plan = distillation.rounds(64, 4) if progressive else []
+    for r, k in enumerate(plan, start=1):
+        t0 = time.perf_counter()
+        student, _ = distillation.distill_round(
+            jax.random.fold_in(s.keys.train, r), s.apply_fn, student, s.schedule,
+            s.train_data, k, target=s.config.train.target,
+        )  # fmt: skip
+        jax.block_until_ready(student)
+        spent += time.perf_counter() - t0
+        if k in (8, 4):
+            row = sampler_row(s, student, eval_n, "progressive student", k, steps=k,
+                              **DDIM)  # fmt: skip
+            rows.append(row | {"distill_seconds": spent})
+    return rows

@@ -28,92 +28,25 @@ Usage: python benchmarks/distill.py [--only NAME,...] [--light 1,2,4] [--direct 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import time
 
 import jax
 from _common import (
-    SAMPLER_COLUMNS,
+    DDIM,
+    RESTART,
+    SETS,
+    STUDENT_COLUMNS,
     cpu_model,
     floor_of,
     sampler_row,
     save,
     seed_sampler_seconds,
+    student_rows,
     table,
     trained_default,
+    within,
 )
-from solvers import within
 
-from jaxdiff import distillation
-from jaxdiff.runs.distill import BUDGETS, light_model, light_network, tabulated
-
-# The table's columns: each sampler's, then × the seed's sampler, the distillation's
-# seconds and whether the row is within issue 16's bounds.
-COLUMNS = [
-    *SAMPLER_COLUMNS,
-    ("x_seed", "x seed", "{:.1f}"),
-    ("distill_seconds", "distill s", "{:.1f}"),
-    ("within", "within bounds", ""),
-]
-# The students' samplers: restart at geometric levels (direct), DDIM (progressive).
-RESTART = {"method": "restart", "spacing": "geometric"}
-DDIM = {"method": "ddim", "eta": 0.0, "spacing": "trailing"}
-SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
 N = 10_000
-
-
-def student_rows(
-    s, teacher, eval_n, light_ks="1,2,4", direct_ks="4", progressive=True, features=True
-):
-    """The distilled students' rows for the teacher ``(s, teacher)``, as ``jaxdiff distill``
-    makes them: light students at ``light_ks`` evaluations (with their inputs read from
-    tables, and with ``features`` first with their Fourier features computed: the same
-    function, drawn slower), direct students (the teacher's network) at ``direct_ks``, and
-    the progressive ones at 8 and 4 (rounds 64 → 4); each with its distillation seconds."""
-    rows = []
-    light_cfg = light_model(s.config, s.train_data.shape[-1])  # jaxdiff distill's
-    light_fn, light_init = light_network(s.apply_fn, teacher, light_cfg)
-    light = dataclasses.replace(s, apply_fn=light_fn)
-    for label, student_s, init, ks, budget in (
-        ("light student", light, light_init, light_ks, BUDGETS["direct", "light"]),
-        ("direct student", s, teacher, direct_ks, BUDGETS["direct", "teacher"]),
-    ):
-        for k in [int(v) for v in ks.split(",") if v]:
-            t0 = time.perf_counter()
-            student, _ = distillation.distill_endpoints(
-                jax.random.fold_in(s.keys.train, 1), s.apply_fn, teacher, s.schedule,
-                s.train_data, k, target=s.config.train.target,
-                student=(student_s.apply_fn, init), **budget._asdict(),
-            )  # fmt: skip
-            jax.block_until_ready(student)
-            spent = time.perf_counter() - t0
-            draw_s = student_s
-            if label == "light student":  # as jaxdiff distill writes it: input tables
-                if features:
-                    row = sampler_row(light, student, eval_n, "light, features", k,
-                                      steps=k, **RESTART)  # fmt: skip
-                    rows.append(row | {"distill_seconds": spent})
-                t0 = time.perf_counter()
-                tab_fn, student = tabulated(light_cfg, light_fn, student)
-                spent += time.perf_counter() - t0
-                draw_s = dataclasses.replace(s, apply_fn=tab_fn)
-            row = sampler_row(draw_s, student, eval_n, label, k, steps=k, **RESTART)
-            rows.append(row | {"distill_seconds": spent})
-    student, spent = teacher, 0.0
-    plan = distillation.rounds(64, 4) if progressive else []
-    for r, k in enumerate(plan, start=1):
-        t0 = time.perf_counter()
-        student, _ = distillation.distill_round(
-            jax.random.fold_in(s.keys.train, r), s.apply_fn, student, s.schedule,
-            s.train_data, k, target=s.config.train.target,
-        )  # fmt: skip
-        jax.block_until_ready(student)
-        spent += time.perf_counter() - t0
-        if k in (8, 4):
-            row = sampler_row(s, student, eval_n, "progressive student", k, steps=k,
-                              **DDIM)  # fmt: skip
-            rows.append(row | {"distill_seconds": spent})
-    return rows
 
 
 def main():
@@ -154,7 +87,7 @@ def main():
         ref = next(r for r in rows if r["data"] == row["data"] and r["evals"] == 100)
         row["within"] = within(row, ref)
     print(f"\n{cpu_model()}, eval n = {args.eval_n}; seed's PyTorch sampler: {seed_s} s / 10k")
-    print(table(rows, COLUMNS))
+    print(table(rows, STUDENT_COLUMNS))
     payload = {"eval_n": args.eval_n, "seed_seconds": seed_s, "cpu": cpu_model(), "rows": rows}
     print(f"wrote {save('distill', payload, args.results_dir)}")
 

@@ -24,9 +24,23 @@ from __future__ import annotations
 import argparse
 
 import jax
-from _common import cpu_model, floor_of, save, seed_sampler_seconds, table, trained_default
-from distill import COLUMNS, student_rows
-from solvers import METHODS, SETS, cheapest_within, samplers, show, solver_rows, within
+from _common import (
+    METHODS,
+    SETS,
+    STUDENT_COLUMNS,
+    cheapest_within,
+    cpu_model,
+    floor_of,
+    samplers,
+    save,
+    seed_sampler_seconds,
+    show,
+    solver_rows,
+    student_rows,
+    table,
+    trained_default,
+    within,
+)
 
 N = 10_000
 STUDENTS = ("light student", "direct student", "progressive student")
@@ -86,7 +100,7 @@ def main():
                 row["x_seed"] = seed_s / row["seconds"]
         summary.append(summarize(set_rows, seed_s))
     print(f"\n{cpu_model()}, eval n = {args.eval_n}; seed's PyTorch sampler: {seed_s} s / 10k")
-    print(table(rows, COLUMNS))
+    print(table(rows, STUDENT_COLUMNS))
     print(
         table(
             summary,

@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 
+import _torch_seed as torch_seed
 import jax
-import torch_seed
 from _common import block, matmul_peak, mlp_flops_per_row, save, table, timed
 
 from jaxdiff import data, metrics, models, samplers, schedules, solvers

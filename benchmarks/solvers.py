@@ -11,7 +11,7 @@ of the first 5,000 of 10,000 samples against 5,000 data points training never sa
 (``runs.evaluate.quality``; ``--eval-n``: 5,000 keeps the O(n²) metrics of 372 rows
 within half an hour on two cores), and the seconds to draw 10,000 samples (compiled
 outside the clock, the minimum of 5 draws). The seed's PyTorch 100-step sampler
-(``benchmarks/torch_seed.py``) is timed in the same run, at its start and its end (the
+(``benchmarks/_torch_seed.py``) is timed in the same run, at its start and its end (the
 faster of the two).
 
 The summary names, per set, the cheapest sampler at ≤ 8 evaluations within 0.01 of the
@@ -28,71 +28,20 @@ import argparse
 
 import jax
 from _common import (
+    METHODS,
     SAMPLER_COLUMNS,
+    SETS,
+    cheapest_within,
     cpu_model,
-    floor_of,
-    sampler_row,
+    samplers,
     save,
     seed_sampler_seconds,
+    solver_rows,
     table,
     trained_default,
 )
 
-SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
-METHODS = ("ddim", "dpm-solver", "dpm-solver-3m", "sde-dpm-solver", "heun")
 N = 10_000
-
-
-def samplers(num_steps, evals, methods=METHODS, spacings=(None, "logsnr"), ddpm=True):
-    """(label, evaluations, changes) of every sampler measured."""
-    if ddpm:
-        yield "ddpm (all T)", num_steps, {"method": "ddpm"}
-    yield "ancestral 100", 100, {"method": "ddim", "steps": 100, "eta": 1.0}
-    for method in methods:
-        for spacing in spacings:
-            grid_points = sorted({(b + 1) // 2 if method == "heun" else b for b in evals})
-            for k in grid_points:
-                n_evals = 2 * k - 1 if method == "heun" else k
-                label = f"{method} {spacing or 'default'}"
-                yield label, n_evals, {"method": method, "steps": k, "spacing": spacing}
-
-
-def within(row, ref) -> bool:
-    return (
-        abs(row["precision"] - ref["precision"]) <= 0.01
-        and abs(row["recall"] - ref["recall"]) <= 0.01
-        and row["mmd2"] - ref["mmd2"] <= 5e-4
-    )
-
-
-def cheapest_within(rows: list[dict], ref: dict) -> dict | None:
-    """The row of fewest network evaluations (then lowest MMD²) within ``ref``'s bounds
-    (:func:`within`) at ≤ 8 evaluations, or None."""
-    ok = [r for r in rows if r["evals"] <= 8 and within(r, ref)]
-    return min(ok, key=lambda r: (r["evals"], r["mmd2"]), default=None)
-
-
-def solver_rows(s, params, name, chosen, eval_n) -> list[dict]:
-    """The rows of the samplers ``chosen`` (:func:`samplers`) of the model ``(s, params)``
-    on the data set ``name``, each with the floor (the data's own scores), printed as
-    they come."""
-    rows, floor = [], {}
-    for label, n_evals, changes in chosen:
-        row = sampler_row(s, params, eval_n, label, n_evals, not floor, **changes)
-        floor = floor or floor_of(row)
-        row = {"data": name, **row, **floor}
-        rows.append(row)
-        show(row)
-    return rows
-
-
-def show(row: dict) -> None:
-    """Prints one row as it comes: sampler, evaluations, P, R, MMD², seconds (and the
-    distillation's seconds where it has them)."""
-    distilled = f", distilled in {row['distill_seconds']:.1f} s" if "distill_seconds" in row else ""
-    print(f"  {row['sampler']:28s} {row['evals']:4d}  P {row['precision']:.3f}"
-          f" R {row['recall']:.3f} MMD {row['mmd2']:.1e} {row['seconds']:.3f} s{distilled}",
-          flush=True)  # fmt: skip
 
 
 def main():

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import time
 
+import _torch_seed as torch_seed
 import jax
 import jax.numpy as jnp
 import optax
-import torch_seed
 from _common import block, matmul_peak, mlp_flops_per_row, save, table, timed
 
 from jaxdiff import data, losses, metrics, models, schedules, training

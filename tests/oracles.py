@@ -55,7 +55,7 @@ def ddpm_moments(betas, mu, c, variance="beta", last_step_noise=True):
     return m, v
 
 
-def _affine_predictors(abar_t, mu, c):
+def affine_predictors(abar_t, mu, c):
     """ε* = k (x - a μ) and x0* = p x + q at a step with ᾱ = abar_t."""
     a, s2 = np.sqrt(abar_t), 1.0 - abar_t
     denom = a**2 * c**2 + s2
@@ -71,7 +71,7 @@ def ddim_moments(betas, ts, mu, c, eta):
     m, v = 0.0, 1.0
     for i, t in enumerate(ts):
         ap = abar[ts[i + 1]] if i + 1 < len(ts) else 1.0
-        a, k, p, q = _affine_predictors(abar[t], mu, c)
+        a, k, p, q = affine_predictors(abar[t], mu, c)
         sig = eta * np.sqrt((1 - ap) / (1 - abar[t])) * np.sqrt(1 - abar[t] / ap)
         d = np.sqrt(max(1 - ap - sig**2, 0.0))
         A = np.sqrt(ap) * p + d * k
@@ -89,7 +89,7 @@ def dpm_solver_moments(betas, ts, mu, c):
     prev_x0, h_prev = None, None
     for i in range(len(ts) - 1):
         t, tn = ts[i], ts[i + 1]
-        _, _, p, q = _affine_predictors(abar[t], mu, c)
+        _, _, p, q = affine_predictors(abar[t], mu, c)
         x0 = np.array([p * x[0], p * x[1] + q])
         h = lam[tn] - lam[t]
         if prev_x0 is None:
@@ -99,7 +99,7 @@ def dpm_solver_moments(betas, ts, mu, c):
             d = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * prev_x0
         x = np.sqrt(1 - abar[tn]) / np.sqrt(1 - abar[t]) * x - np.sqrt(abar[tn]) * np.expm1(-h) * d
         prev_x0, h_prev = x0, h
-    _, _, p, q = _affine_predictors(abar[ts[-1]], mu, c)
+    _, _, p, q = affine_predictors(abar[ts[-1]], mu, c)
     out = np.array([p * x[0], p * x[1] + q])
     return out[1], out[0] ** 2
 
@@ -166,7 +166,7 @@ class Gaussian:
 
 
 def _star_x0(abar_t, mu, c, x):
-    _, _, p, q = _affine_predictors(abar_t, mu, c)
+    _, _, p, q = affine_predictors(abar_t, mu, c)
     return p * x + q
 
 
@@ -249,11 +249,11 @@ def restart_moments(betas, ts, mu, c, renoise_scale=True):
     ``x̂0 ← p (a x̂0 + s z) + q``: exact output mean and variance. ``renoise_scale=False``
     is a plausible wrong chain that adds the noise without scaling ``x̂0`` by ``a``."""
     abar = abar_np(betas)
-    _, _, p, q = _affine_predictors(abar[ts[0]], mu, c)
+    _, _, p, q = affine_predictors(abar[ts[0]], mu, c)
     m, v = q, p**2
     for t in ts[1:]:
         a = np.sqrt(abar[t]) if renoise_scale else 1.0
-        _, _, p, q = _affine_predictors(abar[t], mu, c)
+        _, _, p, q = affine_predictors(abar[t], mu, c)
         m, v = p * a * m + q, p**2 * (a**2 * v + 1.0 - abar[t])
     return m, v
 

@@ -112,7 +112,7 @@ def test_endpoint_levels_and_grids_are_pinned():
 
 
 def test_endpoints_are_the_teachers_ddim_chain_and_the_exact_flow_for_gaussians():
-    from oracles import _affine_predictors, abar_np
+    from oracles import abar_np, affine_predictors
 
     sched = schedules.cosine_schedule(100)
     mu, c = 0.3, 0.5
@@ -128,7 +128,7 @@ def test_endpoints_are_the_teachers_ddim_chain_and_the_exact_flow_for_gaussians(
     got = np.asarray(distillation.ode_endpoints(teacher, sched, jnp.asarray(z, jnp.float32), grid))
     x = z.copy()  # DDIM (Song et al. eq. 12, σ = 0) written out in float64
     for t, t_next in itertools.pairwise(grid):
-        a, _, p, q = _affine_predictors(abar[t], mu, c)
+        a, _, p, q = affine_predictors(abar[t], mu, c)
         x0 = p * x + q
         a_n, s_n = (1.0, 0.0) if t_next < 0 else (np.sqrt(abar[t_next]), np.sqrt(1 - abar[t_next]))
         x = a_n * x0 + s_n * (x - a * x0) / np.sqrt(1 - abar[t])

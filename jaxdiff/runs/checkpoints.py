@@ -34,6 +34,7 @@ __all__ = [
     "inspect",
     "latest_epoch",
     "restore",
+    "read_step",
     "restore_params",
     "save",
 ]
@@ -161,9 +162,10 @@ def _stored_param_shapes(step_dir: pathlib.Path) -> dict[str, tuple]:
     return _param_shapes(tree)
 
 
-def _read(step_dir: pathlib.Path, abstract) -> tuple[dict, str | None]:
-    """The state tree of one checkpoint, and why it must not be used (None: intact).
-    Raises what orbax raises for unreadable files."""
+def read_step(step_dir: pathlib.Path, abstract) -> tuple[dict, str | None]:
+    """The state tree of the checkpoint in ``step_dir`` read onto ``abstract`` (None: as
+    stored, onto the first device), and why it must not be used (None: intact; else
+    its content digest differs). Raises what orbax raises for unreadable files."""
     item = _item_dir(step_dir)
     with ocp.StandardCheckpointer() as ckptr:
         if abstract is None:
@@ -268,7 +270,7 @@ def _newest_intact(directory, wanted: dict[str, tuple], abstract) -> tuple[dict,
             )
         if stored is not None:
             try:
-                tree, reason = _read(step_dir, abstract)
+                tree, reason = read_step(step_dir, abstract)
                 if reason is None:
                     if _item_dir(step_dir).name == "default":
                         _note_legacy(step_dir)
@@ -317,7 +319,7 @@ def inspect(directory) -> list[tuple[int, str, str]]:
     for step in _steps(path):
         step_dir = path / str(step)
         try:
-            _, reason = _read(step_dir, None)
+            _, reason = read_step(step_dir, None)
         except Exception as err:  # orbax raises many types for damaged files
             if step_dir.exists():  # else deleted meanwhile by a training (see restore)
                 out.append((step, "damaged", _first_line(err)))

@@ -74,7 +74,7 @@ def _training_saves_while_newest_is_read(trained, tmp_path, monkeypatch, saves, 
     ckpt_dir = run_dir / "checkpoints"
     _, state = setup.restore(run_dir)
     newest = _steps(run_dir)[-1]
-    read = checkpoints._read
+    read = checkpoints.read_step
 
     def read_after_a_training_saved(step_dir, abstract):
         if int(step_dir.name) == newest:
@@ -84,7 +84,7 @@ def _training_saves_while_newest_is_read(trained, tmp_path, monkeypatch, saves, 
                 _truncate(step_dir)
         return read(step_dir, abstract)
 
-    monkeypatch.setattr(checkpoints, "_read", read_after_a_training_saved)
+    monkeypatch.setattr(checkpoints, "read_step", read_after_a_training_saved)
     return ckpt_dir, state, newest
 
 

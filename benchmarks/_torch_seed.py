@@ -7,7 +7,7 @@ seed, without ``torch.no_grad``). ``sample(..., inference_mode=True)`` is the be
 PyTorch can do with the same loop, reported beside it so no baseline is a straw man.
 
 torch is optional (``pip install -e '.[bench]'``); :func:`available` says whether it is.
-Run alone: ``python benchmarks/torch_seed.py`` prints its steps/s and sampling time.
+Run alone: ``python benchmarks/_torch_seed.py`` prints its steps/s and sampling time.
 """
 
 from __future__ import annotations

@@ -1,0 +1,146 @@
+"""The rules of docs/design.md, checked: imports point down only (the import contract in
+``pyproject.toml``, run by import-linter), every library module is under that contract,
+no module, test, benchmark or example reaches into another module's private names, and
+the benchmark scripts share ``_common`` but never import one another. Each check is
+also shown failing on a planted violation."""
+
+import ast
+import os
+import pathlib
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).parents[1]
+BENCHMARKS = {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
+# Modules whose names a file may import: the project's own.
+OWN = {"jaxdiff", "conftest", "oracles", *BENCHMARKS}
+
+
+def _own(module: str) -> bool:
+    return module.split(".")[0] in OWN
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def reaches(source: str) -> list[str]:
+    """Each place in ``source`` that imports a private name of a project module
+    (``from m import _x``) or reads one through an imported module (``m._x``)."""
+    tree = ast.parse(source)
+    modules, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and _own(node.module):
+            for alias in node.names:
+                if _private(alias.name):
+                    found.append(f"line {node.lineno}: from {node.module} import {alias.name}")
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            modules |= {(a.asname or a.name).split(".")[0] for a in node.names if _own(a.name)}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def benchmark_imports(source: str) -> list[str]:
+    """The benchmark scripts (not the shared ``_`` modules) that ``source`` imports."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        out += [n for n in names if n in BENCHMARKS and not n.startswith("_")]
+    return out
+
+
+def _files():
+    for folder in ("jaxdiff", "tests", "benchmarks", "scripts", "examples"):
+        yield from sorted((ROOT / folder).rglob("*.py"))
+
+
+def test_no_file_reaches_into_another_modules_private_names():
+    found = [
+        f"{path.relative_to(ROOT)} {place}"
+        for path in _files()
+        for place in reaches(path.read_text())
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from jaxdiff.runs.checkpoints import _first_line",
+        "from jaxdiff import models\nmodels._torch_kernel_init",
+        "import oracles\noracles._helper(1)",
+        "from jaxdiff.runs import checkpoints as c\nc._steps('x')",
+    ],
+)
+def test_a_reach_into_a_private_name_is_found(source):
+    assert len(reaches(source)) == 1
+
+
+def test_benchmark_scripts_never_import_one_another():
+    found = {
+        path.name: benchmark_imports(path.read_text())
+        for path in sorted((ROOT / "benchmarks").glob("*.py"))
+    }
+    assert {k: v for k, v in found.items() if v} == {}
+    assert benchmark_imports("from solvers import within\nimport _common") == ["solvers"]
+
+
+def _contracts():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return config["tool"]["importlinter"]["contracts"]
+
+
+def test_every_library_module_is_under_the_import_contract():
+    library = {
+        f"jaxdiff.{p.stem}"
+        for p in (ROOT / "jaxdiff").glob("*.py")
+        if p.stem not in ("__init__", "__main__")
+    }
+    (contract,) = [c for c in _contracts() if "jaxdiff.runs" in c["forbidden_modules"]]
+    assert set(contract["source_modules"]) == library
+
+
+def _lint_imports(cwd: pathlib.Path, pythonpath: pathlib.Path | None = None):
+    env = None if pythonpath is None else {**os.environ, "PYTHONPATH": str(pythonpath)}
+    return subprocess.run(
+        [str(pathlib.Path(sys.executable).parent / "lint-imports")],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_the_import_contract_holds_and_fails_on_a_planted_import(tmp_path):
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
+    # A copy of the package in which one library module imports the application.
+    copy = tmp_path / "tree"
+    copy.mkdir()
+    (copy / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    for path in (ROOT / "jaxdiff").rglob("*.py"):
+        target = copy / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    planted = copy / "jaxdiff" / "metrics.py"
+    planted.write_text(planted.read_text() + "\nfrom jaxdiff.runs import rundir\n")
+    result = _lint_imports(copy, pythonpath=copy)
+    assert result.returncode == 1
+    assert "jaxdiff.metrics is not allowed to import jaxdiff.runs" in result.stdout
