@@ -65,7 +65,7 @@ def main():
         rows.append({"what": label, "ms": 1e3 * timed(fn, args.repeats)["min_s"]})
         print(f"{label:<44} {rows[-1]['ms']:7.2f} ms", flush=True)
 
-    size, scale = default.feature_size, default.feature_scale
+    size, scale = default.config.feature_size, default.config.feature_scale
     fourier = jax.jit(lambda x: features.fourier(x, size, scale))
     with _xla_features():
         xla_features = jax.jit(lambda x: features.fourier(x, size, scale))
@@ -77,12 +77,13 @@ def main():
         row("default network, XLA sin/cos", lambda: block(f(params, x, t)))
     f, params = _network(default)
     row("default network, sincos_turns", lambda: block(f(params, x, t)))
-    f, params = _network(default.clone(input_features="none"))
+    f, params = _network(default.clone(config=default.config.replace(input_features="none")))
     row("default network without input features", lambda: block(f(params, x, t)))
     light = students.lighten(default, models.functional(default, jax.random.key(0))[1])[0].model
     f, params = _network(light)
     row("light student network (models.lighten)", lambda: block(f(params, x, t)))
-    f, params = _network(light.clone(input_table=TABLE_POINTS, input_bound=TABLE_BOUND))
+    tables = light.config.replace(input_table=TABLE_POINTS, input_bound=TABLE_BOUND)
+    f, params = _network(light.clone(config=tables))
     row("light, inputs from tables (tabulate_inputs)", lambda: block(f(params, x, t)))
     f, params = _network(models.MLPDenoiser())
     row("seed network", lambda: block(f(params, x, t)))

@@ -29,7 +29,9 @@ def main():
     norm = jaxdiff.data.Normalizer.fit(data)
     train, held_out = norm.encode(data[:5000]), norm.encode(data[5000 : 5000 + n])
     schedule = jaxdiff.cosine_schedule(100)
-    model = jaxdiff.MLPDenoiser(time_embedding="sinusoidal", residual=True, activation="gelu")
+    model = jaxdiff.MLPDenoiser(
+        config=jaxdiff.NetworkConfig(time_embedding="sinusoidal", residual=True, activation="gelu")
+    )
     apply_fn, params = jaxdiff.functional(model, jax.random.key(1))
     optimizer = jaxdiff.make_optimizer(2e-3, clip_norm=1.0)
     state = jaxdiff.init_state(jax.random.key(2), params, optimizer)

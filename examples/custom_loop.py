@@ -26,7 +26,9 @@ def main():
     data = jnp.asarray(jaxdiff.data.load("moons", jax.random.key(0), 5000))
     data = (data - data.mean(0)) / data.std(0)
     schedule = jaxdiff.cosine_schedule(200)
-    model = jaxdiff.MLPDenoiser(num_steps=200, time_embedding="sinusoidal", residual=True)
+    model = jaxdiff.MLPDenoiser(
+        num_steps=200, config=jaxdiff.NetworkConfig(time_embedding="sinusoidal", residual=True)
+    )
     apply_fn, params = jaxdiff.functional(model, jax.random.key(1))
     optimizer = jaxdiff.make_optimizer(1e-3, clip_norm=1.0)
     state = jaxdiff.init_state(jax.random.key(2), params, optimizer)

@@ -34,9 +34,17 @@ def main():
     norm = jaxdiff.data.Normalizer.fit(x)  # standardise; decode the samples later
     schedule = jaxdiff.cosine_schedule(1000)
     model = jaxdiff.MLPDenoiser(
-        data_dim=x.shape[1], num_steps=1000, init_style="flax", input_features="fourier",
-        feature_scale=3.0, time_embedding="sinusoidal", residual=True, activation="gelu",
-    )  # fmt: skip
+        data_dim=x.shape[1],
+        num_steps=1000,
+        config=jaxdiff.NetworkConfig(
+            init_style="flax",
+            input_features="fourier",
+            feature_scale=3.0,
+            time_embedding="sinusoidal",
+            residual=True,
+            activation="gelu",
+        ),
+    )
     apply_fn, params = jaxdiff.functional(model, jax.random.key(0))
     optimizer = jaxdiff.make_optimizer(5e-3, clip_norm=1.0)  # clip, then Adam
     state = jaxdiff.init_state(jax.random.key(1), params, optimizer)

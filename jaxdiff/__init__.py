@@ -27,6 +27,7 @@ from jaxdiff.fitting import fit as fit
 from jaxdiff.losses import antithetic_timesteps as antithetic_timesteps
 from jaxdiff.losses import denoising_loss as denoising_loss
 from jaxdiff.models import MLPDenoiser as MLPDenoiser
+from jaxdiff.models import NetworkConfig as NetworkConfig
 from jaxdiff.models import functional as functional
 from jaxdiff.samplers import SamplerOptions as SamplerOptions
 from jaxdiff.samplers import sample as sample

@@ -27,6 +27,7 @@ __all__ = [
     "TIME_EMBEDDINGS",
     "Apply",
     "MLPDenoiser",
+    "NetworkConfig",
     "check",
     "check_fits",
     "float_dtype",
@@ -60,56 +61,44 @@ INPUT_FEATURES = ("none", "sinusoidal", "fourier")
 TIME_EMBEDDINGS = ("table", "sinusoidal")
 
 
-class MLPDenoiser(nn.Module):
-    """An MLP over ``(x, t)``: by default the seed's, one learned step embedding per layer.
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """The options of :class:`MLPDenoiser`, declared once, here: a run's ``config.json``
+    holds them (its ``model`` section, :class:`jaxdiff.runs.config.ModelConfig`, adds only
+    ``conditional``) and the command line's flags take their names. Checked when built
+    (a one-line ``ValueError`` naming the option); hashable. The defaults are the seed's
+    ``MLPDiffusion``.
 
-    Default (``input_features="none"``, ``time_embedding="table"``, ``residual=False``,
-    ``activation="relu"``): for each of ``depth`` hidden layers ``h = relu(Dense(h) +
-    Embed_l(t))``, then a final ``Dense(data_dim)``. With ``data_dim=2, width=128,
-    depth=3, num_steps=100`` this is the seed's ``MLPDiffusion`` exactly (72,066
-    parameters).
-
-    The options of the small-data recipes (tiny-diffusion's ablations on 2-D data):
-
-    * ``input_features``: each coordinate of ``x`` becomes ``feature_size`` features,
-      ``"sinusoidal"`` (:func:`~jaxdiff.features.sinusoidal` at ``feature_scale``) or
-      ``"fourier"`` (random Fourier features of std ``feature_scale``, Tancik et al.
-      2020). They let a small MLP draw sharp edges and thin modes in low dimension.
-    * ``time_embedding="sinusoidal"``: :func:`~jaxdiff.features.sinusoidal` features of
-      ``t`` (size ``width``), concatenated to the input, instead of the per-layer tables;
-      defined for any real ``t``.
-    * ``residual``: an input layer, then ``depth`` blocks ``h ← h + act(Dense(h))``.
-    * ``activation``: ``"relu"`` (seed), ``"gelu"`` or ``"silu"``.
-    * ``input_table = n > 0`` (Fourier features and step tables only): the first layer's
-      input part is read from per-coordinate tables of cubic pieces instead of computed
-      (:func:`jaxdiff.students.tabulate_inputs` makes them from a trained model; they are
-      not for training).
-
-    With ``num_classes = C > 0`` the model is class-conditional: each hidden layer also
-    adds a row of its own ``(C + 1, width)`` label table before its activation, where row
-    ``C`` is the null label ∅ of classifier-free guidance (Ho & Salimans 2022,
-    arXiv:2207.12598, §3.2): the label ``-1`` or no label at all.
+    The options of the small-data recipes are tiny-diffusion's ablations on 2-D data.
 
     Attributes:
-      data_dim: the dimension ``D`` of the data and of the output.
       width: hidden units per layer.
       depth: hidden layers (residual blocks with ``residual``).
-      num_steps: ``T``, the rows of each step table.
       init_style: ``"torch"`` reproduces PyTorch's defaults (Linear ~ U(±1/√fan_in),
         Embedding ~ N(0, 1)), as the seed; ``"flax"`` uses Flax's defaults.
-      num_classes: classes of a conditional model (0: unconditional).
-      input_features, feature_size, feature_scale, time_embedding, residual, activation,
-        input_table: as above.
-      input_bound: with ``input_table``, the tables cover ``[-input_bound, input_bound]``
-        in each coordinate; a coordinate beyond is read at the nearer end.
+      input_features: each coordinate of ``x`` becomes ``feature_size`` features:
+        ``"none"`` (the seed: ``x`` as it is), ``"sinusoidal"``
+        (:func:`~jaxdiff.features.sinusoidal` at ``feature_scale``) or ``"fourier"``
+        (random Fourier features of std ``feature_scale``, Tancik et al. 2020). They let
+        a small MLP draw sharp edges and thin modes in low dimension.
+      feature_size: features per coordinate (even: sines and cosines).
+      feature_scale: the sinusoidal frequency scale, or the Fourier frequencies' std.
+      time_embedding: ``"table"`` (the seed: a learned row per step and hidden layer) or
+        ``"sinusoidal"`` (:func:`~jaxdiff.features.sinusoidal` features of ``t``, size
+        ``width``, concatenated to the input; defined for any real ``t``).
+      residual: an input layer, then ``depth`` blocks ``h ← h + act(Dense(h))``.
+      activation: ``"relu"`` (seed), ``"gelu"`` or ``"silu"``.
+      input_table: ``n > 0`` (Fourier features and step tables only): the first layer's
+        input part is read from per-coordinate tables of ``n`` cubic pieces' points
+        instead of computed (:func:`jaxdiff.students.tabulate_inputs` makes them from a
+        trained model; they are not for training). 0: computed.
+      input_bound: with ``input_table``, the tables cover ``[-input_bound,
+        input_bound]`` in each coordinate; a coordinate beyond is read at the nearer end.
     """
 
-    data_dim: int = 2
     width: int = 128
     depth: int = 3
-    num_steps: int = 100
     init_style: str = "torch"
-    num_classes: int = 0
     input_features: str = "none"
     feature_size: int = 128
     feature_scale: float = 25.0
@@ -118,6 +107,65 @@ class MLPDenoiser(nn.Module):
     activation: str = "relu"
     input_table: int = 0
     input_bound: float = 8.0
+
+    def __post_init__(self):
+        for name in ("width", "depth", "feature_size"):
+            validate.positive_int(name, getattr(self, name))
+        validate.one_of("init_style", self.init_style, ("torch", "flax"))
+        validate.one_of("input_features", self.input_features, INPUT_FEATURES)
+        validate.one_of("time_embedding", self.time_embedding, TIME_EMBEDDINGS)
+        validate.one_of("activation", self.activation, tuple(ACTIVATIONS))
+        validate.number_in("feature_scale", self.feature_scale, 0.0, math.inf, low_open=True)
+        if not isinstance(self.residual, bool):
+            raise validate.InvalidValue("residual", "True or False", self.residual)
+        if self.input_features != "none" and self.feature_size % 2:
+            raise ValueError(
+                f"feature_size must be even (sines and cosines), got {self.feature_size}"
+            )
+        size = validate.non_negative_int("input_table", self.input_table)
+        if size == 1:
+            raise ValueError("input_table must be 0 (no tables) or at least 2 points, got 1")
+        validate.number_in("input_bound", self.input_bound, 0.0, math.inf, low_open=True)
+        if size and (self.input_features != "fourier" or self.time_embedding != "table"):
+            raise ValueError(
+                "input_table needs input_features 'fourier' and time_embedding 'table', got "
+                f"{self.input_features!r} and {self.time_embedding!r}"
+            )
+
+    def replace(self, **changes) -> NetworkConfig:
+        """These options with ``changes``, checked again."""
+        return dataclasses.replace(self, **changes)
+
+
+class MLPDenoiser(nn.Module):
+    """An MLP over ``(x, t)``: by default the seed's, one learned step embedding per layer.
+
+    Default (``NetworkConfig()``: no input features, step tables, no residual blocks,
+    ReLU): for each of ``depth`` hidden layers ``h = relu(Dense(h) + Embed_l(t))``, then a
+    final ``Dense(data_dim)``. With ``data_dim=2, num_steps=100`` this is the seed's
+    ``MLPDiffusion`` exactly (72,066 parameters). The network's options are one
+    :class:`NetworkConfig`, ``config`` (as google-research/vdm's model holds one config).
+
+    With ``num_classes = C > 0`` the model is class-conditional: each hidden layer also
+    adds a row of its own ``(C + 1, width)`` label table before its activation, where row
+    ``C`` is the null label ∅ of classifier-free guidance (Ho & Salimans 2022,
+    arXiv:2207.12598, §3.2): the label ``-1`` or no label at all.
+
+    Attributes:
+      data_dim: the dimension ``D`` of the data and of the output.
+      num_steps: ``T``, the rows of each step table.
+      num_classes: classes of a conditional model (0: unconditional).
+      config: the network's options.
+
+    Example:
+      >>> net = MLPDenoiser(data_dim=2, num_steps=1000,
+      ...                   config=NetworkConfig(input_features="fourier", residual=True))
+    """
+
+    data_dim: int = 2
+    num_steps: int = 100
+    num_classes: int = 0
+    config: NetworkConfig = NetworkConfig()
 
     @nn.compact
     def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None) -> jax.Array:
@@ -133,6 +181,7 @@ class MLPDenoiser(nn.Module):
         integer. Sinusoidal step features take any ``t`` as it is.
         """
         t = jnp.asarray(t)
+        cfg = self.config
         if label is not None and not self.num_classes:
             raise ValueError("label was given but the model is unconditional (num_classes=0)")
         if self.num_classes:
@@ -140,19 +189,19 @@ class MLPDenoiser(nn.Module):
             c = jnp.full((), null, jnp.int32) if label is None else jnp.asarray(label, jnp.int32)
             c = jnp.where(c < 0, null, c)
         dtype = float_dtype()
-        torch_init = self.init_style == "torch"
+        torch_init = cfg.init_style == "torch"
         embed_init = nn.initializers.normal(1.0) if torch_init else nn.linear.default_embed_init
-        act = ACTIVATIONS[self.activation]
+        act = ACTIVATIONS[cfg.activation]
 
         h = x
-        if self.input_features == "sinusoidal":
-            flat = sinusoidal(x.reshape(-1), self.feature_size, self.feature_scale)
+        if cfg.input_features == "sinusoidal":
+            flat = sinusoidal(x.reshape(-1), cfg.feature_size, cfg.feature_scale)
             h = flat.reshape(x.shape[0], -1)
-        elif self.input_features == "fourier" and not self.input_table:  # else: in the tables
-            h = fourier(x, self.feature_size, self.feature_scale)
-        if self.time_embedding == "sinusoidal":
+        elif cfg.input_features == "fourier" and not cfg.input_table:  # else: in the tables
+            h = fourier(x, cfg.feature_size, cfg.feature_scale)
+        if cfg.time_embedding == "sinusoidal":
             steps = jnp.broadcast_to(t, x.shape[:1]).astype(dtype)
-            h = jnp.concatenate([h, sinusoidal(steps, self.width)], axis=-1)
+            h = jnp.concatenate([h, sinusoidal(steps, cfg.width)], axis=-1)
 
         def dense(features, fan_in, layer):
             name = f"Dense_{layer}"  # named, so that the numbering holds without Dense_0
@@ -167,24 +216,24 @@ class MLPDenoiser(nn.Module):
             return nn.Dense(features, param_dtype=dtype, name=name)
 
         def first_layer(h):
-            if not self.input_table:
-                return dense(self.width, h.shape[-1], 0)(h)
-            shape = (self.data_dim, 4, self.input_table - 1, self.width)
+            if not cfg.input_table:
+                return dense(cfg.width, h.shape[-1], 0)(h)
+            shape = (self.data_dim, 4, cfg.input_table - 1, cfg.width)
             table = self.param("input_table", nn.initializers.zeros, shape, dtype)
-            bias = self.param("input_bias", nn.initializers.zeros, (self.width,), dtype)
-            return _read_tables(table, x, self.input_bound) + bias
+            bias = self.param("input_bias", nn.initializers.zeros, (cfg.width,), dtype)
+            return _read_tables(table, x, cfg.input_bound) + bias
 
         def conditioned(pre, layer):
             """``pre`` plus the layer's step row (tables) and label row (conditional)."""
-            if self.time_embedding == "table":
+            if cfg.time_embedding == "table":
                 table = nn.Embed(
-                    self.num_steps, self.width, embedding_init=embed_init, param_dtype=dtype
+                    self.num_steps, cfg.width, embedding_init=embed_init, param_dtype=dtype
                 )
                 pre = pre + _lookup(table, t, self.num_steps)
             if self.num_classes:
                 labels = nn.Embed(
                     self.num_classes + 1,
-                    self.width,
+                    cfg.width,
                     embedding_init=embed_init,
                     param_dtype=dtype,
                     name=f"LabelEmbed_{layer}",
@@ -192,9 +241,9 @@ class MLPDenoiser(nn.Module):
                 pre = pre + labels(c)
             return pre
 
-        if self.residual:
+        if cfg.residual:
             h = act(conditioned(first_layer(h), 0))
-            if self.input_table:
+            if cfg.input_table:
                 # XLA's CPU compiler would recompute the table reads inside the first
                 # block's residual add, which then costs 18 ms on 10,000 rows instead of
                 # 2 (JAX 0.10.2). Reading h's rows through indices it cannot see are
@@ -202,13 +251,13 @@ class MLPDenoiser(nn.Module):
                 # h @ I, the other way found, costs 1.2 ms.
                 rows = jax.lax.optimization_barrier(jnp.arange(h.shape[0]))
                 h = h[rows]
-            for layer in range(1, self.depth + 1):
-                h = h + act(conditioned(dense(self.width, self.width, layer)(h), layer))
-            return dense(self.data_dim, self.width, self.depth + 1)(h)
+            for layer in range(1, cfg.depth + 1):
+                h = h + act(conditioned(dense(cfg.width, cfg.width, layer)(h), layer))
+            return dense(self.data_dim, cfg.width, cfg.depth + 1)(h)
         h = act(conditioned(first_layer(h), 0))
-        for layer in range(1, self.depth):
-            h = act(conditioned(dense(self.width, self.width, layer)(h), layer))
-        return dense(self.data_dim, self.width, self.depth)(h)
+        for layer in range(1, cfg.depth):
+            h = act(conditioned(dense(cfg.width, cfg.width, layer)(h), layer))
+        return dense(self.data_dim, cfg.width, cfg.depth)(h)
 
 
 def _read_tables(table: jax.Array, x: jax.Array, bound: float) -> jax.Array:
@@ -274,31 +323,14 @@ def functional(model: MLPDenoiser, key: jax.Array):
 
 
 def check(model: MLPDenoiser) -> None:
-    """Raises a one-line ``ValueError`` naming the first of ``model``'s settings that is
-    out of range (as :func:`functional` does before building it)."""
-    for name in ("data_dim", "width", "depth", "num_steps", "feature_size"):
+    """Raises a one-line ``ValueError`` naming the first of ``model``'s sizes that is out
+    of range (as :func:`functional` does before building it; its :class:`NetworkConfig`
+    was checked when built)."""
+    for name in ("data_dim", "num_steps"):
         validate.positive_int(name, getattr(model, name))
     validate.non_negative_int("num_classes", model.num_classes)
-    validate.one_of("init_style", model.init_style, ("torch", "flax"))
-    validate.one_of("input_features", model.input_features, INPUT_FEATURES)
-    validate.one_of("time_embedding", model.time_embedding, TIME_EMBEDDINGS)
-    validate.one_of("activation", model.activation, tuple(ACTIVATIONS))
-    validate.number_in("feature_scale", model.feature_scale, 0.0, math.inf, low_open=True)
-    if model.input_features != "none" and model.feature_size % 2:
-        raise ValueError(f"feature_size must be even (sines and cosines), got {model.feature_size}")
-    _check_table(model.input_table, model.input_bound)
-    if model.input_table and (model.input_features != "fourier" or model.time_embedding != "table"):
-        raise ValueError(
-            "input_table needs input_features 'fourier' and time_embedding 'table', got "
-            f"{model.input_features!r} and {model.time_embedding!r}"
-        )
-
-
-def _check_table(size, bound) -> None:
-    size = validate.non_negative_int("input_table", size)
-    if size == 1:
-        raise ValueError("input_table must be 0 (no tables) or at least 2 points, got 1")
-    validate.number_in("input_bound", bound, 0.0, math.inf, low_open=True)
+    if not isinstance(model.config, NetworkConfig):
+        raise validate.InvalidValue("config", "a NetworkConfig", model.config)
 
 
 def param_count(params) -> int:

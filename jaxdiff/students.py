@@ -48,30 +48,33 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
       :class:`~jaxdiff.models.MLPDenoiser`).
     """
     validate.one_of("activation", activation, tuple(ACTIVATIONS))
+    net = model.config
     drop = validate.non_negative_int("drop", drop)
     if model.num_classes:
         raise ValueError("lighten takes an unconditional model (num_classes=0)")
-    if model.input_table:
+    if net.input_table:
         raise ValueError("lighten takes a model whose inputs are not read from tables")
-    if drop and not model.residual:
+    if drop and not net.residual:
         raise ValueError(f"drop must be 0 for a model without residual blocks, got {drop}")
-    if drop >= model.depth:
-        raise ValueError(f"drop must be below the model's depth {model.depth}, got {drop}")
-    light = model.clone(time_embedding="table", depth=model.depth - drop, activation=activation)
-    hidden = light.depth + 1 if model.residual else light.depth  # layers with a step row
+    if drop >= net.depth:
+        raise ValueError(f"drop must be below the model's depth {net.depth}, got {drop}")
+    light = model.clone(
+        config=net.replace(time_embedding="table", depth=net.depth - drop, activation=activation)
+    )
+    hidden = light.config.depth + 1 if net.residual else light.config.depth  # step rows
     kernel = params["Dense_0"]["kernel"]
     new = {}
     for layer in range(hidden):
         new[f"Dense_{layer}"] = params[f"Dense_{layer}"]
-        if model.time_embedding == "table":
+        if net.time_embedding == "table":
             new[f"Embed_{layer}"] = params[f"Embed_{layer}"]
         else:  # zero rows, but the first layer's (below)
-            zeros = jnp.zeros((model.num_steps, model.width), kernel.dtype)
+            zeros = jnp.zeros((model.num_steps, net.width), kernel.dtype)
             new[f"Embed_{layer}"] = {"embedding": zeros}
-    if model.time_embedding == "sinusoidal":
-        n_in = kernel.shape[0] - model.width
+    if net.time_embedding == "sinusoidal":
+        n_in = kernel.shape[0] - net.width
         steps = jnp.arange(model.num_steps, dtype=kernel.dtype)
-        table = sinusoidal(steps, model.width) @ kernel[n_in:]
+        table = sinusoidal(steps, net.width) @ kernel[n_in:]
         new["Dense_0"] = {"kernel": kernel[:n_in], "bias": params["Dense_0"]["bias"]}
         new["Embed_0"] = {"embedding": table}
     new[f"Dense_{hidden}"] = params[f"Dense_{hidden + drop}"]
@@ -115,19 +118,19 @@ def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
     if validate.positive_int("size", size) < 2:
         raise ValueError(f"size must be at least 2, got {size}")
     validate.number_in("bound", bound, 0.0, math.inf, low_open=True)
-    if model.input_table:
+    if model.config.input_table:
         raise ValueError("the model's inputs are already read from tables")
-    if model.input_features != "fourier":
+    if model.config.input_features != "fourier":
         raise ValueError(
-            f"tabulate_inputs needs Fourier input features, got {model.input_features!r}"
+            f"tabulate_inputs needs Fourier input features, got {model.config.input_features!r}"
         )
-    if model.time_embedding != "table":
+    if model.config.time_embedding != "table":
         raise ValueError("tabulate_inputs needs step tables; lighten the model first")
-    d, half = model.data_dim, model.feature_size // 2
+    d, half = model.data_dim, model.config.feature_size // 2
     kernel = np.asarray(params["Dense_0"]["kernel"], np.float64)
-    kernel = kernel.reshape(d, 2, half, model.width)  # coordinate, (sin, cos), frequency
+    kernel = kernel.reshape(d, 2, half, model.config.width)  # coordinate, (sin, cos), frequency
     dtype = params["Dense_0"]["kernel"].dtype
-    b = fourier_frequencies(model.feature_size, model.feature_scale, dtype)
+    b = fourier_frequencies(model.config.feature_size, model.config.feature_scale, dtype)
     freq = 2.0 * math.pi * np.asarray(b, np.float64)
     grid = np.linspace(-bound, bound, size)
     h = grid[1] - grid[0]
@@ -141,7 +144,8 @@ def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
     new = {k: v for k, v in params.items() if k != "Dense_0"}
     new["input_table"] = jnp.asarray(np.asarray(tables), dtype)
     new["input_bias"] = params["Dense_0"]["bias"]
-    return Apply(model.clone(input_table=size, input_bound=float(bound))), new
+    tables = model.config.replace(input_table=size, input_bound=float(bound))
+    return Apply(model.clone(config=tables)), new
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +166,7 @@ def has_step_tables(apply_fn) -> bool:
     :class:`MLPDenoiser` with step tables (``time_embedding="table"``), which
     :func:`on_steps` can cut."""
     model = getattr(apply_fn, "model", None)
-    return isinstance(model, MLPDenoiser) and model.time_embedding == "table"
+    return isinstance(model, MLPDenoiser) and model.config.time_embedding == "table"
 
 
 def on_steps(apply_fn, params, steps):

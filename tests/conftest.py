@@ -47,7 +47,9 @@ def small():
     from jaxdiff import models, schedules, training
 
     sched = schedules.sigmoid_schedule()
-    apply_fn, params = models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
+    apply_fn, params = models.functional(
+        models.MLPDenoiser(config=models.NetworkConfig(width=32)), jax.random.key(0)
+    )
     opt = training.make_optimizer()
     state = training.init_state(jax.random.key(1), params, opt)
     x = jax.random.normal(jax.random.key(2), (101, 2)) * 0.1

@@ -20,7 +20,10 @@ NET = None
 def net():
     global NET
     if NET is None:
-        NET = models.functional(models.MLPDenoiser(width=16, num_steps=10), jax.random.key(0))
+        NET = models.functional(
+            models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(width=16)),
+            jax.random.key(0),
+        )
     return NET
 
 
@@ -158,7 +161,9 @@ CASES = [
     ),
     (
         "model width 0",
-        lambda: models.functional(models.MLPDenoiser(width=0), jax.random.key(0)),
+        lambda: models.functional(
+            models.MLPDenoiser(config=models.NetworkConfig(width=0)), jax.random.key(0)
+        ),
         ValueError,
         "width must be a positive integer, got 0",
     ),

@@ -76,7 +76,9 @@ def test_target_makes_one_step_equal_two_teacher_steps():
 @pytest.mark.slow
 def test_distillation_moves_the_student_towards_the_teachers_map():
     sched = schedules.cosine_schedule(100)
-    model = models.MLPDenoiser(width=64, time_embedding="sinusoidal", residual=True)
+    model = models.MLPDenoiser(
+        config=models.NetworkConfig(width=64, time_embedding="sinusoidal", residual=True)
+    )
     apply_fn, params = models.functional(model, jax.random.key(0))
     angle = jax.random.uniform(jax.random.key(1), (2048,)) * 2 * jnp.pi
     x = jnp.stack([jnp.cos(angle), jnp.sin(angle)], 1)  # a ring
@@ -152,8 +154,15 @@ def test_endpoints_are_the_teachers_ddim_chain_and_the_exact_flow_for_gaussians(
 @pytest.mark.slow
 def test_direct_student_beats_its_teachers_two_step_ddim_on_a_multimodal_set():
     sched = schedules.cosine_schedule(100)
-    model = models.MLPDenoiser(width=64, time_embedding="sinusoidal", residual=True,
-                               init_style="flax", activation="gelu")  # fmt: skip
+    model = models.MLPDenoiser(
+        config=models.NetworkConfig(
+            width=64,
+            time_embedding="sinusoidal",
+            residual=True,
+            init_style="flax",
+            activation="gelu",
+        )
+    )
     apply_fn, params = models.functional(model, jax.random.key(0))
     x = jnp.asarray(data.eight_gaussians(0, 4096)) / 2.0  # eight modes, unit-ish scale
     opt = training.make_optimizer(2e-3)

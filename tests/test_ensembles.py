@@ -11,7 +11,7 @@ from jaxdiff import ensembles, fitting, models, schedules, training
 # slow: 28 s here (two members and their twins trained); .ci/run runs it
 @pytest.mark.slow
 def test_members_equal_models_trained_alone():
-    model = models.MLPDenoiser(width=16, num_steps=20)
+    model = models.MLPDenoiser(num_steps=20, config=models.NetworkConfig(width=16))
     apply_fn, _ = models.functional(model, jax.random.key(0))
 
     @jax.jit

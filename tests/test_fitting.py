@@ -25,7 +25,7 @@ def test_bad_epochs(small):
 
 def _tiny():
     apply_fn, params = models.functional(
-        models.MLPDenoiser(width=16, num_steps=10), jax.random.key(0)
+        models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(width=16)), jax.random.key(0)
     )
     return apply_fn, params, schedules.sigmoid_schedule(10)
 

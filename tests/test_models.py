@@ -60,7 +60,8 @@ def test_scalar_t_equals_broadcast_t_and_jit(seed_model):
 
 def test_generalised_sizes():
     apply_fn, params = models.functional(
-        models.MLPDenoiser(data_dim=5, width=32, depth=2, num_steps=7), jax.random.key(0)
+        models.MLPDenoiser(data_dim=5, num_steps=7, config=models.NetworkConfig(width=32, depth=2)),
+        jax.random.key(0),
     )
     assert apply_fn(params, jnp.zeros((3, 5)), jnp.array([0, 3, 6])).shape == (3, 5)
     expected = (5 * 32 + 32) + (32 * 32 + 32) + (32 * 5 + 5) + 2 * 7 * 32
@@ -74,12 +75,18 @@ def test_apply_fn_is_hashable_and_stable():
     assert hash(a1) == hash(a2) and a1 == a2
 
 
-@pytest.mark.parametrize(
-    "field, value", [("width", 0), ("depth", -1), ("data_dim", 2.5), ("num_steps", 0)]
-)
+@pytest.mark.parametrize("field, value", [("data_dim", 2.5), ("num_steps", 0)])
 def test_bad_sizes_are_rejected(field, value):
     with pytest.raises(ValueError, match=f"{field} must be a positive integer, got {value}"):
         models.functional(models.MLPDenoiser(**{field: value}), jax.random.key(0))
+
+
+@pytest.mark.parametrize("field, value", [("width", 0), ("depth", -1), ("feature_size", 0)])
+def test_bad_network_sizes_are_refused_when_the_options_are_built(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be a positive integer, got {value}"):
+        models.NetworkConfig(**{field: value})
+    with pytest.raises(ValueError, match=f"{field} must be a positive integer, got {value}"):
+        models.NetworkConfig().replace(**{field: value})
 
 
 def test_float_steps_interpolate_the_step_embeddings():
@@ -131,27 +138,41 @@ def test_each_option_has_the_parameter_count_of_its_layers():
     f = 2 * 64  # features per coordinate
     with_features = (dim * f * w + w) + (d - 1) * (w * w + w) + (w * dim + dim) + d * 100 * w
     for kind in ("sinusoidal", "fourier"):
-        assert _count(models.MLPDenoiser(input_features=kind, feature_size=f)) == with_features
+        assert (
+            _count(
+                models.MLPDenoiser(config=models.NetworkConfig(input_features=kind, feature_size=f))
+            )
+            == with_features
+        )
     # Sinusoidal steps: no tables, w step features concatenated to the input.
     sin_time = ((dim + w) * w + w) + (d - 1) * (w * w + w) + (w * dim + dim)
-    assert _count(models.MLPDenoiser(time_embedding="sinusoidal")) == sin_time == 50_050
+    assert (
+        _count(models.MLPDenoiser(config=models.NetworkConfig(time_embedding="sinusoidal")))
+        == sin_time
+        == 50_050
+    )
     # Residual: an input layer, then d blocks (one table each, input layer included).
     residual = (dim * w + w) + d * (w * w + w) + (w * dim + dim) + (d + 1) * 100 * w
-    assert _count(models.MLPDenoiser(residual=True)) == residual
+    assert _count(models.MLPDenoiser(config=models.NetworkConfig(residual=True))) == residual
     # The peer's architecture (tiny-diffusion): 99,074 parameters.
     peer = models.MLPDenoiser(
         num_steps=50,
-        input_features="sinusoidal",
-        time_embedding="sinusoidal",
-        residual=True,
-        activation="gelu",
+        config=models.NetworkConfig(
+            input_features="sinusoidal",
+            time_embedding="sinusoidal",
+            residual=True,
+            activation="gelu",
+        ),
     )
     assert _count(peer) == 99_074
 
 
 @pytest.mark.parametrize("features", ["sinusoidal", "fourier"])
 def test_feature_models_accept_real_steps_and_are_deterministic(features):
-    model = models.MLPDenoiser(input_features=features, time_embedding="sinusoidal", num_steps=20)
+    model = models.MLPDenoiser(
+        num_steps=20,
+        config=models.NetworkConfig(input_features=features, time_embedding="sinusoidal"),
+    )
     apply_fn, params = models.functional(model, jax.random.key(0))
     x = jax.random.normal(jax.random.key(1), (6, 2))
     a = apply_fn(params, x, jnp.full(6, 7, jnp.int32))
@@ -179,7 +200,7 @@ def test_bad_options_are_refused(field, value, match):
     if field == "feature_size":
         kw["input_features"] = "fourier"
     with pytest.raises(ValueError, match=match):
-        models.functional(models.MLPDenoiser(**kw), jax.random.key(0))
+        models.NetworkConfig(**kw)
 
 
 @pytest.mark.parametrize(
@@ -207,7 +228,7 @@ def test_a_short_training_with_the_options_beats_the_untrained_model(options):
     from jaxdiff import data, fitting, samplers, schedules, training
 
     sched = schedules.cosine_schedule(100)
-    model = models.MLPDenoiser(init_style="flax", **options)
+    model = models.MLPDenoiser(config=models.NetworkConfig(init_style="flax", **options))
     apply_fn, params = models.functional(model, jax.random.key(0))
     opt = training.make_optimizer(3e-3, 1.0)
     spec = training.TrainSpec(apply_fn, opt, batch_size=128, target="v")
@@ -239,4 +260,4 @@ def test_a_short_training_with_the_options_beats_the_untrained_model(options):
 )
 def test_bad_input_tables_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
-        models.functional(models.MLPDenoiser(**kw), jax.random.key(0))
+        models.NetworkConfig(**kw)

@@ -11,7 +11,9 @@ from jaxdiff import grids, models, samplers, schedules
 
 @pytest.fixture(scope="module")
 def net():
-    return models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
+    return models.functional(
+        models.MLPDenoiser(config=models.NetworkConfig(width=32)), jax.random.key(0)
+    )
 
 
 def test_trajectory_ends_in_sample_and_starts_in_noise(net):

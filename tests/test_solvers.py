@@ -11,7 +11,9 @@ from jaxdiff import models, samplers, schedules, solvers
 
 @pytest.fixture(scope="module")
 def net():
-    return models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
+    return models.functional(
+        models.MLPDenoiser(config=models.NetworkConfig(width=32)), jax.random.key(0)
+    )
 
 
 def _linear_model(weight):

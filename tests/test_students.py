@@ -10,14 +10,18 @@ import pytest
 from jaxdiff import models, students
 
 
-def _residual_sinusoidal(**kw):
-    model = models.MLPDenoiser(
-        width=32, depth=3, num_steps=50, init_style="flax", input_features="fourier",
-        feature_size=16, feature_scale=3.0, time_embedding="sinusoidal", residual=True,
-        activation="gelu", **kw,
+def _residual_sinusoidal():
+    net = models.NetworkConfig(
+        width=32, depth=3, init_style="flax", input_features="fourier", feature_size=16,
+        feature_scale=3.0, time_embedding="sinusoidal", residual=True, activation="gelu",
     )  # fmt: skip
+    model = models.MLPDenoiser(num_steps=50, config=net)
     apply_fn, params = models.functional(model, jax.random.key(3))
     return model, jax.jit(apply_fn), _perturbed(params)
+
+
+def _net(**options):
+    return models.MLPDenoiser(config=models.NetworkConfig(**options))
 
 
 @jax.jit
@@ -35,7 +39,7 @@ def test_lighten_folds_the_step_features_into_tables_exactly():
     and a table built one step off (rows ``e(t+1)``) is far outside the tolerance."""
     model, apply_fn, params = _residual_sinusoidal()
     light_fn, lparams = students.lighten(model, params, drop=0, activation="gelu")
-    assert light_fn.model.time_embedding == "table" and light_fn.model.depth == 3
+    assert light_fn.model.config.time_embedding == "table" and light_fn.model.config.depth == 3
     assert lparams["Dense_0"]["kernel"].shape == (2 * 16, 32)  # no step columns
     x = jax.random.normal(jax.random.key(5), (model.num_steps, 2))
     t = jnp.arange(model.num_steps)  # one row per step
@@ -57,7 +61,7 @@ def test_lighten_drops_the_last_blocks():
     pinned = {"kernel": 0 * last["kernel"], "bias": jnp.full_like(last["bias"], -1e4)}
     off = dict(params, Dense_3=pinned)
     light_fn, lparams = students.lighten(model, off, drop=1, activation="gelu")
-    assert light_fn.model.depth == 2 and set(lparams) == {
+    assert light_fn.model.config.depth == 2 and set(lparams) == {
         "Dense_0", "Dense_1", "Dense_2", "Dense_3", "Embed_0", "Embed_1", "Embed_2"
     }  # fmt: skip
     x = jax.random.normal(jax.random.key(5), (200, 2))
@@ -66,7 +70,7 @@ def test_lighten_drops_the_last_blocks():
     np.testing.assert_allclose(jax.jit(light_fn)(lparams, x, t), want, atol=2e-5, rtol=0)
     assert float(jnp.max(jnp.abs(apply_fn(params, x, t) - want))) > 1e-2  # the block mattered
     relu = students.lighten(model, off, drop=1)[0].model
-    assert relu.activation == "relu"
+    assert relu.config.activation == "relu"
 
 
 def test_lighten_keeps_a_model_with_step_tables():
@@ -81,10 +85,11 @@ def test_lighten_keeps_a_model_with_step_tables():
 def _one_layer(size, bound):
     """A one-layer Fourier model whose output is an affine map of the first layer's
     pre-activation (step rows of +50 keep ReLU the identity), and its tabulation."""
-    model = models.MLPDenoiser(
-        width=32, depth=1, num_steps=4, init_style="flax", input_features="fourier",
-        feature_size=16, feature_scale=3.0,
+    net = models.NetworkConfig(
+        width=32, depth=1, init_style="flax", input_features="fourier", feature_size=16,
+        feature_scale=3.0,
     )  # fmt: skip
+    model = models.MLPDenoiser(num_steps=4, config=net)
     apply_fn, params = models.functional(model, jax.random.key(3))
     params = dict(_perturbed(params), Embed_0={"embedding": jnp.full((4, 32), 50.0)})
     return (
@@ -147,7 +152,8 @@ def test_tabulated_light_network_equals_the_light_network():
     model, _, params = _residual_sinusoidal()
     light_fn, lparams = students.lighten(model, params, drop=0, activation="gelu")
     tab_fn, tab = students.tabulate_inputs(light_fn, lparams)
-    assert tab_fn.model == light_fn.model.clone(input_table=2048, input_bound=8.0)
+    tables = light_fn.model.config.replace(input_table=2048, input_bound=8.0)
+    assert tab_fn.model == light_fn.model.clone(config=tables)
     assert set(tab) == set(lparams) - {"Dense_0"} | {"input_table", "input_bias"}
     x = jnp.clip(2.0 * jax.random.normal(jax.random.key(5), (model.num_steps, 2)), -7.9, 7.9)
     t = jnp.arange(model.num_steps)
@@ -161,12 +167,12 @@ def test_tabulated_light_network_equals_the_light_network():
 @pytest.mark.parametrize(
     "model,kw,match",
     [
-        (models.MLPDenoiser(), {}, "needs Fourier input features, got 'none'"),
-        (models.MLPDenoiser(input_features="fourier", time_embedding="sinusoidal"), {},
+        (_net(), {}, "needs Fourier input features, got 'none'"),
+        (_net(input_features="fourier", time_embedding="sinusoidal"), {},
          "needs step tables; lighten the model first"),
-        (models.MLPDenoiser(input_features="fourier"), dict(size=1), "size must be at least 2"),
-        (models.MLPDenoiser(input_features="fourier"), dict(bound=0.0), "bound must be"),
-        (models.MLPDenoiser(input_features="fourier", input_table=4), {}, "already read"),
+        (_net(input_features="fourier"), dict(size=1), "size must be at least 2"),
+        (_net(input_features="fourier"), dict(bound=0.0), "bound must be"),
+        (_net(input_features="fourier", input_table=4), {}, "already read"),
     ],
 )  # fmt: skip
 def test_tabulate_inputs_refuses_what_it_cannot_do(model, kw, match):
@@ -180,7 +186,11 @@ def test_tabulate_inputs_refuses_what_it_cannot_do(model, kw, match):
     "model,kw,match",
     [
         (models.MLPDenoiser(), dict(drop=1), "drop must be 0 for a model without residual"),
-        (models.MLPDenoiser(residual=True), dict(drop=3), "drop must be below the model's depth 3"),
+        (
+            models.MLPDenoiser(config=models.NetworkConfig(residual=True)),
+            dict(drop=3),
+            "drop must be below the model's depth 3",
+        ),
         (models.MLPDenoiser(), dict(drop=-1), "drop must be a non-negative integer, got -1"),
         (models.MLPDenoiser(), dict(activation="tanh"), "activation must be one of"),
         (models.MLPDenoiser(num_classes=3), {}, "unconditional"),
@@ -272,7 +282,9 @@ def test_on_steps_refuses_what_it_cannot_do(steps, match):
     tables = models.Apply(models.MLPDenoiser(num_steps=50))
     with pytest.raises(ValueError, match=match):
         students.on_steps(tables, None, steps)  # refused before the parameters are read
-    sinusoidal_steps = models.Apply(models.MLPDenoiser(time_embedding="sinusoidal"))
+    sinusoidal_steps = models.Apply(
+        models.MLPDenoiser(config=models.NetworkConfig(time_embedding="sinusoidal"))
+    )
     assert students.has_step_tables(tables)
     assert not students.has_step_tables(sinusoidal_steps)
     assert not students.has_step_tables(lambda p, x, t: x)  # not a functional network

@@ -33,8 +33,8 @@ __all__ = [
     "digest",
     "inspect",
     "latest_epoch",
-    "restore",
     "read_step",
+    "restore",
     "restore_params",
     "save",
 ]

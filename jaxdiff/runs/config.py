@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from jaxdiff import validate
+from jaxdiff.models import NetworkConfig
 
 __all__ = [
     "DATA_SETS",
@@ -73,25 +74,19 @@ SCHEDULE_BETAS = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (No
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """``MLPDenoiser``: sizes, initialisation and the options of the small-data recipes
-    (input features, step encoding, residual blocks, activation; tabulated inputs, which
-    only a distilled light student has); the defaults are the seed's ``MLPDiffusion``,
-    written out so that reading settings does not import flax (a test keeps them equal to
-    ``MLPDenoiser``'s)."""
+class ModelConfig(NetworkConfig):
+    """The network: its options, declared once by :class:`jaxdiff.models.NetworkConfig`
+    (sizes, initialisation, input features, step encoding, residual blocks, activation;
+    tabulated inputs, which only a distilled light student has), and whether the model is
+    class-conditional (its number of classes comes from the data)."""
 
-    width: int = 128
-    depth: int = 3
-    init_style: str = "torch"
     conditional: bool = False
-    input_features: str = "none"
-    feature_size: int = 128
-    feature_scale: float = 25.0
-    time_embedding: str = "table"
-    residual: bool = False
-    activation: str = "relu"
-    input_table: int = 0
-    input_bound: float = 8.0
+
+    @property
+    def network(self) -> NetworkConfig:
+        """The network's options alone."""
+        fields = dataclasses.fields(NetworkConfig)
+        return NetworkConfig(**{f.name: getattr(self, f.name) for f in fields})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -99,7 +99,10 @@ def light_network(teacher_fn, teacher_params, light: ModelConfig):
     ``(apply_fn, params)``."""
     teacher = teacher_fn.model
     return students.lighten(
-        teacher, teacher_params, drop=teacher.depth - light.depth, activation=light.activation
+        teacher,
+        teacher_params,
+        drop=teacher.config.depth - light.depth,
+        activation=light.activation,
     )
 
 
@@ -209,8 +212,12 @@ def distill_run(
         student_fn = s.apply_fn  # the network distilled into
         if spec.student == "light":
             student_fn, params = light_network(t_setup.apply_fn, teacher_params, cfg.model)
-            tables = {"input_table": cfg.model.input_table, "input_bound": cfg.model.input_bound}
-            assert student_fn.model.clone(**tables) == s.apply_fn.model, "student and config differ"
+            tables = student_fn.model.config.replace(
+                input_table=cfg.model.input_table, input_bound=cfg.model.input_bound
+            )
+            assert student_fn.model.clone(config=tables) == s.apply_fn.model, (
+                "student and config differ"
+            )
         if done:
             params = checkpoints.restore(ckpt_dir, s.state).params
         seconds = []

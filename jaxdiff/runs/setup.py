@@ -132,19 +132,9 @@ def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: in
     ``data_dim`` features, ``num_steps`` steps (and ``num_classes`` when conditional)."""
     return models.MLPDenoiser(
         data_dim=data_dim,
-        width=cfg.width,
-        depth=cfg.depth,
         num_steps=num_steps,
-        init_style=cfg.init_style,
         num_classes=num_classes if cfg.conditional else 0,
-        input_features=cfg.input_features,
-        feature_size=cfg.feature_size,
-        feature_scale=cfg.feature_scale,
-        time_embedding=cfg.time_embedding,
-        residual=cfg.residual,
-        activation=cfg.activation,
-        input_table=cfg.input_table,
-        input_bound=cfg.input_bound,
+        config=cfg.network,
     )
 
 

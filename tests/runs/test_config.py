@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from jaxdiff.runs import config, overrides, presets
+from jaxdiff.runs import config, overrides, presets, setup
 
 
 @pytest.mark.parametrize("name", ["seed", "fast"])
@@ -178,17 +178,18 @@ def test_each_student_has_its_own_iterations_and_pairs():
     assert config.Config.from_dict(d).distill.pairs is None
 
 
-def test_model_config_defaults_are_the_models():
-    """``ModelConfig`` restates ``MLPDenoiser``'s defaults so that reading settings never
-    imports flax; this keeps the two equal, field by field."""
+def test_model_config_is_the_networks_options_and_conditional():
+    """The network's options are declared once, by ``models.NetworkConfig``: the run's
+    ``model`` section adds ``conditional`` alone, and builds the network from them."""
     from jaxdiff import models
 
-    shared = set(config.ModelConfig.__dataclass_fields__) & {
-        f.name for f in dataclasses.fields(models.MLPDenoiser)
-    }
-    assert len(shared) == 11, sorted(shared)  # every field but `conditional`
-    for name in shared:
-        assert getattr(config.ModelConfig(), name) == getattr(models.MLPDenoiser(), name), name
+    network = [f.name for f in dataclasses.fields(models.NetworkConfig)]
+    assert [f.name for f in dataclasses.fields(config.ModelConfig)] == [*network, "conditional"]
+    cfg = presets.preset("default").model
+    assert cfg.network == models.NetworkConfig(**{n: getattr(cfg, n) for n in network})
+    assert setup.build_model(cfg, 1000, 2).config == cfg.network
+    with pytest.raises(ValueError, match="width must be a positive integer, got 0"):
+        config.ModelConfig(width=0)  # checked where it is declared
 
 
 def test_light_network_and_tables_are_the_ones_the_config_names():
@@ -210,7 +211,9 @@ def test_light_network_and_tables_are_the_ones_the_config_names():
         assert light_fn.model == setup.build_model(
             dataclasses.replace(light, input_table=0), 1000, 2
         )
-        assert light_fn.model.depth == teacher.model.depth - (1 if teacher.model.residual else 0)
+        assert light_fn.model.config.depth == teacher.model.depth - (
+            1 if teacher.model.residual else 0
+        )
         for tables in (light, dataclasses.replace(light, input_table=64, input_bound=4.0)):
             tab_fn, _ = distill.tabulated(tables, light_fn, light_params)
             assert tab_fn.model == setup.build_model(tables, 1000, 2)

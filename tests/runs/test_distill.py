@@ -151,7 +151,7 @@ def test_light_student_of_the_default_recipe(tmp_path):
     assert json.loads((same / "config.json").read_text())["model"] == tcfg
     assert json.loads((light / "config.json").read_text())["distill"]["pairs"] == 500
     s, state = setup.restore(light)
-    assert s.apply_fn.model.depth == 2 and "Embed_0" in state.params
+    assert s.apply_fn.model.config.depth == 2 and "Embed_0" in state.params
     assert state.params["input_table"].shape == (2, 4, 2047, 128)
     jaxdiff("sample", "--run", light, "--n", "50", "--out", tmp_path / "x.npy", "--quiet")
     # The likelihoods differentiate the network in x: through the tables too.
