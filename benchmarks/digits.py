@@ -34,7 +34,7 @@ def recipe(epochs: int) -> config.Config:
         learning_rate=2e-3,
         epochs=epochs,
     )
-    sample = dataclasses.replace(cfg.sample, method="ddpm", steps=0, variance="beta_tilde")
+    sample = dataclasses.replace(cfg.sample, method="ddpm", steps=None, variance="beta_tilde")
     return dataclasses.replace(cfg, sample=sample)
 
 

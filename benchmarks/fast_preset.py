@@ -50,7 +50,7 @@ def candidates():
         with_(fast, schedule=dict(kind="sigmoid", beta_start=1e-5, beta_end=5e-3)),
     )
     yield "fast, no EMA", with_(fast, train=dict(ema_decay=None))
-    yield "fast, ddpm beta-tilde 100 steps", with_(fast, sample=dict(method="ddpm", steps=0))
+    yield "fast, ddpm beta-tilde 100 steps", with_(fast, sample=dict(method="ddpm", steps=None))
 
 
 def main():

@@ -8,7 +8,6 @@ orders it, and a run holds part of it out for evaluation (``split``).
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import jax
@@ -29,8 +28,6 @@ __all__ = [
     "digits",
     "eight_gaussians",
     "load",
-    "load_file",
-    "load_labelled_file",
     "moons",
     "s_curve",
     "split",
@@ -185,152 +182,6 @@ def split(n: int, seed: int, held_out: float = 0.2) -> tuple[np.ndarray, np.ndar
     order = np.random.default_rng(seed).permutation(n)
     k = min(max(1, round(held_out * n)), n - 1)
     return np.sort(order[: n - k]), np.sort(order[n - k :])
-
-
-def _check_rows(x, path) -> np.ndarray:
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"data file {str(path)!r} must hold numbers, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
-        raise ValueError(
-            f"data file {str(path)!r} must hold a 2-D array of at least 2 rows, got shape {x.shape}"
-        )
-    bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-    if bad:
-        raise ValueError(f"data file {str(path)!r} must be finite, got {bad} NaN or inf values")
-    return x.astype(np.float32)
-
-
-def _read_error(path, err) -> ValueError:
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return ValueError(f"cannot read data file {str(path)!r}: {first}")
-
-
-def _existing(path, suffixes):
-    import pathlib
-
-    path = pathlib.Path(path)
-    if path.suffix not in suffixes:
-        raise ValueError(f"data file must end in {' or '.join(suffixes)}, got {str(path)!r}")
-    if not path.is_file():
-        raise ValueError(f"data file {str(path)!r} does not exist")
-    return path
-
-
-def _npz_arrays(path) -> dict[str, np.ndarray]:
-    import zipfile
-
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise _read_error(path, err) from err
-
-
-def load_file(path) -> np.ndarray:
-    """A user's data set from a ``.npy``, ``.csv`` (comma-separated, numbers only) or
-    ``.npz`` (its ``x``) file, as float32 ``(n, dim)``; anything else is a one-line
-    ``ValueError``."""
-    path = _existing(path, (".npy", ".csv", ".npz"))
-    try:
-        if path.suffix == ".npy":
-            x = np.load(path, allow_pickle=False)
-        elif path.suffix == ".npz":
-            x = _npz_arrays(path).get("x")
-            if x is None:
-                raise ValueError(f"a .npz data file needs an array 'x' in {str(path)!r}")
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # an empty file is reported below, once
-                x = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except (ValueError, OSError, EOFError) as err:
-        raise _read_error(path, err) from err
-    return _check_rows(x, path)
-
-
-def _classes(raw, path, names=None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Class indices ``0..C-1`` and their names from raw labels: integers (every class
-    ``0..max`` present; names ``"0"``, ``"1"``, …, or ``names`` when given) or strings
-    (the names, sorted)."""
-    raw = np.asarray(raw)
-    where = f"labels of {str(path)!r}"
-    if raw.dtype.kind in "US":
-        names_ = tuple(sorted({str(v) for v in raw.tolist()}))
-        lookup = {n: i for i, n in enumerate(names_)}
-        return np.array([lookup[str(v)] for v in raw.tolist()], np.int32), names_
-    if raw.dtype.kind not in "iu":
-        raise ValueError(f"{where} must be integers or names, got dtype {raw.dtype}")
-    if raw.size and raw.min() < 0:
-        raise ValueError(f"{where} must be classes 0..C-1, got {int(raw.min())}")
-    count = int(raw.max()) + 1 if raw.size else 0
-    if names is not None:
-        names = tuple(str(n) for n in np.asarray(names).tolist())
-        if count > len(names):
-            raise ValueError(f"{where} go up to {count - 1}, but 'names' has {len(names)}")
-        count = len(names)
-    missing = sorted(set(range(count)) - set(raw.tolist()))
-    if missing:
-        raise ValueError(
-            f"{where} must use every class 0..{count - 1}, class {missing[0]} has no rows"
-        )
-    return raw.astype(np.int32), names or tuple(str(i) for i in range(count))
-
-
-def load_labelled_file(path, label_column: str | None = None):
-    """Rows and their classes from a file: ``(x float32 (n, dim), y int32 (n,), names)``.
-
-    * ``.npz`` with ``x`` (rows) and ``y`` (one label per row: integer classes ``0..C-1``
-      or strings, the class names), optionally ``names`` (the names of integer classes);
-    * ``.csv`` with a header row: ``label_column`` names the column of labels (integers
-      or names), every other column is a number.
-
-    Every class must have rows. Errors are one-line ``ValueError``s naming the file.
-    """
-    import csv
-
-    path = _existing(path, (".npz", ".csv"))
-    if path.suffix == ".npz":
-        if label_column is not None:
-            raise ValueError("--label-column is for .csv files; a .npz holds its labels in 'y'")
-        arrays = _npz_arrays(path)
-        if "x" not in arrays or "y" not in arrays:
-            raise ValueError(
-                f"a labelled .npz needs arrays 'x' and 'y', got {sorted(arrays)} in {str(path)!r}"
-            )
-        x, raw, names = arrays["x"], arrays["y"], arrays.get("names")
-    else:
-        if not label_column:
-            raise ValueError("a labelled .csv needs --label-column NAME (a column of its header)")
-        try:
-            with open(path, newline="") as f:
-                rows = list(csv.reader(f))
-        except (OSError, UnicodeDecodeError) as err:
-            raise _read_error(path, err) from err
-        if len(rows) < 3:
-            raise ValueError(f"data file {str(path)!r} needs a header and at least 2 rows")
-        header = [h.strip() for h in rows[0]]
-        if label_column not in header:
-            raise ValueError(f"--label-column {label_column!r} is not in the header {header}")
-        j = header.index(label_column)
-        body = [r for r in rows[1:] if r]
-        if any(len(r) != len(header) for r in body):
-            raise ValueError(f"data file {str(path)!r}: every row needs {len(header)} fields")
-        labels = [r[j].strip() for r in body]
-        try:
-            x = np.array([[float(v) for k, v in enumerate(r) if k != j] for r in body])
-        except ValueError as err:
-            raise _read_error(path, err) from err
-        names = None
-        integral = all(v.lstrip("-").isdigit() for v in labels)
-        raw = np.array([int(v) for v in labels]) if integral else np.array(labels)
-    x = _check_rows(x, path)
-    if np.ndim(raw) != 1 or len(raw) != x.shape[0]:
-        raise ValueError(
-            f"labels of {str(path)!r} must be one per row ({x.shape[0]}), got shape {np.shape(raw)}"
-        )
-    y, names = _classes(raw, path, names)
-    if len(names) < 2:
-        raise ValueError(f"labels of {str(path)!r} must name at least 2 classes, got {len(names)}")
-    return x, y, names
 
 
 class Normalizer(NamedTuple):

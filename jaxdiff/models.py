@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import validate
+from jaxdiff import initializers, validate
 from jaxdiff.features import fourier, sinusoidal
 
 __all__ = [
@@ -40,20 +40,6 @@ def float_dtype():
     """The default float: float32, or float64 under ``jax_enable_x64``. Parameters, the
     training arithmetic and samples follow it (data sets are generated as float32)."""
     return jax.dtypes.canonicalize_dtype(jnp.float64)
-
-
-def _torch_bias_init(fan_in: int):
-    """PyTorch's ``nn.Linear`` bias init, ``U(-1/√fan_in, 1/√fan_in)``."""
-    bound = 1.0 / math.sqrt(fan_in)
-
-    def init(key, shape, dtype=jnp.float32):
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    return init
-
-
-# U(-1/√fan_in, 1/√fan_in) has variance 1/(3 fan_in): PyTorch's nn.Linear weight init.
-_torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 
 ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
@@ -190,7 +176,7 @@ class MLPDenoiser(nn.Module):
             c = jnp.where(c < 0, null, c)
         dtype = float_dtype()
         torch_init = cfg.init_style == "torch"
-        embed_init = nn.initializers.normal(1.0) if torch_init else nn.linear.default_embed_init
+        embed_init = initializers.TORCH_EMBED if torch_init else nn.linear.default_embed_init
         act = ACTIVATIONS[cfg.activation]
 
         h = x
@@ -208,8 +194,8 @@ class MLPDenoiser(nn.Module):
             if torch_init:
                 return nn.Dense(
                     features,
-                    kernel_init=_torch_kernel_init,
-                    bias_init=_torch_bias_init(fan_in),
+                    kernel_init=initializers.TORCH_KERNEL,
+                    bias_init=initializers.torch_bias(fan_in),
                     param_dtype=dtype,
                     name=name,
                 )

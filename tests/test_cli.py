@@ -138,24 +138,43 @@ def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, trained, capsy
     assert "Traceback" not in err and err.strip().count("\n") == 0, err
 
 
-def test_sampler_choices_are_the_librarys_methods():
-    from jaxdiff import samplers
+def test_setting_flags_are_named_after_their_settings_with_the_librarys_choices():
+    """One table: every flag of ``train`` that is a setting is named after it
+    (``--learning-rate`` sets ``learning_rate``; the old spellings are aliases), every
+    setting but a light student's input tables has a flag, and every choice list is the
+    library's own."""
+    import dataclasses
+
+    from jaxdiff import diffusion, models, samplers
     from jaxdiff.cli import parser
+    from jaxdiff.runs import distill, overrides
 
-    assert set(parser.SAMPLERS) == set(samplers.METHODS)
-
-
-def test_distill_choices_are_the_run_layers():
-    """The parser writes ``distill``'s choices out (parsing does not import jax); they are
-    ``runs.distill``'s methods, steps and student networks."""
-    from jaxdiff.cli import parser
-    from jaxdiff.runs import distill
-
-    actions = parser.build()[1]["distill"]._actions
-    choices = {a.dest: tuple(a.choices) for a in actions if a.choices}
-    assert choices["method"] == distill.METHODS
-    assert choices["steps"] == distill.STEPS
-    assert choices["student"] == distill.STUDENTS
+    commands = parser.build()[1]
+    train = {a.dest: a for a in commands["train"]._actions}
+    for name in overrides.SETTINGS:
+        if name in ("input_table", "input_bound"):
+            assert name not in train
+            continue
+        assert train[name].option_strings[0] == "--" + name.replace("_", "-"), name
+    network = [f.name for f in dataclasses.fields(models.NetworkConfig)]
+    assert set(network) <= set(overrides.SETTINGS)
+    aliases = {a: train[d].option_strings for d, a in (
+        ("learning_rate", "--lr"), ("ema_decay", "--ema"), ("input_features", "--features"),
+        ("num_steps", "--timesteps"))}  # fmt: skip
+    assert all(alias in strings for alias, strings in aliases.items())
+    choices = {d: tuple(a.choices) for d, a in train.items() if a.choices}
+    assert choices["input_features"] == models.INPUT_FEATURES
+    assert choices["time_embedding"] == models.TIME_EMBEDDINGS
+    assert choices["activation"] == tuple(models.ACTIVATIONS)
+    assert choices["target"] == diffusion.TARGETS
+    sample = {a.dest: a for a in commands["sample"]._actions}
+    assert tuple(sample["sampler"].choices) == samplers.METHODS
+    dist = {a.dest: tuple(a.choices) for a in commands["distill"]._actions if a.choices}
+    assert (dist["method"], dist["steps"], dist["student"]) == (
+        distill.METHODS,
+        distill.STEPS,
+        distill.STUDENTS,
+    )
 
 
 def test_help_explains_every_command(capsys):

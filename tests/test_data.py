@@ -88,39 +88,6 @@ def test_toy_shapes_are_the_named_shapes():
     assert np.mean(np.minimum(np.abs(radii - 1), np.abs(radii - 0.5)) < 0.15) > 0.95
 
 
-def test_load_file_reads_npy_and_csv(tmp_path):
-    from jaxdiff import data
-
-    x = np.arange(12, dtype=np.float64).reshape(6, 2)
-    np.save(tmp_path / "a.npy", x)
-    np.savetxt(tmp_path / "a.csv", x, delimiter=",")
-    for name in ("a.npy", "a.csv"):
-        got = data.load_file(tmp_path / name)
-        assert got.dtype == np.float32 and np.array_equal(got, x)
-
-
-@pytest.mark.parametrize(
-    "name, write, message",
-    [
-        ("t.csv", lambda p: p.write_text("a,b\nc,d\n"), "cannot read data file"),
-        ("n.npy", lambda p: np.save(p, np.array([[1.0, np.nan], [2.0, 3.0]])), "1 NaN or inf"),
-        ("o.npy", lambda p: np.save(p, np.arange(5.0)), "2-D array of at least 2 rows"),
-        ("e.csv", lambda p: p.write_text(""), "at least 2 rows, got shape (0, 1)"),
-        ("s.npy", lambda p: np.save(p, np.array([["x", "y"], ["z", "w"]])), "must hold numbers"),
-        ("x.txt", lambda p: p.write_text("1,2"), "must end in .npy or .csv"),
-        ("missing.npy", lambda p: None, "does not exist"),
-    ],
-)
-def test_load_file_rejects_bad_files_in_one_line(tmp_path, name, write, message):
-    from jaxdiff import data
-
-    path = tmp_path / name
-    write(path)
-    with pytest.raises(ValueError, match=r"data file|cannot read") as info:
-        data.load_file(path)
-    assert message in str(info.value) and "\n" not in str(info.value), str(info.value)
-
-
 @pytest.mark.parametrize("name", sorted(data.NUM_CLASSES))
 def test_labelled_sets_return_points_and_their_classes(name):
     n = 600

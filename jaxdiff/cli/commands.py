@@ -11,42 +11,18 @@ import time
 
 __all__ = ["check", "distill", "eval_", "export", "plot", "sample", "settings", "train"]
 
-# Flags of `train` and `demo` that are settings of the run, by their setting's name.
-_SETTING_FLAGS = {
-    "data": "data",
-    "conditional": "conditional",
-    "label_column": "label_column",
-    "label_drop": "label_drop",
-    "guidance": "guidance",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "lr": "learning_rate",
-    "target": "target",
-    "ema": "ema_decay",
-    "ensemble": "ensemble",
-    "standardize": "standardize",
-    "width": "width",
-    "depth": "depth",
-    "features": "input_features",
-    "feature_scale": "feature_scale",
-    "time_embedding": "time_embedding",
-    "residual": "residual",
-    "activation": "activation",
-    "timesteps": "num_steps",
-    "schedule": "schedule",
-    "seed": "seed",
-}
-
-
 # Settings whose False is a choice (``--no-residual``), not the absence of a flag.
-_BOOLEAN_SETTINGS = ("standardize", "residual")
+_BOOLEAN_SETTINGS = ("standardize", "residual")  # --no-standardize, --no-residual
 
 
 def settings(args) -> dict:
-    """The settings the command line gives (a flag not given is absent)."""
+    """The settings (``runs.overrides.SETTINGS``, each the destination of the flag named
+    after it) the command line gives; a flag not given is absent."""
+    from jaxdiff.runs import overrides
+
     out = {}
-    for flag, name in _SETTING_FLAGS.items():
-        value = getattr(args, flag, None)
+    for name in overrides.SETTINGS:
+        value = getattr(args, name, None)
         if value is not None and (value is not False or name in _BOOLEAN_SETTINGS):
             out[name] = value
     return out
@@ -199,7 +175,7 @@ def distill(args) -> int:
         steps=args.steps,
         start_steps=args.start_steps,
         iterations=args.iterations,
-        learning_rate=args.lr,
+        learning_rate=args.learning_rate,
         student=args.student,
         pairs=args.pairs,
     )

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from typing import Any
 
-from jaxdiff import validate
+from jaxdiff import data, validate
 from jaxdiff.models import NetworkConfig
 
 __all__ = [
@@ -27,17 +27,8 @@ __all__ = [
     "TrainConfig",
 ]
 
-# The registered data sets (``jaxdiff.data.DATASETS``), their classes and fixed sets, as
-# names: settings are checked against them without importing the data module.
-DATA_SETS = (
-    "s_curve",
-    "moons",
-    "swiss_roll",
-    "circles",
-    "eight_gaussians",
-    "checkerboard",
-    "digits",
-)
+# The names of the registered data sets.
+DATA_SETS = tuple(data.DATASETS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,12 +105,13 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SampleConfig:
-    """How ``sample`` and ``demo`` draw: the fields of ``samplers.SamplerOptions`` (``steps
-    = 0``: all T; ``spacing`` None: the method's own), the number of samples a run draws,
-    and the guidance weight."""
+    """How ``sample`` and ``demo`` draw: the fields of ``samplers.SamplerOptions`` with its
+    meanings and defaults (``steps`` None: all T; ``spacing`` None: the method's own; a
+    test keeps the defaults equal), the number of samples a run draws, and the guidance
+    weight."""
 
     method: str = "ddpm"
-    steps: int = 0
+    steps: int | None = None
     spacing: str | None = None
     eta: float = 0.0
     variance: str = "beta"
@@ -188,6 +180,8 @@ class Config:
             _no_unknown(f"config section {name!r} has unknown key(s)", value, fields)
             if name == "distill" and value.get("teacher") and "method" not in value:
                 value = {**value, "method": "progressive"}  # a student from before "direct"
+            if name == "sample" and value.get("steps") == 0:
+                value = {**value, "steps": None}  # "all T", as runs wrote it before None
             defaults = sub_cls()
             for key, v in value.items():
                 _check_type(f"{name}.{key}", v, getattr(defaults, key), fields[key].type)

@@ -7,10 +7,11 @@ import dataclasses
 import pathlib
 from typing import Any
 
+from jaxdiff.models import NetworkConfig
 from jaxdiff.runs.config import DATA_SETS, SCHEDULE_BETAS, Config
 from jaxdiff.runs.presets import preset
 
-__all__ = ["configure", "resume_config"]
+__all__ = ["NETWORK", "SETTINGS", "configure", "resume_config"]
 
 
 def _replace(cfg: Config, section: str, **fields) -> Config:
@@ -45,6 +46,7 @@ def _schedule(cfg: Config, kind: str) -> Config:
 
 # Each setting of a command line and what it sets, in the order they apply: ``data``
 # first, because a file switches standardisation on and ``standardize`` may switch it off.
+# The network's options (NETWORK) are settings too, applied together after these.
 _SETTINGS = {
     "data": _data,
     "conditional": lambda c, v: _replace(c, "model", conditional=v),
@@ -58,27 +60,25 @@ _SETTINGS = {
     "ema_decay": lambda c, v: _replace(c, "train", ema_decay=v or None),
     "ensemble": lambda c, v: _replace(c, "train", ensemble=v),
     "standardize": lambda c, v: _replace(c, "data", standardize=v),
-    "width": lambda c, v: _replace(c, "model", width=v),
-    "depth": lambda c, v: _replace(c, "model", depth=v),
-    "input_features": lambda c, v: _replace(c, "model", input_features=v),
-    "feature_scale": lambda c, v: _replace(c, "model", feature_scale=v),
-    "time_embedding": lambda c, v: _replace(c, "model", time_embedding=v),
-    "residual": lambda c, v: _replace(c, "model", residual=v),
-    "activation": lambda c, v: _replace(c, "model", activation=v),
     "num_steps": lambda c, v: _replace(c, "schedule", num_steps=v),
     "schedule": _schedule,
     "seed": lambda c, v: dataclasses.replace(c, seed=v),
 }
+# Every option of the network, by its own name (declared by models.NetworkConfig).
+NETWORK = tuple(f.name for f in dataclasses.fields(NetworkConfig))
+# Every setting configure takes; the command line's flags are named after them.
+SETTINGS = (*_SETTINGS, *NETWORK)
 
 
 def configure(base: Config, **settings) -> Config:
-    """``base`` with the named settings applied (None: not given), as a command line means
-    them: ``data`` a registered name or a ``.npy``/``.csv`` path (files are standardised
+    """``base`` with the named settings (:data:`SETTINGS`; None: not given) applied, as a
+    command line means them: every option of the network by its name, ``data`` a
+    registered name or a ``.npy``/``.csv`` path (files are standardised
     unless ``standardize=False``), ``epochs`` also the horizon of a cosine learning rate,
     ``ema_decay=0`` no EMA, ``schedule`` a kind with that kind's own betas."""
-    unknown = sorted(set(settings) - set(_SETTINGS))
+    unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
-        raise TypeError(f"unknown setting(s) {unknown}; known: {sorted(_SETTINGS)}")
+        raise TypeError(f"unknown setting(s) {unknown}; known: {sorted(SETTINGS)}")
     given = {k: v for k, v in settings.items() if v is not None}
     if not given.get("conditional") and (
         given.get("label_drop") is not None or given.get("guidance") is not None
@@ -92,6 +92,9 @@ def configure(base: Config, **settings) -> Config:
             cfg = apply(cfg, given[name])
             if name == "data" and cfg.data.name == "file":
                 cfg = _replace(cfg, "data", standardize=True)
+    network = {name: given[name] for name in NETWORK if name in given}
+    if network:  # together: NetworkConfig checks the combination
+        cfg = _replace(cfg, "model", **network)
     batch = given.get("batch_size")
     if batch is not None and batch > cfg.data.n and cfg.data.name not in ("file", "digits"):
         raise ValueError(f"--batch-size must be at most the data size {cfg.data.n}, got {batch}")

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdiff import data, ensembles, models, samplers, schedules, training, validate
+from jaxdiff import data, ensembles, files, models, samplers, schedules, training, validate
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, ModelConfig, ScheduleConfig, TrainConfig
 from jaxdiff.runs.keys import RunKeys
@@ -139,12 +139,12 @@ def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: in
 
 
 def sampler_options(cfg: Config) -> samplers.SamplerOptions:
-    """The :class:`~jaxdiff.samplers.SamplerOptions` of ``cfg.sample`` (``steps = 0``:
-    all T) for a model trained on ``cfg.train.target``."""
+    """The :class:`~jaxdiff.samplers.SamplerOptions` of ``cfg.sample`` for a model trained
+    on ``cfg.train.target``."""
     sc = cfg.sample
     return samplers.SamplerOptions(
         method=sc.method,
-        steps=sc.steps or None,
+        steps=sc.steps,
         spacing=sc.spacing,
         eta=sc.eta,
         variance=sc.variance,
@@ -174,12 +174,12 @@ def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
                 )
             copy = run_dir / "data.npz" if run_dir is not None else None
             if copy is not None and copy.is_file():
-                x, y, names = data.load_labelled_file(copy)
+                x, y, names = files.load_labelled_file(copy)
             else:
-                x, y, names = data.load_labelled_file(d.path, d.label_column)
+                x, y, names = files.load_labelled_file(d.path, d.label_column)
         else:
             copy = run_dir / "data.npy" if run_dir is not None else None
-            x, y = data.load_file(copy if copy is not None and copy.is_file() else d.path), None
+            x, y = files.load_file(copy if copy is not None and copy.is_file() else d.path), None
     else:
         if conditional and d.name not in data.NUM_CLASSES:
             raise ValueError(

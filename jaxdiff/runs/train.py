@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, diffusion, ensembles, fitting, models, training, validate
+from jaxdiff import diffusion, ensembles, files, fitting, models, training, validate
 from jaxdiff.runs import checkpoints, overrides
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.draw import draw, final_labels
@@ -108,12 +108,12 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
         raise RunError(f"run directory {str(run_dir)!r} is not writable")
     if cfg.data.name == "file" and cfg.model.conditional:
         if not (run_dir / "data.npz").is_file():
-            x, y, names = data.load_labelled_file(cfg.data.path, cfg.data.label_column)
+            x, y, names = files.load_labelled_file(cfg.data.path, cfg.data.label_column)
             save_npz(run_dir / "data.npz", x=x, y=y, names=np.array(names))
     elif cfg.data.name == "file" and not (run_dir / "data.npy").is_file():
         # The run keeps its own copy of the data: it resumes, samples and evaluates the
         # same rows even if the original file changes or moves.
-        save_npy(run_dir / "data.npy", data.load_file(cfg.data.path))
+        save_npy(run_dir / "data.npy", files.load_file(cfg.data.path))
     norm = {"mean": s.normalizer.mean.tolist(), "std": s.normalizer.std.tolist()}
     write_text(run_dir / "normalizer.json", json.dumps(norm))
     if s.label_names is not None:  # what jaxdiff.load needs of the data

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxdiff import data, likelihood, models, samplers, schedules, validate
+from jaxdiff import data, files, likelihood, models, samplers, schedules, validate
 from jaxdiff.runs import checkpoints, draw
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.keys import RunKeys
@@ -195,7 +195,7 @@ def _label_names(folder: pathlib.Path, cfg: Config) -> tuple[str, ...] | None:
     if (folder / "classes.json").is_file():
         return tuple(json.loads((folder / "classes.json").read_text())["names"])
     if (folder / "data.npz").is_file():
-        return data.load_labelled_file(folder / "data.npz")[2]
+        return files.load_labelled_file(folder / "data.npz")[2]
     if cfg.data.name in data.NUM_CLASSES:
         return tuple(str(i) for i in range(data.NUM_CLASSES[cfg.data.name]))
     raise RunError(f"{str(folder)!r} has no classes.json: its class names are unknown")

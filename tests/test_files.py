@@ -1,6 +1,7 @@
-"""Labelled files: a ``.npz`` with ``x`` and ``y`` or a ``.csv`` with a label column
-trains a conditional model, whose class names ``sample --label`` takes; every bad
-labelling is one line (library: ValueError; CLI: exit 2)."""
+"""A user's data files: ``.npy``, ``.csv`` and ``.npz`` rows, and labelled files (a
+``.npz`` with ``x`` and ``y`` or a ``.csv`` with a label column), which train a
+conditional model whose class names ``sample --label`` takes; every bad file or labelling
+is one line (library: ValueError; CLI: exit 2)."""
 
 import re
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import jaxdiff
 
-from jaxdiff import data
+from jaxdiff import data, files
 
 
 def _moons(tmp_path, n=400):
@@ -19,14 +20,14 @@ def _moons(tmp_path, n=400):
 def test_npz_with_names_and_csv_with_integers(tmp_path):
     x, y = _moons(tmp_path)
     np.savez(tmp_path / "m.npz", x=x, y=np.array(["upper", "lower"])[y])
-    rows, labels, names = data.load_labelled_file(tmp_path / "m.npz")
+    rows, labels, names = files.load_labelled_file(tmp_path / "m.npz")
     assert names == ("lower", "upper")  # sorted names; index = position
     np.testing.assert_array_equal(labels, 1 - y)
     np.testing.assert_array_equal(rows, x)
 
     lines = ["a,cls,b"] + [f"{u},{c},{v}" for (u, v), c in zip(x, y, strict=True)]
     (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
-    rows, labels, names = data.load_labelled_file(tmp_path / "m.csv", "cls")
+    rows, labels, names = files.load_labelled_file(tmp_path / "m.csv", "cls")
     assert names == ("0", "1")
     np.testing.assert_array_equal(labels, y)
     np.testing.assert_allclose(rows, x, rtol=1e-6)
@@ -58,7 +59,7 @@ def test_bad_labelled_files_are_one_line(tmp_path, name, content, column, messag
     else:
         np.save(path, content)
     with pytest.raises(ValueError, match=re.escape(message)) as info:
-        data.load_labelled_file(path, column)
+        files.load_labelled_file(path, column)
     assert "\n" not in str(info.value)
 
 
@@ -94,3 +95,36 @@ def test_conditional_run_from_a_labelled_file(tmp_path):
         r = jaxdiff("train", *args, *extra, "--out", tmp_path / "o", *common, check=False)
         assert r.returncode == 2 and message in r.stderr, r.stderr
         assert r.stderr.strip().count("\n") == 0
+
+
+def test_load_file_reads_npy_and_csv(tmp_path):
+    from jaxdiff import files
+
+    x = np.arange(12, dtype=np.float64).reshape(6, 2)
+    np.save(tmp_path / "a.npy", x)
+    np.savetxt(tmp_path / "a.csv", x, delimiter=",")
+    for name in ("a.npy", "a.csv"):
+        got = files.load_file(tmp_path / name)
+        assert got.dtype == np.float32 and np.array_equal(got, x)
+
+
+@pytest.mark.parametrize(
+    "name, write, message",
+    [
+        ("t.csv", lambda p: p.write_text("a,b\nc,d\n"), "cannot read data file"),
+        ("n.npy", lambda p: np.save(p, np.array([[1.0, np.nan], [2.0, 3.0]])), "1 NaN or inf"),
+        ("o.npy", lambda p: np.save(p, np.arange(5.0)), "2-D array of at least 2 rows"),
+        ("e.csv", lambda p: p.write_text(""), "at least 2 rows, got shape (0, 1)"),
+        ("s.npy", lambda p: np.save(p, np.array([["x", "y"], ["z", "w"]])), "must hold numbers"),
+        ("x.txt", lambda p: p.write_text("1,2"), "must end in .npy or .csv"),
+        ("missing.npy", lambda p: None, "does not exist"),
+    ],
+)
+def test_load_file_rejects_bad_files_in_one_line(tmp_path, name, write, message):
+    from jaxdiff import files
+
+    path = tmp_path / name
+    write(path)
+    with pytest.raises(ValueError, match=r"data file|cannot read") as info:
+        files.load_file(path)
+    assert message in str(info.value) and "\n" not in str(info.value), str(info.value)
