@@ -15,7 +15,8 @@ SCRIPT = textwrap.dedent(
     from jaxdiff import fitting, models, parallel, schedules, training
 
     assert jax.device_count() == 4, jax.devices()
-    apply_fn, params = models.functional(models.MLPDenoiser(width=32), jax.random.key(0))
+    model = models.MLPDenoiser(config=models.NetworkConfig(width=32))
+    apply_fn, params = models.functional(model, jax.random.key(0))
     sched = schedules.sigmoid_schedule()
     opt = training.make_optimizer(1e-3, 1.0)
     x = np.asarray(jax.random.normal(jax.random.key(2), (520, 2))) * 0.1  # 4 x 128 + 8

@@ -127,10 +127,8 @@ def resume_config(
     the run gives it; ``preset_name`` stands for every setting of that preset (not the data,
     the seed or ``conditional``, which the run holds). Only ``epochs`` may differ. A
     difference raises ``ValueError`` naming the setting, the saved value and the given one.
-
-    A run with a cosine learning rate cannot be resumed past its rate's horizon (the
-    epochs it was started with), where the rate is 0: that raises ``ValueError`` naming
-    the horizon, rather than training at rate 0.
+    (:func:`jaxdiff.runs.train.train_run` refuses more epochs than the run's rate
+    learns in: a cosine rate's horizon is part of the run.)
     """
     base = saved
     if preset_name is not None and saved.data.name == "file" and settings.get("data") is None:
@@ -151,16 +149,4 @@ def resume_config(
                 f"--resume: the run was started with {name} = {old[name]!r}, this command "
                 f"line gives {new[name]!r}; only --epochs may change"
             )
-    if epochs is None:
-        return saved
-    horizon = saved.train.lr_decay_epochs
-    if saved.train.lr_schedule == "cosine" and epochs > horizon:
-        # The rate's horizon is part of the run (its decay is what the checkpoints'
-        # optimiser state has followed); past it the cosine schedule gives 0.
-        raise ValueError(
-            f"--epochs {epochs}: the run's learning rate decays to 0 at epoch {horizon} "
-            f"(a cosine schedule over the --epochs it was started with), so epochs "
-            f"{horizon + 1} to {epochs} would not learn; resume with --epochs {horizon} at "
-            f"most, or start a new run with --epochs {epochs}"
-        )
-    return _replace(saved, "train", epochs=epochs)
+    return saved if epochs is None else _replace(saved, "train", epochs=epochs)

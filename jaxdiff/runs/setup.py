@@ -26,6 +26,7 @@ __all__ = [
     "build_model",
     "build_optimizer",
     "build_schedule",
+    "decay_steps",
     "model_params",
     "restore",
     "sampler_options",
@@ -91,6 +92,15 @@ class Setup:
     def steps_per_epoch(self) -> int:
         return math.ceil(self.data.shape[0] / self.config.train.batch_size)
 
+    @property
+    def last_learning_epoch(self) -> int | None:
+        """The last epoch that trains at a rate above 0: a cosine rate is 0 from step
+        :func:`decay_steps` on; None for a constant rate."""
+        t, per_epoch = self.config.train, self.steps_per_epoch
+        if t.lr_schedule != "cosine":
+            return None
+        return math.ceil(decay_steps(t, per_epoch) / per_epoch)
+
     def lr_at(self, step: int) -> float:
         lr = self.learning_rate
         return float(lr(step)) if callable(lr) else float(lr)
@@ -107,6 +117,12 @@ def build_schedule(cfg: ScheduleConfig) -> schedules.Schedule:
     raise ValueError(f"schedule must be one of ['cosine', 'linear', 'sigmoid'], got {cfg.kind!r}")
 
 
+def decay_steps(t: TrainConfig, steps_per_epoch: int) -> int:
+    """The step at which a cosine rate reaches 0: ``lr_decay_epochs`` epochs, and at least
+    one step past the warm-up."""
+    return max(t.lr_decay_epochs * steps_per_epoch, t.warmup_steps + 1)
+
+
 @functools.lru_cache(maxsize=32)
 def build_optimizer(t: TrainConfig, steps_per_epoch: int):
     """``(optimizer, learning rate)`` that ``t`` describes: clipping then Adam, at a
@@ -118,7 +134,7 @@ def build_optimizer(t: TrainConfig, steps_per_epoch: int):
     if t.lr_schedule == "constant":
         lr = t.learning_rate
     elif t.lr_schedule == "cosine":
-        decay = max(t.lr_decay_epochs * steps_per_epoch, t.warmup_steps + 1)
+        decay = decay_steps(t, steps_per_epoch)
         lr = optax.warmup_cosine_decay_schedule(0.0, t.learning_rate, t.warmup_steps, decay)
     else:
         raise ValueError(

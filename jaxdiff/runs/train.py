@@ -78,7 +78,7 @@ def resume_config(run_dir, preset: str | None = None, **settings) -> Config:
     return overrides.resume_config(saved, preset, **settings)
 
 
-def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool) -> None:
+def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool, s: Setup) -> None:
     ckpt_dir = run_dir / "checkpoints"
     if resume:
         saved = load_config(run_dir)
@@ -93,7 +93,17 @@ def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool) -> None:
             raise RunError(
                 f"--resume needs the settings of {str(run_dir)!r} (only --epochs may change)"
             )
-        overrides.resume_config(saved, epochs=cfg.train.epochs)  # not past a rate's horizon
+        last, epochs = s.last_learning_epoch, cfg.train.epochs
+        if last is not None and epochs > last:
+            # The rate's horizon is part of the run (the checkpoints' optimiser state has
+            # followed its decay); past it a cosine rate is 0.
+            span = f"epoch {epochs}" if epochs == last + 1 else f"epochs {last + 1} to {epochs}"
+            raise RunError(
+                f"--epochs {epochs}: the run's learning rate reaches 0 after epoch {last} (a "
+                f"cosine schedule over the --epochs it was started with), so {span} would "
+                f"not learn; resume with --epochs {last} at most, or start a new run with "
+                f"--epochs {epochs}"
+            )
         if checkpoints.latest_epoch(ckpt_dir) is None:
             raise RunError(f"--resume: no checkpoint in {str(ckpt_dir)!r}")
     elif checkpoints.latest_epoch(ckpt_dir) is not None:
@@ -207,7 +217,7 @@ def train_run(
     # only by process 0 of a multi-process run (the others write nothing of their own).
     writer = jax.process_index() == 0
     with hold(run_dir) if writer else contextlib.nullcontext():
-        _check_target(cfg, run_dir, resume)
+        _check_target(cfg, run_dir, resume, s)
         if writer:
             _prepare(cfg, run_dir, s)
         ckpt_dir = run_dir / "checkpoints"

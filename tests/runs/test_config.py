@@ -98,15 +98,6 @@ def test_resume_accepts_equal_settings_and_names_a_differing_one():
         overrides.resume_config(started, None, data="circles")
 
 
-def test_resume_refuses_epochs_past_a_cosine_rate_horizon():
-    started = overrides.configure(presets.preset("default"), data="moons", epochs=20)
-    assert started.train.lr_decay_epochs == 20
-    with pytest.raises(ValueError, match=r"--epochs 40: .* decays to 0 at epoch 20 .* 21 to 40"):
-        overrides.resume_config(started, None, epochs=40)
-    seed = overrides.configure(presets.preset("seed"), epochs=20)  # a constant rate
-    assert overrides.resume_config(seed, None, epochs=40).train.epochs == 40
-
-
 def test_student_network_choices_and_students_written_before_them():
     """``student``: the teacher's own network (the default) or, for direct distillation,
     the light one: the teacher's with step tables, one residual block fewer and ReLU. A

@@ -93,14 +93,29 @@ def _metrics_lines(run_dir):
 @pytest.mark.slow  # fault injection into a real process: a step of .ci/run of its own
 def test_resume_past_a_cosine_rate_horizon_is_refused_in_one_line(tmp_path):
     """A default-preset run of 20 epochs has a learning rate of 0 from epoch 21 on:
-    ``--resume --epochs 40`` exits 2 naming the horizon, before anything is trained."""
+    ``--resume --epochs 40`` exits 2 naming the last epoch that learns, before anything is
+    trained or written (but the lock that holds the run)."""
     cfg = overrides.configure(presets.preset("default"), data="moons", epochs=20)
     (tmp_path / "config.json").write_text(cfg.to_json())
     result = jaxdiff("train", "--out", tmp_path, "--resume", "--epochs", "40", check=False)
     assert result.returncode == 2
-    assert "decays to 0 at epoch 20" in result.stderr and "Traceback" not in result.stderr
+    assert "reaches 0 after epoch 20" in result.stderr and "Traceback" not in result.stderr
+    assert "epochs 21 to 40 would not learn" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "config.json"]
+    assert (tmp_path / "config.json").read_text() == cfg.to_json()  # nothing else written
+
+
+def test_the_last_learning_epoch_is_where_the_cosine_rate_reaches_0():
+    """Oracle: the rate of each epoch's first step, read from the optimiser's own
+    schedule. A 20-epoch default run on moons (20 steps an epoch) learns in 20 epochs; a
+    2-epoch one is still warming up (100 steps) and learns up to epoch 6."""
+    for epochs, last in ((20, 20), (2, 6)):
+        s = setup.setup(overrides.configure(presets.preset("default"), data="moons", epochs=epochs))
+        assert s.steps_per_epoch == 20 and s.last_learning_epoch == last
+        assert s.lr_at((last - 1) * 20) > 0 and s.lr_at(last * 20) == 0
+    constant = setup.setup(overrides.configure(presets.preset("seed"), epochs=20))
+    assert constant.last_learning_epoch is None
 
 
 def test_sigkill_then_resume_equals_uninterrupted_bit_for_bit(trained, tmp_path):
