@@ -30,6 +30,7 @@ from jaxdiff.models import MLPDenoiser as MLPDenoiser
 from jaxdiff.models import NetworkConfig as NetworkConfig
 from jaxdiff.models import functional as functional
 from jaxdiff.samplers import SamplerOptions as SamplerOptions
+from jaxdiff.samplers import SamplerSettings as SamplerSettings
 from jaxdiff.samplers import sample as sample
 from jaxdiff.samplers import sample_trajectory as sample_trajectory
 from jaxdiff.schedules import Schedule as Schedule

@@ -31,6 +31,7 @@ __all__ = [
     "VARIANCES",
     "Conditioned",
     "SamplerOptions",
+    "SamplerSettings",
     "sample",
     "sample_trajectory",
 ]
@@ -51,8 +52,10 @@ DEFAULT_SPACING = {"heun": "karras", "restart": "geometric"}
 
 
 @dataclasses.dataclass(frozen=True)
-class SamplerOptions:
-    """How a reverse chain runs; checked when built, hashable (a static argument).
+class SamplerSettings:
+    """The sampler a user chooses, checked when built (hashable). A run's ``config.json``
+    holds them (its ``sample`` section, ``runs.config.SampleConfig``, adds only the number
+    of samples); :class:`SamplerOptions` adds what the model fixes.
 
     Attributes:
       method: ``"ddpm"`` (ancestral over every step, Ho et al. 2020 Alg. 2; the seed),
@@ -70,12 +73,9 @@ class SamplerOptions:
         of the grid's chain).
       variance: DDPM's ``σ_t²``: ``"beta"`` (the seed) or ``"beta_tilde"`` (eq. 7).
       last_step_noise: DDPM adds noise at ``t = 0`` (the seed does; Alg. 2 does not).
-      target: what the network predicts: ``"eps"``, ``"x0"`` or ``"v"``.
       guidance: classifier-free guidance weight w (Ho & Salimans 2022, eq. 6), used with
         ``labels``; 0 samples the conditional model as it is, without the ∅ pass.
       churn: heun's ``S_churn`` (0: the deterministic ODE).
-      grid: the timesteps themselves, decreasing (None: from ``steps`` and ``spacing``,
-        set by :meth:`for_schedule`).
     """
 
     method: str = "ddpm"
@@ -84,15 +84,12 @@ class SamplerOptions:
     eta: float = 0.0
     variance: str = "beta"
     last_step_noise: bool = True
-    target: str = "eps"
     guidance: float = 0.0
     churn: float = 0.0
-    grid: tuple[int, ...] | None = None
 
     def __post_init__(self):
         validate.one_of("method", self.method, METHODS)
         validate.one_of("variance", self.variance, VARIANCES)
-        validate.one_of("target", self.target, diffusion.TARGETS)
         if self.spacing is not None:
             validate.one_of("spacing", self.spacing, grids.SPACINGS)
         if self.steps is not None:
@@ -100,6 +97,25 @@ class SamplerOptions:
         validate.number_in("eta", self.eta, 0.0, 1.0)
         validate.finite_number("guidance", self.guidance)
         validate.number_in("churn", self.churn, 0.0, math.inf)
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplerOptions(SamplerSettings):
+    """How a reverse chain runs: the :class:`SamplerSettings` and what the model fixes;
+    checked when built, hashable (a static argument).
+
+    Attributes:
+      target: what the network predicts: ``"eps"``, ``"x0"`` or ``"v"``.
+      grid: the timesteps themselves, decreasing (None: from ``steps`` and ``spacing``,
+        set by :meth:`for_schedule`).
+    """
+
+    target: str = "eps"
+    grid: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        validate.one_of("target", self.target, diffusion.TARGETS)
         if self.grid is not None:
             g = tuple(int(t) for t in self.grid)
             if not g or any(b >= a for a, b in itertools.pairwise(g)) or g[-1] < 0:

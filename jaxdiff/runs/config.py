@@ -14,6 +14,7 @@ from typing import Any
 
 from jaxdiff import data, validate
 from jaxdiff.models import NetworkConfig
+from jaxdiff.samplers import SamplerSettings
 
 __all__ = [
     "DATA_SETS",
@@ -104,21 +105,13 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class SampleConfig:
-    """How ``sample`` and ``demo`` draw: the fields of ``samplers.SamplerOptions`` with its
-    meanings and defaults (``steps`` None: all T; ``spacing`` None: the method's own; a
-    test keeps the defaults equal), the number of samples a run draws, and the guidance
-    weight."""
+class SampleConfig(SamplerSettings):
+    """How ``sample`` and ``demo`` draw: the sampler, declared once by
+    :class:`jaxdiff.samplers.SamplerSettings` (``steps`` None: all T; ``spacing`` None: the
+    method's own; ``guidance``: the run's own weight), and the number of samples a run
+    draws."""
 
-    method: str = "ddpm"
-    steps: int | None = None
-    spacing: str | None = None
-    eta: float = 0.0
-    variance: str = "beta"
-    last_step_noise: bool = True
     n: int = 10_000
-    guidance: float = 0.0
-    churn: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

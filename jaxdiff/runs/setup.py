@@ -156,19 +156,11 @@ def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: in
 
 def sampler_options(cfg: Config) -> samplers.SamplerOptions:
     """The :class:`~jaxdiff.samplers.SamplerOptions` of ``cfg.sample`` for a model trained
-    on ``cfg.train.target``."""
+    on ``cfg.train.target`` (guidance only for a conditional model)."""
     sc = cfg.sample
-    return samplers.SamplerOptions(
-        method=sc.method,
-        steps=sc.steps,
-        spacing=sc.spacing,
-        eta=sc.eta,
-        variance=sc.variance,
-        last_step_noise=sc.last_step_noise,
-        target=cfg.train.target,
-        guidance=sc.guidance if cfg.model.conditional else 0.0,
-        churn=sc.churn,
-    )
+    chosen = {f.name: getattr(sc, f.name) for f in dataclasses.fields(samplers.SamplerSettings)}
+    chosen["guidance"] = sc.guidance if cfg.model.conditional else 0.0
+    return samplers.SamplerOptions(**chosen, target=cfg.train.target)
 
 
 def _load_data(cfg: Config, keys: RunKeys, run_dir=None):

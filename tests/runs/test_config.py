@@ -169,21 +169,23 @@ def test_each_student_has_its_own_iterations_and_pairs():
     assert config.Config.from_dict(d).distill.pairs is None
 
 
-def test_sample_config_has_the_sampler_options_meanings_and_defaults():
-    """``SampleConfig`` holds ``SamplerOptions``' fields with their defaults (``steps``
-    None: all T); a config written when "all T" was ``steps = 0`` reads as None."""
+def test_sample_config_is_the_sampler_settings_and_n():
+    """The sampler's settings are declared once, by ``samplers.SamplerSettings``: the run's
+    ``sample`` section adds ``n`` alone; a config written when "all T" was ``steps = 0``
+    reads as None."""
     from jaxdiff import samplers
 
-    shared = {f.name for f in dataclasses.fields(config.SampleConfig)} & {
-        f.name for f in dataclasses.fields(samplers.SamplerOptions)
-    }
-    assert shared == {"method", "steps", "spacing", "eta", "variance", "last_step_noise",
-                      "guidance", "churn"}  # fmt: skip
-    for name in shared:
-        assert getattr(config.SampleConfig(), name) == getattr(samplers.SamplerOptions(), name)
+    chosen = [f.name for f in dataclasses.fields(samplers.SamplerSettings)]
+    assert [f.name for f in dataclasses.fields(config.SampleConfig)] == [*chosen, "n"]
+    opts = setup.sampler_options(presets.preset("fast"))
+    assert (opts.method, opts.steps, opts.variance, opts.target) == (
+        "dpm-solver", 20, "beta_tilde", "v"
+    )
     old = config.Config().to_dict()
     old["sample"]["steps"] = 0
     assert config.Config.from_dict(old).sample.steps is None
+    with pytest.raises(ValueError, match="method must be one of"):
+        config.SampleConfig(method="euler")  # checked where it is declared
 
 
 def test_model_config_is_the_networks_options_and_conditional():
