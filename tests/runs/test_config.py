@@ -179,7 +179,10 @@ def test_sample_config_is_the_sampler_settings_and_n():
     assert [f.name for f in dataclasses.fields(config.SampleConfig)] == [*chosen, "n"]
     opts = setup.sampler_options(presets.preset("fast"))
     assert (opts.method, opts.steps, opts.variance, opts.target) == (
-        "dpm-solver", 20, "beta_tilde", "v"
+        "dpm-solver",
+        20,
+        "beta_tilde",
+        "v",
     )
     old = config.Config().to_dict()
     old["sample"]["steps"] = 0
