@@ -14,6 +14,47 @@ def abar_np(betas):
     return np.cumprod(1.0 - np.asarray(betas, np.float64))
 
 
+def jump_grid(spacing, betas, k):
+    """The grid of a solver that ends with a jump to clean data (DPM-Solver++ and its SDE
+    and 3M forms, Heun/EDM: σ = 0 after the last point): a spacing whose ``k`` points end
+    at step 0 gives instead the first ``k`` of its ``k + 1`` points (diffusers' convention),
+    so that no evaluation is spent on almost clean data."""
+    ts = grid(spacing, betas, k)
+    return grid(spacing, betas, k + 1)[:-1] if ts[-1] == 0 and k < len(betas) else ts
+
+
+def grid(spacing, betas, k, rho=7.0):
+    """The K decreasing timesteps a sampler visits, written here from the papers rather
+    than taken from ``jaxdiff.grids``: ``"trailing"`` ``round(T - iT/K) - 1``;
+    ``"logsnr"`` uniform in ``λ = log(a/s)`` from step T-1 to 0 (Lu et al. 2022, §3.3);
+    ``"karras"`` ``σ_i = (σ_max^{1/ρ} + i/(K-1) (σ_min^{1/ρ} - σ_max^{1/ρ}))^ρ``, ρ = 7
+    (Karras et al. 2022, eq. 5); the last two take each level's nearest step (by log σ),
+    and where that repeats a step (levels crowd near T-1 when ᾱ_T is near 0) the grid's
+    convention moves it one below the step before, leaving room for the steps after."""
+    betas = np.asarray(betas, np.float64)
+    t_count = len(betas)
+    if spacing == "trailing":
+        return [round(t_count - i * t_count / k) - 1 for i in range(k)]
+    abar = abar_np(betas)
+    log_sigma = 0.5 * np.log((1 - abar) / abar)
+    if spacing == "logsnr":
+        levels = np.linspace(log_sigma[-1], log_sigma[0], k)
+    else:
+        sigma_max, sigma_min = np.exp(log_sigma[-1]), np.exp(log_sigma[0])
+        i = np.arange(k) / (k - 1)
+        levels = rho * np.log(
+            sigma_max ** (1 / rho) + i * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))
+        )
+    ts = []
+    for i, level in enumerate(levels):
+        t = int(np.argmin(np.abs(log_sigma - level)))
+        if ts and t >= ts[-1]:
+            t = ts[-1] - 1
+        ts.append(max(t, k - 1 - i))
+    assert all(a > b for a, b in itertools.pairwise(ts)) and ts[-1] >= 0, ts
+    return ts
+
+
 def star_output(a, s, x, mu, c, target="eps"):
     """The optimal network output for Gaussian data at scales ``(a, s)``: ``E[ε | x]``,
     ``E[x_0 | x]`` or ``E[v | x] = a E[ε | x] - s E[x_0 | x]``, written out."""

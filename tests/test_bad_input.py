@@ -203,7 +203,3 @@ def test_library_bad_input_is_one_clear_line(case, call, exc, fragment):
     message = str(info.value)
     assert fragment in message, message
     assert "\n" not in message and len(message) < 300, message
-
-
-def test_there_are_at_least_30_library_cases():
-    assert len(CASES) >= 30

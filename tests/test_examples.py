@@ -46,7 +46,10 @@ def test_custom_loop(tmp_path):
 def test_anomaly_score(tmp_path):
     out = _run(tmp_path, "anomaly_score.py")
     auc = float(out.split("AUC of the score (moons above box): ")[1].split()[0])
-    assert 0.0 <= auc <= 1.0
+    gaussian = float(out.split("AUC of a Gaussian fitted to the data: ")[1].split()[0])
+    # The plausible wrong answer, a Gaussian of the data's mean and covariance, ranks
+    # 0.72 of the pairs right; the model (0.81 at 60 epochs, AMD EPYC) must beat it.
+    assert auc > gaussian + 0.03, (auc, gaussian)
 
 
 def test_load_and_sample(tmp_path):

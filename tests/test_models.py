@@ -180,9 +180,12 @@ def test_feature_models_accept_real_steps_and_are_deterministic(features):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert a.shape == (6, 2) and not np.allclose(a, apply_fn(params, x, jnp.full(6, 8)))
     np.testing.assert_array_equal(a, apply_fn(params, x, 7))  # a scalar step broadcasts
-    # The Fourier projection is a constant of the model: the same for every init.
+    # The features' frequencies are a constant of the model, not a parameter: no leaf
+    # has their shape, and another init key draws every parameter anew.
     _, other = models.functional(model, jax.random.key(5))
-    assert jax.tree_util.tree_structure(other) == jax.tree_util.tree_structure(params)
+    leaves, again = jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(other)
+    assert (model.config.feature_size // 2,) not in {leaf.shape for leaf in leaves}
+    assert not any(np.array_equal(a, b) for a, b in zip(leaves, again, strict=True) if a.size > 2)
 
 
 @pytest.mark.parametrize(

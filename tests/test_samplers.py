@@ -423,7 +423,7 @@ def test_unconditional_models_refuse_labels():
     ],
 )
 def test_higher_order_solvers_match_exact_moments(method, steps, c, spacing):
-    from oracles import dpm_3m_moments, heun_moments, sde_dpm_moments
+    from oracles import dpm_3m_moments, heun_moments, jump_grid, sde_dpm_moments
 
     sched = schedules.cosine_schedule(100)
     mu, n = 0.2, 400_000
@@ -431,7 +431,7 @@ def test_higher_order_solvers_match_exact_moments(method, steps, c, spacing):
     x = samplers.sample(jax.random.key(12), eps_star_apply(sched, mu, c), None, sched, (n, 1), opts)
     x = np.asarray(x, np.float64)
     betas = np.asarray(sched.betas, np.float64)
-    ts = list(opts.for_schedule(sched).grid)
+    ts = jump_grid(spacing, betas, steps)  # written out, not the code under test's grid
     oracle = {
         "sde-dpm-solver": sde_dpm_moments,
         "dpm-solver-3m": dpm_3m_moments,
@@ -444,16 +444,22 @@ def test_higher_order_solvers_match_exact_moments(method, steps, c, spacing):
 
 
 def test_heun_churn_matches_exact_moments_and_adds_spread():
-    from oracles import heun_moments
+    """Heun on its default grid, Karras σ spacing: the oracle's grid is written out, so a
+    default spacing other than karras fails (trailing does: its moments are the wrong
+    answer below)."""
+    from oracles import heun_moments, jump_grid
 
     sched = schedules.cosine_schedule(100)
     mu, c, n = 0.0, 0.1, 400_000
-    opts = samplers.SamplerOptions(method="heun", steps=6, churn=4.0)
+    opts = samplers.SamplerOptions(method="heun", steps=6, churn=4.0)  # the default spacing
     x = np.asarray(
         samplers.sample(jax.random.key(3), eps_star_apply(sched, mu, c), None, sched, (n, 1), opts),
         np.float64,
     )
-    ts = list(opts.for_schedule(sched).grid)
+    betas = np.asarray(sched.betas, np.float64)
+    ts = jump_grid("karras", betas, 6)
+    _, v_wrong = heun_moments(betas, jump_grid("trailing", betas, 6), mu, c, churn=4.0)
+    assert abs(x.var() - v_wrong) > 10 * np.sqrt(2 / n) * v_wrong  # trailing is told apart
     m, v = heun_moments(np.asarray(sched.betas, np.float64), ts, mu, c, churn=4.0)
     _, v0 = heun_moments(np.asarray(sched.betas, np.float64), ts, mu, c)
     assert v > v0 * 1.01  # the churn's noise keeps spread the ODE loses at few steps

@@ -128,7 +128,8 @@ def test_tabulated_inputs_are_within_the_hermite_bound_of_the_float64_layer():
         return np.max(np.abs(np.asarray(jax.jit(tab_fn)(p, x, t), np.float64) - want), 0)
 
     assert np.all(error(tab) <= tol), (error(tab), tol)
-    assert np.all(error(tab) > 1e-3 * tol)  # the bound is not loose by orders
+    # The bound is tight: the largest error is 0.19 of it (AMD EPYC), not orders below.
+    assert np.max(error(tab) / tol) > 0.05, np.max(error(tab) / tol)
     table = tab["input_table"]
     linear = table.at[:, 2:].set(0.0).at[:, 1].set(table[:, 2:].sum(1) + table[:, 1])
     shifted = jnp.roll(table, 1, axis=2)
@@ -138,8 +139,9 @@ def test_tabulated_inputs_are_within_the_hermite_bound_of_the_float64_layer():
                               "bias": params["Dense_0"]["bias"]}),
         size=size, bound=bound,
     )[1]["input_table"]  # fmt: skip
-    for wrong in (linear, shifted, swapped):
-        assert np.any(error(dict(tab, input_table=wrong)) > 10 * tol)
+    # Measured (AMD EPYC): linear 80x over the bound, shifted 12,000x, swapped 28,000x.
+    for wrong, over in ((linear, 40), (shifted, 1000), (swapped, 1000)):
+        assert np.max(error(dict(tab, input_table=wrong)) / tol) > over
     far = jnp.asarray([[bound + 3.0, -bound - 1.0], [bound, -bound]])
     read = jax.jit(tab_fn)(tab, far, jnp.zeros(2, jnp.int32))
     np.testing.assert_array_equal(read[0], read[1])
