@@ -26,6 +26,7 @@ def jump_grid(spacing, betas, k):
 def grid(spacing, betas, k, rho=7.0):
     """The K decreasing timesteps a sampler visits, written here from the papers rather
     than taken from ``jaxdiff.grids``: ``"trailing"`` ``round(T - iT/K) - 1``;
+    ``"leading"`` ``(K-1-i) ⌊T/K⌋`` (Song et al. 2021's DDIM); ``"linspace"`` both ends;
     ``"logsnr"`` uniform in ``λ = log(a/s)`` from step T-1 to 0 (Lu et al. 2022, §3.3);
     ``"karras"`` ``σ_i = (σ_max^{1/ρ} + i/(K-1) (σ_min^{1/ρ} - σ_max^{1/ρ}))^ρ``, ρ = 7
     (Karras et al. 2022, eq. 5); the last two take each level's nearest step (by log σ),
@@ -35,6 +36,10 @@ def grid(spacing, betas, k, rho=7.0):
     t_count = len(betas)
     if spacing == "trailing":
         return [round(t_count - i * t_count / k) - 1 for i in range(k)]
+    if spacing == "leading":  # DDIM's own: 0, T/K, 2T/K, ... from the top
+        return [(k - 1 - i) * (t_count // k) for i in range(k)]
+    if spacing == "linspace":
+        return [round((t_count - 1) * (k - 1 - i) / (k - 1)) for i in range(k)]
     abar = abar_np(betas)
     log_sigma = 0.5 * np.log((1 - abar) / abar)
     if spacing == "logsnr":
