@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import leaves_equal
 
 from jaxdiff import (
     data,
@@ -24,6 +25,7 @@ from jaxdiff import (
     students,
     training,
 )
+from jaxdiff.solvers import data_prediction
 
 
 def test_round_grids_are_every_other_teacher_step():
@@ -200,3 +202,40 @@ def test_direct_student_beats_its_teachers_two_step_ddim_on_a_multimodal_set():
     y = samplers.sample(jax.random.key(4), light_fn, light, sched, (n, 2), restart2)
     mmd_l, recall_l = float(metrics.mmd2(y, fresh)), float(metrics.precision_recall(fresh, y)[1])
     assert mmd_l < 0.5 * mmd_t and recall_l > recall_t + 0.05, (mmd_l, mmd_t, recall_l, recall_t)
+
+
+def test_a_tiny_direct_student_moves_towards_its_teachers_endpoints():
+    """Seconds, in the default run: 150 Adam steps on 512 pairs per level take a student
+    (started from its teacher's parameters, as ``jaxdiff distill`` starts it) closer to
+    the teacher's ODE endpoints on fresh points than it started, at every level; the
+    parameters it returns are not the ones it was given (a student written back
+    unchanged fails)."""
+    sched = schedules.cosine_schedule(50)
+    model = models.MLPDenoiser(num_steps=50, config=models.NetworkConfig(width=32))
+    apply_fn, teacher = models.functional(model, jax.random.key(0))
+    x = jnp.asarray(data.eight_gaussians(0, 1024)) / 2.0
+    student, losses = distillation.distill_endpoints(
+        jax.random.key(1), apply_fn, teacher, sched, x, 2, pairs=512, iterations=150,
+        batch_size=128,
+    )  # fmt: skip
+    assert losses.shape == (150,)
+    teacher_x0 = data_prediction(apply_fn, teacher, sched, "eps")
+    for i, level in enumerate(distillation.endpoint_levels(50, 2).tolist()):
+        grid = distillation.endpoint_grid(level, 64)
+        a, s = (
+            float(sched.sqrt_alphas_cumprod[level]),
+            float(sched.sqrt_one_minus_alphas_cumprod[level]),
+        )
+        noise = jax.random.normal(jax.random.key(10 + i), x.shape)
+        z = a * x + s * noise
+        target = distillation.ode_endpoints(teacher_x0, sched, z, grid)
+        t = jnp.full((x.shape[0],), level, jnp.int32)
+
+        def error(p, z=z, t=t, target=target):
+            return float(
+                jnp.mean(jnp.square(data_prediction(apply_fn, p, sched, "eps")(z, t) - target))
+            )
+
+        # Measured 0.019 and 0.003 of the starting error (AMD EPYC).
+        assert error(student) < 0.2 * error(teacher), (level, error(student), error(teacher))
+    assert not leaves_equal(student, teacher)

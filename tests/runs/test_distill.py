@@ -7,11 +7,13 @@ import json
 import math
 import shutil
 
+import jax
+import numpy as np
 import pytest
 from conftest import jaxdiff, leaves_equal
 
 from jaxdiff import cli
-from jaxdiff.runs import setup
+from jaxdiff.runs import distill, setup
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +27,8 @@ def test_student_run_and_exact_resume(trained, tmp_path):
     assert "(progressive, teacher student): 2 steps, 2 round(s)" in out.stdout
     cfg = json.loads((student / "config.json").read_text())
     assert cfg["distill"]["teacher"] == str(trained.resolve())
+    (_, written), (_, teacher) = setup.restore(student), setup.restore(trained)
+    assert not leaves_equal(written.params, teacher.params)  # the student was trained
     assert cfg["distill"]["iterations"] == 30 and cfg["distill"]["learning_rate"] == 3e-4
     assert cfg["sample"]["method"] == "ddim" and cfg["sample"]["steps"] == 2
     assert cfg["sample"]["eta"] == 0.0
@@ -55,9 +59,11 @@ def test_direct_student_samples_by_restart_and_resumes(trained, tmp_path):
     assert cfg["distill"]["student"] == "teacher"
     assert cfg["model"] == json.loads((trained / "config.json").read_text())["model"]
     assert cfg["sample"]["method"] == "restart" and cfg["sample"]["spacing"] == "geometric"
-    s, _ = setup.restore(student)
+    s, written = setup.restore(student)
     assert s.sampler.method == "restart"
     assert s.sampler.for_schedule(s.schedule).grid == (99, 4)  # T = 100: levels 99 and 4
+    _, teacher = setup.restore(trained)
+    assert not leaves_equal(written.params, teacher.params)  # the student was trained
     jaxdiff("sample", "--run", student, "--n", "50", "--out", tmp_path / "x.npy", "--quiet")
     assert "intact" in jaxdiff("check", "--run", student).stdout
 
@@ -153,6 +159,15 @@ def test_light_student_of_the_default_recipe(tmp_path):
     s, state = setup.restore(light)
     assert s.apply_fn.model.config.depth == 2 and "Embed_0" in state.params
     assert state.params["input_table"].shape == (2, 4, 2047, 128)
+    # Trained: not the light network it started as (the teacher's, lightened, tabulated).
+    t_s, t_state = setup.restore(teacher)
+    light_net = distill.light_model(t_s.config, 2)
+    start_fn, start = distill.light_network(
+        t_s.apply_fn, setup.model_params(t_s, t_state), light_net
+    )
+    _, start = distill.tabulated(light_net, start_fn, start)
+    assert jax.tree.map(np.shape, start) == jax.tree.map(np.shape, state.params)
+    assert not leaves_equal(start, state.params)
     jaxdiff("sample", "--run", light, "--n", "50", "--out", tmp_path / "x.npy", "--quiet")
     # The likelihoods differentiate the network in x: through the tables too.
     jaxdiff("eval", "--run", light, "--n", "200", "--likelihood-n", "20")
