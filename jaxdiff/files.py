@@ -51,9 +51,9 @@ def _npz_arrays(path) -> dict[str, np.ndarray]:
 
 
 def load_file(path) -> np.ndarray:
-    """A user's data set from a ``.npy``, ``.csv`` (comma-separated, numbers only) or
-    ``.npz`` (its ``x``) file, as float32 ``(n, dim)``; anything else is a one-line
-    ``ValueError``."""
+    """A user's data set from a ``.npy``, ``.csv`` (comma-separated numbers, under an
+    optional header row of column names) or ``.npz`` (its ``x``) file, as float32 ``(n,
+    dim)``; anything else is a one-line ``ValueError``."""
     path = _existing(path, (".npy", ".csv", ".npz"))
     try:
         if path.suffix == ".npy":
@@ -65,10 +65,25 @@ def load_file(path) -> np.ndarray:
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # an empty file is reported below, once
-                x = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+                x = np.loadtxt(
+                    path, delimiter=",", dtype=np.float64, ndmin=2, skiprows=_header_rows(path)
+                )
     except (ValueError, OSError, EOFError) as err:
         raise _read_error(path, err) from err
     return _check_rows(x, path)
+
+
+def _header_rows(path) -> int:
+    """1 if the first row of a ``.csv`` names its columns (a token that is not a number,
+    as spreadsheets write ``x,y``), else 0."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    for token in first.split(","):
+        try:
+            float(token)
+        except ValueError:
+            return 1 if token.strip() else 0
+    return 0
 
 
 def _classes(raw, path, names=None) -> tuple[np.ndarray, tuple[str, ...]]:

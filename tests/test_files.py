@@ -103,7 +103,10 @@ def test_load_file_reads_npy_and_csv(tmp_path):
     x = np.arange(12, dtype=np.float64).reshape(6, 2)
     np.save(tmp_path / "a.npy", x)
     np.savetxt(tmp_path / "a.csv", x, delimiter=",")
-    for name in ("a.npy", "a.csv"):
+    # As spreadsheets write it: a header row of column names, skipped.
+    np.savetxt(tmp_path / "h.csv", x, delimiter=",", header="x,y", comments="")
+    assert (tmp_path / "h.csv").read_text().startswith("x,y\n")
+    for name in ("a.npy", "a.csv", "h.csv"):
         got = files.load_file(tmp_path / name)
         assert got.dtype == np.float32 and np.array_equal(got, x)
 
