@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import json
 import logging
 import pathlib
 import warnings
@@ -33,10 +34,12 @@ __all__ = [
     "digest",
     "inspect",
     "latest_epoch",
+    "read_params",
     "read_step",
     "restore",
     "restore_params",
     "save",
+    "save_params",
 ]
 
 # orbax logs every save at INFO through absl, and each file it fails to read at ERROR;
@@ -172,11 +175,7 @@ def read_step(step_dir: pathlib.Path, abstract) -> tuple[dict, str | None]:
             # As stored, onto this process's first device: a checkpoint of another
             # topology (a multi-process run) cannot be restored without a target.
             meta = ckptr.metadata(item)
-            meta = getattr(meta, "item_metadata", meta)
-            one = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-            abstract = jax.tree_util.tree_map(
-                lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=one), meta
-            )
+            abstract = _on_first_device(getattr(meta, "item_metadata", meta))
         tree = ckptr.restore(item, abstract)
     if item.name == "default":
         return tree, None
@@ -200,6 +199,49 @@ def _note_legacy(step_dir: pathlib.Path) -> None:
             "jaxdiff); loaded without verifying its bytes",
             stacklevel=3,
         )
+
+
+def _on_first_device(tree):
+    """``tree``'s shapes and dtypes, placed on this process's first device."""
+    one = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return jax.tree_util.tree_map(
+        lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=one), tree
+    )
+
+
+# A saved model's parameters (orbax) and the digest of their bytes, in its folder.
+PARAMS, PARAMS_DIGEST = "params", "params_digest.json"
+
+
+def save_params(folder, params) -> None:
+    """Writes ``params`` into ``folder/params`` (orbax) with ``folder/params_digest.json``
+    (:func:`digest`), for :func:`read_params`."""
+    folder = pathlib.Path(folder)
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save((folder / PARAMS).absolute(), params)
+    (folder / PARAMS_DIGEST).write_text(json.dumps(digest(params)))
+
+
+def read_params(folder, params_like) -> dict:
+    """The parameters :func:`save_params` wrote in ``folder``, onto the first device in
+    the shapes of ``params_like``, checked against their digest.
+
+    Raises:
+      CheckpointError: if they cannot be read or their bytes differ from the digest.
+    """
+    folder = pathlib.Path(folder)
+    try:
+        with ocp.StandardCheckpointer() as ckptr:
+            params = ckptr.restore((folder / PARAMS).absolute(), _on_first_device(params_like))
+        stored = json.loads((folder / PARAMS_DIGEST).read_text())
+    except Exception as err:  # orbax raises many types for damaged files
+        raise CheckpointError(
+            f"cannot read the parameters in {str(folder)!r}: {_first_line(err)}"
+        ) from err
+    problem = mismatch(stored, params)
+    if problem:
+        raise CheckpointError(f"the parameters in {str(folder)!r} are damaged: {problem}")
+    return params
 
 
 def _first_line(err: Exception) -> str:

@@ -36,6 +36,7 @@ from jaxdiff.runs.rundir import (
     write_text,
 )
 from jaxdiff.runs.setup import Setup, model_params, setup
+from jaxdiff.runs.trained import write_data_units
 
 __all__ = ["fit", "resume_config", "train_run"]
 
@@ -124,10 +125,7 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
         # The run keeps its own copy of the data: it resumes, samples and evaluates the
         # same rows even if the original file changes or moves.
         save_npy(run_dir / "data.npy", files.load_file(cfg.data.path))
-    norm = {"mean": s.normalizer.mean.tolist(), "std": s.normalizer.std.tolist()}
-    write_text(run_dir / "normalizer.json", json.dumps(norm))
-    if s.label_names is not None:  # what jaxdiff.load needs of the data
-        write_json(run_dir / "classes.json", {"names": list(s.label_names)})
+    write_data_units(run_dir, s.normalizer, s.label_names)  # what jaxdiff.load reads
     abar_T = float(s.schedule.alphas_cumprod[-1])
     if abar_T > 0.05:
         warnings.warn(

@@ -22,7 +22,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
 from jaxdiff import data, files, likelihood, models, samplers, schedules, validate
 from jaxdiff.runs import checkpoints, draw
@@ -31,10 +30,7 @@ from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.rundir import RunError, load_config, write_json, write_text
 from jaxdiff.runs.setup import build_model, build_schedule, sampler_options
 
-__all__ = ["TrainedModel", "load"]
-
-# A saved model's parameters (orbax) and the digest of their bytes.
-_PARAMS, _DIGEST = "params", "params_digest.json"
+__all__ = ["TrainedModel", "load", "write_data_units"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -156,23 +152,21 @@ class TrainedModel:
         try:
             train = dataclasses.replace(self.config.train, ensemble=1)  # one member's params
             write_text(tmp / "config.json", dataclasses.replace(self.config, train=train).to_json())
-            _write_normalizer(tmp, self.normalizer)
-            if self.label_names is not None:
-                write_json(tmp / "classes.json", {"names": list(self.label_names)})
-            with ocp.StandardCheckpointer() as ckptr:
-                ckptr.save((tmp / _PARAMS).absolute(), self.params)
-            write_json(tmp / _DIGEST, checkpoints.digest(self.params))
+            write_data_units(tmp, self.normalizer, self.label_names)
+            checkpoints.save_params(tmp, self.params)
             os.replace(tmp, path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return path
 
 
-def _write_normalizer(folder: pathlib.Path, norm: data.Normalizer) -> None:
-    write_text(
-        folder / "normalizer.json",
-        json.dumps({"mean": norm.mean.tolist(), "std": norm.std.tolist()}),
-    )
+def write_data_units(folder: pathlib.Path, norm: data.Normalizer, label_names) -> None:
+    """What a model needs of its data, beside its config: ``normalizer.json`` and, for a
+    conditional model (``label_names`` not None), ``classes.json``."""
+    norm_json = {"mean": norm.mean.tolist(), "std": norm.std.tolist()}
+    write_text(folder / "normalizer.json", json.dumps(norm_json))
+    if label_names is not None:
+        write_json(folder / "classes.json", {"names": list(label_names)})
 
 
 def _read_normalizer(folder: pathlib.Path) -> data.Normalizer:
@@ -241,17 +235,17 @@ def load(path, *, member: int = 0) -> TrainedModel:
     k = cfg.train.ensemble
     if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < k:
         raise validate.InvalidValue("member", f"in [0, {k}) for this run", member)
-    if (folder / _PARAMS).is_dir():
-        params, epoch = _read_saved(folder, like), None
-    else:
-        try:
+    try:
+        if (folder / checkpoints.PARAMS).is_dir():
+            params, epoch = checkpoints.read_params(folder, like), None
+        else:
             params, epoch = checkpoints.restore_params(
                 folder / "checkpoints", like if k == 1 else _like(like, k)
             )
-        except checkpoints.CheckpointError as err:
-            raise RunError(str(err)) from err
-        if k > 1:
-            params = jax.tree_util.tree_map(lambda a: a[member], params)
+    except checkpoints.CheckpointError as err:
+        raise RunError(str(err)) from err
+    if k > 1:
+        params = jax.tree_util.tree_map(lambda a: a[member], params)
     return TrainedModel(
         config=cfg,
         params=params,
@@ -261,22 +255,3 @@ def load(path, *, member: int = 0) -> TrainedModel:
         apply_fn=models.Apply(network),
         schedule=build_schedule(cfg.schedule),
     )
-
-
-def _read_saved(folder: pathlib.Path, like) -> Any:
-    """A saved model's parameters, checked against the digest written beside them."""
-    one = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    like = jax.tree_util.tree_map(
-        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=one), like
-    )
-    try:
-        with ocp.StandardCheckpointer() as ckptr:
-            params = ckptr.restore((folder / _PARAMS).absolute(), like)
-        stored = json.loads((folder / _DIGEST).read_text())
-    except Exception as err:  # orbax raises many types for damaged files
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise RunError(f"cannot read the parameters in {str(folder)!r}: {first}") from err
-    problem = checkpoints.mismatch(stored, params)
-    if problem:
-        raise RunError(f"the parameters in {str(folder)!r} are damaged: {problem}")
-    return params
