@@ -4,6 +4,7 @@
   ``-log p_θ(x_0)`` of the ancestral sampler's own chain.
 * :func:`ode_log_likelihood`: the exact log-density of the probability-flow ODE (Song et
   al. 2021, arXiv:2011.13456, eqs. 13 and 39) with the exact Jacobian trace.
+* :func:`flow_log_likelihood`: the same for a flow model's ODE (:mod:`jaxdiff.flows`).
 
 Both take data in the model's units (after any ``Normalizer``); for data units add
 ``mean(log std)`` to a negative log-likelihood (the change of variables).
@@ -18,10 +19,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import diffusion, validate
+from jaxdiff import diffusion, flows, validate
 from jaxdiff.schedules import Schedule
 
-__all__ = ["VLB", "alpha_bar_at", "ode_log_likelihood", "vlb"]
+__all__ = ["VLB", "alpha_bar_at", "flow_log_likelihood", "ode_log_likelihood", "vlb"]
 
 SOLVERS = ("rk4", "heun")
 
@@ -228,3 +229,62 @@ def ode_log_likelihood(
     if x0.ndim != 2:
         raise ValueError(f"x0 must have shape (n, D), got {x0.shape}")
     return _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps)
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "steps"))
+def _flow_loglik(apply_fn, params, schedule, x0, steps):
+    d = x0.shape[1]
+
+    def field(state, t):
+        x, _ = state
+
+        def v(xi):
+            return apply_fn(params, xi[None], flows.network_time(t, schedule))[0]
+
+        return jax.vmap(v)(x), jax.vmap(lambda xi: jnp.trace(jax.jacfwd(v)(xi)))(x)
+
+    h = 1.0 / steps
+
+    def step(state, t):
+        def add(k, w):
+            return (state[0] + w * k[0], state[1] + w * k[1])
+
+        k1 = field(state, t)
+        k2 = field(add(k1, h / 2), t + h / 2)
+        k3 = field(add(k2, h / 2), t + h / 2)
+        k4 = field(add(k3, h), t + h)
+        new = tuple(
+            s0 + h / 6 * (a + 2 * b + 2 * c + e)
+            for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=True)
+        )
+        return new, None
+
+    state = (x0, jnp.zeros(x0.shape[0], x0.dtype))
+    ts = jnp.arange(steps, dtype=x0.dtype) * h
+    (x_end, trace_integral), _ = jax.lax.scan(step, state, ts)
+    log_prior = -0.5 * jnp.sum(jnp.square(x_end), axis=1) - 0.5 * d * jnp.log(2.0 * jnp.pi)
+    return (log_prior + trace_integral) / d
+
+
+def flow_log_likelihood(apply_fn, params, schedule: Schedule, x0: jax.Array, *, steps: int = 32):
+    """Exact log-likelihood of a flow model's ODE, per example, in nats per dimension.
+
+    ``log p_0(x_0) = log N(x_1; 0, I) + ∫_0^1 tr(∂v_θ/∂x)(x_t, t) dt`` along
+    ``dx/dt = v_θ(x, t)`` from ``t = 0`` to 1 (Chen et al. 2018, arXiv:1806.07366, eq. 4;
+    Lipman et al. 2023, §C), ``x`` and the trace integral integrated together by ``steps``
+    fixed RK4 steps (4 evaluations each). The trace is exact (``jax.jacfwd`` per example).
+
+    Args:
+      apply_fn, params: the flow model, ``apply_fn(params, x, network time)``.
+      schedule: fixes the network's time range (:func:`jaxdiff.flows.network_time`).
+      x0: data in model units, ``(n, D)``.
+      steps: RK4 steps over ``[0, 1]``.
+
+    Returns:
+      ``log p(x_0) / D`` for each example, ``(n,)``.
+    """
+    validate.positive_int("steps", steps)
+    x0 = jnp.asarray(x0)
+    if x0.ndim != 2:
+        raise ValueError(f"x0 must have shape (n, D), got {x0.shape}")
+    return _flow_loglik(apply_fn, params, schedule, x0, steps)

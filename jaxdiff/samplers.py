@@ -21,13 +21,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion, fast_solvers, grids, solvers, validate
+from jaxdiff import diffusion, fast_solvers, flow_solvers, flows, grids, solvers, validate
 from jaxdiff.models import check_fits, float_dtype
 from jaxdiff.schedules import Schedule
 
 __all__ = [
     "CHAINS",
+    "FLOW_METHODS",
     "METHODS",
+    "TARGETS",
     "VARIANCES",
     "Conditioned",
     "SamplerOptions",
@@ -45,7 +47,12 @@ CHAINS: dict[str, Callable] = {
     "heun": fast_solvers.heun_chain,
     "restart": solvers.restart_chain,
 }
-METHODS = tuple(CHAINS)
+# A flow model's samplers (jaxdiff.flow_solvers): "heun" is Heun's method on whichever
+# ODE the model has.
+FLOW_METHODS = tuple(flow_solvers.CHAINS)
+METHODS = (*CHAINS, *(m for m in FLOW_METHODS if m not in CHAINS))
+# What a network predicts: a diffusion model's eps, x0 or v, or a flow model's velocity.
+TARGETS = (*diffusion.TARGETS, flows.TARGET)
 VARIANCES = ("beta", "beta_tilde")
 # The spacing a method takes when none is given.
 DEFAULT_SPACING = {"heun": "karras", "restart": "geometric"}
@@ -63,12 +70,17 @@ class SamplerSettings:
         al. 2022), ``"sde-dpm-solver"`` (SDE-DPM-Solver++(2M)), ``"dpm-solver-3m"``
         (DPM-Solver++(3M)), ``"heun"`` (Karras et al. 2022, Alg. 2) or ``"restart"`` (a
         jump to clean data from each grid level, restarted with fresh noise: the sampler
-        of students distilled by ``distillation.distill_endpoints``).
+        of students distilled by ``distillation.distill_endpoints``). A flow model's
+        (:mod:`jaxdiff.flow_solvers`): ``"euler"``, ``"midpoint"``, ``"heun"`` (Heun's
+        method on the flow ODE) or ``"adaptive"`` (diffrax's Tsit5).
       steps: grid points ``K ≤ T`` (None: all ``T``); ddpm always takes all ``T``. Every
-        method evaluates the network ``K`` times, but heun ``2K - 1``.
+        method evaluates the network ``K`` times, but heun ``2K - 1``. A flow model's
+        ``K`` equal steps of ``[0, 1]`` (None: ``T``): Euler ``K`` evaluations, midpoint
+        and Heun ``2K``; adaptive chooses its own steps.
       spacing: which K of the T steps (:func:`jaxdiff.grids.timesteps`): ``"trailing"``,
         ``"leading"``, ``"linspace"``, ``"logsnr"``, ``"karras"`` or ``"geometric"``; None:
-        the method's own (karras for heun, geometric for restart, trailing for the others).
+        the method's own (karras for heun, geometric for restart, trailing for the others);
+        flow samplers take none.
       eta: DDIM's noise scale in ``[0, 1]`` (0: deterministic; 1: the posterior variance
         of the grid's chain).
       variance: DDPM's ``σ_t²``: ``"beta"`` (the seed) or ``"beta_tilde"`` (eq. 7).
@@ -105,7 +117,8 @@ class SamplerOptions(SamplerSettings):
     checked when built, hashable (a static argument).
 
     Attributes:
-      target: what the network predicts: ``"eps"``, ``"x0"`` or ``"v"``.
+      target: what the network predicts: ``"eps"``, ``"x0"`` or ``"v"`` (a diffusion
+        model), or ``"velocity"`` (a flow model: then ``method`` is a flow sampler).
       grid: the timesteps themselves, decreasing (None: from ``steps`` and ``spacing``,
         set by :meth:`for_schedule`).
     """
@@ -115,7 +128,22 @@ class SamplerOptions(SamplerSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        validate.one_of("target", self.target, diffusion.TARGETS)
+        validate.one_of("target", self.target, TARGETS)
+        flow = self.target == flows.TARGET
+        if flow and self.method not in FLOW_METHODS:
+            raise ValueError(
+                f"method must be one of {FLOW_METHODS} for a flow model, got {self.method!r}"
+            )
+        if not flow and self.method not in CHAINS:
+            raise ValueError(
+                f"method must be one of {tuple(CHAINS)} for a diffusion model, "
+                f"got {self.method!r} (a flow model's sampler)"
+            )
+        if flow and (self.spacing is not None or self.grid is not None):
+            raise ValueError(
+                f"spacing is for diffusion samplers; a flow model's steps are equal, got "
+                f"spacing={self.spacing!r}"
+            )
         if self.grid is not None:
             g = tuple(int(t) for t in self.grid)
             if not g or any(b >= a for a, b in itertools.pairwise(g)) or g[-1] < 0:
@@ -133,11 +161,56 @@ class SamplerOptions(SamplerSettings):
             changes["grid"] = None
         return dataclasses.replace(self, **changes)
 
+    @property
+    def evaluations(self) -> int | None:
+        """Network evaluations per sample of these resolved options (``steps`` set):
+        ``K`` grid points or steps, but a diffusion model's heun ``2K - 1`` and a flow's
+        midpoint and heun ``2K``; None for adaptive, which chooses its own (guidance
+        evaluates the network on twice the rows, not twice per row)."""
+        if self.steps is None:
+            raise ValueError("evaluations needs resolved options: call for_schedule first")
+        if self.method == "adaptive":
+            return None
+        if self.target == flows.TARGET:
+            return flow_solvers.EVALUATIONS_PER_STEP[self.method] * self.steps
+        return 2 * self.steps - 1 if self.method == "heun" else self.steps
+
+    def with_evaluations(self, nfe: int) -> SamplerOptions:
+        """These options with the ``steps`` that take ``nfe`` network evaluations per
+        sample (the inverse of :attr:`evaluations`); one line naming ``nfe`` when the
+        method cannot spend exactly that many."""
+        nfe = validate.positive_int("nfe", nfe)
+        if self.method == "adaptive":
+            raise ValueError(
+                f"nfe is chosen by the adaptive solver itself, got nfe={nfe} with method "
+                "'adaptive'; use euler, midpoint or heun for a fixed budget"
+            )
+        if self.method == "ddpm":
+            raise ValueError(
+                f"nfe is for the few-step samplers; method 'ddpm' evaluates every one of the "
+                f"T steps, got nfe={nfe}"
+            )
+        flow = self.target == flows.TARGET
+        per_step = flow_solvers.EVALUATIONS_PER_STEP[self.method] if flow else 1
+        if flow and nfe % per_step:
+            raise ValueError(
+                f"nfe must be even for method {self.method!r} (2 evaluations a step), got {nfe}"
+            )
+        if not flow and self.method == "heun" and nfe % 2 == 0:
+            raise ValueError(
+                f"nfe must be odd for method 'heun' (2K - 1 evaluations for K grid points), "
+                f"got {nfe}"
+            )
+        steps = (nfe + 1) // 2 if (not flow and self.method == "heun") else nfe // per_step
+        return self.replace(steps=steps)
+
     def for_schedule(self, schedule: Schedule) -> SamplerOptions:
         """These options resolved for ``schedule``: ``steps`` and ``spacing`` explicit and
         the ``grid`` computed (from the schedule's values for logsnr and karras, so call
         this outside ``jit``); options already resolved are checked and returned."""
         num_steps = schedule.num_steps
+        if self.target == flows.TARGET:
+            return dataclasses.replace(self, steps=num_steps if self.steps is None else self.steps)
         spacing = self.spacing or DEFAULT_SPACING.get(self.method, "trailing")
         if self.grid is not None:
             if self.grid[0] >= num_steps:
@@ -188,7 +261,7 @@ def _sample(key, apply_fn, params, schedule, shape, x_T, options, trajectory):
     init_key, loop_key = jax.random.split(key)
     if x_T is None:
         x_T = jax.random.normal(init_key, shape)
-    chain = CHAINS[options.method]
+    chain = (flow_solvers.CHAINS if options.target == flows.TARGET else CHAINS)[options.method]
     return chain(loop_key, apply_fn, params, schedule, x_T, options, trajectory)
 
 

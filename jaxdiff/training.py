@@ -25,12 +25,13 @@ import jax.numpy as jnp
 import optax
 
 from jaxdiff import data as data_lib
-from jaxdiff import diffusion, validate
+from jaxdiff import diffusion, flows, validate
 from jaxdiff.losses import T_SAMPLERS, denoising_loss
 from jaxdiff.models import check_fits
 from jaxdiff.schedules import Schedule
 
 __all__ = [
+    "OBJECTIVES",
     "TrainSpec",
     "TrainState",
     "check_inputs",
@@ -66,6 +67,11 @@ class TrainState:
     key: jax.Array
 
 
+# What a model learns: "ddpm", the denoising objective (losses.denoising_loss), or
+# "flow", flow matching (flows.flow_loss).
+OBJECTIVES = ("ddpm", "flow")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainSpec:
     """The static settings of training, checked once; hashable, so one static argument.
@@ -74,13 +80,19 @@ class TrainSpec:
       apply_fn: the model, ``apply_fn(params, x, t[, label])`` (``models.functional``).
       optimizer: an optax transformation (:func:`make_optimizer`).
       batch_size: rows per step.
-      target: what the network predicts: ``"eps"`` (the seed), ``"x0"`` or ``"v"``.
-      t_sampler: ``"antithetic"`` (the seed's) or ``"uniform"`` timestep draws.
+      target: what the network predicts: ``"eps"`` (the seed), ``"x0"`` or ``"v"``
+        (``objective="ddpm"``; a flow predicts its velocity).
+      t_sampler: ``"antithetic"`` (the seed's) or ``"uniform"`` timestep draws; a flow's
+        time draws: ``"antithetic"``, ``"uniform"`` or ``"logit_normal"``
+        (:data:`jaxdiff.flows.TIME_SAMPLERS`).
       ema_decay: ``ema ← decay · ema + (1 - decay) · params`` after each step, or None.
       label_drop: probability of training a labelled row on the null label (classifier-free
         guidance, Ho & Salimans 2022, Alg. 1).
       batch_sharding: a ``NamedSharding`` spreading each batch over devices
         (:mod:`jaxdiff.parallel`), or None.
+      objective: ``"ddpm"`` (the seed's) or ``"flow"`` (flow matching).
+      pairing: a flow's pairing of data and noise: ``"independent"`` or ``"ot"``
+        (minibatch optimal transport, :func:`jaxdiff.flows.ot_permutation`).
     """
 
     apply_fn: Callable
@@ -91,11 +103,21 @@ class TrainSpec:
     ema_decay: float | None = None
     label_drop: float = 0.0
     batch_sharding: Any = None
+    objective: str = "ddpm"
+    pairing: str = "independent"
 
     def __post_init__(self):
         validate.positive_int("batch_size", self.batch_size)
+        validate.one_of("objective", self.objective, OBJECTIVES)
         validate.one_of("target", self.target, diffusion.TARGETS)
-        validate.one_of("t_sampler", self.t_sampler, T_SAMPLERS)
+        flow = self.objective == "flow"
+        validate.one_of("t_sampler", self.t_sampler, flows.TIME_SAMPLERS if flow else T_SAMPLERS)
+        validate.one_of("pairing", self.pairing, flows.PAIRINGS)
+        if not flow and self.pairing != "independent":
+            raise ValueError(
+                f"pairing is for objective 'flow', got pairing={self.pairing!r} with "
+                "objective 'ddpm'"
+            )
         if self.ema_decay is not None:
             validate.number_in("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
         drop = validate.number_in("label_drop", self.label_drop, 0.0, 1.0)
@@ -150,19 +172,36 @@ def _step(state, batch, key, schedule, spec: TrainSpec):
             lambda a: jax.lax.with_sharding_constraint(a, spec.batch_sharding), batch
         )
     x, labels = batch
-    loss, grads = jax.value_and_grad(
-        lambda p: denoising_loss(
-            key,
-            spec.apply_fn,
-            p,
-            schedule,
-            x,
-            target=spec.target,
-            t_sampler=T_SAMPLERS[spec.t_sampler],
-            labels=labels,
-            label_drop=spec.label_drop,
-        )
-    )(state.params)
+    if spec.objective == "flow":
+
+        def loss_of(p):
+            return flows.flow_loss(
+                key,
+                spec.apply_fn,
+                p,
+                schedule,
+                x,
+                t_sampler=flows.TIME_SAMPLERS[spec.t_sampler],
+                pairing=spec.pairing,
+                labels=labels,
+                label_drop=spec.label_drop,
+            )
+    else:
+
+        def loss_of(p):
+            return denoising_loss(
+                key,
+                spec.apply_fn,
+                p,
+                schedule,
+                x,
+                target=spec.target,
+                t_sampler=T_SAMPLERS[spec.t_sampler],
+                labels=labels,
+                label_drop=spec.label_drop,
+            )
+
+    loss, grads = jax.value_and_grad(loss_of)(state.params)
     updates, opt_state = spec.optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     ema_params = state.ema_params

@@ -317,3 +317,70 @@ def flow_map_apply(schedule, mu, c):
         return mu + c * (x - a * mu) / (a**2 * c**2 + s**2) ** 0.5
 
     return apply_fn
+
+
+# Flow matching on the CondOT path x_t = (1 - t) x_0 + t ε, x_0 ~ N(μ, c²), ε ~ N(0, 1)
+# (EQUATIONS.md, "Flow matching"), written here from the path rather than from jaxdiff.
+
+
+def flow_velocity_coefficients(t, mu, c):
+    """``(p, q)`` with the optimal velocity ``v*(x, t) = E[ε - x_0 | x_t = x] = p x + q``:
+    ``x_t ~ N((1-t) μ, σ_t²)``, ``σ_t² = (1-t)² c² + t²``, ``Cov(ε - x_0, x_t) = t - (1-t) c²``."""
+    t = np.asarray(t, np.float64)
+    var = (1.0 - t) ** 2 * c**2 + t**2
+    p = (t - (1.0 - t) * c**2) / var
+    return p, -mu - p * (1.0 - t) * mu
+
+
+def flow_velocity_apply(num_steps, mu, c):
+    """``apply_fn(params, x, network time)`` of the optimal velocity, for a schedule of
+    ``num_steps`` steps (the network's time is ``t (T - 1)``, flows.network_time)."""
+    import jax.numpy as jnp
+
+    def apply_fn(params, x, t_net):
+        t = jnp.asarray(t_net, x.dtype) / (num_steps - 1)
+        var = (1.0 - t) ** 2 * c**2 + t**2
+        p = (t - (1.0 - t) * c**2) / var
+        if jnp.ndim(p):
+            p = p[:, None]
+        return p * x + (-mu - p * (1.0 - jnp.reshape(t, jnp.shape(p))) * mu)
+
+    return apply_fn
+
+
+def flow_solver_affine(method, steps, mu, c):
+    """``(A, b)``: a fixed-step flow solver on ``v*`` maps ``x_1`` to ``A x_1 + b`` exactly
+    (each step is affine), from t = 1 to 0 in ``steps`` equal steps, in float64."""
+    ts = np.linspace(1.0, 0.0, steps + 1)
+    A, b = 1.0, 0.0
+
+    def v(t):  # the slope's coefficients at t
+        return flow_velocity_coefficients(t, mu, c)
+
+    for t, t_next in itertools.pairwise(ts):
+        h = t_next - t
+        p, q = v(t)
+        if method == "euler":
+            a_step, b_step = 1.0 + h * p, h * q
+        elif method == "midpoint":
+            pm, qm = v(t + h / 2)
+            # x + h (pm (x + h/2 (p x + q)) + qm)
+            a_step = 1.0 + h * pm * (1.0 + h / 2 * p)
+            b_step = h * (pm * h / 2 * q + qm)
+        elif method == "heun":
+            pn, qn = v(t_next)
+            # d = p x + q; x_e = x + h d; x + h/2 (d + pn x_e + qn)
+            a_step = 1.0 + h / 2 * (p + pn * (1.0 + h * p))
+            b_step = h / 2 * (q + pn * h * q + qn)
+        else:
+            raise ValueError(method)
+        A, b = a_step * A, a_step * b + b_step
+    return A, b
+
+
+def flow_loss_minimum(mu, c, times):
+    """The flow loss of ``v*`` (per coordinate, independent pairs), averaged over
+    ``times``: ``Var(ε - x_0) - Cov(ε - x_0, x_t)² / σ_t²`` with ``Var = 1 + c²``."""
+    t = np.asarray(times, np.float64)
+    var = (1.0 - t) ** 2 * c**2 + t**2
+    return float(np.mean(1.0 + c**2 - (t - (1.0 - t) * c**2) ** 2 / var))

@@ -108,8 +108,12 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
         ),
         (["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--eta", "2"], "--eta: must be"),
         (
+            ["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--sampler", "rk45"],
+            "invalid choice: 'rk45'",
+        ),
+        (
             ["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--sampler", "euler"],
-            "invalid choice: 'euler'",
+            "for a diffusion model, got 'euler' (a flow model's sampler)",
         ),
         (["train", "--out", "{tmp}/r", "--schedule", "quadratic"], "invalid choice: 'quadratic'"),
         (["train", "--out", "{tmp}/r", "--target", "score"], "invalid choice: 'score'"),

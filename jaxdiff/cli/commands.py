@@ -96,6 +96,9 @@ def sample(args) -> int:
     if not os.access(out.parent, os.W_OK):
         raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
     model = trained.load(args.run, member=args.member)
+    changes = {"method": args.sampler, "steps": args.steps, "eta": args.eta}
+    changes |= {"spacing": args.spacing, "churn": args.churn, "nfe": args.nfe}
+    opts = model.options(label=args.label, guidance=args.guidance, **changes)
     t0 = time.perf_counter()
     model.sample(
         args.n,
@@ -105,16 +108,15 @@ def sample(args) -> int:
         progress=not args.quiet,
         label=args.label,
         guidance=args.guidance,
-        method=args.sampler,
-        steps=args.steps,
-        eta=args.eta,
-        spacing=args.spacing,
-        churn=args.churn,
+        **changes,
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    evals = opts.evaluations
+    per_sample = "chosen by the solver" if evals is None else str(evals)
     print(
         f"wrote {args.n} samples to {args.out} in {time.perf_counter() - t0:.1f} s "
-        f"(peak memory {peak:,.0f} MiB)"
+        f"(peak memory {peak:,.0f} MiB); sampler {opts.method}, {opts.steps} steps, "
+        f"network evaluations per sample: {per_sample}"
     )
     return 0
 

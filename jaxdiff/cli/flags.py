@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxdiff import data, diffusion, models, validate
+from jaxdiff import data, diffusion, flows, losses, models, training, validate
 from jaxdiff.runs.config import SCHEDULE_BETAS
 
 __all__ = [
@@ -116,6 +116,29 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         choices=diffusion.TARGETS,
         help="what the network predicts (default: the preset's; eps for seed)",
     )
+    if not demo:
+        p.add_argument(
+            "--objective",
+            default=None,
+            choices=training.OBJECTIVES,
+            help="ddpm (denoising, the seed's) or flow (flow matching: a straight path from "
+            "noise to data, sampled in a few ODE steps; its sampler becomes midpoint) "
+            "(default: the preset's)",
+        )
+        p.add_argument(
+            "--pairing",
+            default=None,
+            choices=flows.PAIRINGS,
+            help="flow only: pair each batch's data with noise independently or by minibatch "
+            "optimal transport, ot (default: independent)",
+        )
+        p.add_argument(
+            "--t-sampler",
+            default=None,
+            choices=tuple(dict.fromkeys([*losses.T_SAMPLERS, *flows.TIME_SAMPLERS])),
+            help="the draw of each row's time: antithetic (the seed's), uniform, or "
+            "logit_normal (flow only) (default: the preset's)",
+        )
     p.add_argument(
         "--ema-decay",
         "--ema",

@@ -90,7 +90,15 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "--steps",
         type=flags.POSITIVE_INT,
         default=None,
-        help="grid points K <= T of a fast sampler (network evaluations; heun: 2K - 1)",
+        help="grid points K <= T of a fast sampler (network evaluations; heun: 2K - 1), or "
+        "a flow sampler's steps (midpoint and heun: 2K evaluations)",
+    )
+    sample.add_argument(
+        "--nfe",
+        type=flags.POSITIVE_INT,
+        default=None,
+        help="network evaluations per sample, instead of --steps: the steps that cost "
+        "exactly that many for the sampler",
     )
     sample.add_argument(
         "--eta", type=flags.PROBABILITY, default=None, help="DDIM noise scale in [0, 1]"

@@ -88,6 +88,11 @@ class TrainConfig:
     ``lr_schedule`` is ``"constant"`` (seed) or ``"cosine"``: linear warm-up over
     ``warmup_steps``, then cosine decay to zero over ``lr_decay_epochs`` epochs (a fixed
     horizon, so that resuming with more ``epochs`` replays the same rates).
+
+    ``objective`` is ``"ddpm"`` (the seed's denoising loss, with ``target``) or ``"flow"``
+    (flow matching, :mod:`jaxdiff.flows`: the network predicts the velocity, ``target``
+    is not used), with ``pairing`` of data and noise ``"independent"`` or ``"ot"``.
+    ``t_sampler`` is the objective's draw of times (a flow's may be ``"logit_normal"``).
     """
 
     epochs: int = 4000
@@ -102,6 +107,8 @@ class TrainConfig:
     warmup_steps: int = 0
     ensemble: int = 1
     label_drop: float = 0.1
+    objective: str = "ddpm"
+    pairing: str = "independent"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -184,6 +184,11 @@ def distill_run(
         raise RunError(
             "distill takes one unconditional model; this teacher is an ensemble or conditional"
         )
+    if t_setup.config.train.objective != "ddpm":
+        raise RunError(
+            "distill takes a ddpm teacher; this teacher is a flow model (sample it with "
+            "--method midpoint at a few steps instead)"
+        )
     cfg = student_config(t_setup.config, teacher_dir, spec, data_dim=t_setup.train_data.shape[-1])
     spec = cfg.distill
     if spec.method == "progressive":

@@ -39,24 +39,29 @@ def final_labels(s: Setup, n: int) -> np.ndarray | None:
 
 
 def options(
-    s: Setup | TrainedModel, labels=None, guidance=None, **changes
+    s: Setup | TrainedModel, labels=None, guidance=None, nfe=None, **changes
 ) -> samplers.SamplerOptions:
-    """The run's sampler with ``changes`` (``method``, ``steps``, ``eta``; None: the
-    run's), for drawing with ``labels``.
+    """The run's sampler with ``changes`` (``method``, ``steps``, ``eta``, …; None: the
+    run's), for drawing with ``labels``; ``nfe`` sets the steps that cost that many
+    network evaluations per sample (:meth:`~jaxdiff.samplers.SamplerOptions.with_evaluations`).
 
     A conditional run draws with ``guidance`` (default: the run's) towards ``labels``;
     without labels it draws from its unconditional half, unguided. An unconditional run
     takes neither.
     """
+    if nfe is not None and changes.get("steps") is not None:
+        raise ValueError(f"give steps or nfe, not both; got steps={changes['steps']} nfe={nfe}")
     if not s.num_classes:
         if labels is not None or guidance is not None:
             raise ValueError("labels and guidance need a conditional run; this one is not")
-        return s.sampler.replace(**changes)
-    if labels is None:
-        if guidance:
-            raise ValueError("guidance needs a label, the class to guide towards")
-        guidance = 0.0
-    return s.sampler.replace(guidance=guidance, **changes)
+        opts = s.sampler.replace(**changes)
+    else:
+        if labels is None:
+            if guidance:
+                raise ValueError("guidance needs a label, the class to guide towards")
+            guidance = 0.0
+        opts = s.sampler.replace(guidance=guidance, **changes)
+    return opts if nfe is None else opts.with_evaluations(nfe)
 
 
 def label_index(s: Setup | TrainedModel, label: str) -> int:

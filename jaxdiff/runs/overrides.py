@@ -7,9 +7,10 @@ import dataclasses
 import pathlib
 from typing import Any
 
+from jaxdiff import samplers
 from jaxdiff.models import NetworkConfig
 from jaxdiff.runs.config import DATA_SETS, SCHEDULE_BETAS, Config
-from jaxdiff.runs.presets import preset
+from jaxdiff.runs.presets import FAMILY_SAMPLERS, preset
 
 __all__ = ["NETWORK", "SETTINGS", "configure", "resume_config"]
 
@@ -44,6 +45,15 @@ def _schedule(cfg: Config, kind: str) -> Config:
     return _replace(cfg, "schedule", kind=kind, beta_start=start, beta_end=end)
 
 
+def _objective(cfg: Config, objective: str) -> Config:
+    """The objective, and the family's own sampler where the config's is the other's."""
+    cfg = _replace(cfg, "train", objective=objective)
+    if (objective == "flow") != (cfg.sample.method in samplers.FLOW_METHODS):
+        own = FAMILY_SAMPLERS[objective]
+        cfg = dataclasses.replace(cfg, sample=dataclasses.replace(own, n=cfg.sample.n))
+    return cfg
+
+
 # Each setting of a command line and what it sets, in the order they apply: ``data``
 # first, because a file switches standardisation on and ``standardize`` may switch it off.
 # The network's options (NETWORK) are settings too, applied together after these.
@@ -57,6 +67,9 @@ _SETTINGS = {
     "batch_size": lambda c, v: _replace(c, "train", batch_size=v),
     "learning_rate": lambda c, v: _replace(c, "train", learning_rate=v),
     "target": lambda c, v: _replace(c, "train", target=v),
+    "objective": _objective,
+    "pairing": lambda c, v: _replace(c, "train", pairing=v),
+    "t_sampler": lambda c, v: _replace(c, "train", t_sampler=v),
     "ema_decay": lambda c, v: _replace(c, "train", ema_decay=v or None),
     "ensemble": lambda c, v: _replace(c, "train", ensemble=v),
     "standardize": lambda c, v: _replace(c, "data", standardize=v),

@@ -13,7 +13,7 @@ from jaxdiff.runs.config import (
     TrainConfig,
 )
 
-__all__ = ["PRESETS", "preset"]
+__all__ = ["FAMILY_SAMPLERS", "PRESETS", "preset"]
 
 
 PRESETS: dict[str, Config] = {
@@ -80,6 +80,15 @@ PRESETS["default"] = Config(
     ),
     sample=SampleConfig(method="ddim", steps=100, eta=1.0),
 )
+
+
+# The sampler a run takes when `--objective` moves it to the other family: a flow's
+# midpoint method at 2 steps (4 network evaluations; benchmarks/flows.py), the default
+# recipe's ancestral sampler for a diffusion model.
+FAMILY_SAMPLERS = {
+    "flow": SampleConfig(method="midpoint", steps=2),
+    "ddpm": PRESETS["default"].sample,
+}
 
 
 def preset(name: str) -> Config:

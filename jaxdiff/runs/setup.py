@@ -11,11 +11,23 @@ import math
 import pathlib
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdiff import data, ensembles, files, models, samplers, schedules, training, validate
+from jaxdiff import (
+    data,
+    ensembles,
+    files,
+    flows,
+    likelihood,
+    models,
+    samplers,
+    schedules,
+    training,
+    validate,
+)
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, ModelConfig, ScheduleConfig, TrainConfig
 from jaxdiff.runs.keys import RunKeys
@@ -27,7 +39,9 @@ __all__ = [
     "build_optimizer",
     "build_schedule",
     "decay_steps",
+    "log_likelihood",
     "model_params",
+    "model_target",
     "restore",
     "sampler_options",
     "setup",
@@ -81,6 +95,8 @@ class Setup:
             t_sampler=t.t_sampler,
             ema_decay=t.ema_decay,
             label_drop=t.label_drop if self.labels is not None else 0.0,
+            objective=t.objective,
+            pairing=t.pairing,
         )
 
     @property
@@ -156,11 +172,24 @@ def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: in
 
 def sampler_options(cfg: Config) -> samplers.SamplerOptions:
     """The :class:`~jaxdiff.samplers.SamplerOptions` of ``cfg.sample`` for a model trained
-    on ``cfg.train.target`` (guidance only for a conditional model)."""
+    on ``cfg.train.target`` (a flow: its velocity; guidance only for a conditional model)."""
     sc = cfg.sample
     chosen = {f.name: getattr(sc, f.name) for f in dataclasses.fields(samplers.SamplerSettings)}
     chosen["guidance"] = sc.guidance if cfg.model.conditional else 0.0
-    return samplers.SamplerOptions(**chosen, target=cfg.train.target)
+    return samplers.SamplerOptions(**chosen, target=model_target(cfg))
+
+
+def model_target(cfg: Config) -> str:
+    """What the run's network predicts: ``cfg.train.target``, or a flow's velocity."""
+    return flows.TARGET if cfg.train.objective == "flow" else cfg.train.target
+
+
+def log_likelihood(cfg: Config, apply_fn, params, schedule, z) -> jax.Array:
+    """The exact ODE log-likelihood per dimension of standardised rows ``z`` under the
+    run's model: its probability-flow ODE (diffusion) or its own ODE (flow)."""
+    if cfg.train.objective == "flow":
+        return likelihood.flow_log_likelihood(apply_fn, params, schedule, z)
+    return likelihood.ode_log_likelihood(apply_fn, params, schedule, z, target=cfg.train.target)
 
 
 def _load_data(cfg: Config, keys: RunKeys, run_dir=None):

@@ -41,6 +41,13 @@ from jaxdiff.runs.trained import write_data_units
 __all__ = ["fit", "resume_config", "train_run"]
 
 
+def _sampler_summary(s: Setup) -> dict:
+    """The run's own sampler in ``report.json``: method, steps, network evaluations per
+    sample (None: chosen by an adaptive solver)."""
+    opts = s.sampler.for_schedule(s.schedule)
+    return {"method": opts.method, "steps": opts.steps, "evaluations": opts.evaluations}
+
+
 def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | None = None, **kw):
     """``fitting.fit`` on the run's (standardised) data with every setting of ``s.config``.
 
@@ -293,6 +300,7 @@ def train_run(
             "steps_per_second": steps / fit_info["train_seconds"] if steps else None,
             "final_loss": history[-1]["loss"] if history else None,
             "sample_seconds_with_compile": sample_seconds,
+            "sampler": _sampler_summary(s),
             "alpha_bar_T": float(s.schedule.alphas_cumprod[-1]),
             "prior_kl_nats_per_dim": float(
                 diffusion.prior_kl(s.schedule, jnp.asarray(s.train_data))

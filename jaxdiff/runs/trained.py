@@ -23,12 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, files, likelihood, models, samplers, schedules, validate
+from jaxdiff import data, files, models, samplers, schedules, validate
 from jaxdiff.runs import checkpoints, draw
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.rundir import RunError, load_config, write_json, write_text
-from jaxdiff.runs.setup import build_model, build_schedule, sampler_options
+from jaxdiff.runs.setup import build_model, build_schedule, log_likelihood, sampler_options
 
 __all__ = ["TrainedModel", "load", "write_data_units"]
 
@@ -74,6 +74,11 @@ class TrainedModel:
         """The model's own sampler (``config.sample``)."""
         return sampler_options(self.config)
 
+    def options(self, *, label=None, guidance=None, **sampler) -> samplers.SamplerOptions:
+        """The sampler :meth:`sample` would use with these arguments, resolved for the
+        model's schedule (``.evaluations``: network evaluations per sample)."""
+        return draw.options(self, label, guidance, **sampler).for_schedule(self.schedule)
+
     def sample(
         self,
         n: int,
@@ -103,7 +108,8 @@ class TrainedModel:
           progress: show a progress bar.
           **sampler: changes to the model's sampler: ``method``, ``steps``, ``eta``,
             ``spacing``, ``churn`` (None: the model's own), as
-            :class:`~jaxdiff.samplers.SamplerOptions`.
+            :class:`~jaxdiff.samplers.SamplerOptions`; or ``nfe``, the network
+            evaluations per sample, instead of ``steps``.
         """
         if seed is not None and key is not None:
             raise ValueError("give seed or key, not both")
@@ -124,16 +130,16 @@ class TrainedModel:
 
     def log_prob(self, x) -> np.ndarray:
         """``log p(x)`` in nats for each row of ``x`` ``(n, data_dim)`` in data units: the
-        probability-flow ODE likelihood (:func:`jaxdiff.likelihood.ode_log_likelihood`)
-        of the standardised rows, less the normaliser's log-determinant ``Σ log std``.
+        ODE likelihood of the standardised rows (the probability-flow ODE's,
+        :func:`jaxdiff.likelihood.ode_log_likelihood`, or a flow's,
+        :func:`jaxdiff.likelihood.flow_log_likelihood`), less the normaliser's
+        log-determinant ``Σ log std``.
         A conditional model is scored by its unconditional half."""
         x = data.check_array("x", x)
         if x.shape[1] != self.data_dim:
             raise validate.InvalidValue("x", f"rows of {self.data_dim} features", x.shape)
         z = jnp.asarray(self.normalizer.encode(x), models.float_dtype())
-        per_dim = likelihood.ode_log_likelihood(
-            self.apply_fn, self.params, self.schedule, z, target=self.config.train.target
-        )
+        per_dim = log_likelihood(self.config, self.apply_fn, self.params, self.schedule, z)
         log_det = float(np.sum(np.log(self.normalizer.std)))
         return np.asarray(per_dim, np.float64) * self.data_dim - log_det
 

@@ -188,7 +188,7 @@ def test_sample_config_is_the_sampler_settings_and_n():
     old["sample"]["steps"] = 0
     assert config.Config.from_dict(old).sample.steps is None
     with pytest.raises(ValueError, match="method must be one of"):
-        config.SampleConfig(method="euler")  # checked where it is declared
+        config.SampleConfig(method="rk45")  # checked where it is declared
 
 
 def test_model_config_is_the_networks_options_and_conditional():

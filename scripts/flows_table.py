@@ -1,0 +1,119 @@
+"""The tables of docs/flows.md, generated from the results file of benchmarks/flows.py.
+
+``python scripts/flows_table.py`` rewrites the block between the markers in
+docs/flows.md; ``--check`` exits 1 when the page and the results file disagree (run by
+tests/test_docs_tables.py), so no figure on that page is copied by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "flows.md"
+RESULTS = ROOT / "benchmarks" / "results" / "cpu-intel-r-xeon-r-processor-2c.json"
+SECTION = "flows_logit_normal"
+START, END = "<!-- flows-table:start -->", "<!-- flows-table:end -->"
+
+
+def _cell(r: dict) -> str:
+    return f"{r['precision']:.3f} / {r['recall']:.3f} / {r['mmd2']:.1e}"
+
+
+def _best(rows: list[dict], evals: int) -> dict | None:
+    """The row at ``evals`` evaluations that is within the bounds, else of lowest MMD²."""
+    at = [r for r in rows if r["evals"] == evals]
+    return min(at, key=lambda r: (not r["within"], r["mmd2"]), default=None)
+
+
+def _fewest(rows: list[dict]) -> str:
+    ok = [r for r in rows if r["within"] and r["sampler"] != "adaptive"]
+    if not ok:
+        return "none at ≤ 16"
+    r = min(ok, key=lambda r: (r["evals"], r["mmd2"]))
+    return f"{r['evals']} ({r['sampler']})"
+
+
+def tables(doc: dict) -> str:
+    sec = doc[SECTION]
+    rows = sec["rows"]
+    names = list(dict.fromkeys(r["data"] for r in rows))
+    seed = sec["seed_seconds"]
+    out = [
+        f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores), JAX "
+        f"{doc['jax_version']}, one run of `python benchmarks/flows.py --t-sampler "
+        f"{sec['t_sampler']}`; 10,000 samples scored against {sec['eval_n']:,} fresh points. "
+        "Cells are precision / recall / MMD²; ✓ marks a row within 0.01 precision and "
+        "recall and 5e-4 MMD² of the DDPM model's 100 ancestral steps. "
+        + (
+            f"The seed's PyTorch sampler took {seed:.3f} s for 10,000 samples in this run."
+            if seed
+            else ""
+        ),
+        "",
+        "| data | DDPM `default`, ancestral 100 | flow OT, fewest evaluations within "
+        "| OT, 1 | OT, 2 | OT, 4 | OT, 8 | independent, 4 | independent, 8 "
+        "| train s: DDPM / indep. / OT |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in names:
+        mine = [r for r in rows if r["data"] == name]
+        ref = next(r for r in mine if r["model"] == "ddpm default")
+        ot = [r for r in mine if r["model"] == "flow ot"]
+        ind = [r for r in mine if r["model"] == "flow independent"]
+
+        def at(group, k):
+            r = _best(group, k)
+            if r is None:
+                return "-"
+            mark = " ✓" if r["within"] else ""
+            return f"{_cell(r)}{mark} ({r['sampler']})"
+
+        secs = " / ".join(f"{g[0]['train_seconds']:.1f}" for g in ([ref], ind, ot))
+        out.append(
+            f"| {name} | {_cell(ref)} | {_fewest(ot)} | {at(ot, 1)} | {at(ot, 2)} | "
+            f"{at(ot, 4)} | {at(ot, 8)} | {at(ind, 4)} | {at(ind, 8)} | {secs} |"
+        )
+    fastest = [r for r in rows if r["model"] == "flow ot" and r.get("x_seed")]
+    if fastest and seed:
+        out += [
+            "",
+            "Seconds for 10,000 samples and × the seed's PyTorch sampler, by evaluations "
+            "(flow OT, Euler):",
+            "",
+        ]
+        out += ["| evaluations | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+        for k in (1, 2, 4, 8, 16):
+            cells = []
+            for name in names:
+                r = next(
+                    (r for r in fastest if r["data"] == name and r["sampler"] == f"euler {k}"), None
+                )
+                cells.append("-" if r is None else f"{r['seconds']:.3f} s, {r['x_seed']:.0f}×")
+            out.append(f"| {k} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
+    args = p.parse_args()
+    body = tables(json.loads(RESULTS.read_text()))
+    page = PAGE.read_text()
+    head, rest = page.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{body}\n{END}{tail}"
+    if args.check:
+        if new != page:
+            print(f"{PAGE} disagrees with {RESULTS.name} [{SECTION}]: run scripts/flows_table.py")
+            return 1
+        return 0
+    PAGE.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The flow-matching path, loss, time draws and minibatch OT pairing (jaxdiff.flows),
+against closed forms (EQUATIONS.md, "Flow matching") and brute force."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+from oracles import flow_loss_minimum, flow_velocity_apply
+
+from jaxdiff import flows, schedules
+
+T = 1000
+SCHED = schedules.cosine_schedule(T)
+
+
+def test_interpolate_is_the_straight_path():
+    x0, eps = jnp.array([[1.0, -2.0]]), jnp.array([[3.0, 5.0]])
+    t = jnp.array([0.25])
+    np.testing.assert_allclose(flows.interpolate(x0, eps, t), [[1.5, -0.25]])
+    np.testing.assert_allclose(flows.interpolate(x0, eps, 0.0), x0)
+    np.testing.assert_allclose(flows.interpolate(x0, eps, 1.0), eps)
+    assert float(flows.network_time(jnp.float32(1.0), SCHED)) == T - 1
+
+
+def _fixed_times(t):
+    return lambda key, n: jnp.full((n,), t)
+
+
+@pytest.mark.parametrize("c, t", [(0.5, 0.3), (1.5, 0.8), (0.2, 0.05)])
+def test_loss_of_the_optimal_velocity_is_its_closed_form(x64_standard, c, t):
+    """At fixed ``t`` the loss of ``v*`` is ``Var(ε - x_0) - Cov²/σ_t²`` per coordinate
+    (within 4 standard errors of the Monte Carlo mean), and a velocity for the wrong
+    spread (c × 1.3) is caught by the same bound."""
+    mu, n = 0.4, 200_000
+    x0 = mu + c * jax.random.normal(jax.random.key(0), (n, 2), jnp.float64)
+    want = flow_loss_minimum(mu, c, [t])
+
+    def loss(apply_fn):
+        keys = jax.random.split(jax.random.key(1), 8)
+        return np.array(
+            [
+                float(flows.flow_loss(k, apply_fn, None, SCHED, x0, t_sampler=_fixed_times(t)))
+                for k in keys
+            ]
+        )
+
+    got = loss(flow_velocity_apply(T, mu, c))
+    # Per-row squared errors of one coordinate have variance 2 want²; 2n values per key.
+    se = want * np.sqrt(2.0 / (2 * n * len(got)))
+    assert abs(got.mean() - want) < 4 * se, (got.mean(), want, se)
+    wrong = loss(flow_velocity_apply(T, mu, 1.3 * c)).mean()
+    assert abs(wrong - want) > 4 * se
+
+
+def test_time_draws_have_their_laws():
+    n = 20_000
+    key = jax.random.key(3)
+    u = np.asarray(flows.uniform_times(key, n))
+    assert scipy.stats.kstest(u, "uniform").pvalue > 1e-3
+    a = np.asarray(flows.antithetic_times(key, 7))
+    np.testing.assert_allclose(a[:3] + a[4:], 1.0, rtol=1e-6)
+    assert a.shape == (7,)
+    ln = np.asarray(flows.logit_normal_times(key, n))
+    logit = np.log(ln) - np.log1p(-ln)
+    assert scipy.stats.kstest(logit, "norm").pvalue > 1e-3
+    # The wrong law, uniform times, fails the logit-normal test.
+    assert scipy.stats.kstest(np.log(u) - np.log1p(-u), "norm").pvalue < 1e-6
+
+
+def _brute_force(x, e):
+    best = min(itertools.permutations(range(len(x))), key=lambda p: np.sum((x - e[list(p)]) ** 2))
+    return np.sum((x - e[list(best)]) ** 2)
+
+
+def test_ot_permutation_is_the_exact_assignment_of_each_block():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(18, 2)).astype(np.float32)
+    e = rng.normal(size=(18, 2)).astype(np.float32)
+    perm = np.asarray(jax.jit(lambda a, b: flows.ot_permutation(a, b, block=6))(x, e))
+    assert sorted(perm.tolist()) == list(range(18))
+    for b in range(3):
+        rows = slice(6 * b, 6 * b + 6)
+        assert set(perm[rows]) == set(range(6 * b, 6 * b + 6))  # within its block
+        got = np.sum((x[rows] - e[perm[rows]]) ** 2)
+        assert got == pytest.approx(_brute_force(x[rows], e[rows]), rel=1e-5)
+    # Cheaper than the identity pairing, much.
+    assert np.sum((x - e[perm]) ** 2) < 0.5 * np.sum((x - e) ** 2)
+
+
+def test_ot_permutation_of_a_ragged_batch_and_within_groups():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(13, 2)).astype(np.float32)
+    e = rng.normal(size=(13, 2)).astype(np.float32)
+    perm = np.asarray(flows.ot_permutation(x, e, block=5))  # blocks of 5, 5, 3
+    assert sorted(perm.tolist()) == list(range(13))
+    assert set(perm[10:]) == {10, 11, 12}
+    g = np.array([0, 1, 0, 1, 1, 0, 0, 1])
+    x8, e8 = x[:8], e[:8]
+    perm = np.asarray(flows.ot_permutation(x8, e8, jnp.asarray(g), block=8))
+    assert np.array_equal(g[perm], g)  # each row's noise is one of its own group's
+    for k in (0, 1):
+        rows = np.flatnonzero(g == k)
+        got = np.sum((x8[rows] - e8[perm[rows]]) ** 2)
+        assert got == pytest.approx(_brute_force(x8[rows], e8[rows]), rel=1e-5)
+
+
+def test_ot_pairing_keeps_the_noise_standard_normal():
+    """The paired noise is a permutation of i.i.d. normal rows: still N(0, 1) in each
+    coordinate (a plan that picks noise near the data would not be)."""
+    x = 3.0 + 0.1 * jax.random.normal(jax.random.key(0), (4096, 2))
+    e = jax.random.normal(jax.random.key(1), (4096, 2))
+    paired = np.asarray(e[flows.ot_permutation(x, e)])
+    assert scipy.stats.kstest(paired[:, 0], "norm").pvalue > 1e-3
+    nearest = np.asarray(e)[
+        np.argmin(np.sum((np.asarray(x)[:, None] - np.asarray(e)[None]) ** 2, -1), 1)
+    ]
+    assert scipy.stats.kstest(nearest[:, 0], "norm").pvalue < 1e-6
+
+
+def test_flow_loss_with_ot_pairing_and_labels_runs_under_jit_and_grad():
+    from jaxdiff import models
+
+    apply_fn, params = models.functional(
+        models.MLPDenoiser(num_steps=T, num_classes=3, config=models.NetworkConfig(width=16)),
+        jax.random.key(0),
+    )
+    x = jax.random.normal(jax.random.key(1), (64, 2))
+    labels = jnp.arange(64) % 3
+
+    @jax.jit
+    def f(p):
+        return jax.value_and_grad(
+            lambda q: flows.flow_loss(
+                jax.random.key(2),
+                apply_fn,
+                q,
+                SCHED,
+                x,
+                pairing="ot",
+                labels=labels,
+                label_drop=0.1,
+            )
+        )(p)
+
+    loss, grads = f(params)
+    assert np.isfinite(float(loss))
+    assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
+    with pytest.raises(ValueError, match="pairing must be one of"):
+        flows.flow_loss(jax.random.key(2), apply_fn, params, SCHED, x, pairing="sinkhorn")
