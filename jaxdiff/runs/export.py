@@ -27,6 +27,13 @@ def export_sampler(s: Setup, params, **changes) -> bytes:
     steps, eta, spacing, churn, as :func:`jaxdiff.runs.draw.draw` takes them). A
     conditional run's artifact draws from its unconditional half."""
     opts = options(s, None, None, **changes).for_schedule(s.schedule)
+    if opts.method == "adaptive":
+        # diffrax's step-size control needs the batch size as a number, which the
+        # artifact's symbolic n is not.
+        raise ValueError(
+            "export takes a fixed-step sampler (the artifact's n is symbolic), got method "
+            "'adaptive'; use euler, midpoint or heun with --steps"
+        )
     dtype = models.float_dtype()
     mean = jnp.asarray(np.asarray(s.normalizer.mean), dtype)
     std = jnp.asarray(np.asarray(s.normalizer.std), dtype)

@@ -105,3 +105,18 @@ def test_sample_spends_the_evaluations_asked_for_and_says_so(flow_run):
     both = jaxdiff("sample", "--run", out, "--out", out.parent / "b.npy", "--nfe", "4",
                    "--steps", "2", check=False)  # fmt: skip
     assert both.returncode == 2 and "give steps or nfe, not both" in both.stderr
+
+
+def test_flow_run_exports_its_fixed_step_sampler_and_refuses_adaptive(flow_run):
+    import jax
+    import jax.numpy as jnp
+
+    out, _ = flow_run
+    path = out.parent / "f.jaxexport"
+    jaxdiff("export", "--run", out, "--out", path)
+    exported = jax.export.deserialize(path.read_bytes())
+    x = np.asarray(exported.call(jax.random.key_data(jax.random.key(0)), jnp.zeros(200)))
+    assert x.shape == (200, 2) and np.all(np.isfinite(x))
+    bad = jaxdiff("export", "--run", out, "--out", out.parent / "a.jaxexport",
+                  "--sampler", "adaptive", check=False)  # fmt: skip
+    assert bad.returncode == 2 and "export takes a fixed-step sampler" in bad.stderr
