@@ -20,6 +20,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 
@@ -331,3 +332,37 @@ def student_rows(
                               **DDIM)  # fmt: skip
             rows.append(row | {"distill_seconds": spent})
     return rows
+
+
+# The held-out shapes: never used to choose a recipe, they confirm a choice. They enter as
+# .npy files (a fifth held out for evaluation), as a user's own points would.
+SHAPES = ("pinwheel", "spirals")
+
+
+def pinwheel(seed: int, n: int = 10_000) -> np.ndarray:
+    """Five curved arms (Johnson et al. 2016's pinwheel): radial spread 0.3, tangential
+    0.05, rate 0.25."""
+    rng = np.random.default_rng(seed)
+    arm = rng.integers(0, 5, n)
+    feats = rng.standard_normal((n, 2)) * np.array([0.3, 0.05]) + np.array([1.0, 0.0])
+    angle = 2 * np.pi * arm / 5 + 0.25 * np.exp(feats[:, 0])
+    c, s = np.cos(angle), np.sin(angle)
+    x = np.stack([c * feats[:, 0] - s * feats[:, 1], s * feats[:, 0] + c * feats[:, 1]], 1)
+    return x.astype(np.float32)
+
+
+def spirals(seed: int, n: int = 10_000) -> np.ndarray:
+    """Two interleaved spirals, 1.5 turns each, with N(0, 0.05²) noise."""
+    rng = np.random.default_rng(seed)
+    u = np.sqrt(rng.uniform(0, 1, n)) * 3 * np.pi
+    sign = np.where(rng.integers(0, 2, n) == 0, 1.0, -1.0)
+    x = np.stack([sign * u * np.cos(u), sign * u * np.sin(u)], 1) / (3 * np.pi)
+    return (x + 0.05 * rng.standard_normal((n, 2))).astype(np.float32)
+
+
+def shape_file(name: str, folder) -> str:
+    """Writes the held-out shape ``name`` (seed 7, 10,000 rows) to ``folder`` as a .npy
+    file and returns its path."""
+    path = pathlib.Path(folder) / f"{name}.npy"
+    np.save(path, {"pinwheel": pinwheel, "spirals": spirals}[name](7))
+    return str(path)

@@ -20,16 +20,19 @@ Usage: python benchmarks/flows.py [--only NAME,...] [--t-sampler NAME] [--eval-n
 from __future__ import annotations
 
 import argparse
+import tempfile
 
 import jax
 import jax.numpy as jnp
 from _common import (
     QUALITY_COLUMNS,
     SETS,
+    SHAPES,
     cpu_model,
     sampler_row,
     save,
     seed_sampler_seconds,
+    shape_file,
     show,
     table,
     within,
@@ -68,16 +71,18 @@ def adaptive_evaluations(s, params, n=10_000) -> int:
     return int(evals)
 
 
-def rows_of(name: str, t_sampler: str, eval_n: int) -> list[dict]:
+def rows_of(name: str, t_sampler: str, eval_n: int, folder) -> list[dict]:
+    """Every row of one data set (a held-out shape enters as a file, as a user's would)."""
     rows = []
-    s, params, info = trained(name)
+    data = shape_file(name, folder) if name in SHAPES else name
+    s, params, info = trained(data)
     ref = sampler_row(s, params, eval_n, "ancestral 100", 100, floor=True)
     floor = {k: v for k, v in ref.items() if k.startswith("floor_")}
     ref |= {"data": name, "model": "ddpm default", "train_seconds": info["train_seconds"]}
     rows.append(ref)
     show(ref)
     for pairing in ("independent", "ot"):
-        s, params, info = trained(name, objective="flow", pairing=pairing, t_sampler=t_sampler)
+        s, params, info = trained(data, objective="flow", pairing=pairing, t_sampler=t_sampler)
         model = f"flow {pairing}"
         chosen = [
             *flow_samplers(),
@@ -99,11 +104,12 @@ def main():
     p.add_argument("--eval-n", type=int, default=10_000)
     p.add_argument("--results-dir", default=None)
     args = p.parse_args()
-    names = args.only.split(",") if args.only else list(SETS)
+    names = args.only.split(",") if args.only else [*SETS, *SHAPES]
     seed_first = seed_sampler_seconds(10_000)
     rows = []
-    for name in names:
-        rows += rows_of(name, args.t_sampler, args.eval_n)
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            rows += rows_of(name, args.t_sampler, args.eval_n, folder)
     seed = seed_sampler_seconds(10_000, seed_first)
     for row in rows:
         row["x_seed"] = None if seed is None else seed / row["seconds"]
@@ -129,7 +135,9 @@ def main():
         "seed_seconds": seed,
         "rows": rows,
     }
-    path = save(f"flows_{args.t_sampler}", payload, args.results_dir)
+    # A part of the table (--only) is a section of its own: each section is one run.
+    section = f"flows_{args.t_sampler}" + ("_" + "_".join(names) if args.only else "")
+    path = save(section, payload, args.results_dir)
     print(f"wrote {path}")
 
 

@@ -26,34 +26,12 @@ import sys
 import tempfile
 
 import numpy as np
-from _common import QUALITY_COLUMNS, cpu_model, save, table
+from _common import QUALITY_COLUMNS, SHAPES, cpu_model, save, shape_file, table
 
 from jaxdiff import models
 from jaxdiff.runs import config, draw, evaluate, overrides, presets, setup, train
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
-SHAPES = ("pinwheel", "spirals")
-
-
-def pinwheel(seed: int, n: int = 10_000) -> np.ndarray:
-    """Five curved arms (Johnson et al. 2016's pinwheel): radial spread 0.3, tangential
-    0.05, rate 0.25."""
-    rng = np.random.default_rng(seed)
-    arm = rng.integers(0, 5, n)
-    feats = rng.standard_normal((n, 2)) * np.array([0.3, 0.05]) + np.array([1.0, 0.0])
-    angle = 2 * np.pi * arm / 5 + 0.25 * np.exp(feats[:, 0])
-    c, s = np.cos(angle), np.sin(angle)
-    x = np.stack([c * feats[:, 0] - s * feats[:, 1], s * feats[:, 0] + c * feats[:, 1]], 1)
-    return x.astype(np.float32)
-
-
-def spirals(seed: int, n: int = 10_000) -> np.ndarray:
-    """Two interleaved spirals, 1.5 turns each, with N(0, 0.05²) noise."""
-    rng = np.random.default_rng(seed)
-    u = np.sqrt(rng.uniform(0, 1, n)) * 3 * np.pi
-    sign = np.where(rng.integers(0, 2, n) == 0, 1.0, -1.0)
-    x = np.stack([sign * u * np.cos(u), sign * u * np.sin(u)], 1) / (3 * np.pi)
-    return (x + 0.05 * rng.standard_normal((n, 2))).astype(np.float32)
 
 
 def candidates() -> dict[str, config.Config]:
@@ -135,8 +113,7 @@ def main():
         for data_name in names:
             path = None
             if data_name in SHAPES:
-                path = str(work / f"{data_name}.npy")
-                np.save(path, {"pinwheel": pinwheel, "spirals": spirals}[data_name](7))
+                path = shape_file(data_name, work)
             drawn = {}
             s = None
             for rname, base in recipes.items():
