@@ -91,8 +91,9 @@ class TrainSpec:
       batch_sharding: a ``NamedSharding`` spreading each batch over devices
         (:mod:`jaxdiff.parallel`), or None.
       objective: ``"ddpm"`` (the seed's) or ``"flow"`` (flow matching).
-      pairing: a flow's pairing of data and noise: ``"independent"`` or ``"ot"``
-        (minibatch optimal transport, :func:`jaxdiff.flows.ot_permutation`).
+      pairing: a flow's pairing of data and noise: ``"independent"``, ``"ot"``
+        (minibatch optimal transport, :func:`jaxdiff.flows.ot_permutation`) or
+        ``"given"`` (rows ``[x_0 | ε]``, :func:`jaxdiff.flows.reflow_pairs`).
     """
 
     apply_fn: Callable
@@ -274,7 +275,12 @@ def check_inputs(data, labels, *, spec: TrainSpec, schedule: Schedule):
     x = jnp.asarray(data_lib.check_array("data", data))
     _check_batch(x, spec.batch_size)
     y = data_lib.check_labels(labels, x.shape[0])
-    check_fits(spec.apply_fn, data_dim=x.shape[-1], num_steps=schedule.num_steps, labels=y)
+    dim = x.shape[-1]
+    if spec.objective == "flow" and spec.pairing == "given":  # rows [x_0 | ε]
+        if dim % 2:
+            raise ValueError(f"pairs [x_0 | noise] need an even number of columns, got {dim}")
+        dim //= 2
+    check_fits(spec.apply_fn, data_dim=dim, num_steps=schedule.num_steps, labels=y)
     return x, (None if y is None else jnp.asarray(y))
 
 

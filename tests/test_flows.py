@@ -150,3 +150,39 @@ def test_flow_loss_with_ot_pairing_and_labels_runs_under_jit_and_grad():
     assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
     with pytest.raises(ValueError, match="pairing must be one of"):
         flows.flow_loss(jax.random.key(2), apply_fn, params, SCHED, x, pairing="sinkhorn")
+
+
+def test_given_pairs_on_straight_paths_have_zero_loss(x64_standard):
+    """Reflow's fixed point: pairs ``[μ + c ε | ε]`` (the exact transport of N(0, 1) to
+    N(μ, c²), what ``reflow_pairs`` draws from a perfect flow) lie on straight paths that
+    never cross, so the velocity ``(1-c)(x - (1-t)μ)/((1-t)c + t) - μ`` fits them
+    exactly; the same velocity on independently drawn noise does not."""
+    mu, c = 0.4, 0.3
+
+    def straight(params, x, t_net):
+        t = (t_net / (T - 1))[:, None]
+        return (1.0 - c) * (x - (1.0 - t) * mu) / ((1.0 - t) * c + t) - mu
+
+    pairs = flows.reflow_pairs(jax.random.key(0), lambda e: mu + c * e, 4096, 2)
+    assert pairs.shape == (4096, 4)
+    np.testing.assert_allclose(pairs[:, :2], mu + c * pairs[:, 2:], atol=1e-12)
+    key = jax.random.key(1)
+    given = flows.flow_loss(key, straight, None, SCHED, pairs, pairing="given")
+    assert float(given) < 1e-20
+    independent = flows.flow_loss(key, straight, None, SCHED, pairs[:, :2])
+    assert float(independent) > 0.01
+
+
+def test_pairs_with_an_odd_number_of_columns_are_refused():
+    from jaxdiff import models, training
+
+    apply_fn, _ = models.functional(
+        models.MLPDenoiser(num_steps=T, config=models.NetworkConfig(width=8)), jax.random.key(0)
+    )
+    spec = training.TrainSpec(
+        apply_fn, training.make_optimizer(), batch_size=4, objective="flow", pairing="given"
+    )
+    with pytest.raises(ValueError, match="even number of columns, got 3"):
+        training.check_inputs(np.zeros((8, 3)), None, spec=spec, schedule=SCHED)
+    x, _ = training.check_inputs(np.zeros((8, 4)), None, spec=spec, schedule=SCHED)
+    assert x.shape == (8, 4)

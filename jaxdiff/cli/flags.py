@@ -128,7 +128,8 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         p.add_argument(
             "--pairing",
             default=None,
-            choices=flows.PAIRINGS,
+            # "given" is for reflow's rows of pairs, which the library builds.
+            choices=tuple(p for p in flows.PAIRINGS if p != "given"),
             help="flow only: pair each batch's data with noise independently or by minibatch "
             "optimal transport, ot (default: independent)",
         )
