@@ -119,6 +119,13 @@ class TrainSpec:
                 f"pairing is for objective 'flow', got pairing={self.pairing!r} with "
                 "objective 'ddpm'"
             )
+        if self.pairing == "ot" and self.batch_sharding is not None:
+            # The assignment is a host callback on one device; inside a batch sharded
+            # over several, XLA's partitioner deadlocks waiting on the gradient's all-reduce.
+            raise ValueError(
+                "pairing 'ot' cannot be sharded over devices yet (the assignment runs on the "
+                "host); train it on one device, or use pairing 'independent' with devices"
+            )
         if self.ema_decay is not None:
             validate.number_in("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
         drop = validate.number_in("label_drop", self.label_drop, 0.0, 1.0)
