@@ -5,8 +5,12 @@ Trains in-process with the code path of ``jaxdiff train`` and scores samples in 
 data's class proportions against the 359 held-out images, beside the floor (as many
 training images against the same held-out ones).
 
+With ``--flow``, the same run also trains the same network as a flow with OT pairs
+(paired within each class) and samples it with the midpoint method at ``--nfe``
+evaluations, both guided as the run's own.
+
 Usage: python benchmarks/digits.py [--epochs 600] [--samples 2000] [--figure PATH]
-       [--results-dir DIR]
+       [--flow] [--nfe 8] [--results-dir DIR]
 """
 
 from __future__ import annotations
@@ -38,35 +42,51 @@ def recipe(epochs: int) -> config.Config:
     return dataclasses.replace(cfg, sample=sample)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=600)
-    p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--figure", default=None, help="write a grid of generated digits here")
-    p.add_argument("--results-dir", default=None)
-    args = p.parse_args()
-    cfg = recipe(args.epochs)
+def measure(cfg: config.Config, label: str, samples: int, epochs: int, **changes):
+    """Trains ``cfg`` and scores ``samples`` in the data's class proportions."""
     s = setup.setup(cfg)
-    state, info = train.fit(s, epochs_per_call=min(args.epochs, 200))
+    state, info = train.fit(s, epochs_per_call=min(epochs, 200))
     params = setup.model_params(s, state)
-    labels = draw.final_labels(s, args.samples)
-    x = draw.draw(s, params, s.keys.sample, args.samples, labels=labels)
-    q = evaluate.quality(s, params, x, n=args.samples, likelihood_n=0)
+    labels = draw.final_labels(s, samples)
+    x = draw.draw(s, params, s.keys.sample, samples, labels=labels, **changes)
+    q = evaluate.quality(s, params, x, n=samples, likelihood_n=0)
     row = {
         "data": "digits (conditional)",
-        "epochs": args.epochs,
+        "model": label,
+        "epochs": epochs,
         "train_seconds": info["train_seconds"],
         "params": models.param_count(params),
         "n": q["n"],
         **q["samples"],
         **{f"floor_{k}": v for k, v in q["floor"].items()},
     }
+    return row, x, labels
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=600)
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--figure", default=None, help="write a grid of generated digits here")
+    p.add_argument("--flow", action="store_true", help="also the flow with OT pairs")
+    p.add_argument("--nfe", type=int, default=8, help="the flow's evaluations (midpoint)")
+    p.add_argument("--results-dir", default=None)
+    args = p.parse_args()
+    cfg = recipe(args.epochs)
+    row, x, labels = measure(cfg, "ddpm, all 1000 steps", args.samples, args.epochs)
+    rows = [row]
+    if args.flow:
+        flow = overrides.configure(cfg, objective="flow", pairing="ot")
+        label = f"flow ot, midpoint {args.nfe} evals"
+        nfe = {"method": "midpoint", "nfe": args.nfe}
+        rows.append(measure(flow, label, args.samples, args.epochs, **nfe)[0])
     print(f"{cpu_model()}")
     print(
         table(
-            [row],
+            rows,
             [
                 ("data", "data", ""),
+                ("model", "model", ""),
                 ("epochs", "epochs", "{}"),
                 ("train_seconds", "train s", "{:.1f}"),
                 ("n", "n", "{}"),
@@ -78,7 +98,8 @@ def main():
         from jaxdiff import plotting
 
         plotting.image_grid(x, labels, args.figure)
-    print(f"wrote {save('digits', {'rows': [row]}, args.results_dir)}")
+    section = "digits_flow" if args.flow else "digits"
+    print(f"wrote {save(section, {'rows': rows}, args.results_dir)}")
 
 
 if __name__ == "__main__":

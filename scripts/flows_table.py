@@ -19,6 +19,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "cpu-intel-r-xeon-r-processor-2c.jso
 SECTIONS = ("flows_logit_normal", "flows_logit_normal_pinwheel_spirals")
 START, END = "<!-- flows-table:start -->", "<!-- flows-table:end -->"
 REFLOW_START, REFLOW_END = "<!-- reflow-table:start -->", "<!-- reflow-table:end -->"
+DIGITS_START, DIGITS_END = "<!-- digits-table:start -->", "<!-- digits-table:end -->"
 
 
 def _cell(r: dict) -> str:
@@ -137,6 +138,26 @@ def reflow_table(doc: dict) -> str:
     return "\n".join(out)
 
 
+def digits_table(doc: dict) -> str:
+    sec = doc["digits_flow"]
+    out = [
+        f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores), one run of "
+        "`python benchmarks/digits.py --flow --nfe 8`: 64-D digits, class-conditional, samples "
+        "in the data's class proportions against the 359 held-out images.",
+        "",
+        "| model | epochs | train s | precision (floor) | recall (floor) | MMD² (floor) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in sec["rows"]:
+        out.append(
+            f"| {r['model']} | {r['epochs']} | {r['train_seconds']:.1f} | "
+            f"{r['precision']:.3f} ({r['floor_precision']:.3f}) | "
+            f"{r['recall']:.3f} ({r['floor_recall']:.3f}) | "
+            f"{r['mmd2']:.1e} ({r['floor_mmd2']:.1e}) |"
+        )
+    return "\n".join(out)
+
+
 def _between(page: str, start: str, end: str, body: str) -> str:
     head, rest = page.split(start, 1)
     _, tail = rest.split(end, 1)
@@ -153,6 +174,8 @@ def main() -> int:
     new = _between(page, START, END, body)
     if "reflow" in doc:
         new = _between(new, REFLOW_START, REFLOW_END, reflow_table(doc))
+    if "digits_flow" in doc:
+        new = _between(new, DIGITS_START, DIGITS_END, digits_table(doc))
     if args.check:
         if new != page:
             print(f"{PAGE} disagrees with {RESULTS.name}: run scripts/flows_table.py")
