@@ -20,6 +20,7 @@ SECTIONS = ("flows_logit_normal", "flows_logit_normal_pinwheel_spirals")
 START, END = "<!-- flows-table:start -->", "<!-- flows-table:end -->"
 REFLOW_START, REFLOW_END = "<!-- reflow-table:start -->", "<!-- reflow-table:end -->"
 DIGITS_START, DIGITS_END = "<!-- digits-table:start -->", "<!-- digits-table:end -->"
+PEER_START, PEER_END = "<!-- peer-table:start -->", "<!-- peer-table:end -->"
 
 
 def _cell(r: dict) -> str:
@@ -158,6 +159,37 @@ def digits_table(doc: dict) -> str:
     return "\n".join(out)
 
 
+def peer_table(doc: dict) -> str:
+    sec = doc["flow_peer"]
+    rows = sec["rows"]
+    names = list(dict.fromkeys(r["data"] for r in rows))
+    out = [
+        f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores), one run of "
+        "`python benchmarks/flow_peer.py`; cells as above (the better of Euler and midpoint at "
+        "each budget, by MMD²), ✓ within the DDPM's bounds; train seconds without compilation.",
+        "",
+        "| data | DDPM ancestral 100 | ours, 4 | peer, 4 | ours, 8 | peer, 8 "
+        "| train s: ours / peer |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in names:
+        mine = [r for r in rows if r["data"] == name]
+        ref = next(r for r in mine if r["model"] == "ddpm default")
+        ours = [r for r in mine if r["model"] == "flow ot (ours)"]
+        theirs = [r for r in mine if r["model"] == "flow_matching peer"]
+
+        def best(group, k):
+            r = min((r for r in group if r["evals"] == k), key=lambda r: r["mmd2"])
+            return f"{_cell(r)}{' ✓' if r['within'] else ''} ({r['sampler']})"
+
+        secs = f"{ours[0]['train_seconds']:.1f} / {theirs[0]['train_seconds']:.1f}"
+        out.append(
+            f"| {name} | {_cell(ref)} | {best(ours, 4)} | {best(theirs, 4)} | "
+            f"{best(ours, 8)} | {best(theirs, 8)} | {secs} |"
+        )
+    return "\n".join(out)
+
+
 def _between(page: str, start: str, end: str, body: str) -> str:
     head, rest = page.split(start, 1)
     _, tail = rest.split(end, 1)
@@ -174,6 +206,8 @@ def main() -> int:
     new = _between(page, START, END, body)
     if "reflow" in doc:
         new = _between(new, REFLOW_START, REFLOW_END, reflow_table(doc))
+    if "flow_peer" in doc:
+        new = _between(new, PEER_START, PEER_END, peer_table(doc))
     if "digits_flow" in doc:
         new = _between(new, DIGITS_START, DIGITS_END, digits_table(doc))
     if args.check:
