@@ -132,9 +132,38 @@ def alpha_bar_at(schedule: Schedule, u: jax.Array) -> jax.Array:
     return jnp.exp(jnp.interp(u, grid, log_abar))
 
 
+def _with_trace(f, x):
+    """``f`` of each row of ``x`` and the exact trace of its Jacobian there (``D``
+    forward-mode passes): the ODE state's two derivatives, ``(dx, d log-density)``."""
+    jac = jax.vmap(jax.jacfwd(f))(x)
+    return jax.vmap(f)(x), jnp.trace(jac, axis1=1, axis2=2)
+
+
+def _add(state, k, h):
+    return (state[0] + h * k[0], state[1] + h * k[1])
+
+
+def _rk4_step(field, state, u, h):
+    """One classical Runge-Kutta step of ``(x, trace integral)`` under ``field(state, u)``."""
+    k1 = field(state, u)
+    k2 = field(_add(state, k1, h / 2), u + h / 2)
+    k3 = field(_add(state, k2, h / 2), u + h / 2)
+    k4 = field(_add(state, k3, h), u + h)
+    return tuple(
+        s0 + h / 6 * (a + 2 * b + 2 * c + e)
+        for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=True)
+    )
+
+
+def _per_dim(x_end, trace_integral):
+    """``(log N(x_end; 0, I) + ∫ tr) / D`` per example: the change of variables."""
+    d = x_end.shape[1]
+    log_prior = -0.5 * jnp.sum(jnp.square(x_end), axis=1) - 0.5 * d * jnp.log(2.0 * jnp.pi)
+    return (log_prior + trace_integral) / d
+
+
 @functools.partial(jax.jit, static_argnames=("apply_fn", "target", "solver", "substeps"))
 def _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps):
-    d = x0.shape[1]
     log_abar = _log_alpha_bar_ext(schedule).astype(x0.dtype)
 
     def drift(x, u, i):
@@ -146,28 +175,15 @@ def _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps):
         eps, _ = diffusion.output_to_eps_x0(apply_fn(params, x[None], u)[0], x, a, s, target)
         return 0.5 * slope * (x - eps / s)
 
-    def field(state, u, i):
-        x, _ = state
-        f = jax.vmap(lambda xi: drift(xi, u, i))(x)
-        jac = jax.vmap(jax.jacfwd(lambda xi: drift(xi, u, i)))(x)
-        return f, jnp.trace(jac, axis1=1, axis2=2)
-
-    def add(state, k, h):
-        return (state[0] + h * k[0], state[1] + h * k[1])
-
     def step(state, u, h, i):
+        def field(st, v):
+            return _with_trace(lambda xi: drift(xi, v, i), st[0])
+
         if solver == "heun":
-            k1 = field(state, u, i)
-            k2 = field(add(state, k1, h), u + h, i)
+            k1 = field(state, u)
+            k2 = field(_add(state, k1, h), u + h)
             return (state[0] + 0.5 * h * (k1[0] + k2[0]), state[1] + 0.5 * h * (k1[1] + k2[1]))
-        k1 = field(state, u, i)
-        k2 = field(add(state, k1, h / 2), u + h / 2, i)
-        k3 = field(add(state, k2, h / 2), u + h / 2, i)
-        k4 = field(add(state, k3, h), u + h, i)
-        return tuple(
-            s0 + h / 6 * (a + 2 * b + 2 * c + e)
-            for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=True)
-        )
+        return _rk4_step(field, state, u, h)
 
     h = 1.0 / substeps
 
@@ -179,9 +195,8 @@ def _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps):
         return state, None
 
     state = (x0, jnp.zeros(x0.shape[0], x0.dtype))
-    (x_end, trace_integral), _ = jax.lax.scan(segment, state, jnp.arange(1, schedule.num_steps))
-    log_prior = -0.5 * jnp.sum(jnp.square(x_end), axis=1) - 0.5 * d * jnp.log(2.0 * jnp.pi)
-    return (log_prior + trace_integral) / d
+    end, _ = jax.lax.scan(segment, state, jnp.arange(1, schedule.num_steps))
+    return _per_dim(*end)
 
 
 def ode_log_likelihood(
@@ -233,37 +248,19 @@ def ode_log_likelihood(
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "steps"))
 def _flow_loglik(apply_fn, params, schedule, x0, steps):
-    d = x0.shape[1]
-
     def field(state, t):
-        x, _ = state
-
-        def v(xi):
-            return apply_fn(params, xi[None], flows.network_time(t, schedule))[0]
-
-        return jax.vmap(v)(x), jax.vmap(lambda xi: jnp.trace(jax.jacfwd(v)(xi)))(x)
+        return _with_trace(
+            lambda xi: apply_fn(params, xi[None], flows.network_time(t, schedule))[0], state[0]
+        )
 
     h = 1.0 / steps
 
     def step(state, t):
-        def add(k, w):
-            return (state[0] + w * k[0], state[1] + w * k[1])
-
-        k1 = field(state, t)
-        k2 = field(add(k1, h / 2), t + h / 2)
-        k3 = field(add(k2, h / 2), t + h / 2)
-        k4 = field(add(k3, h), t + h)
-        new = tuple(
-            s0 + h / 6 * (a + 2 * b + 2 * c + e)
-            for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=True)
-        )
-        return new, None
+        return _rk4_step(field, state, t, h), None
 
     state = (x0, jnp.zeros(x0.shape[0], x0.dtype))
-    ts = jnp.arange(steps, dtype=x0.dtype) * h
-    (x_end, trace_integral), _ = jax.lax.scan(step, state, ts)
-    log_prior = -0.5 * jnp.sum(jnp.square(x_end), axis=1) - 0.5 * d * jnp.log(2.0 * jnp.pi)
-    return (log_prior + trace_integral) / d
+    end, _ = jax.lax.scan(step, state, jnp.arange(steps, dtype=x0.dtype) * h)
+    return _per_dim(*end)
 
 
 def flow_log_likelihood(apply_fn, params, schedule: Schedule, x0: jax.Array, *, steps: int = 32):

@@ -326,8 +326,7 @@ def flow_map_apply(schedule, mu, c):
 def flow_velocity_coefficients(t, mu, c):
     """``(p, q)`` with the optimal velocity ``v*(x, t) = E[ε - x_0 | x_t = x] = p x + q``:
     ``x_t ~ N((1-t) μ, σ_t²)``, ``σ_t² = (1-t)² c² + t²``, ``Cov(ε - x_0, x_t) = t - (1-t) c²``."""
-    t = np.asarray(t, np.float64)
-    var = (1.0 - t) ** 2 * c**2 + t**2
+    var = (1.0 - t) ** 2 * c**2 + t**2  # numpy or jax arrays alike
     p = (t - (1.0 - t) * c**2) / var
     return p, -mu - p * (1.0 - t) * mu
 
@@ -339,11 +338,8 @@ def flow_velocity_apply(num_steps, mu, c):
 
     def apply_fn(params, x, t_net):
         t = jnp.asarray(t_net, x.dtype) / (num_steps - 1)
-        var = (1.0 - t) ** 2 * c**2 + t**2
-        p = (t - (1.0 - t) * c**2) / var
-        if jnp.ndim(p):
-            p = p[:, None]
-        return p * x + (-mu - p * (1.0 - jnp.reshape(t, jnp.shape(p))) * mu)
+        p, q = flow_velocity_coefficients(t if jnp.ndim(t) == 0 else t[:, None], mu, c)
+        return p * x + q
 
     return apply_fn
 
