@@ -175,12 +175,13 @@ SAMPLER_COLUMNS = [
 ]
 
 
-def trained_default(name: str):
-    """The ``default`` recipe (``jaxdiff train``'s) trained on the data set ``name``
+def trained_default(name: str, **settings):
+    """The ``default`` recipe (``jaxdiff train``'s) with ``settings`` (as the command
+    line's, e.g. ``objective="flow"``) trained on ``name`` (a data set or a file)
     in-process, with ``jaxdiff train``'s code path: ``(setup, params, fit info)``."""
     from jaxdiff.runs import overrides, presets, setup, train
 
-    s = setup.setup(overrides.configure(presets.preset("default"), data=name))
+    s = setup.setup(overrides.configure(presets.preset("default"), data=name, **settings))
     state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
     return s, setup.model_params(s, state), info
 
@@ -224,6 +225,43 @@ def samplers(num_steps, evals, methods=METHODS, spacings=(None, "logsnr"), ddpm=
                 n_evals = 2 * k - 1 if method == "heun" else k
                 label = f"{method} {spacing or 'default'}"
                 yield label, n_evals, {"method": method, "steps": k, "spacing": spacing}
+
+
+def reference_row(name: str, data: str, eval_n: int) -> tuple[dict, dict]:
+    """The reference of the flow tables: the ``default`` recipe (DDPM) on ``data`` (a set
+    or a file) sampled by its own ancestral 100 steps, with the floor: ``(row, floor)``."""
+    s, params, info = trained_default(data)
+    ref = sampler_row(s, params, eval_n, "ancestral 100", 100, floor=True)
+    ref |= {"data": name, "model": "ddpm default", "train_seconds": info["train_seconds"]}
+    show(ref)
+    return ref, floor_of(ref)
+
+
+def model_rows(s, params, name, model, train_seconds, chosen, eval_n, ref, floor) -> list:
+    """One model's rows of a flow table: each sampler ``(label, evaluations, changes)`` of
+    ``chosen`` scored (:func:`sampler_row`), beside ``floor``, marked whether it is
+    :func:`within` the reference row ``ref``; printed as they come."""
+    rows = []
+    for label, evals, changes in chosen:
+        row = sampler_row(s, params, eval_n, label, evals, **changes)
+        row |= {"data": name, "model": model, "train_seconds": train_seconds, **floor}
+        row["within"] = within(row, ref)
+        rows.append(row)
+        show(row)
+    return rows
+
+
+# The columns of the flow tables (flows.py, reflow.py, flow_peer.py): model and sampler,
+# quality beside the floor, training seconds, and whether a row is within the reference.
+MODEL_COLUMNS = [
+    ("data", "data", ""),
+    ("model", "model", ""),
+    ("train_seconds", "train s", "{:.1f}"),
+    ("sampler", "sampler", ""),
+    ("evals", "evals", "{:d}"),
+    *QUALITY_COLUMNS,
+    ("sliced_w2", "sliced W2", "{:.4f}"),
+]
 
 
 def within(row, ref) -> bool:

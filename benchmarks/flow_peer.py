@@ -77,45 +77,36 @@ def peer(rows_path: str, out: str, seed: int = 0) -> None:
     pathlib.Path(f"{out}.json").write_text(json.dumps(info))
 
 
+def _evaluations(method: str, steps: int) -> int:
+    from jaxdiff import flow_solvers
+
+    return flow_solvers.EVALUATIONS_PER_STEP[method] * steps
+
+
 def table_rows(names, eval_n):
-    from _common import SETS, sampler_row, show, within  # noqa: F401
+    from _common import model_rows, reference_row, show, trained_default, within
 
-    from jaxdiff.runs import evaluate, overrides, presets, setup, train
+    from jaxdiff.runs import evaluate
 
+    chosen = [(f"{m} {k}", _evaluations(m, k), {"method": m, "steps": k}) for m, k in SAMPLERS]
     rows = []
     for name in names:
-        base = overrides.configure(presets.preset("default"), data=name)
-        ref_s = setup.setup(base)
-        state, ref_info = train.fit(ref_s, epochs_per_call=ref_s.config.train.epochs)
-        ref = sampler_row(ref_s, setup.model_params(ref_s, state), eval_n, "ancestral 100", 100,
-                          floor=True)  # fmt: skip
-        ref |= {"data": name, "model": "ddpm default", "train_seconds": ref_info["train_seconds"]}
+        ref, floor = reference_row(name, name, eval_n)
         rows.append(ref)
-        show(ref)
-        floor = {k: v for k, v in ref.items() if k.startswith("floor_")}
-        cfg = overrides.configure(base, objective="flow", pairing="ot", t_sampler="logit_normal")
-        s = setup.setup(cfg)
-        state, info = train.fit(s, epochs_per_call=cfg.train.epochs)
-        params = setup.model_params(s, state)
-        for method, steps in SAMPLERS:
-            evals = steps * (2 if method == "midpoint" else 1)
-            row = sampler_row(s, params, eval_n, f"{method} {steps}", evals, method=method,
-                              steps=steps)  # fmt: skip
-            row |= {"data": name, "model": "flow ot (ours)", **floor,
-                    "train_seconds": info["train_seconds"], "within": within(row, ref)}  # fmt: skip
-            rows.append(row)
-            show(row)
+        settings = {"objective": "flow", "pairing": "ot", "t_sampler": "logit_normal"}
+        s, params, info = trained_default(name, **settings)
+        seconds = info["train_seconds"]
+        rows += model_rows(s, params, name, "flow ot (ours)", seconds, chosen, eval_n, ref, floor)
         with tempfile.TemporaryDirectory() as tmp:
             rows_path, out = f"{tmp}/rows.npy", f"{tmp}/peer"
             np.save(rows_path, s.data)
             subprocess.run([sys.executable, __file__, "--rows", rows_path, "--out", out],
                            check=True, capture_output=True)  # fmt: skip
             info = json.loads(pathlib.Path(f"{out}.json").read_text())
-            for method, steps in SAMPLERS:
-                x = np.load(f"{out}_{method}{steps}.npy")
+            for label, evals, changes in chosen:
+                x = np.load(f"{out}_{changes['method']}{changes['steps']}.npy")
                 q = evaluate.quality(s, None, x, n=eval_n, likelihood_n=0, floor=False)
-                evals = steps * (2 if method == "midpoint" else 1)
-                row = {"data": name, "model": "flow_matching peer", "sampler": f"{method} {steps}",
+                row = {"data": name, "model": "flow_matching peer", "sampler": label,
                        "evals": evals, "seconds": None, **q["samples"], **floor,
                        "train_seconds": info["train_seconds"]}  # fmt: skip
                 row["within"] = within(row, ref)
@@ -135,20 +126,11 @@ def main():
     if args.rows:
         peer(args.rows, args.out)
         return
-    from _common import QUALITY_COLUMNS, SETS, cpu_model, save, table
+    from _common import MODEL_COLUMNS, SETS, cpu_model, save, table
 
     names = args.only.split(",") if args.only else list(SETS)
     rows = table_rows(names, args.eval_n)
-    columns = [
-        ("data", "data", ""),
-        ("model", "model", ""),
-        ("train_seconds", "train s", "{:.1f}"),
-        ("sampler", "sampler", ""),
-        ("evals", "evals", "{:d}"),
-        *QUALITY_COLUMNS,
-        ("sliced_w2", "sliced W2", "{:.4f}"),
-        ("within", "within", ""),
-    ]
+    columns = [*MODEL_COLUMNS, ("within", "within", "")]
     print(f"\n{cpu_model()}, eval n = {args.eval_n}")
     print(table(rows, columns))
     section = "flow_peer" + ("_" + "_".join(names) if args.only else "")

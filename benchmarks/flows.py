@@ -25,31 +25,22 @@ import tempfile
 import jax
 import jax.numpy as jnp
 from _common import (
-    QUALITY_COLUMNS,
+    MODEL_COLUMNS,
     SETS,
     SHAPES,
     cpu_model,
-    sampler_row,
+    model_rows,
+    reference_row,
     save,
     seed_sampler_seconds,
     shape_file,
-    show,
     table,
-    within,
+    trained_default,
 )
 
 from jaxdiff import flow_solvers
-from jaxdiff.runs import overrides, presets, setup, train
 
 EVALS = (1, 2, 4, 8, 16)
-
-
-def trained(name: str, **settings):
-    """A run of the ``default`` recipe with ``settings`` on ``name``, trained in-process
-    by ``jaxdiff train``'s code path: ``(setup, params, fit info)``."""
-    s = setup.setup(overrides.configure(presets.preset("default"), data=name, **settings))
-    state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
-    return s, setup.model_params(s, state), info
 
 
 def flow_samplers():
@@ -73,27 +64,18 @@ def adaptive_evaluations(s, params, n=10_000) -> int:
 
 def rows_of(name: str, t_sampler: str, eval_n: int, folder) -> list[dict]:
     """Every row of one data set (a held-out shape enters as a file, as a user's would)."""
-    rows = []
     data = shape_file(name, folder) if name in SHAPES else name
-    s, params, info = trained(data)
-    ref = sampler_row(s, params, eval_n, "ancestral 100", 100, floor=True)
-    floor = {k: v for k, v in ref.items() if k.startswith("floor_")}
-    ref |= {"data": name, "model": "ddpm default", "train_seconds": info["train_seconds"]}
-    rows.append(ref)
-    show(ref)
+    ref, floor = reference_row(name, data, eval_n)
+    rows = [ref]
     for pairing in ("independent", "ot"):
-        s, params, info = trained(data, objective="flow", pairing=pairing, t_sampler=t_sampler)
-        model = f"flow {pairing}"
+        settings = {"objective": "flow", "pairing": pairing, "t_sampler": t_sampler}
+        s, params, info = trained_default(data, **settings)
         chosen = [
             *flow_samplers(),
             ("adaptive", adaptive_evaluations(s, params), {"method": "adaptive"}),
         ]
-        for label, evals, changes in chosen:
-            row = sampler_row(s, params, eval_n, label, evals, **changes)
-            row |= {"data": name, "model": model, "train_seconds": info["train_seconds"], **floor}
-            row["within"] = within(row, ref)
-            rows.append(row)
-            show(row)
+        seconds = info["train_seconds"]
+        rows += model_rows(s, params, name, f"flow {pairing}", seconds, chosen, eval_n, ref, floor)
     return rows
 
 
@@ -114,13 +96,7 @@ def main():
     for row in rows:
         row["x_seed"] = None if seed is None else seed / row["seconds"]
     columns = [
-        ("data", "data", ""),
-        ("model", "model", ""),
-        ("train_seconds", "train s", "{:.1f}"),
-        ("sampler", "sampler", ""),
-        ("evals", "evals", "{:d}"),
-        *QUALITY_COLUMNS,
-        ("sliced_w2", "sliced W2", "{:.4f}"),
+        *MODEL_COLUMNS,
         ("floor_sliced_w2", "floor", "{:.4f}"),
         ("seconds", "s / 10k", "{:.3f}"),
         ("x_seed", "x seed", "{:.0f}"),

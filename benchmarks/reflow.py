@@ -22,18 +22,18 @@ import time
 import jax
 import jax.numpy as jnp
 from _common import (
-    QUALITY_COLUMNS,
+    MODEL_COLUMNS,
     SETS,
     cpu_model,
-    sampler_row,
+    model_rows,
+    reference_row,
     save,
-    show,
     table,
-    within,
+    trained_default,
 )
 
 from jaxdiff import fitting, flows, samplers, training
-from jaxdiff.runs import overrides, presets, setup, train
+from jaxdiff.runs import setup
 
 SAMPLERS = (
     ("euler 1", 1, {"method": "euler", "steps": 1}),
@@ -42,12 +42,6 @@ SAMPLERS = (
     ("midpoint 2", 4, {"method": "midpoint", "steps": 2}),
     ("midpoint 4", 8, {"method": "midpoint", "steps": 4}),
 )
-
-
-def trained(name: str, **settings):
-    s = setup.setup(overrides.configure(presets.preset("default"), data=name, **settings))
-    state, info = train.fit(s, epochs_per_call=s.config.train.epochs)
-    return s, setup.model_params(s, state), info
 
 
 def reflowed(s, params, num_pairs: int):
@@ -76,25 +70,16 @@ def reflowed(s, params, num_pairs: int):
 
 
 def rows_of(name: str, num_pairs: int, eval_n: int) -> list[dict]:
-    rows = []
-    s, params, info = trained(name)
-    ref = sampler_row(s, params, eval_n, "ancestral 100", 100, floor=True)
-    floor = {k: v for k, v in ref.items() if k.startswith("floor_")}
-    ref |= {"data": name, "model": "ddpm default", "train_seconds": info["train_seconds"]}
-    rows.append(ref)
-    show(ref)
-    s, params, info = trained(name, objective="flow", pairing="ot", t_sampler="logit_normal")
+    ref, floor = reference_row(name, name, eval_n)
+    rows = [ref]
+    settings = {"objective": "flow", "pairing": "ot", "t_sampler": "logit_normal"}
+    s, params, info = trained_default(name, **settings)
     re_params, re_seconds = reflowed(s, params, num_pairs)
-    for model, p, seconds in (
-        ("flow ot", params, info["train_seconds"]),
-        ("reflow of flow ot", re_params, info["train_seconds"] + re_seconds),
-    ):
-        for label, evals, changes in SAMPLERS:
-            row = sampler_row(s, p, eval_n, label, evals, **changes)
-            row |= {"data": name, "model": model, "train_seconds": seconds, **floor}
-            row["within"] = within(row, ref)
-            rows.append(row)
-            show(row)
+    seconds = info["train_seconds"]
+    rows += model_rows(s, params, name, "flow ot", seconds, SAMPLERS, eval_n, ref, floor)
+    seconds += re_seconds
+    rows += model_rows(s, re_params, name, "reflow of flow ot", seconds, SAMPLERS, eval_n, ref,
+                       floor)  # fmt: skip
     return rows
 
 
@@ -110,13 +95,7 @@ def main():
     for name in names:
         rows += rows_of(name, args.pairs, args.eval_n)
     columns = [
-        ("data", "data", ""),
-        ("model", "model", ""),
-        ("train_seconds", "train s", "{:.1f}"),
-        ("sampler", "sampler", ""),
-        ("evals", "evals", "{:d}"),
-        *QUALITY_COLUMNS,
-        ("sliced_w2", "sliced W2", "{:.4f}"),
+        *MODEL_COLUMNS,
         ("seconds", "s / 10k", "{:.3f}"),
         ("within", "within", ""),
     ]

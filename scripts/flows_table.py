@@ -18,13 +18,30 @@ RESULTS = ROOT / "benchmarks" / "results" / "cpu-intel-r-xeon-r-processor-2c.jso
 # The six registered sets, then the held-out shapes (each section one run).
 SECTIONS = ("flows_logit_normal", "flows_logit_normal_pinwheel_spirals")
 START, END = "<!-- flows-table:start -->", "<!-- flows-table:end -->"
-REFLOW_START, REFLOW_END = "<!-- reflow-table:start -->", "<!-- reflow-table:end -->"
-DIGITS_START, DIGITS_END = "<!-- digits-table:start -->", "<!-- digits-table:end -->"
-PEER_START, PEER_END = "<!-- peer-table:start -->", "<!-- peer-table:end -->"
 
 
 def _cell(r: dict) -> str:
     return f"{r['precision']:.3f} / {r['recall']:.3f} / {r['mmd2']:.1e}"
+
+
+def _marked(r: dict, sampler: bool = True) -> str:
+    """A row's cell, ✓ when it is within the bounds, and (with ``sampler``) its sampler."""
+    mark = " ✓" if r["within"] else ""
+    return f"{_cell(r)}{mark} ({r['sampler']})" if sampler else f"{_cell(r)}{mark}"
+
+
+def _measured(doc: dict, sec: dict) -> str:
+    return f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores)"
+
+
+def _by_set(rows: list[dict]):
+    """``(data set, its DDPM reference row, {model: its rows})`` in the table's order."""
+    for name in dict.fromkeys(r["data"] for r in rows):
+        mine = [r for r in rows if r["data"] == name]
+        models: dict[str, list[dict]] = {}
+        for r in mine:
+            models.setdefault(r["model"], []).append(r)
+        yield name, models["ddpm default"][0], models
 
 
 def _best(rows: list[dict], evals: int) -> dict | None:
@@ -48,8 +65,8 @@ def tables(doc: dict, section: str) -> str:
     seed = sec["seed_seconds"]
     only = "" if section == SECTIONS[0] else " --only " + ",".join(names)
     out = [
-        f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores), JAX "
-        f"{doc['jax_version']}, one run of `python benchmarks/flows.py --t-sampler "
+        f"{_measured(doc, sec)}, JAX {doc['jax_version']}, one run of "
+        "`python benchmarks/flows.py --t-sampler "
         f"{sec['t_sampler']}{only}`; 10,000 samples scored against fresh points "
         f"({sec['eval_n']:,} at most; a shape's held-out fifth). "
         "Cells are precision / recall / MMD²; ✓ marks a row within 0.01 precision and "
@@ -65,18 +82,12 @@ def tables(doc: dict, section: str) -> str:
         "| train s: DDPM / indep. / OT |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in names:
-        mine = [r for r in rows if r["data"] == name]
-        ref = next(r for r in mine if r["model"] == "ddpm default")
-        ot = [r for r in mine if r["model"] == "flow ot"]
-        ind = [r for r in mine if r["model"] == "flow independent"]
+    for name, ref, models in _by_set(rows):
+        ot, ind = models["flow ot"], models["flow independent"]
 
         def at(group, k):
             r = _best(group, k)
-            if r is None:
-                return "-"
-            mark = " ✓" if r["within"] else ""
-            return f"{_cell(r)}{mark} ({r['sampler']})"
+            return "-" if r is None else _marked(r)
 
         secs = " / ".join(f"{g[0]['train_seconds']:.1f}" for g in ([ref], ind, ot))
         out.append(
@@ -105,11 +116,9 @@ def tables(doc: dict, section: str) -> str:
 
 def reflow_table(doc: dict) -> str:
     sec = doc["reflow"]
-    rows = sec["rows"]
-    names = list(dict.fromkeys(r["data"] for r in rows))
     out = [
-        f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores), one run of "
-        f"`python benchmarks/reflow.py` ({sec['pairs']:,} pairs); cells as above, ✓ within "
+        f"{_measured(doc, sec)}, one run of `python benchmarks/reflow.py` "
+        f"({sec['pairs']:,} pairs); cells as above, ✓ within "
         "0.01 / 0.01 / 5e-4 of the DDPM's 100 ancestral steps; train seconds of the OT flow, "
         "then of the OT flow and its reflow together (pairs drawn and trained).",
         "",
@@ -117,19 +126,14 @@ def reflow_table(doc: dict) -> str:
         "| reflow, 4 (best) | OT, 4 (best) | train s: OT / + reflow |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in names:
-        mine = [r for r in rows if r["data"] == name]
-        ref = next(r for r in mine if r["model"] == "ddpm default")
-        ot = [r for r in mine if r["model"] == "flow ot"]
-        re = [r for r in mine if r["model"] == "reflow of flow ot"]
+    for name, ref, models in _by_set(sec["rows"]):
+        ot, re = models["flow ot"], models["reflow of flow ot"]
 
         def one(group, label):
-            r = next(r for r in group if r["sampler"] == label)
-            return _cell(r) + (" ✓" if r["within"] else "")
+            return _marked(next(r for r in group if r["sampler"] == label), sampler=False)
 
         def four(group):
-            r = _best(group, 4)
-            return f"{_cell(r)}{' ✓' if r['within'] else ''} ({r['sampler']})"
+            return _marked(_best(group, 4))
 
         secs = f"{ot[0]['train_seconds']:.1f} / {re[0]['train_seconds']:.1f}"
         out.append(
@@ -142,7 +146,7 @@ def reflow_table(doc: dict) -> str:
 def digits_table(doc: dict) -> str:
     sec = doc["digits_flow"]
     out = [
-        f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores), one run of "
+        f"{_measured(doc, sec)}, one run of "
         "`python benchmarks/digits.py --flow --nfe 8`: 64-D digits, class-conditional, samples "
         "in the data's class proportions against the 359 held-out images.",
         "",
@@ -161,26 +165,20 @@ def digits_table(doc: dict) -> str:
 
 def peer_table(doc: dict) -> str:
     sec = doc["flow_peer"]
-    rows = sec["rows"]
-    names = list(dict.fromkeys(r["data"] for r in rows))
     out = [
-        f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores), one run of "
-        "`python benchmarks/flow_peer.py`; cells as above (the better of Euler and midpoint at "
+        f"{_measured(doc, sec)}, one run of `python benchmarks/flow_peer.py`; "
+        "cells as above (the better of Euler and midpoint at "
         "each budget, by MMD²), ✓ within the DDPM's bounds; train seconds without compilation.",
         "",
         "| data | DDPM ancestral 100 | ours, 4 | peer, 4 | ours, 8 | peer, 8 "
         "| train s: ours / peer |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in names:
-        mine = [r for r in rows if r["data"] == name]
-        ref = next(r for r in mine if r["model"] == "ddpm default")
-        ours = [r for r in mine if r["model"] == "flow ot (ours)"]
-        theirs = [r for r in mine if r["model"] == "flow_matching peer"]
+    for name, ref, models in _by_set(sec["rows"]):
+        ours, theirs = models["flow ot (ours)"], models["flow_matching peer"]
 
         def best(group, k):
-            r = min((r for r in group if r["evals"] == k), key=lambda r: r["mmd2"])
-            return f"{_cell(r)}{' ✓' if r['within'] else ''} ({r['sampler']})"
+            return _marked(min((r for r in group if r["evals"] == k), key=lambda r: r["mmd2"]))
 
         secs = f"{ours[0]['train_seconds']:.1f} / {theirs[0]['train_seconds']:.1f}"
         out.append(
@@ -204,12 +202,15 @@ def main() -> int:
     body = "\n\n".join(tables(doc, section) for section in SECTIONS)
     page = PAGE.read_text()
     new = _between(page, START, END, body)
-    if "reflow" in doc:
-        new = _between(new, REFLOW_START, REFLOW_END, reflow_table(doc))
-    if "flow_peer" in doc:
-        new = _between(new, PEER_START, PEER_END, peer_table(doc))
-    if "digits_flow" in doc:
-        new = _between(new, DIGITS_START, DIGITS_END, digits_table(doc))
+    # Each further table: its section of the results file, its marker, its renderer.
+    for section, marker, render in (
+        ("reflow", "reflow-table", reflow_table),
+        ("flow_peer", "peer-table", peer_table),
+        ("digits_flow", "digits-table", digits_table),
+    ):
+        if section in doc:
+            start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+            new = _between(new, start, end, render(doc))
     if args.check:
         if new != page:
             print(f"{PAGE} disagrees with {RESULTS.name}: run scripts/flows_table.py")
