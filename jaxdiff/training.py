@@ -172,7 +172,7 @@ def init_state(
     )
 
 
-def _step(state, batch, key, schedule, spec: TrainSpec):
+def _step(state, batch, key, schedule, spec: TrainSpec, paired: bool = False):
     if spec.batch_sharding is not None:
         # Data parallelism (jaxdiff.parallel): rows of the batch live on different devices;
         # with replicated parameters XLA inserts the gradient all-reduce itself.
@@ -190,7 +190,7 @@ def _step(state, batch, key, schedule, spec: TrainSpec):
                 schedule,
                 x,
                 t_sampler=flows.TIME_SAMPLERS[spec.t_sampler],
-                pairing=spec.pairing,
+                pairing="given" if paired else spec.pairing,
                 labels=labels,
                 label_drop=spec.label_drop,
             )
@@ -254,10 +254,22 @@ def _epoch(state, data, schedule, spec: TrainSpec):
         batch = jax.tree_util.tree_map(lambda a: a[idx], data)
         return _step(s, batch, jax.random.fold_in(steps_key, i), schedule, spec)
 
+    def paired_body(s, inputs):  # batches already [x_0 | ε_π] (flows.ot_pairs)
+        i, batch = inputs
+        return _step(s, batch, jax.random.fold_in(steps_key, i), schedule, spec, paired=True)
+
     total = jnp.zeros(())  # the default float: float32, or float64 under x64
     if num_full:
+        steps = jnp.arange(num_full)
         batches = perm[: num_full * spec.batch_size].reshape(num_full, spec.batch_size)
-        state, losses = jax.lax.scan(body, state, (jnp.arange(num_full), batches))
+        if spec.objective == "flow" and spec.pairing == "ot":
+            # Every batch's assignment in one host call before the first step.
+            x, labels = jax.tree_util.tree_map(lambda a: a[batches], data)
+            keys = jax.vmap(lambda i: jax.random.fold_in(steps_key, i))(steps)
+            pairs = (flows.ot_pairs(keys, x, labels), labels)
+            state, losses = jax.lax.scan(paired_body, state, (steps, pairs))
+        else:
+            state, losses = jax.lax.scan(body, state, (steps, batches))
         total = total + jnp.sum(losses) * spec.batch_size
     if rest:
         state, loss = body(state, (num_full, perm[num_full * spec.batch_size :]))

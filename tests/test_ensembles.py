@@ -8,9 +8,12 @@ import pytest
 from jaxdiff import ensembles, fitting, models, schedules, training
 
 
-# slow: 28 s here (two members and their twins trained); .ci/run runs it
+# slow: 28 s here each (two members and their twins trained); .ci/run runs it
 @pytest.mark.slow
-def test_members_equal_models_trained_alone():
+@pytest.mark.parametrize("objective", ["ddpm", "flow-ot"])
+def test_members_equal_models_trained_alone(objective):
+    """Flow OT too: the epoch's one host call of assignments (flows.ot_pairs) then
+    carries the members' batches together."""
     model = models.MLPDenoiser(num_steps=20, config=models.NetworkConfig(width=16))
     apply_fn, _ = models.functional(model, jax.random.key(0))
 
@@ -19,7 +22,8 @@ def test_members_equal_models_trained_alone():
         return model.init(key, jnp.zeros((1, 2)), jnp.zeros((1,), jnp.int32))["params"]
 
     opt = training.make_optimizer(1e-3, 1.0)
-    spec = training.TrainSpec(apply_fn, opt, batch_size=32)
+    flow = {"objective": "flow", "pairing": "ot"} if objective == "flow-ot" else {}
+    spec = training.TrainSpec(apply_fn, opt, batch_size=32, **flow)
     sched = schedules.cosine_schedule(20)
     x = np.asarray(jax.random.normal(jax.random.key(5), (100, 2)), np.float32)
     seeds = (11, 12)

@@ -107,6 +107,36 @@ def test_ot_permutation_of_a_ragged_batch_and_within_groups():
         assert got == pytest.approx(_brute_force(x8[rows], e8[rows]), rel=1e-5)
 
 
+def test_ot_pairs_of_an_epoch_are_the_losses_own_ot_pairs():
+    """``ot_pairs`` pairs S batches in one host call; ``flow_loss`` on its rows with
+    ``pairing="given"`` equals ``pairing="ot"`` on the batch, value for value, with and
+    without classes (each batch its own blocks: a batch's rows never meet another's)."""
+    velocity = flow_velocity_apply(T, np.zeros(2), np.ones(2))
+
+    def apply_fn(params, xt, t, *label):
+        return velocity(params, xt, t)
+
+    keys = jax.random.split(jax.random.key(3), 3)
+    x = jax.random.normal(jax.random.key(4), (3, 256, 2)) * 2.0 + 1.0
+    g = jax.random.randint(jax.random.key(5), (3, 256), 0, 3)
+    for labels in (None, g):
+        pairs = flows.ot_pairs(keys, x, labels)
+        assert pairs.shape == (3, 256, 4)
+        for s in range(3):
+            lab = None if labels is None else labels[s]
+            kw = {"labels": lab} if lab is not None else {}
+            want = flows.flow_loss(keys[s], apply_fn, None, SCHED, x[s], pairing="ot", **kw)
+            got = flows.flow_loss(keys[s], apply_fn, None, SCHED, pairs[s], pairing="given", **kw)
+            assert float(got) == float(want)
+            assert np.array_equal(pairs[s, :, :2], x[s])
+            eps = np.asarray(flows.noise(keys[s], x[s]))
+            perm = np.asarray(flows.ot_permutation(x[s], jnp.asarray(eps), lab))
+            np.testing.assert_array_equal(pairs[s, :, 2:], eps[perm])
+    # One batch's assignment ignores the others: the whole-epoch plan is not one problem.
+    shuffled = flows.ot_pairs(keys[::-1], x[::-1])
+    np.testing.assert_array_equal(shuffled[::-1], flows.ot_pairs(keys, x))
+
+
 def test_ot_pairing_keeps_the_noise_standard_normal():
     """The paired noise is a permutation of i.i.d. normal rows: still N(0, 1) in each
     coordinate (a plan that picks noise near the data would not be)."""
