@@ -103,7 +103,7 @@ def _assign(cost: np.ndarray) -> np.ndarray:
     cost matrix of ``cost`` ``(..., block, block)``, spread over a few threads (scipy
     releases the GIL). An epoch pairs all its batches in one call (:func:`ot_pairs`)."""
     c = np.asarray(cost)
-    cols = _pool().map(lambda m: linear_sum_assignment(m)[1], c.reshape((-1,) + c.shape[-2:]))
+    cols = _pool().map(lambda m: linear_sum_assignment(m)[1], c.reshape((-1, *c.shape[-2:])))
     return np.stack(list(cols)).astype(np.int32).reshape(c.shape[:-1])
 
 

@@ -188,6 +188,59 @@ def peer_table(doc: dict) -> str:
     return "\n".join(out)
 
 
+def ot_cost_table(doc: dict) -> str:
+    sec = doc["ot_cost"]
+    blocks = sec["blocks"]
+    out = [
+        f"{_measured(doc, sec)}, one run of `python benchmarks/ot_cost.py`: the flow "
+        "(logit-normal `t`) with independent pairs and with OT in blocks of "
+        + ", ".join(str(b) for b in blocks)
+        + " rows; cells as above at midpoint 2 steps (4 evaluations) / 4 steps (8), ✓ within "
+        "the DDPM's bounds; the training time of each OT flow over the independent one's "
+        "(× indep.), with the share of the machine's CPU the hypervisor took meanwhile.",
+        "",
+        "| data | model | 4 evaluations | 8 evaluations | train s | × indep. | stolen |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, ref, models in _by_set(sec["rows"]):
+        out.append(
+            f"| {name} | DDPM ancestral 100 | {_cell(ref)} | | {ref['train_seconds']:.1f} | | |"
+        )
+        for model, rows in models.items():
+            if model == "ddpm default":
+                continue
+            four, eight = (_marked(_best(rows, k), sampler=False) for k in (4, 8))
+            r = rows[0]
+            stolen = "-" if r.get("stolen") is None else f"{r['stolen']:.0%}"
+            out.append(
+                f"| {name} | {model} | {four} | {eight} | {r['train_seconds']:.1f} | "
+                f"{r['x_independent']:.2f} | {stolen} |"
+            )
+    return "\n".join(out)
+
+
+def speed_table(doc: dict) -> str:
+    sec = doc["speed_bound"]
+    out = [
+        f"{_measured(doc, sec)}, one run of `python benchmarks/speed_bound.py`: the "
+        f"`default` network does {sec['flops_per_row']:,.0f} floating-point operations per "
+        f"row and evaluation (XLA's count); this machine multiplied float32 matrices at "
+        f"{sec['matmul']['peak_gflops']:.0f} GFLOP/s at best; the seed's PyTorch sampler "
+        f"took {sec['seed_seconds']:.3f} s for 10,000 samples in the same run.",
+        "",
+        "| evaluations | flop bound, s / 10k | × seed at most | × seed asked | measured s / 10k "
+        "| × seed measured | of peak |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in sec["rows"]:
+        target = "-" if r["target"] is None else f"{r['target']}×"
+        out.append(
+            f"| {r['evals']} | {r['bound_s']:.4f} | {r['x_seed_max']:.1f}× | {target} | "
+            f"{r['seconds']:.4f} | {r['x_seed']:.1f}× | {r['share_of_peak']:.0%} |"
+        )
+    return "\n".join(out)
+
+
 def _between(page: str, start: str, end: str, body: str) -> str:
     head, rest = page.split(start, 1)
     _, tail = rest.split(end, 1)
@@ -207,6 +260,8 @@ def main() -> int:
         ("reflow", "reflow-table", reflow_table),
         ("flow_peer", "peer-table", peer_table),
         ("digits_flow", "digits-table", digits_table),
+        ("ot_cost", "ot-cost-table", ot_cost_table),
+        ("speed_bound", "speed-table", speed_table),
     ):
         if section in doc:
             start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
