@@ -4,6 +4,7 @@ counts; one subprocess checks the real console entry point."""
 import json
 import os
 import shutil
+import sys
 import warnings
 
 import numpy as np
@@ -63,21 +64,32 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
-    assert (
-        "preset must be one of ['default', 'fast', 'seed']" in proc.stderr
-        and "'nope'" in proc.stderr
-    )
+    assert "argument --preset: invalid choice: 'nope'" in proc.stderr
+    assert "'default', 'fast', 'seed'" in proc.stderr
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "--out", "{tmp}/r", "--data", "spiral"], "--data must be one of"),
-        (["train", "--out", "{tmp}/r", "--preset", "fastest"], "preset must be one of"),
+        (["train", "--out", "{tmp}/r", "--data", "spiral"], "--data: must be one of"),
+        (["train", "--out", "{tmp}/r", "--preset", "fastest"], "--preset: invalid choice"),
+        (["train", "--run", "{trained}", "--out", "{tmp}/r"], "give one, got --run"),
+        (["train", "--epochs", "2"], "--out (a new run directory) or --run (a run to continue)"),
+        (["demo", "--lr", "0.1"], "unrecognized arguments: --lr"),
+        (["demo", "--data", "moons"], "unrecognized arguments: --data"),
+        (
+            ["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--steps", "4", "--nfe", "4"],
+            "give steps or nfe, not both",
+        ),
+        (
+            ["export", "--run", "{trained}", "--out", "{tmp}/e", "--label", "1"],
+            "need a conditional",
+        ),
+        (["export", "--run", "{trained}", "--out", "{tmp}/e", "--member", "1"], "member must be"),
         (["train", "--out", "{tmp}/r", "--epochs", "0"], "--epochs: must be a positive integer"),
         (["train", "--out", "{tmp}/r", "--epochs", "-3"], "--epochs: must be a positive integer"),
         (["train", "--out", "{tmp}/r", "--batch-size", "0"], "--batch-size: must be a positive"),
-        (["train", "--out", "{tmp}/r", "--batch-size", "20000"], "--batch-size must be at most"),
+        (["train", "--out", "{tmp}/r", "--batch-size", "20000"], "--batch-size: must be at most"),
         (["train", "--out", "{tmp}/r", "--lr", "0"], "--lr: must be a positive"),
         (["train", "--out", "{tmp}/r", "--resume"], "does not exist"),
         (["train", "--out", "{tmp}", "--resume"], "no config.json"),
@@ -181,8 +193,95 @@ def test_setting_flags_are_named_after_their_settings_with_the_librarys_choices(
     )
 
 
+def test_demo_trains_the_seed_preset_with_only_its_length_and_place(tmp_path, capsys):
+    """``demo`` runs (it has no --devices or --distributed of its own) and writes the seed
+    preset's run, only its epochs changed."""
+    import dataclasses
+
+    from jaxdiff.runs import config, presets
+
+    out = tmp_path / "d"
+    argv = ["demo", "--epochs", "1", "--out", str(out), "--eval-n", "0", "--no-figures"]
+    assert cli.main([*argv, "--quiet"]) == 0
+    assert "trained 1 epochs" in capsys.readouterr().out
+    seed = presets.preset("seed")
+    want = dataclasses.replace(seed, train=dataclasses.replace(seed.train, epochs=1))
+    assert config.Config.from_dict(json.loads((out / "config.json").read_text())) == want
+
+
+def test_eval_seed_draws_its_own_fresh_data(trained, tmp_path, capsys):
+    """``eval --seed S`` scores against fresh rows of seed S: the same S twice gives the
+    same scores, another S (or the run's own) other ones; the saved report records it."""
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+
+    def scores(*seed):
+        assert (
+            cli.main(["eval", "--run", str(run), "--n", "600", "--likelihood-n", "0", *seed]) == 0
+        )
+        capsys.readouterr()
+        return json.loads((run / "report.json").read_text())["quality"]["samples"]
+
+    five = scores("--seed", "5")
+    assert scores("--seed", "5") == five
+    assert scores("--seed", "6")["mmd2"] != five["mmd2"]
+    assert scores()["mmd2"] != five["mmd2"]
+
+
+def _cli_table() -> dict[str, tuple[set[str], str]]:
+    """docs/cli.md's flag table: flag -> (commands, the row's text)."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    rows = {}
+    for line in text.split("## Every flag, one meaning", 1)[1].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`--"):
+            rows[cells[0].strip("`")] = (set(re.findall(r"`(\w+)`", cells[1])), line)
+    return rows
+
+
+def test_every_commands_flags_are_the_cli_tables_both_ways():
+    """Each flag of each command is in docs/cli.md's table under that command, with its
+    other spellings; each (flag, command) of the table is a flag of that command."""
+    from jaxdiff.cli import parser
+
+    table = _cli_table()
+    seen: dict[str, set[str]] = {}
+    for command, p in parser.build()[1].items():
+        for action in p._actions:
+            flag, *aliases = action.option_strings or ["-"]
+            if flag in ("-h", "-"):
+                continue
+            assert flag in table, f"{flag} ({command}) is not in docs/cli.md's flag table"
+            seen.setdefault(flag, set()).add(command)
+            for alias in aliases:
+                if alias.startswith("--no-"):  # BooleanOptionalAction's negative
+                    continue
+                assert f"`{alias}`" in table[flag][1], f"{alias} of {flag} not in its row"
+    assert {f: c for f, (c, _) in table.items()} == seen
+    assert len(table) > 50
+
+
+def test_cli_table_check_fails_on_a_drifted_table(monkeypatch):
+    """The check above is not vacuous: a table that lists a command's flag under another
+    command, or misses a flag, fails it."""
+    rows = _cli_table()
+    drifted = dict(rows)
+    commands, line = drifted["--seed"]
+    drifted["--seed"] = (commands - {"eval"}, line)
+    monkeypatch.setattr(sys.modules[__name__], "_cli_table", lambda: drifted)
+    with pytest.raises(AssertionError):
+        test_every_commands_flags_are_the_cli_tables_both_ways()
+    drifted = {f: v for f, v in rows.items() if f != "--chunk"}
+    monkeypatch.setattr(sys.modules[__name__], "_cli_table", lambda: drifted)
+    with pytest.raises(AssertionError, match="--chunk"):
+        test_every_commands_flags_are_the_cli_tables_both_ways()
+
+
 def test_help_explains_every_command(capsys):
-    for cmd in ("demo", "train", "sample", "eval", "plot"):
+    for cmd in ("demo", "train", "sample", "eval", "plot", "check", "export", "distill"):
         with pytest.raises(SystemExit) as exit_:
             cli.main([cmd, "--help"])
         assert exit_.value.code == 0
@@ -294,9 +393,10 @@ def test_resume_takes_the_command_line_that_started_the_run(tmp_path):
     # The same command with --resume appended, more epochs: accepted, and continues.
     resumed = jaxdiff("train", *flags, *quiet, "--epochs", "3", "--resume")
     assert "trained 3 epochs" in resumed.stdout
-    # A part of it, and nothing but --epochs: accepted too.
+    # A part of it, and nothing but --epochs: accepted too; --run names the run instead.
     jaxdiff("train", "--seed", "3", *quiet, "--epochs", "3", "--resume")
-    jaxdiff("train", *quiet, "--epochs", "4", "--resume")
+    again = jaxdiff("train", "--run", out, "--quiet", "--eval-n", "0", "--epochs", "4")
+    assert "trained 4 epochs" in again.stdout
     # A flag that differs is refused in one line naming the setting and both values.
     for flag, value, setting, saved in (
         ("--seed", "4", "seed", "3"),

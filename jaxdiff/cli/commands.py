@@ -9,7 +9,17 @@ import resource
 import sys
 import time
 
-__all__ = ["check", "distill", "eval_", "export", "plot", "sample", "settings", "train"]
+__all__ = [
+    "check",
+    "distill",
+    "eval_",
+    "export",
+    "plot",
+    "sample",
+    "sampler_changes",
+    "settings",
+    "train",
+]
 
 # Settings whose False is a choice (``--no-residual``), not the absence of a flag.
 _BOOLEAN_SETTINGS = ("standardize", "residual")  # --no-standardize, --no-residual
@@ -28,44 +38,66 @@ def settings(args) -> dict:
     return out
 
 
+def sampler_changes(args) -> dict:
+    """The sampler settings of ``sample``'s and ``export``'s flags (None: the run's)."""
+    return {
+        "method": args.sampler,
+        "steps": args.steps,
+        "nfe": args.nfe,
+        "eta": args.eta,
+        "spacing": args.spacing,
+        "churn": args.churn,
+    }
+
+
 def train(args) -> int:
     from jaxdiff.runs import evaluate, overrides, presets, train
 
-    if args.distributed:
+    distributed = getattr(args, "distributed", None)  # demo has neither this nor --devices
+    if distributed:
         from jaxdiff import parallel
 
-        parts = args.distributed.split(",")
+        parts = distributed.split(",")
         if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
             raise ValueError(
-                "--distributed must be HOST:PORT,NUM_PROCESSES,PROCESS_ID, "
-                f"got {args.distributed!r}"
+                f"--distributed: must be HOST:PORT,NUM_PROCESSES,PROCESS_ID, got {distributed!r}"
             )
         parallel.initialize(parts[0], int(parts[1]), int(parts[2]))
 
+    out, resume = args.out, args.resume
+    if getattr(args, "run", None) is not None:  # the run to continue
+        if out is not None:
+            raise ValueError(
+                f"--run names a run to continue and --out a new one; give one, got --run "
+                f"{args.run!r} and --out {out!r}"
+            )
+        out, resume = args.run, True
+    if out is None:
+        raise ValueError("--out (a new run directory) or --run (a run to continue) is required")
     given = settings(args)
     preset = "seed" if args.command == "demo" else getattr(args, "preset", None)
-    if args.resume:
-        cfg = train.resume_config(args.out, preset, **given)
+    if resume:
+        cfg = train.resume_config(out, preset, **given)
     else:
         cfg = overrides.configure(presets.preset(preset or "default"), **given)
     log_every = 100 if args.command == "demo" and not args.quiet else None
     report = train.train_run(
         cfg,
-        args.out,
-        resume=args.resume,
+        out,
+        resume=resume,
         checkpoint_every=args.checkpoint_every,
         log_every=log_every,
         progress=not args.quiet,
         eval_n=args.eval_n,
         figures=not args.no_figures,
-        devices=args.devices,
+        devices=getattr(args, "devices", None),
     )
     rate = report["steps_per_second"]
     print(
         f"trained {report['epochs']} epochs ({report['steps']} steps) in "
         f"{report['train_seconds']:.1f} s"
         + (f" ({rate:,.0f} steps/s, compile {report['compile_seconds']:.1f} s)" if rate else "")
-        + f"; final loss {report['final_loss']:.5f}; wrote {args.out}"
+        + f"; final loss {report['final_loss']:.5f}; wrote {out}"
     )
     if "quality" in report:
         print(evaluate.quality_table(report["quality"]))
@@ -76,9 +108,13 @@ def eval_(args) -> int:
     from jaxdiff.runs import evaluate
 
     if args.samples is not None and not args.samples.endswith(".npy"):
-        raise ValueError(f"--samples must name a .npy file, got {args.samples!r}")
+        raise ValueError(f"--samples: must name a .npy file, got {args.samples!r}")
     q = evaluate.evaluate_run(
-        args.run, samples_path=args.samples, n=args.n, likelihood_n=args.likelihood_n
+        args.run,
+        samples_path=args.samples,
+        n=args.n,
+        likelihood_n=args.likelihood_n,
+        seed=args.seed,
     )
     print(evaluate.quality_table(q))
     print(f"added 'quality' to {args.run}/report.json")
@@ -90,14 +126,13 @@ def sample(args) -> int:
 
     out = pathlib.Path(args.out)
     if out.suffix != ".npy":
-        raise ValueError(f"--out must name a .npy file, got {args.out!r}")
+        raise ValueError(f"--out: must name a .npy file, got {args.out!r}")
     if not out.parent.is_dir():
         raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
     if not os.access(out.parent, os.W_OK):
         raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
     model = trained.load(args.run, member=args.member)
-    changes = {"method": args.sampler, "steps": args.steps, "eta": args.eta}
-    changes |= {"spacing": args.spacing, "churn": args.churn, "nfe": args.nfe}
+    changes = sampler_changes(args)
     opts = model.options(label=args.label, guidance=args.guidance, **changes)
     t0 = time.perf_counter()
     model.sample(
@@ -115,8 +150,9 @@ def sample(args) -> int:
     per_sample = "chosen by the solver" if evals is None else str(evals)
     print(
         f"wrote {args.n} samples to {args.out} in {time.perf_counter() - t0:.1f} s "
-        f"(peak memory {peak:,.0f} MiB); sampler {opts.method}, {opts.steps} steps, "
-        f"network evaluations per sample: {per_sample}"
+        f"(peak memory {peak:,.0f} MiB); sampler {opts.method}"
+        + (f" (eta {opts.eta:g})" if opts.method == "ddim" else "")
+        + f", {opts.steps} steps, network evaluations per sample: {per_sample}"
     )
     return 0
 
@@ -156,13 +192,15 @@ def export(args) -> int:
     if not out.parent.is_dir():
         raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
     s, state = setup.restore(args.run)
-    params = setup.model_params(s, state)
-    blob = export.export_sampler(s, params, method=args.sampler, steps=args.steps, eta=args.eta)
+    params = setup.model_params(s, state, args.member)
+    blob = export.export_sampler(
+        s, params, label=args.label, guidance=args.guidance, **sampler_changes(args)
+    )
     with rundir.atomic_path(out) as tmp:
         pathlib.Path(tmp).write_bytes(blob)
     print(
         f"wrote the sampler of {args.run} to {args.out} ({len(blob):,} bytes); with jax "
-        f"alone: jax.export.deserialize(open({args.out!r}, 'rb').read())"
+        f"alone: jax.export.deserialize(bytearray(open({args.out!r}, 'rb').read()))"
         ".call(jax.random.key_data(jax.random.key(SEED)), jnp.zeros(N))"
     )
     return 0

@@ -8,6 +8,7 @@ import math
 
 from jaxdiff import data, diffusion, flows, losses, models, training, validate
 from jaxdiff.runs.config import SCHEDULE_BETAS
+from jaxdiff.runs.presets import PRESETS
 
 __all__ = [
     "FINITE",
@@ -15,6 +16,7 @@ __all__ = [
     "POSITIVE_INT",
     "POSITIVE_NUMBER",
     "PROBABILITY",
+    "QUIET_HELP",
     "UNIT_INTERVAL",
     "add_train_flags",
 ]
@@ -27,57 +29,73 @@ POSITIVE_NUMBER = validate.flag_type(
 UNIT_INTERVAL = validate.flag_type(validate.number_in, float, low=0.0, high=1.0, high_open=True)
 PROBABILITY = validate.flag_type(validate.number_in, float, low=0.0, high=1.0)
 FINITE = validate.flag_type(validate.finite_number, float)
+# One meaning of --quiet in every command that has it.
+QUIET_HELP = "no progress display (bars, per-epoch or per-round lines); the result still prints"
 
 
 def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
-    """Adds the training flags to ``p`` (``demo``: only those the seed's demo takes a
-    value for, with its run directory as the default ``--out``)."""
-    if not demo:
+    """Adds the training flags to ``p``. ``demo``: only those that change the demo's
+    length and place (``--epochs``, ``--out``, default ``runs/demo``), its checkpoints,
+    scoring, figures and output; every setting of the model is the seed's."""
+    if demo:
         p.add_argument(
-            "--data",
+            "--out", default="runs/demo", help="run directory to write (default: runs/demo)"
+        )
+        p.add_argument(
+            "--epochs",
+            type=POSITIVE_INT,
             default=None,
-            metavar="NAME|PATH",
-            help=f"a data set ({', '.join(data.DATASETS)}) or a .npy/.csv/.npz file of "
-            "rows, standardised and copied into the run (default: s_curve)",
+            help="total epochs (default: 4000, the seed's)",
         )
-        p.add_argument(
-            "--preset",
-            default=None,
-            help="settings preset: default (the recipe chosen on every data set), fast, or "
-            "seed (the seed's demo, every constant) (default: default)",
-        )
-        p.add_argument(
-            "--conditional",
-            action="store_true",
-            help="class-conditional model with classifier-free guidance (moons, circles, "
-            "eight_gaussians, digits, or a labelled --data file)",
-        )
-        p.add_argument(
-            "--label-column",
-            default=None,
-            metavar="NAME",
-            help="with --conditional and a .csv --data file: the header's column of labels "
-            "(integers 0..C-1 or class names); a .npz file holds its labels in 'y'",
-        )
-        p.add_argument(
-            "--label-drop",
-            type=PROBABILITY,
-            default=None,
-            metavar="P",
-            help="probability of training on the null label (default: 0.1)",
-        )
-        p.add_argument(
-            "--guidance",
-            type=FINITE,
-            default=None,
-            metavar="W",
-            help="guidance weight of the run's own samples (default: 0)",
-        )
+        _run_flags(p, demo=True)
+        return
     p.add_argument(
-        "--out",
-        default="runs/demo" if demo else None,
-        required=not demo,
-        help="run directory to write" + (" (default: runs/demo)" if demo else ""),
+        "--data",
+        default=None,
+        metavar="NAME|PATH",
+        help=f"a data set ({', '.join(data.DATASETS)}) or a .npy/.csv/.npz file of "
+        "rows, standardised and copied into the run (default: s_curve)",
+    )
+    p.add_argument(
+        "--preset",
+        default=None,
+        choices=tuple(sorted(PRESETS)),
+        help="settings preset: default (the recipe chosen on every data set), fast, or "
+        "seed (the seed's demo, every constant) (default: default)",
+    )
+    p.add_argument(
+        "--conditional",
+        action="store_true",
+        help="class-conditional model with classifier-free guidance (moons, circles, "
+        "eight_gaussians, digits, or a labelled --data file)",
+    )
+    p.add_argument(
+        "--label-column",
+        default=None,
+        metavar="NAME",
+        help="with --conditional and a .csv --data file: the header's column of labels "
+        "(integers 0..C-1 or class names); a .npz file holds its labels in 'y'",
+    )
+    p.add_argument(
+        "--label-drop",
+        type=PROBABILITY,
+        default=None,
+        metavar="P",
+        help="probability of training on the null label (default: 0.1)",
+    )
+    p.add_argument(
+        "--guidance",
+        type=FINITE,
+        default=None,
+        metavar="W",
+        help="guidance weight of the run's own samples (default: 0)",
+    )
+    p.add_argument("--out", default=None, help="the new run directory to write")
+    p.add_argument(
+        "--run",
+        default=None,
+        help="an existing run directory to continue from its newest checkpoint (as --resume "
+        "--out RUN, the earlier spelling)",
     )
     p.add_argument(
         "--epochs",
@@ -116,30 +134,29 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         choices=diffusion.TARGETS,
         help="what the network predicts (default: the preset's; eps for seed)",
     )
-    if not demo:
-        p.add_argument(
-            "--objective",
-            default=None,
-            choices=training.OBJECTIVES,
-            help="ddpm (denoising, the seed's) or flow (flow matching: a straight path from "
-            "noise to data, sampled in a few ODE steps; its sampler becomes midpoint) "
-            "(default: the preset's)",
-        )
-        p.add_argument(
-            "--pairing",
-            default=None,
-            # "given" is for reflow's rows of pairs, which the library builds.
-            choices=tuple(p for p in flows.PAIRINGS if p != "given"),
-            help="flow only: pair each batch's data with noise independently or by minibatch "
-            "optimal transport, ot (default: independent)",
-        )
-        p.add_argument(
-            "--t-sampler",
-            default=None,
-            choices=tuple(dict.fromkeys([*losses.T_SAMPLERS, *flows.TIME_SAMPLERS])),
-            help="the draw of each row's time: antithetic (the seed's), uniform, or "
-            "logit_normal (flow only) (default: the preset's)",
-        )
+    p.add_argument(
+        "--objective",
+        default=None,
+        choices=training.OBJECTIVES,
+        help="ddpm (denoising, the seed's) or flow (flow matching: a straight path from "
+        "noise to data, sampled in a few ODE steps; its sampler becomes midpoint) "
+        "(default: the preset's)",
+    )
+    p.add_argument(
+        "--pairing",
+        default=None,
+        # "given" is for reflow's rows of pairs, which the library builds.
+        choices=tuple(p for p in flows.PAIRINGS if p != "given"),
+        help="flow only: pair each batch's data with noise independently or by minibatch "
+        "optimal transport, ot (default: independent)",
+    )
+    p.add_argument(
+        "--t-sampler",
+        default=None,
+        choices=tuple(dict.fromkeys([*losses.T_SAMPLERS, *flows.TIME_SAMPLERS])),
+        help="the draw of each row's time: antithetic (the seed's), uniform, or "
+        "logit_normal (flow only) (default: the preset's)",
+    )
     p.add_argument(
         "--ema-decay",
         "--ema",
@@ -220,21 +237,6 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         help="diffusion steps T (default: the preset's; 100 for seed)",
     )
     p.add_argument(
-        "--checkpoint-every",
-        type=POSITIVE_INT,
-        default=100,
-        help="epochs between checkpoints (default: 100)",
-    )
-    p.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its newest checkpoint"
-    )
-    p.add_argument(
-        "--eval-n",
-        type=NON_NEGATIVE_INT,
-        default=5000,
-        help="samples scored against fresh data at the end, 0 to skip (default: 5000)",
-    )
-    p.add_argument(
         "--ensemble",
         type=POSITIVE_INT,
         default=None,
@@ -256,9 +258,32 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         help="join a multi-host run: coordinator address, number of processes, this "
         "process's index (jax.distributed.initialize)",
     )
+    _run_flags(p, demo=False)
+
+
+def _run_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
+    """The flags of a training command about its run rather than its model."""
+    p.add_argument(
+        "--checkpoint-every",
+        type=POSITIVE_INT,
+        default=100,
+        help="epochs between checkpoints (default: 100)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its newest checkpoint"
+        + ("" if demo else " (or name it with --run)"),
+    )
+    p.add_argument(
+        "--eval-n",
+        type=NON_NEGATIVE_INT,
+        default=5000,
+        help="samples scored against fresh data at the end, 0 to skip (default: 5000)",
+    )
     p.add_argument(
         "--no-figures",
         action="store_true",
         help="skip the figures (seconds of matplotlib); `jaxdiff plot` draws them later",
     )
-    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)

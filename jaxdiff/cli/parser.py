@@ -28,6 +28,75 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+RUN_HELP = "an existing run directory"
+N_HELP = "number of samples (default: 10000)"
+
+
+def _sampler_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that choose a run's sampler and what it draws: ``sample`` and ``export``."""
+    p.add_argument(
+        "--sampler",
+        default=None,
+        choices=samplers.METHODS,
+        help="reverse process (default: the run's)",
+    )
+    p.add_argument(
+        "--spacing",
+        default=None,
+        choices=grids.SPACINGS,
+        help="which of the T steps a fast sampler visits (default: the run's, else the "
+        "method's: karras for heun, geometric for restart, trailing for the others)",
+    )
+    p.add_argument(
+        "--churn",
+        type=validate.flag_type(validate.number_in, float, low=0.0, high=math.inf),
+        default=None,
+        help="heun's S_churn (Karras et al. 2022), 0 for the deterministic ODE "
+        "(default: the run's, 0)",
+    )
+    p.add_argument(
+        "--steps",
+        type=flags.POSITIVE_INT,
+        default=None,
+        help="grid points K <= T of a fast sampler (network evaluations; heun: 2K - 1), or "
+        "a flow sampler's steps (midpoint and heun: 2K evaluations) (default: the run's)",
+    )
+    p.add_argument(
+        "--nfe",
+        type=flags.POSITIVE_INT,
+        default=None,
+        help="network evaluations per sample, instead of --steps: the steps that cost "
+        "exactly that many for the sampler (default: the run's)",
+    )
+    p.add_argument(
+        "--eta",
+        type=flags.PROBABILITY,
+        default=None,
+        help="DDIM noise scale in [0, 1] (default: the run's; 1 for the default recipe)",
+    )
+    p.add_argument(
+        "--member",
+        type=flags.NON_NEGATIVE_INT,
+        default=0,
+        help="which model of an ensemble run (default: 0)",
+    )
+    p.add_argument(
+        "--label",
+        default=None,
+        metavar="C",
+        help="conditional runs: draw class C, an index or a class name of a labelled file "
+        "(default: no label, the whole data set)",
+    )
+    p.add_argument(
+        "--guidance",
+        type=flags.FINITE,
+        default=None,
+        metavar="W",
+        help="classifier-free guidance weight with --label: (1+W) eps(x, C) - W eps(x) "
+        "(default: the run's, 0)",
+    )
+
+
 def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The ``jaxdiff`` parser and its commands' parsers by name."""
     parser = _Parser(
@@ -56,53 +125,16 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         help="draw samples from a trained run",
         description="Draw samples from a run's newest checkpoint into a .npy file.",
     )
-    sample.add_argument("--run", required=True, help="run directory")
-    sample.add_argument("--out", required=True, help="output .npy file")
-    sample.add_argument(
-        "--n", type=flags.POSITIVE_INT, default=10_000, help="number of samples (default: 10000)"
-    )
+    sample.add_argument("--run", required=True, help=RUN_HELP)
+    sample.add_argument("--out", required=True, help="the .npy file to write")
+    sample.add_argument("--n", type=flags.POSITIVE_INT, default=10_000, help=N_HELP)
     sample.add_argument(
         "--seed",
         type=flags.NON_NEGATIVE_INT,
         default=None,
         help="sampling seed (default: the run's own sampling key)",
     )
-    sample.add_argument(
-        "--sampler",
-        default=None,
-        choices=samplers.METHODS,
-        help="reverse process (default: the run's; ddpm for seed)",
-    )
-    sample.add_argument(
-        "--spacing",
-        default=None,
-        choices=grids.SPACINGS,
-        help="which of the T steps a fast sampler visits (default: the run's, else the "
-        "method's: karras for heun, geometric for restart, trailing for the others)",
-    )
-    sample.add_argument(
-        "--churn",
-        type=validate.flag_type(validate.number_in, float, low=0.0, high=math.inf),
-        default=None,
-        help="heun's S_churn (Karras et al. 2022), 0 for the deterministic ODE",
-    )
-    sample.add_argument(
-        "--steps",
-        type=flags.POSITIVE_INT,
-        default=None,
-        help="grid points K <= T of a fast sampler (network evaluations; heun: 2K - 1), or "
-        "a flow sampler's steps (midpoint and heun: 2K evaluations)",
-    )
-    sample.add_argument(
-        "--nfe",
-        type=flags.POSITIVE_INT,
-        default=None,
-        help="network evaluations per sample, instead of --steps: the steps that cost "
-        "exactly that many for the sampler",
-    )
-    sample.add_argument(
-        "--eta", type=flags.PROBABILITY, default=None, help="DDIM noise scale in [0, 1]"
-    )
+    _sampler_flags(sample)
     sample.add_argument(
         "--chunk",
         type=flags.POSITIVE_INT,
@@ -110,28 +142,7 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         help="rows computed per call; memory holds one chunk, the samples do not depend "
         "on it (default: 1048576)",
     )
-    sample.add_argument(
-        "--member",
-        type=flags.NON_NEGATIVE_INT,
-        default=0,
-        help="which model of an ensemble run to sample (default: 0)",
-    )
-    sample.add_argument(
-        "--label",
-        default=None,
-        metavar="C",
-        help="conditional runs: draw class C, an index or a class name of a labelled file "
-        "(default: no label, the whole data set)",
-    )
-    sample.add_argument(
-        "--guidance",
-        type=flags.FINITE,
-        default=None,
-        metavar="W",
-        help="classifier-free guidance weight with --label: (1+W) eps(x, C) - W eps(x) "
-        "(default: the run's, 0)",
-    )
-    sample.add_argument("--quiet", action="store_true", help="no progress bar")
+    sample.add_argument("--quiet", action="store_true", help=flags.QUIET_HELP)
 
     ev = sub.add_parser(
         "eval",
@@ -141,12 +152,17 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "its held-out likelihood (probability-flow ODE and VLB), and add a 'quality' "
         "section to report.json.",
     )
-    ev.add_argument("--run", required=True, help="run directory")
+    ev.add_argument("--run", required=True, help=RUN_HELP)
     ev.add_argument(
         "--samples", default=None, help="a .npy of samples (default: the run's samples.npy)"
     )
+    ev.add_argument("--n", type=flags.POSITIVE_INT, default=10_000, help=N_HELP)
     ev.add_argument(
-        "--n", type=flags.POSITIVE_INT, default=5000, help="points compared (default: 5000)"
+        "--seed",
+        type=flags.NON_NEGATIVE_INT,
+        default=None,
+        help="seed of the fresh data (and of the samples when the run has none) "
+        "(default: the run's)",
     )
     ev.add_argument(
         "--likelihood-n",
@@ -161,7 +177,7 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         description="Redraw forward.png, reverse.png, reverse.gif, loss.png "
         "and samples.png from a run directory.",
     )
-    plot.add_argument("--run", required=True, help="run directory")
+    plot.add_argument("--run", required=True, help=RUN_HELP)
 
     check = sub.add_parser(
         "check",
@@ -170,7 +186,7 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "saved beside it; list each as intact, damaged or unverified (written before "
         "digests). Exits 1 when the newest checkpoint is damaged.",
     )
-    check.add_argument("--run", required=True, help="run directory")
+    check.add_argument("--run", required=True, help=RUN_HELP)
 
     dist = sub.add_parser(
         "distill",
@@ -182,8 +198,8 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "--method progressive: rounds of progressive distillation (Salimans & Ho 2022) "
         "halving from --start-steps deterministic DDIM steps.",
     )
-    dist.add_argument("--run", required=True, help="the teacher run directory")
-    dist.add_argument("--out", required=True, help="the student run directory to write")
+    dist.add_argument("--run", required=True, help="the teacher: " + RUN_HELP)
+    dist.add_argument("--out", required=True, help="the student's run directory to write")
     dist.add_argument(
         "--method",
         choices=distill.METHODS,
@@ -191,11 +207,14 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         help="how the student is trained (default: direct)",
     )
     dist.add_argument(
+        "--nfe",
         "--steps",
+        dest="steps",
         type=int,
         choices=distill.STEPS,
         default=4,
-        help="the student's network evaluations: 1, 2, 4 or 8 (default: 4)",
+        help="the student's network evaluations per sample: 1, 2, 4 or 8 (default: 4); "
+        "--steps is the earlier spelling",
     )
     dist.add_argument(
         "--student",
@@ -242,31 +261,21 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         help="points scored at the end, 0 to skip (default: 5000)",
     )
     dist.add_argument("--no-figures", action="store_true", help="skip the figures")
-    dist.add_argument("--quiet", action="store_true", help="no per-round lines")
+    dist.add_argument("--quiet", action="store_true", help=flags.QUIET_HELP)
 
     export = sub.add_parser(
         "export",
         help="serialise a run's sampler with jax.export (usable with jax alone)",
         description="Write the run's sampler as a jax.export artifact: StableHLO with the "
         "parameters baked in, the number of samples symbolic. Load it with "
-        "jax.export.deserialize(open(FILE, 'rb').read()) and call it as "
+        "jax.export.deserialize(bytearray(open(FILE, 'rb').read())) and call it as "
         ".call(jax.random.key_data(jax.random.key(SEED)), jnp.zeros(N)).",
     )
-    export.add_argument("--run", required=True, help="run directory")
-    export.add_argument("--out", required=True, help="file to write (e.g. sampler.jaxexport)")
+    export.add_argument("--run", required=True, help=RUN_HELP)
     export.add_argument(
-        "--sampler",
-        default=None,
-        choices=samplers.METHODS,
-        help="reverse process (default: the run's)",
+        "--out", required=True, help="the artifact to write (e.g. sampler.jaxexport)"
     )
-    export.add_argument(
-        "--steps",
-        type=flags.POSITIVE_INT,
-        default=None,
-        help="grid points K <= T (default: the run's)",
-    )
-    export.add_argument("--eta", type=flags.PROBABILITY, default=None, help="DDIM noise scale")
+    _sampler_flags(export)
     return parser, {
         "demo": demo,
         "train": train,

@@ -23,7 +23,7 @@ from jaxdiff.runs.setup import Setup
 if TYPE_CHECKING:
     from jaxdiff.runs.trained import TrainedModel
 
-__all__ = ["BLOCK", "draw", "final_labels", "label_index", "options"]
+__all__ = ["BLOCK", "check_labels", "draw", "final_labels", "label_index", "options"]
 
 BLOCK = 65_536
 
@@ -75,7 +75,9 @@ def label_index(s: Setup | TrainedModel, label: str) -> int:
     raise validate.InvalidValue("label", expected, label)
 
 
-def _check_labels(s: Setup | TrainedModel, labels, n: int) -> np.ndarray | None:
+def check_labels(s: Setup | TrainedModel, labels, n: int) -> np.ndarray | None:
+    """``labels`` (one class: an index or a class name; or ``(n,)``) as ``(n,)`` int32
+    classes of the run, None for None; a one-line error for anything else."""
     if labels is None:
         return None
     if isinstance(labels, str):
@@ -129,7 +131,7 @@ def draw(
     chunk = validate.positive_int("chunk", chunk)
     dim = s.data_dim
     opts = options(s, labels, guidance, **changes).for_schedule(s.schedule)
-    labels = _check_labels(s, labels, n)
+    labels = check_labels(s, labels, n)
     block = min(n, BLOCK)
     fill = functools.partial(
         _fill,

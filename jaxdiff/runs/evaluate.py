@@ -3,8 +3,10 @@ floor that perfect samples would score, and its held-out likelihood."""
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -135,6 +137,7 @@ def evaluate_run(
     samples_path=None,
     n: int = 5000,
     likelihood_n: int = 1000,
+    seed: int | None = None,
     s: Setup | None = None,
     params=None,
 ) -> dict:
@@ -142,12 +145,18 @@ def evaluate_run(
 
     Samples come from ``samples_path``, else the run's ``samples.npy``, else are drawn
     with the run's sampler. The model is :func:`~jaxdiff.runs.trained.load`'s; the
-    reference rows are the run's data set (or data copy).
+    reference rows are the run's data set (or data copy). ``seed`` draws the fresh rows
+    (reference, floor, held-out points) and any samples from seeds of its own instead of
+    the run's (a fixed set's held-out part stays the run's).
     """
     run_dir = pathlib.Path(run_dir)
     if s is None or params is None:
         params = load(run_dir).params
         s = setup(load_config(run_dir), run_dir)  # the run's data: the reference rows
+    sample_key = s.keys.sample
+    if seed is not None:
+        s = dataclasses.replace(s, keys=dataclasses.replace(s.keys, eval_seed=seed))
+        sample_key = jax.random.key(seed)
     path = pathlib.Path(samples_path) if samples_path is not None else run_dir / "samples.npy"
     if samples_path is not None and not path.is_file():
         raise RunError(f"samples file {str(path)!r} does not exist")
@@ -158,7 +167,7 @@ def evaluate_run(
             raise RunError(f"cannot read samples file {str(path)!r}: {err}") from err
     else:
         m = max(n, 4)
-        samples = draw(s, params, s.keys.sample, m, labels=final_labels(s, m))
+        samples = draw(s, params, sample_key, m, labels=final_labels(s, m))
     q = quality(s, params, samples, n=n, likelihood_n=likelihood_n)
     q["samples_file"] = str(path) if path.is_file() else None
     report = read_report(run_dir)

@@ -16,17 +16,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiff import models, samplers
-from jaxdiff.runs.draw import options
+from jaxdiff.runs.draw import check_labels, options
 from jaxdiff.runs.setup import Setup
 
 __all__ = ["export_sampler"]
 
 
-def export_sampler(s: Setup, params, **changes) -> bytes:
+def export_sampler(s: Setup, params, *, label=None, guidance=None, **changes) -> bytes:
     """The serialised ``jax.export.Exported`` of the run's sampler (``changes``: method,
-    steps, eta, spacing, churn, as :func:`jaxdiff.runs.draw.draw` takes them). A
-    conditional run's artifact draws from its unconditional half."""
-    opts = options(s, None, None, **changes).for_schedule(s.schedule)
+    steps, nfe, eta, spacing, churn, as :func:`jaxdiff.runs.draw.draw` takes them). A
+    conditional run's artifact draws class ``label`` (an index or a class name) with
+    ``guidance`` (default: the run's), or from its unconditional half without one."""
+    opts = options(s, label, guidance, **changes).for_schedule(s.schedule)
+    labels = None if label is None else int(check_labels(s, label, 1)[0])
     if opts.method == "adaptive":
         # diffrax's step-size control needs the batch size as a number, which the
         # artifact's symbolic n is not.
@@ -42,7 +44,8 @@ def export_sampler(s: Setup, params, **changes) -> bytes:
 
     def sample(key_data, like):
         key = jax.random.fold_in(jax.random.wrap_key_data(key_data, impl=impl), 0)
-        z = samplers.sample(key, s.apply_fn, params, s.schedule, (like.shape[0], dim), opts)
+        shape = (like.shape[0], dim)
+        z = samplers.sample(key, s.apply_fn, params, s.schedule, shape, opts, labels=labels)
         return z * std + mean
 
     (n,) = jax.export.symbolic_shape("n")

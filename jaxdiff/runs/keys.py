@@ -25,6 +25,13 @@ class RunKeys:
     """
 
     seed: int
+    # The seed of the evaluation draws when they are asked for apart (``jaxdiff eval
+    # --seed``); None: the run's.
+    eval_seed: int | None = None
+
+    @property
+    def _eval(self) -> int:
+        return self.seed if self.eval_seed is None else self.eval_seed
 
     @property
     def data(self) -> int:
@@ -68,17 +75,17 @@ class RunKeys:
     @property
     def eval_reference(self) -> int:
         """numpy seed of the fresh data draw that samples are scored against."""
-        return self.seed + _REFERENCE
+        return self._eval + _REFERENCE
 
     @property
     def eval_floor(self) -> int:
         """numpy seed of the second fresh draw: the floor, what perfect samples score."""
-        return self.seed + _FLOOR
+        return self._eval + _FLOOR
 
     @property
     def eval_held_out(self) -> int:
         """numpy seed of the fresh points whose likelihood is computed."""
-        return self.seed + _HELD_OUT
+        return self._eval + _HELD_OUT
 
     @property
     def sample_labels(self) -> int:

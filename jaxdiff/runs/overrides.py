@@ -28,7 +28,7 @@ def _data(cfg: Config, name: str) -> Config:
         # Read (and refused, if bad) when the run is set up, before anything is written.
         return _replace(cfg, "data", name="file", path=str(pathlib.Path(name).resolve()))
     raise ValueError(
-        f"--data must be one of {sorted(DATA_SETS)} or a .npy/.csv/.npz file, got {name!r}"
+        f"--data: must be one of {sorted(DATA_SETS)} or a .npy/.csv/.npz file, got {name!r}"
     )
 
 
@@ -110,7 +110,7 @@ def configure(base: Config, **settings) -> Config:
         cfg = _replace(cfg, "model", **network)
     batch = given.get("batch_size")
     if batch is not None and batch > cfg.data.n and cfg.data.name not in ("file", "digits"):
-        raise ValueError(f"--batch-size must be at most the data size {cfg.data.n}, got {batch}")
+        raise ValueError(f"--batch-size: must be at most the data size {cfg.data.n}, got {batch}")
     return cfg
 
 

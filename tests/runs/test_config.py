@@ -74,7 +74,7 @@ def test_configure_applies_settings_as_the_command_line_means_them(tmp_path):
     assert raw.data.standardize is False  # a file is standardised unless asked not to be
     with pytest.raises(ValueError, match="need --conditional"):
         overrides.configure(fast, guidance=2.0)
-    with pytest.raises(ValueError, match="--batch-size must be at most the data size 10000"):
+    with pytest.raises(ValueError, match="--batch-size: must be at most the data size 10000"):
         overrides.configure(fast, batch_size=20_000)
     with pytest.raises(TypeError, match="unknown setting"):
         overrides.configure(fast, colour="red")
