@@ -280,6 +280,24 @@ def test_cli_table_check_fails_on_a_drifted_table(monkeypatch):
         test_every_commands_flags_are_the_cli_tables_both_ways()
 
 
+def test_every_optional_flag_says_its_default_in_help():
+    """A flag that takes a value and is not required names its default in ``--help``."""
+    import argparse
+
+    from jaxdiff.cli import parser
+
+    missing = []
+    for command, p in parser.build()[1].items():
+        for a in p._actions:
+            if not a.option_strings or a.required or isinstance(a, argparse._StoreTrueAction):
+                continue
+            if a.option_strings[0] in ("-h", "--out", "--run"):  # help; what is written, read
+                continue
+            if "default" not in (a.help or ""):
+                missing.append(f"{command} {a.option_strings[0]}")
+    assert not missing, missing
+
+
 def test_help_explains_every_command(capsys):
     for cmd in ("demo", "train", "sample", "eval", "plot", "check", "export", "distill"):
         with pytest.raises(SystemExit) as exit_:

@@ -74,7 +74,8 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         default=None,
         metavar="NAME",
         help="with --conditional and a .csv --data file: the header's column of labels "
-        "(integers 0..C-1 or class names); a .npz file holds its labels in 'y'",
+        "(integers 0..C-1 or class names); a .npz file holds its labels in 'y' (default: "
+        "none; a labelled .csv needs it)",
     )
     p.add_argument(
         "--label-drop",
@@ -249,14 +250,14 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         type=POSITIVE_INT,
         default=None,
         help="shard each batch over N devices (data parallel; on CPU start with "
-        "XLA_FLAGS=--xla_force_host_platform_device_count=N)",
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N) (default: one device)",
     )
     p.add_argument(
         "--distributed",
         default=None,
         metavar="HOST:PORT,N,I",
         help="join a multi-host run: coordinator address, number of processes, this "
-        "process's index (jax.distributed.initialize)",
+        "process's index (jax.distributed.initialize) (default: one process)",
     )
     _run_flags(p, demo=False)
 
