@@ -73,7 +73,7 @@ def main():
         r["x_seed_max"] = None if seed is None else seed / r["bound_s"]
         r["x_seed"] = None if seed is None else seed / r["seconds"]
         r["share_of_peak"] = r["bound_s"] / r["seconds"]
-    share = None if stolen is None else stolen_seconds() - stolen
+    stolen_cpu = None if stolen is None else stolen_seconds() - stolen
     columns = [
         ("evals", "evals", "{:d}"),
         ("bound_s", "flop bound s", "{:.4f}"),
@@ -86,7 +86,7 @@ def main():
     print(
         f"\n{cpu_model()}: forward pass {flops / N:,.0f} FLOP/row, matmul peak "
         f"{peak['peak_gflops']:.0f} GFLOP/s, seed's sampler {seed} s / 10k, "
-        f"CPU seconds stolen by the hypervisor during the run: {share}"
+        f"CPU seconds stolen by the hypervisor during the run: {stolen_cpu}"
     )
     print(table(rows, columns))
     payload = {
@@ -94,7 +94,7 @@ def main():
         "flops_per_row": flops / N,
         "matmul": peak,
         "seed_seconds": seed,
-        "stolen_cpu_seconds": share,
+        "stolen_cpu_seconds": stolen_cpu,
         "rows": rows,
     }
     print(f"wrote {save('speed_bound', payload, args.results_dir)}")
