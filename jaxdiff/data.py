@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 import jax
 import numpy as np
-from sklearn import datasets as skdatasets
 
 from jaxdiff import validate
 
@@ -33,6 +32,15 @@ __all__ = [
     "split",
     "swiss_roll",
 ]
+
+
+def _sklearn():
+    """scikit-learn's data-set generators, imported when a data set is first made: the
+    import takes over a second, which every command that makes no data set (``--help``,
+    a refused flag, ``sample``) would otherwise pay."""
+    from sklearn import datasets
+
+    return datasets
 
 
 def _seed(key_or_seed) -> int:
@@ -88,7 +96,7 @@ def s_curve(key_or_seed, n: int = 10_000, noise: float = 0.1) -> np.ndarray:
     Returns:
       float32 array ``(n, 2)``; with the defaults its std is about (0.071, 0.140).
     """
-    points, _ = skdatasets.make_s_curve(_check_n(n), noise=noise, random_state=_seed(key_or_seed))
+    points, _ = _sklearn().make_s_curve(_check_n(n), noise=noise, random_state=_seed(key_or_seed))
     return (points[:, [0, 2]] / 10.0).astype(np.float32)
 
 
@@ -100,14 +108,14 @@ def _out(x, y, labels: bool):
 def moons(key_or_seed, n: int = 10_000, noise: float = 0.05, *, labels: bool = False):
     """scikit-learn's two interleaving half circles, ``(n, 2)`` float32, x in about
     [-1, 2], y in about [-0.5, 1]; label 0 the upper moon, 1 the lower."""
-    points, y = skdatasets.make_moons(_check_n(n), noise=noise, random_state=_seed(key_or_seed))
+    points, y = _sklearn().make_moons(_check_n(n), noise=noise, random_state=_seed(key_or_seed))
     return _out(points, y, labels)
 
 
 def swiss_roll(key_or_seed, n: int = 10_000, noise: float = 0.5) -> np.ndarray:
     """scikit-learn's Swiss roll seen from its axis: columns 0 and 2, divided by 10, as
     the seed does with the S-curve; ``(n, 2)`` float32 within about [-1.2, 1.5]."""
-    points, _ = skdatasets.make_swiss_roll(
+    points, _ = _sklearn().make_swiss_roll(
         _check_n(n), noise=noise, random_state=_seed(key_or_seed)
     )
     return (points[:, [0, 2]] / 10.0).astype(np.float32)
@@ -116,7 +124,7 @@ def swiss_roll(key_or_seed, n: int = 10_000, noise: float = 0.5) -> np.ndarray:
 def circles(key_or_seed, n: int = 10_000, noise: float = 0.05, *, labels: bool = False):
     """scikit-learn's two concentric circles, ``(n, 2)`` float32; label 0 the outer
     (radius 1), 1 the inner (radius 0.5)."""
-    points, y = skdatasets.make_circles(
+    points, y = _sklearn().make_circles(
         _check_n(n), noise=noise, factor=0.5, random_state=_seed(key_or_seed)
     )
     return _out(points, y, labels)
@@ -143,7 +151,7 @@ def digits(key_or_seed, n: int = DIGITS_SIZE, *, labels: bool = False):
     n = _check_n(n)
     if n > DIGITS_SIZE:
         raise ValueError(f"n must be at most the {DIGITS_SIZE} digits there are, got {n}")
-    images, y = skdatasets.load_digits(return_X_y=True)
+    images, y = _sklearn().load_digits(return_X_y=True)
     order = np.random.default_rng(_seed(key_or_seed)).permutation(DIGITS_SIZE)[:n]
     return _out(images[order] / 8.0 - 1.0, y[order], labels)
 

@@ -334,6 +334,7 @@ def test_edited_config_json_is_one_line(trained, tmp_path):
     assert result.returncode == 2 and "not a valid jaxdiff config" in result.stderr
 
 
+@pytest.mark.slow  # a CLI training; tests/test_fitting.py checks the divergence itself
 def test_cli_divergence_is_one_line_exit_1(tmp_path):
     result = jaxdiff(
         "train",
@@ -403,6 +404,7 @@ def test_conditional_moons_from_the_command_line(tmp_path):
     assert bad.returncode == 2 and "--label must be in [0, 2) for this run, got 2" in bad.stderr
 
 
+@pytest.mark.slow  # four CLI trainings; resume itself is in the default run (the runs fixture)
 def test_resume_takes_the_command_line_that_started_the_run(tmp_path):
     out = tmp_path / "r"
     flags = ["--data", "s_curve", "--preset", "seed", "--seed", "3", "--batch-size", "1000"]

@@ -17,8 +17,8 @@ def flow_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("flow") / "run"
     result = jaxdiff(
         "train", "--data", "moons", "--objective", "flow", "--pairing", "ot",
-        "--t-sampler", "logit_normal", "--epochs", "40", "--eval-n", "2000",
-        "--out", out, "--quiet",
+        "--t-sampler", "logit_normal", "--epochs", "15", "--eval-n", "1000",
+        "--no-figures", "--out", out, "--quiet",
     )  # fmt: skip
     return out, result
 

@@ -24,6 +24,7 @@ def test_cosine_lr_schedule_warms_up_and_decays():
         setup.build_optimizer(dataclasses.replace(cfg.train, lr_schedule="step"), 40)
 
 
+@pytest.mark.slow  # 60 epochs; tests/runs/test_train.py trains the fast preset briefly
 def test_fast_preset_trains_to_good_samples_in_data_units():
     """The fast preset's recipe end to end (standardised data, cosine, v, EMA, DPM-Solver++
     in data units), 60 epochs: its samples are near the data's floor by MMD², precision
@@ -50,6 +51,7 @@ def test_fast_preset_trains_to_good_samples_in_data_units():
         assert not passes(wrong, floor, **bounds), f"the {name} passed: {wrong}"
 
 
+@pytest.mark.slow  # ~25 s of float64 compilation of a whole run
 def test_float64_mode_trains_and_samples_in_float64(x64_standard):
     """With x64 on (``JAX_ENABLE_X64=1``; here its config flag), what the user asks for in
     float64 is float64: the schedule, parameters, optimiser state, EMA, the losses of the

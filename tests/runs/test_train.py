@@ -118,6 +118,7 @@ def test_the_last_learning_epoch_is_where_the_cosine_rate_reaches_0():
     assert constant.last_learning_epoch is None
 
 
+@pytest.mark.slow  # fault injection into a real process (two processes, ~40 s)
 def test_sigkill_then_resume_equals_uninterrupted_bit_for_bit(trained, tmp_path):
     crashed = tmp_path / "crashed"
     env = ENV  # shares the session's compilation cache with the in-process runs

@@ -102,6 +102,7 @@ def test_save_writes_a_small_model_that_loads_to_the_same_samples(file_run, tmp_
         jd.load(saved)
 
 
+@pytest.mark.slow  # a conditional CLI training; guidance is checked in tests/test_samplers.py
 def test_conditional_run_samples_by_label_and_guidance(conditional_run, tmp_path):
     model = jd.load(conditional_run)
     assert model.label_names == ("0", "1")
@@ -126,6 +127,7 @@ def test_conditional_run_samples_by_label_and_guidance(conditional_run, tmp_path
     assert saved.sample(400, seed=3, label="1", guidance=2.0).tobytes() == x.tobytes()
 
 
+@pytest.mark.slow  # a CLI distillation, as in tests/runs/test_distill.py
 def test_a_distilled_student_loads_with_its_own_sampler(trained, tmp_path):
     student = tmp_path / "student"
     jaxdiff("distill", "--run", trained, "--out", student, "--steps", "2", "--iterations",
