@@ -125,3 +125,38 @@ def test_target_conversions_invert_each_other_for_random_inputs(batch, dim, num_
         np.testing.assert_allclose(
             diffusion.predict_x0_from_eps(s, xt, t, eps), x0, atol=1e-9 / np.min(a)
         )
+
+
+def test_perturb_is_ho_eq_4_for_given_noise(x64):
+    """x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε, written out in float64 numpy (Ho et al. 2020, eq. 4)."""
+    sched = schedules.cosine_schedule(50)
+    rng = np.random.default_rng(3)
+    x0, eps = rng.normal(size=(2, 4, 3))
+    t = np.array([0, 7, 30, 49])
+    ab = np.asarray(sched.alphas_cumprod)[t][:, None]
+    got = diffusion.perturb(sched, jnp.asarray(x0), jnp.asarray(t), jnp.asarray(eps))
+    assert got.shape == (4, 3)
+    np.testing.assert_allclose(got, np.sqrt(ab) * x0 + np.sqrt(1 - ab) * eps, rtol=1e-12)
+
+
+def test_q_sample_draws_its_noise_from_the_key_in_the_data_dtype():
+    sched = schedules.from_betas(np.linspace(1e-3, 0.2, 10), dtype=jnp.bfloat16)
+    x0 = jnp.ones((5, 2), jnp.bfloat16)
+    t = jnp.arange(5)
+    key = jax.random.key(11)
+    got = diffusion.q_sample(key, sched, x0, t)
+    assert got.dtype == jnp.bfloat16
+    eps = jax.random.normal(key, x0.shape, jnp.bfloat16)
+    assert np.array_equal(np.asarray(got), np.asarray(diffusion.perturb(sched, x0, t, eps)))
+
+
+def test_target_value_is_each_targets_own_quantity(x64):
+    """ε, x_0, and v = a ε - s x_0 (Salimans & Ho 2022, Sec. 4) in float64 numpy."""
+    rng = np.random.default_rng(4)
+    x0, eps = rng.normal(size=(2, 3, 2))
+    a, s = 0.6, 0.8
+    assert np.array_equal(diffusion.target_value("eps", x0, eps, a, s), eps)
+    assert np.array_equal(diffusion.target_value("x0", x0, eps, a, s), x0)
+    np.testing.assert_allclose(diffusion.target_value("v", x0, eps, a, s), a * eps - s * x0)
+    with pytest.raises(ValueError, match=r"target must be one of .*, got 'score'"):
+        diffusion.target_value("score", x0, eps, a, s)

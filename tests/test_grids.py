@@ -87,3 +87,52 @@ def test_geometric_grid_is_the_restart_levels_and_stays_distinct():
     assert grids.timesteps(1000, 2, "geometric").tolist() == [999, 40]
     assert grids.timesteps(10, 10, "geometric").tolist() == list(range(9, -1, -1))
     assert grids.timesteps(1, 1, "geometric").tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    "num_steps, steps, spacing, expected",
+    [
+        # Trailing with T = K: arange(10, 0, -1) - 1 is every step down to 0.
+        (10, 10, "trailing", list(range(9, -1, -1))),
+        # Geometric ends at max(ceil(T/25), K-1, 1): ceil(30/25) = 2, so 29 then 2.
+        (30, 2, "geometric", [29, 2]),
+        # ceil(20/25) = 1 and K-1 = 1: 19 then 1.
+        (20, 2, "geometric", [19, 1]),
+    ],
+)
+def test_grid_edges_are_the_written_out_sequences(num_steps, steps, spacing, expected):
+    got = grids.timesteps(num_steps, steps, spacing)
+    assert got.tolist() == expected and got.dtype == np.int32
+
+
+def test_trailing_is_the_default_spacing_and_grids_are_int32():
+    assert grids.timesteps(100, 10).tolist() == grids.timesteps(100, 10, "trailing").tolist()
+    sched = schedules.cosine_schedule(100)
+    for spacing in grids.SPACINGS:
+        assert grids.timesteps(100, 5, spacing, sched.alphas_cumprod).dtype == np.int32
+
+
+def test_bad_grids_are_refused_with_their_reason():
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        grids.timesteps(100, 0)
+    with pytest.raises(ValueError, match="steps must be at most the schedule's 10 steps, got 11"):
+        grids.timesteps(10, 11)
+    with pytest.raises(ValueError, match=r"spacing must be one of .*, got 'uniform'"):
+        grids.timesteps(100, 10, "uniform")
+
+
+def test_crowded_steps_move_down_only_as_far_as_the_steps_after_them_need():
+    """Nearest steps 9, 0, 0 of T = 10 become 9, 1, 0: the second step leaves room for
+    the third, no more. Steps that cannot fit are refused."""
+    assert grids._strictly_decreasing([9, 0, 0], 10).tolist() == [9, 1, 0]
+    with pytest.raises(ValueError, match="cannot place 2 distinct steps in a schedule of 2"):
+        grids._strictly_decreasing([2, 2], 2)
+
+
+@pytest.mark.parametrize("spacing", ["logsnr", "karras"])
+def test_for_method_passes_the_schedule_to_schedule_aware_grids(spacing):
+    abar = schedules.cosine_schedule(1000).alphas_cumprod
+    want = grids.timesteps(1000, 8, spacing, abar)
+    assert grids.for_method("ddim", 1000, 8, spacing, abar).tolist() == want.tolist()
+    jump = grids.timesteps(1000, 9, spacing, abar)[:-1]
+    assert grids.for_method("dpm-solver", 1000, 8, spacing, abar).tolist() == jump.tolist()

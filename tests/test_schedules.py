@@ -102,6 +102,8 @@ def test_float32_default_and_explicit_dtype():
         ([0.1, float("nan")], "strictly between 0 and 1, got nan"),
         ([[0.1, 0.2]], r"1-D array, got shape \(1, 2\)"),
         (["a", "b"], "1-D array of numbers"),
+        ([0.2, 0.1, 0.3], r"non-decreasing .* got betas\[0\] = 0.2 > betas\[1\] = 0.1$"),
+        ([0.1, 0.3, 0.2], r"non-decreasing .* got betas\[1\] = 0.3 > betas\[2\] = 0.2$"),
     ],
 )
 def test_from_betas_rejects(betas, match):
@@ -145,3 +147,30 @@ def test_schedule_identities_hold_for_any_valid_betas(betas):
         # Posterior mean of a noiseless x_t = a_t x_0 is a_{t-1} x_0.
         c1, c2 = np.asarray(s.posterior_mean_coef1), np.asarray(s.posterior_mean_coef2)
         np.testing.assert_allclose(c1 + c2 * np.sqrt(abar), np.sqrt(prev), rtol=1e-9)
+
+
+def test_defaults_and_given_endpoints_are_used(x64):
+    """Ho et al. 2020 (Sec. 4): T = 1000, β from 1e-4 to 0.02; the cosine schedule's T = 100
+    is this library's default; given endpoints replace the scaled ones."""
+    lin = schedules.linear_schedule()
+    assert lin.num_steps == 1000
+    assert (float(lin.betas[0]), float(lin.betas[-1])) == pytest.approx((1e-4, 0.02), rel=1e-12)
+    assert schedules.cosine_schedule().num_steps == 100
+    given = schedules.linear_schedule(10, beta_start=0.02, beta_end=0.05)  # not 0.01, 2.0
+    np.testing.assert_allclose(np.asarray(given.betas), np.linspace(0.02, 0.05, 10), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "ctor", [schedules.sigmoid_schedule, schedules.linear_schedule, schedules.cosine_schedule]
+)
+def test_each_constructor_stores_the_dtype_asked_for(ctor):
+    sched = ctor(dtype=jnp.bfloat16)
+    assert sched.betas.dtype == sched.alphas_cumprod.dtype == jnp.bfloat16
+
+
+def test_two_step_schedule_clips_its_first_log_variance_to_the_second(x64):
+    """Ho et al.'s clipped log-variance: β̃_0 = 0 is replaced by β̃_1 whenever T > 1."""
+    b = np.array([0.1, 0.2])
+    sched = schedules.from_betas(b)
+    var1 = b[1] * b[0] / (1.0 - (1.0 - b[0]) * (1.0 - b[1]))  # β̃_1, float64 by hand
+    assert float(sched.posterior_log_variance_clipped[0]) == pytest.approx(np.log(var1), rel=1e-12)

@@ -1,0 +1,283 @@
+"""Mutation testing of the math modules with mutmut: how many planted changes the tests catch.
+
+    python scripts/mutation.py                         # every module below (hours on 2 cores)
+    python scripts/mutation.py --modules schedules grids --jobs 2
+    python scripts/mutation.py --table                 # docs/tests.md's table from the results
+    python scripts/mutation.py --check                 # exit 1 if the page is stale
+
+mutmut (PyPI) rewrites each function of a module into variants that differ by one small
+change (an operator, a constant, an argument dropped) and runs the tests that call it
+against each. A variant the tests fail on is "killed"; one they pass is a "survivor":
+either a change the tests cannot see, or one that computes the same thing ("equivalent").
+Each module runs in a scratch copy of ``jaxdiff/`` and ``tests/`` (mutmut writes its
+``mutants/`` there) against that module's own fast test files, listed in ``MODULES``.
+
+mutmut runs each variant in a process forked from a server that has collected the tests
+but run none (``process_isolation = "forkserver"``): JAX's runtime, whose threads do not
+survive a fork, has not started there, and no compiled function is cached from the
+unmutated code. Results go to ``benchmarks/results/mutation.json`` (per module: counts,
+each survivor's changed line, the equivalent ones with the reason, from ``EQUIVALENT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "mutation.json"
+PAGE = ROOT / "docs" / "tests.md"
+START, END = "<!-- mutation-table:start -->", "<!-- mutation-table:end -->"
+
+# Each math module and the test files that are its own (the fast ones run; slow ones not).
+MODULES = {
+    "schedules": ["tests/test_schedules.py"],
+    "grids": ["tests/test_grids.py"],
+    "diffusion": ["tests/test_diffusion.py"],
+    "losses": ["tests/test_losses.py"],
+    "metrics": ["tests/test_metrics.py"],
+    "flows": ["tests/test_flows.py"],
+    "flow_solvers": ["tests/test_flow_solvers.py"],
+    "solvers": ["tests/test_solvers.py"],
+    "fast_solvers": ["tests/test_samplers.py", "tests/test_solvers.py"],
+    "samplers": ["tests/test_samplers.py", "tests/test_solvers.py"],
+    "likelihood": ["tests/test_likelihood.py"],
+}
+
+# Survivors read and found to compute the same thing as the original, by mutant name, with
+# the changed line mutmut reports (checked on each run: a renumbered mutant is not excused).
+EQUIVALENT = {
+    "jaxdiff.schedules.x_from_betas__mutmut_143": (
+        "dtype = jnp.zeros(()).dtype if (dtype is None) and False else dtype",
+        "dtype None reaches jnp.asarray(..., None), which picks the same default float",
+    ),
+    "jaxdiff.schedules.x_cosine_schedule__mutmut_13": (
+        "t = np.arange(n + 1, dtype=None)",
+        "integer t: (t / n + s) is float64 all the same",
+    ),
+    "jaxdiff.schedules.x_cosine_schedule__mutmut_15": (
+        "t = np.arange(n + 1, )",
+        "integer t: (t / n + s) is float64 all the same",
+    ),
+    "jaxdiff.schedules.x_cosine_schedule__mutmut_31": (
+        "alphas_cumprod = f * f[0]",
+        "only ratios of consecutive alpha-bars make the betas; a constant factor cancels",
+    ),
+    "jaxdiff.schedules.x_cosine_schedule__mutmut_32": (
+        "alphas_cumprod = f / f[1]",
+        "only ratios of consecutive alpha-bars make the betas; a constant factor cancels",
+    ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_4": (
+        "out = np.empty(k, None)",
+        "a float array of whole numbers; timesteps casts the grid to int32",
+    ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_6": (
+        "out = np.empty(k, )",
+        "a float array of whole numbers; timesteps casts the grid to int32",
+    ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_26": (
+        "if np.any(np.diff(out) >= 0) and out[-1] < 0 or out[0] >= num_steps:",
+        "the loop makes out strictly decreasing and out[-1] >= 0, so both first tests are "
+        "always false: the condition is out[0] >= num_steps either way",
+    ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_27": (
+        "if np.any(None) or out[-1] < 0 or out[0] >= num_steps:",
+        "the loop makes out strictly decreasing: np.diff(out) >= 0 is never true",
+    ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_29": (
+        "if np.any(np.diff(out) > 0) or out[-1] < 0 or out[0] >= num_steps:",
+        "the loop makes out strictly decreasing: no difference is >= 0",
+    ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_30": (
+        "if np.any(np.diff(out) >= 1) or out[-1] < 0 or out[0] >= num_steps:",
+        "the loop makes out strictly decreasing: no difference is >= 0",
+    ),
+    "jaxdiff.grids.x_timesteps__mutmut_26": (
+        "ts = np.round(np.arange(num_steps, 0, -num_steps / steps)).astype(None) - 1",
+        "whole floats; the grid is cast to int32 on return",
+    ),
+    "jaxdiff.grids.x_timesteps__mutmut_42": (
+        "ts = np.round(np.linspace(0, num_steps - 1, steps)).astype(None)[::-1]",
+        "whole floats; the grid is cast to int32 on return",
+    ),
+    "jaxdiff.grids.x_timesteps__mutmut_78": (
+        "ts = np.round(np.geomspace(num_steps - 1, end, steps)).astype(None)",
+        "whole floats; _strictly_decreasing stores them as int64",
+    ),
+    "jaxdiff.grids.x_timesteps__mutmut_64": (
+        "end = max(-(-num_steps // GEOMETRIC_END), steps - 1, )",
+        "ceil(T / 25) >= 1 for every T >= 1: the floor of 1 never binds",
+    ),
+}
+
+
+def _config(module: str, tests: list[str]) -> str:
+    args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow"]
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["jaxdiff"]\n'
+        f'only_mutate = ["jaxdiff/{module}.py"]\n'
+        f"pytest_add_cli_args = {json.dumps([*args, '-x', '-q'])}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        'process_isolation = "forkserver"\n'
+        'forkserver_warmup = "collect"\n'
+        "timeout_constant = 20.0\n"
+    )
+
+
+def _changed_line(work: pathlib.Path, name: str) -> str:
+    shown = subprocess.run(
+        ["mutmut", "show", name], cwd=work, capture_output=True, text=True
+    ).stdout
+    plus = [ln[1:].strip() for ln in shown.splitlines() if ln.startswith("+") and ln[1:2] != "+"]
+    return " / ".join(plus)
+
+
+def run_module(module: str, jobs: int) -> dict:
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f"jaxdiff-mutation-{module}-"))
+    try:
+        shutil.copytree(ROOT / "jaxdiff", work / "jaxdiff")
+        shutil.copytree(ROOT / "tests", work / "tests")
+        (work / "pyproject.toml").write_text(
+            (ROOT / "pyproject.toml").read_text() + _config(module, MODULES[module])
+        )
+        # One on-disk XLA cache for the module's variants: a function the variant leaves
+        # unchanged compiles to the same program and is loaded, not compiled again; a
+        # changed one is a different program, so a different entry.
+        env = {k: v for k, v in os.environ.items() if k != "JAXDIFF_CACHE_DIR"}
+        env["JAX_COMPILATION_CACHE_DIR"] = str(work / "xla-cache")
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        started = datetime.datetime.now()
+        subprocess.run(
+            ["mutmut", "run", "--max-children", str(jobs)],
+            cwd=work,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        seconds = (datetime.datetime.now() - started).total_seconds()
+        subprocess.run(["mutmut", "export-cicd-stats"], cwd=work, check=True, capture_output=True)
+        stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+        listed = subprocess.run(
+            ["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True
+        ).stdout
+        survivors = {}
+        for line in listed.splitlines():
+            name, _, status = line.strip().partition(": ")
+            if status in ("survived", "no tests", "timeout", "suspicious"):
+                survivors[name] = {"status": status, "line": _changed_line(work, name)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    equivalent = {}
+    for name, found in survivors.items():
+        if name in EQUIVALENT:
+            line, why = EQUIVALENT[name]
+            if found["line"] == line and found["status"] == "survived":
+                equivalent[name] = why
+    killed = stats["killed"]
+    total = stats["total"]
+    counted = total - len(equivalent)
+    return {
+        "total": total,
+        "killed": killed,
+        "survived": stats["survived"],
+        "timeout": stats["timeout"],
+        "no_tests": stats["no_tests"],
+        "equivalent": equivalent,
+        "survivors": {k: v for k, v in survivors.items() if k not in equivalent},
+        "score": killed / counted if counted else None,
+        "tests": MODULES[module],
+        "seconds": round(seconds, 1),
+    }
+
+
+def _cpu() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def table(doc: dict) -> str:
+    head = (
+        "Score: killed / (all - equivalent). Each row: `python scripts/mutation.py --modules "
+        "NAME`, with the date, machine and mutmut version it ran on.\n\n"
+        "| module | mutants | killed | survived | equivalent | timeout | no test | score | "
+        "tests | minutes | run |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
+    )
+    rows = []
+    for module in MODULES:
+        r = doc["modules"].get(module)
+        if r is None:
+            rows.append(f"| {module} | not run yet | | | | | | | | | |")
+            continue
+        score = "" if r["score"] is None else f"{100 * r['score']:.1f}%"
+        files = ", ".join(f"`{pathlib.Path(t).name}`" for t in r["tests"])
+        rows.append(
+            f"| {module} | {r['total']} | {r['killed']} | {r['survived']} | "
+            f"{len(r['equivalent'])} | {r['timeout']} | {r['no_tests']} | {score} | {files} | "
+            f"{r['seconds'] / 60:.1f} | {r['date']}, {r['cores']}-core {r['cpu']}, "
+            f"mutmut {r['mutmut']} |"
+        )
+    return "\n".join([head, *rows])
+
+
+def _page(doc: dict) -> tuple[str, str]:
+    page = PAGE.read_text()
+    head, rest = page.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return page, f"{head}{START}\n{table(doc)}\n{END}{tail}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--modules", nargs="+", choices=list(MODULES), default=list(MODULES))
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants at once")
+    p.add_argument("--table", action="store_true", help="only rewrite the docs table")
+    p.add_argument("--check", action="store_true", help="exit 1 if the docs table is stale")
+    args = p.parse_args()
+    doc = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"modules": {}}
+    if args.check or args.table:
+        page, new = _page(doc)
+        if args.check:
+            if new != page:
+                print(f"{PAGE} disagrees with {RESULTS.name}: run scripts/mutation.py --table")
+                return 1
+            return 0
+        PAGE.write_text(new)
+        return 0
+    if shutil.which("mutmut") is None:
+        print("mutation.py: needs mutmut (pip install mutmut)", file=sys.stderr)
+        return 2
+    version = importlib.metadata.version("mutmut")
+    for module in args.modules:
+        print(f"{module}: mutating against {', '.join(MODULES[module])}", flush=True)
+        r = run_module(module, args.jobs)
+        r.update(
+            date=datetime.date.today().isoformat(),
+            cpu=_cpu(),
+            cores=os.cpu_count(),
+            mutmut=version,
+        )
+        doc["modules"][module] = r
+        print(f"  {r['killed']}/{r['total']} killed, {len(r['survivors'])} not excused", flush=True)
+        RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
+    PAGE.write_text(_page(doc)[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
