@@ -28,7 +28,13 @@ def _run(tmp_path, name, *args):
 
 
 def test_every_example_is_tested():
-    tested = {"own_points.py", "custom_loop.py", "anomaly_score.py", "load_and_sample.py"}
+    tested = {
+        "own_points.py",
+        "custom_loop.py",
+        "anomaly_score.py",
+        "load_and_sample.py",
+        "conditional_file.py",
+    }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -57,3 +63,19 @@ def test_load_and_sample(tmp_path):
     assert "loaded epoch 5: 2000 samples" in out and "the same samples" in out
     assert np.load(tmp_path / "moons_samples.npy").shape == (2000, 2)
     assert (tmp_path / "moons-model" / "params_digest.json").is_file()
+
+
+def test_conditional_file(tmp_path):
+    """Each class is drawn by its name from a CSV with a header row and word labels; its
+    samples sit nearer that class's data than the other class's (30 epochs; the two
+    moons' means lie 1.3 apart)."""
+    out = _run(tmp_path, "conditional_file.py")
+    assert "classes: ('lower', 'upper')" in out
+    data = np.loadtxt(tmp_path / "labelled.csv", delimiter=",", skiprows=1, usecols=(0, 1))
+    names = np.loadtxt(tmp_path / "labelled.csv", delimiter=",", skiprows=1, usecols=2, dtype=str)
+    means = {name: data[names == name].mean(0) for name in ("lower", "upper")}
+    for name, other in (("lower", "upper"), ("upper", "lower")):
+        x = np.load(tmp_path / f"class_{name}.npy")
+        assert x.shape == (1000, 2)
+        mean = x.mean(0)
+        assert np.linalg.norm(mean - means[name]) < np.linalg.norm(mean - means[other]), name
