@@ -170,6 +170,11 @@ def linear_schedule(
     scale = 1000.0 / n
     beta_start = 1e-4 * scale if beta_start is None else beta_start
     beta_end = 0.02 * scale if beta_end is None else beta_end
+    if beta_end >= 1.0:
+        raise ValueError(
+            f"num_steps = {n} scales the linear schedule's beta_end to {beta_end:.6g} >= 1: "
+            f"use at least 21 steps or give beta_end"
+        )
     return from_betas(np.linspace(beta_start, beta_end, n), dtype)
 
 

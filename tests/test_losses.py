@@ -124,3 +124,36 @@ def test_kept_labels_reach_the_model_unchanged():
         label_drop=0.0,
     )
     assert float(loss) == 0.0
+
+
+def test_uniform_timesteps_cover_every_step_equally():
+    t = np.asarray(losses.uniform_timesteps(jax.random.key(3), 200_000, 10))
+    counts = np.bincount(t, minlength=10)
+    assert counts.sum() == 200_000 and len(counts) == 10
+    np.testing.assert_allclose(counts / counts.sum(), 0.1, atol=0.004)
+
+
+def test_labels_are_kept_unless_a_drop_rate_is_given():
+    """``label_drop`` defaults to 0: no label becomes the null label."""
+
+    def spy(params, x, t, c):
+        return jnp.broadcast_to((c == -1)[:, None].astype(x.dtype), x.shape)
+
+    n = 5000
+    loss = losses.denoising_loss(
+        jax.random.key(1), spy, None, schedules.cosine_schedule(10), jnp.zeros((n, 1)),
+        target="x0", labels=jnp.zeros(n, jnp.int32),
+    )  # fmt: skip
+    assert float(loss) == 0.0
+
+
+def test_noise_is_drawn_in_the_datas_dtype():
+    """With a model that outputs 0, the ε-loss is mean(ε²) of the key's ε in x0's dtype."""
+    sched = schedules.from_betas(np.linspace(1e-3, 0.2, 10), dtype=jnp.bfloat16)
+    x0 = jnp.ones((64, 2), jnp.bfloat16)
+    key = jax.random.key(4)
+    loss = losses.denoising_loss(key, lambda p, x, t: jnp.zeros_like(x), None, sched, x0)
+    _, e_key = jax.random.split(key)
+    eps = jax.random.normal(e_key, x0.shape, jnp.bfloat16)
+    assert loss.dtype == jnp.bfloat16
+    assert np.array_equal(np.asarray(loss), np.asarray(jnp.mean(jnp.square(eps))))

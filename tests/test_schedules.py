@@ -174,3 +174,12 @@ def test_two_step_schedule_clips_its_first_log_variance_to_the_second(x64):
     sched = schedules.from_betas(b)
     var1 = b[1] * b[0] / (1.0 - (1.0 - b[0]) * (1.0 - b[1]))  # β̃_1, float64 by hand
     assert float(sched.posterior_log_variance_clipped[0]) == pytest.approx(np.log(var1), rel=1e-12)
+
+
+def test_a_linear_schedule_too_short_for_its_scaled_end_says_so():
+    """β_end = 0.02 · 1000 / T reaches 1 at T = 20: such a schedule is refused with the
+    reason, and works with an end given."""
+    assert float(schedules.linear_schedule(21).betas[-1]) == pytest.approx(20 / 21, rel=1e-6)
+    with pytest.raises(ValueError, match=r"num_steps = 20 scales .* beta_end to 1 >= 1"):
+        schedules.linear_schedule(20)
+    assert schedules.linear_schedule(10, beta_end=0.5).num_steps == 10
