@@ -117,6 +117,30 @@ EQUIVALENT = {
         "end = max(-(-num_steps // GEOMETRIC_END), steps - 1, )",
         "ceil(T / 25) >= 1 for every T >= 1: the floor of 1 never binds",
     ),
+    "jaxdiff.metrics.x__wasserstein_1d__mutmut_10": (
+        "ends = jnp.sort(jnp.concatenate([jnp.arange(n + 1) / n, jnp.arange(1, m + 1) / m]))",
+        "a breakpoint at 0 adds one interval of width 0, which adds 0",
+    ),
+    "jaxdiff.metrics.x__wasserstein_1d__mutmut_18": (
+        "ends = jnp.sort(jnp.concatenate([jnp.arange(1, n + 1) / n, jnp.arange(m + 1) / m]))",
+        "a breakpoint at 0 adds one interval of width 0, which adds 0",
+    ),
+    "jaxdiff.metrics.x__wasserstein_1d__mutmut_42": (
+        "ix = jnp.minimum(jnp.floor(mid * n).astype(jnp.int32), n + 1)",
+        "mid < 1 except on a width-0 interval at 1, where JAX clamps the index to n - 1 anyway",
+    ),
+    "jaxdiff.metrics.x__wasserstein_1d__mutmut_52": (
+        "iy = jnp.minimum(jnp.floor(mid * m).astype(jnp.int32), m + 1)",
+        "mid < 1 except on a width-0 interval at 1, where JAX clamps the index to m - 1 anyway",
+    ),
+    "jaxdiff.metrics.x__map_rows__mutmut_33": (
+        "return out.reshape(-1, )[:n]",
+        "each caller's f gives one value a row: out is (blocks, block), both reshapes agree",
+    ),
+    "jaxdiff.metrics.x__map_rows__mutmut_36": (
+        "return out.reshape(-1, *out.shape[3:])[:n]",
+        "each caller's f gives one value a row: out is (blocks, block), both reshapes agree",
+    ),
 }
 
 

@@ -139,3 +139,24 @@ def test_metrics_sit_at_their_floor_for_one_distribution_and_rise_for_another():
             < min(floor["precision"], floor["recall"]) - 0.1
         )
     assert floor["precision"] > 0.9 and floor["recall"] > 0.9
+
+
+def test_a_point_on_a_balls_boundary_is_inside_it():
+    """Kynkäänniemi et al. 2019, eq. 1: inside means ‖φ - φ'‖ ≤ the radius, boundary
+    included. Real points 0, 1, 3, 6 on a line (k = 1: radii 1, 1, 2, 3); the fake point
+    9 lies exactly on the ball of 6, the fake point 20 on none."""
+    real = jnp.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [6.0, 0.0]])
+    fake = jnp.array([[9.0, 0.0], [20.0, 0.0]])
+    precision, _ = metrics.precision_recall(real, fake, k=1)
+    assert float(precision) == 0.5
+
+
+def test_scores_keep_float32_inputs_in_float32_with_x64_on(x64_standard):
+    """Padded blocks (37 rows, blocks of 16) and the coverage fractions stay in the
+    inputs' float32 when float64 is switched on."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(37, 2)), jnp.float32)
+    y = jnp.asarray(rng.normal(size=(37, 2)), jnp.float32)
+    assert metrics.mmd2(x, y, block=16).dtype == jnp.float32
+    precision, recall = metrics.precision_recall(x, y, block=16)
+    assert precision.dtype == recall.dtype == jnp.float32
