@@ -29,6 +29,7 @@ import os
 import pathlib
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -166,7 +167,7 @@ def _changed_line(work: pathlib.Path, name: str) -> str:
     return " / ".join(plus)
 
 
-def run_module(module: str, jobs: int) -> dict:
+def run_module(module: str, jobs: int, limit: float) -> dict:
     work = pathlib.Path(tempfile.mkdtemp(prefix=f"jaxdiff-mutation-{module}-"))
     try:
         shutil.copytree(ROOT / "jaxdiff", work / "jaxdiff")
@@ -181,13 +182,23 @@ def run_module(module: str, jobs: int) -> dict:
         env["JAX_COMPILATION_CACHE_DIR"] = str(work / "xla-cache")
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
         started = datetime.datetime.now()
-        subprocess.run(
+        # A wall-clock limit: mutmut's own limit is CPU time, which a forked process that
+        # deadlocked (JAX started before the fork) never spends.
+        proc = subprocess.Popen(
             ["mutmut", "run", "--max-children", str(jobs)],
             cwd=work,
             env=env,
-            check=True,
             stdout=subprocess.DEVNULL,
+            start_new_session=True,
         )
+        try:
+            if proc.wait(timeout=limit) != 0:
+                raise RuntimeError(f"mutmut run failed on {module} (exit {proc.returncode})")
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise RuntimeError(
+                f"{module}: no result within {limit} s (a deadlocked fork?)"
+            ) from None
         seconds = (datetime.datetime.now() - started).total_seconds()
         subprocess.run(["mutmut", "export-cicd-stats"], cwd=work, check=True, capture_output=True)
         stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
@@ -270,6 +281,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--modules", nargs="+", choices=list(MODULES), default=list(MODULES))
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants at once")
+    p.add_argument("--limit", type=float, default=3600, help="seconds a module may take")
     p.add_argument("--table", action="store_true", help="only rewrite the docs table")
     p.add_argument("--check", action="store_true", help="exit 1 if the docs table is stale")
     args = p.parse_args()
@@ -289,7 +301,11 @@ def main() -> int:
     version = importlib.metadata.version("mutmut")
     for module in args.modules:
         print(f"{module}: mutating against {', '.join(MODULES[module])}", flush=True)
-        r = run_module(module, args.jobs)
+        try:
+            r = run_module(module, args.jobs, args.limit)
+        except RuntimeError as err:
+            print(f"  {err}", flush=True)
+            continue
         r.update(
             date=datetime.date.today().isoformat(),
             cpu=_cpu(),

@@ -2,6 +2,8 @@
 affine, so every fixed-step solver maps its starting noise by an affine map computed in
 float64 by tests/oracles.py, and the exact ODE maps ``x_1`` to ``μ + c x_1``."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +13,16 @@ from oracles import flow_solver_affine, flow_velocity_apply
 from jaxdiff import flow_solvers, likelihood, samplers, schedules
 
 T = 1000
-SCHED = schedules.cosine_schedule(T)
+
+
+@functools.cache
+def _sched():
+    """The test schedule, made on first use: a module that computes with JAX when it is
+    imported starts JAX's threads in the process that collects the tests, which
+    scripts/mutation.py's mutmut then forks (and the forks deadlock)."""
+    return schedules.cosine_schedule(T)
+
+
 MU, C = 0.7, 0.4
 
 
@@ -19,7 +30,7 @@ def _run(method, steps, x):
     opts = samplers.SamplerOptions(method=method, steps=steps, target="velocity")
     apply_fn = flow_velocity_apply(T, MU, C)
     return np.asarray(
-        samplers.sample(jax.random.key(0), apply_fn, None, SCHED, x.shape, opts, x_T=x)
+        samplers.sample(jax.random.key(0), apply_fn, None, _sched(), x.shape, opts, x_T=x)
     )
 
 
@@ -74,17 +85,17 @@ def test_adaptive_solver_meets_its_tolerance_and_counts_its_evaluations():
         jax.debug.callback(lambda: calls.append(1))
         return oracle(params, x, t)
 
-    got, evaluations = flow_solvers.adaptive_solve(counted, None, SCHED, x)
+    got, evaluations = flow_solvers.adaptive_solve(counted, None, _sched(), x)
     jax.block_until_ready(got)
     assert int(evaluations) == len(calls)
     assert 7 <= int(evaluations) < 100
     err = float(jnp.max(jnp.abs(got - (MU + C * x))))
     assert err < 5 * flow_solvers.ADAPTIVE_TOLERANCE
-    tight, more = flow_solvers.adaptive_solve(oracle, None, SCHED, x, tolerance=1e-6)
+    tight, more = flow_solvers.adaptive_solve(oracle, None, _sched(), x, tolerance=1e-6)
     assert float(jnp.max(jnp.abs(tight - (MU + C * x)))) < 1e-4 < err
     assert int(more) > int(evaluations)
     traj = samplers.sample_trajectory(
-        jax.random.key(0), oracle, None, SCHED, x.shape,
+        jax.random.key(0), oracle, None, _sched(), x.shape,
         samplers.SamplerOptions(method="adaptive", target="velocity"), x_T=x,
     )  # fmt: skip
     assert traj.shape == (flow_solvers.ADAPTIVE_SAVES, 512, 2)
@@ -96,7 +107,9 @@ def test_fixed_step_trajectory_starts_in_noise_and_ends_in_the_sample():
     x = jax.random.normal(jax.random.key(4), (32, 2))
     opts = samplers.SamplerOptions(method="midpoint", steps=4, target="velocity")
     oracle = flow_velocity_apply(T, MU, C)
-    traj = samplers.sample_trajectory(jax.random.key(0), oracle, None, SCHED, x.shape, opts, x_T=x)
+    traj = samplers.sample_trajectory(
+        jax.random.key(0), oracle, None, _sched(), x.shape, opts, x_T=x
+    )
     assert traj.shape == (5, 32, 2)
     np.testing.assert_array_equal(traj[0], x)
     np.testing.assert_allclose(traj[-1], _run("midpoint", 4, x), atol=1e-6)
@@ -117,7 +130,7 @@ def test_sampler_options_keep_each_family_to_its_samplers(kwargs, match):
 
 
 def test_flow_steps_default_to_T_and_heun_is_each_familys_own():
-    opts = samplers.SamplerOptions(method="euler", target="velocity").for_schedule(SCHED)
+    opts = samplers.SamplerOptions(method="euler", target="velocity").for_schedule(_sched())
     assert opts.steps == T and opts.grid is None
     assert samplers.SamplerOptions(method="heun", target="velocity").method == "heun"
     assert samplers.SamplerOptions(method="heun", target="eps").method == "heun"
@@ -131,9 +144,9 @@ def test_flow_log_likelihood_is_the_gaussian_density(x64_standard, c):
     x0 = MU + c * jax.random.normal(jax.random.key(5), (200, 2), jnp.float64)
     z = (np.asarray(x0) - MU) / c
     want = np.mean(-0.5 * z**2 - np.log(c) - 0.5 * np.log(2 * np.pi), axis=1)
-    got = likelihood.flow_log_likelihood(flow_velocity_apply(T, MU, c), None, SCHED, x0)
+    got = likelihood.flow_log_likelihood(flow_velocity_apply(T, MU, c), None, _sched(), x0)
     np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)
-    wrong = likelihood.flow_log_likelihood(flow_velocity_apply(T, MU, 1.2 * c), None, SCHED, x0)
+    wrong = likelihood.flow_log_likelihood(flow_velocity_apply(T, MU, 1.2 * c), None, _sched(), x0)
     assert np.mean(np.abs(np.asarray(wrong) - want)) > 0.05
 
 
@@ -152,7 +165,7 @@ def test_flow_log_likelihood_is_the_gaussian_density(x64_standard, c):
 def test_an_evaluation_budget_is_the_steps_that_spend_it(method, target, nfe, steps):
     opts = samplers.SamplerOptions(method=method, target=target).with_evaluations(nfe)
     assert opts.steps == steps
-    assert opts.for_schedule(SCHED).evaluations == nfe
+    assert opts.for_schedule(_sched()).evaluations == nfe
 
 
 def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
@@ -167,5 +180,5 @@ def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
         samplers.SamplerOptions().with_evaluations(4)
     with pytest.raises(ValueError, match="nfe must be a positive integer"):
         flow.with_evaluations(0)
-    assert flow.replace(method="adaptive").for_schedule(SCHED).evaluations is None
+    assert flow.replace(method="adaptive").for_schedule(_sched()).evaluations is None
     assert samplers.SamplerOptions().for_schedule(schedules.cosine_schedule(50)).evaluations == 50

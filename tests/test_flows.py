@@ -1,6 +1,7 @@
 """The flow-matching path, loss, time draws and minibatch OT pairing (jaxdiff.flows),
 against closed forms (EQUATIONS.md, "Flow matching") and brute force."""
 
+import functools
 import itertools
 
 import jax
@@ -13,7 +14,14 @@ from oracles import flow_loss_minimum, flow_velocity_apply
 from jaxdiff import flows, schedules
 
 T = 1000
-SCHED = schedules.cosine_schedule(T)
+
+
+@functools.cache
+def _sched():
+    """The test schedule, made on first use: a module that computes with JAX when it is
+    imported starts JAX's threads in the process that collects the tests, which
+    scripts/mutation.py's mutmut then forks (and the forks deadlock)."""
+    return schedules.cosine_schedule(T)
 
 
 def test_interpolate_is_the_straight_path():
@@ -22,7 +30,7 @@ def test_interpolate_is_the_straight_path():
     np.testing.assert_allclose(flows.interpolate(x0, eps, t), [[1.5, -0.25]])
     np.testing.assert_allclose(flows.interpolate(x0, eps, 0.0), x0)
     np.testing.assert_allclose(flows.interpolate(x0, eps, 1.0), eps)
-    assert float(flows.network_time(jnp.float32(1.0), SCHED)) == T - 1
+    assert float(flows.network_time(jnp.float32(1.0), _sched())) == T - 1
 
 
 def _fixed_times(t):
@@ -42,7 +50,7 @@ def test_loss_of_the_optimal_velocity_is_its_closed_form(x64_standard, c, t):
         keys = jax.random.split(jax.random.key(1), 8)
         return np.array(
             [
-                float(flows.flow_loss(k, apply_fn, None, SCHED, x0, t_sampler=_fixed_times(t)))
+                float(flows.flow_loss(k, apply_fn, None, _sched(), x0, t_sampler=_fixed_times(t)))
                 for k in keys
             ]
         )
@@ -125,8 +133,10 @@ def test_ot_pairs_of_an_epoch_are_the_losses_own_ot_pairs():
         for s in range(3):
             lab = None if labels is None else labels[s]
             kw = {"labels": lab} if lab is not None else {}
-            want = flows.flow_loss(keys[s], apply_fn, None, SCHED, x[s], pairing="ot", **kw)
-            got = flows.flow_loss(keys[s], apply_fn, None, SCHED, pairs[s], pairing="given", **kw)
+            want = flows.flow_loss(keys[s], apply_fn, None, _sched(), x[s], pairing="ot", **kw)
+            got = flows.flow_loss(
+                keys[s], apply_fn, None, _sched(), pairs[s], pairing="given", **kw
+            )
             assert float(got) == float(want)
             assert np.array_equal(pairs[s, :, :2], x[s])
             eps = np.asarray(flows.noise(keys[s], x[s]))
@@ -167,7 +177,7 @@ def test_flow_loss_with_ot_pairing_and_labels_runs_under_jit_and_grad():
                 jax.random.key(2),
                 apply_fn,
                 q,
-                SCHED,
+                _sched(),
                 x,
                 pairing="ot",
                 labels=labels,
@@ -179,7 +189,7 @@ def test_flow_loss_with_ot_pairing_and_labels_runs_under_jit_and_grad():
     assert np.isfinite(float(loss))
     assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
     with pytest.raises(ValueError, match="pairing must be one of"):
-        flows.flow_loss(jax.random.key(2), apply_fn, params, SCHED, x, pairing="sinkhorn")
+        flows.flow_loss(jax.random.key(2), apply_fn, params, _sched(), x, pairing="sinkhorn")
 
 
 def test_given_pairs_on_straight_paths_have_zero_loss(x64_standard):
@@ -197,9 +207,9 @@ def test_given_pairs_on_straight_paths_have_zero_loss(x64_standard):
     assert pairs.shape == (4096, 4)
     np.testing.assert_allclose(pairs[:, :2], mu + c * pairs[:, 2:], atol=1e-12)
     key = jax.random.key(1)
-    given = flows.flow_loss(key, straight, None, SCHED, pairs, pairing="given")
+    given = flows.flow_loss(key, straight, None, _sched(), pairs, pairing="given")
     assert float(given) < 1e-20
-    independent = flows.flow_loss(key, straight, None, SCHED, pairs[:, :2])
+    independent = flows.flow_loss(key, straight, None, _sched(), pairs[:, :2])
     assert float(independent) > 0.01
 
 
@@ -213,8 +223,8 @@ def test_pairs_with_an_odd_number_of_columns_are_refused():
         apply_fn, training.make_optimizer(), batch_size=4, objective="flow", pairing="given"
     )
     with pytest.raises(ValueError, match="even number of columns, got 3"):
-        training.check_inputs(np.zeros((8, 3)), None, spec=spec, schedule=SCHED)
-    x, _ = training.check_inputs(np.zeros((8, 4)), None, spec=spec, schedule=SCHED)
+        training.check_inputs(np.zeros((8, 3)), None, spec=spec, schedule=_sched())
+    x, _ = training.check_inputs(np.zeros((8, 4)), None, spec=spec, schedule=_sched())
     assert x.shape == (8, 4)
 
 
