@@ -212,27 +212,35 @@ def run_module(module: str, jobs: int, limit: float) -> dict:
                 survivors[name] = {"status": status, "line": _changed_line(work, name)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    equivalent = {}
-    for name, found in survivors.items():
-        if name in EQUIVALENT:
-            line, why = EQUIVALENT[name]
-            if found["line"] == line and found["status"] == "survived":
-                equivalent[name] = why
-    killed = stats["killed"]
-    total = stats["total"]
-    counted = total - len(equivalent)
-    return {
-        "total": total,
-        "killed": killed,
+    record = {
+        "total": stats["total"],
+        "killed": stats["killed"],
         "survived": stats["survived"],
         "timeout": stats["timeout"],
         "no_tests": stats["no_tests"],
-        "equivalent": equivalent,
-        "survivors": {k: v for k, v in survivors.items() if k not in equivalent},
-        "score": killed / counted if counted else None,
+        "survivors": survivors,
         "tests": MODULES[module],
         "seconds": round(seconds, 1),
     }
+    return record
+
+
+def classify(r: dict) -> tuple[dict, dict, float | None]:
+    """A module's record read against ``EQUIVALENT`` as it is now: the survivors excused
+    (their changed line still the listed one), the rest, and the score killed / (all -
+    excused). Records written before survivors were kept whole list the excused ones
+    apart, under ``equivalent``."""
+    found = {n: {"status": "survived", "line": EQUIVALENT[n][0]} for n in r.get("equivalent", {})
+             if n in EQUIVALENT}  # fmt: skip
+    found.update(r["survivors"])
+    excused = {
+        n: EQUIVALENT[n][1]
+        for n, f in found.items()
+        if n in EQUIVALENT and f["status"] == "survived" and f["line"] == EQUIVALENT[n][0]
+    }
+    rest = {n: f for n, f in found.items() if n not in excused}
+    counted = r["total"] - len(excused)
+    return excused, rest, (r["killed"] / counted if counted else None)
 
 
 def _cpu() -> str:
@@ -259,11 +267,12 @@ def table(doc: dict) -> str:
         if r is None:
             rows.append(f"| {module} | not run yet | | | | | | | | | |")
             continue
-        score = "" if r["score"] is None else f"{100 * r['score']:.1f}%"
+        excused, _, score = classify(r)
+        score = "" if score is None else f"{100 * score:.1f}%"
         files = ", ".join(f"`{pathlib.Path(t).name}`" for t in r["tests"])
         rows.append(
             f"| {module} | {r['total']} | {r['killed']} | {r['survived']} | "
-            f"{len(r['equivalent'])} | {r['timeout']} | {r['no_tests']} | {score} | {files} | "
+            f"{len(excused)} | {r['timeout']} | {r['no_tests']} | {score} | {files} | "
             f"{r['seconds'] / 60:.1f} | {r['date']}, {r['cores']}-core {r['cpu']}, "
             f"mutmut {r['mutmut']} |"
         )
@@ -313,7 +322,7 @@ def main() -> int:
             mutmut=version,
         )
         doc["modules"][module] = r
-        print(f"  {r['killed']}/{r['total']} killed, {len(r['survivors'])} not excused", flush=True)
+        print(f"  {r['killed']}/{r['total']} killed, {len(classify(r)[1])} not excused", flush=True)
         RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
     PAGE.write_text(_page(doc)[1])
     return 0
