@@ -142,6 +142,18 @@ EQUIVALENT = {
         "return out.reshape(-1, *out.shape[3:])[:n]",
         "each caller's f gives one value a row: out is (blocks, block), both reshapes agree",
     ),
+    "jaxdiff.flows.x_ot_pairs__mutmut_16": (
+        "return jnp.concatenate([x, eps[ot_permutation(x, eps, g)]], axis=+1)",
+        "x and eps are (batch, dim) inside the vmap: axis +1 is axis -1",
+    ),
+    "jaxdiff.flows.x_flow_loss__mutmut_30": (
+        "x0, eps = jnp.split(x0, 2, axis=+1)",
+        "given pairs are (batch, 2 dim): axis +1 is axis -1",
+    ),
+    "jaxdiff.flows.x_reflow_pairs__mutmut_24": (
+        "return jnp.concatenate([sample_fn(eps), eps], axis=+1)",
+        "both halves are (n, dim): axis +1 is axis -1",
+    ),
 }
 
 

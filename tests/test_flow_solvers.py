@@ -182,3 +182,46 @@ def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
         flow.with_evaluations(0)
     assert flow.replace(method="adaptive").for_schedule(_sched()).evaluations is None
     assert samplers.SamplerOptions().for_schedule(schedules.cosine_schedule(50)).evaluations == 50
+
+
+def _growth(params, x, s):
+    """v = p x: the ODE dx/dt = p x, run from t = 1 to 0, maps x_1 to x_1 e^{-p}."""
+    return params * x
+
+
+@pytest.mark.parametrize(
+    "chain, factor",
+    [
+        # Euler, h = -1/N: x ← x (1 - p/N).
+        (flow_solvers.euler_chain, lambda z: 1 + z),
+        # Midpoint and Heun, second-order Runge-Kutta: x ← x (1 + z + z²/2), z = -p/N.
+        (flow_solvers.midpoint_chain, lambda z: 1 + z + z * z / 2),
+        (flow_solvers.heun_chain, lambda z: 1 + z + z * z / 2),
+    ],
+)
+def test_fixed_step_chains_use_the_networks_parameters_and_return_what_is_asked(chain, factor):
+    """On v = p x the N-step chains are the powers of their one-step factors, in float64
+    by hand; the parameters (p = 0.5 or 1.5) set the answer, so a chain that dropped them
+    fails; with ``trajectory`` the N + 1 states come back, first x_1, last x_0."""
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(6, 2)), jnp.float32)
+    opts = samplers.SamplerOptions(method="euler", steps=4, target="velocity")
+    for p in (0.5, 1.5):
+        got = chain(None, _growth, jnp.float32(p), _sched(), x, opts, False)
+        want = np.asarray(x, np.float64) * factor(-p / 4) ** 4
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5)
+    path = chain(None, _growth, jnp.float32(0.5), _sched(), x, opts, True)
+    assert path.shape == (5, 6, 2)
+    np.testing.assert_array_equal(path[0], x)
+    np.testing.assert_allclose(np.asarray(path[-1]), x * factor(-0.125) ** 4, rtol=1e-5)
+
+
+def test_adaptive_chain_uses_the_parameters_and_saves_only_when_asked():
+    x = jnp.ones((3, 2), jnp.float32)
+    opts = samplers.SamplerOptions(method="adaptive", target="velocity")
+    for p in (0.5, 1.5):
+        got = flow_solvers.adaptive_chain(None, _growth, jnp.float32(p), _sched(), x, opts, False)
+        assert got.shape == (3, 2)
+        np.testing.assert_allclose(np.asarray(got), np.exp(-p), rtol=1e-3)
+    path = flow_solvers.adaptive_chain(None, _growth, jnp.float32(0.5), _sched(), x, opts, True)
+    assert path.shape == (flow_solvers.ADAPTIVE_SAVES, 3, 2)
+    np.testing.assert_allclose(np.asarray(path[-1]), np.exp(-0.5), rtol=1e-3)
