@@ -48,7 +48,8 @@ MODULES = {
     "metrics": ["tests/test_metrics.py"],
     "flows": ["tests/test_flows.py"],
     "flow_solvers": ["tests/test_flow_solvers.py"],
-    "solvers": ["tests/test_solvers.py"],
+    # The DDIM and restart chains and the data prediction are checked in test_samplers.py.
+    "solvers": ["tests/test_solvers.py", "tests/test_samplers.py"],
     "fast_solvers": ["tests/test_samplers.py", "tests/test_solvers.py"],
     "samplers": ["tests/test_samplers.py", "tests/test_solvers.py"],
     "likelihood": ["tests/test_likelihood.py"],
