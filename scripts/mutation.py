@@ -155,6 +155,18 @@ EQUIVALENT = {
         "return jnp.concatenate([sample_fn(eps), eps], axis=+1)",
         "both halves are (n, dim): axis +1 is axis -1",
     ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_25": (
+        "if np.any(np.diff(out) >= 0) or out[-1] < 0 and out[0] >= num_steps:",
+        "unreachable: timesteps refuses steps > T first; then every step stays in [0, T-1]",
+    ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_36": (
+        "if np.any(np.diff(out) >= 0) or out[-1] < 0 or out[0] > num_steps:",
+        "unreachable: timesteps refuses steps > T first; then every step stays in [0, T-1]",
+    ),
+    "jaxdiff.grids.x__strictly_decreasing__mutmut_37": (
+        "raise ValueError(None)",
+        "unreachable: timesteps refuses steps > T first; then every step stays in [0, T-1]",
+    ),
 }
 
 

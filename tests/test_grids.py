@@ -122,11 +122,13 @@ def test_bad_grids_are_refused_with_their_reason():
 
 
 def test_crowded_steps_move_down_only_as_far_as_the_steps_after_them_need():
-    """Nearest steps 9, 0, 0 of T = 10 become 9, 1, 0: the second step leaves room for
-    the third, no more. Steps that cannot fit are refused."""
-    assert grids._strictly_decreasing([9, 0, 0], 10).tolist() == [9, 1, 0]
-    with pytest.raises(ValueError, match="cannot place 2 distinct steps in a schedule of 2"):
-        grids._strictly_decreasing([2, 2], 2)
+    """A schedule whose first step removes almost no noise (β_0 = 1e-4, then β ≈ 0.3):
+    log σ is -4.61 at step 0 and -0.42 at step 1, so of five targets uniform in log σ the
+    nearest steps are 9, 3, 1, 0, 0. Made distinct: 9, 3, 2, 1, 0 (the third moves up
+    only to leave room for the two after it)."""
+    betas = np.concatenate([[1e-4], np.linspace(0.3, 0.4, 9)])
+    abar = schedules.from_betas(betas).alphas_cumprod
+    assert grids.timesteps(10, 5, "logsnr", abar).tolist() == [9, 3, 2, 1, 0]
 
 
 @pytest.mark.parametrize("spacing", ["logsnr", "karras"])
