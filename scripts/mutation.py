@@ -27,7 +27,6 @@ import importlib.metadata
 import json
 import os
 import pathlib
-import platform
 import shutil
 import signal
 import subprocess
@@ -268,16 +267,6 @@ def classify(r: dict) -> tuple[dict, dict, float | None]:
     return excused, rest, (r["killed"] / counted if counted else None)
 
 
-def _cpu() -> str:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def table(doc: dict) -> str:
     head = (
         "Score: killed / (all - equivalent). Each row: `python scripts/mutation.py --modules "
@@ -333,6 +322,9 @@ def main() -> int:
         print("mutation.py: needs mutmut (pip install mutmut)", file=sys.stderr)
         return 2
     version = importlib.metadata.version("mutmut")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _common import cpu_model  # the CPU name the benchmarks record
+
     for module in args.modules:
         print(f"{module}: mutating against {', '.join(MODULES[module])}", flush=True)
         try:
@@ -342,7 +334,7 @@ def main() -> int:
             continue
         r.update(
             date=datetime.date.today().isoformat(),
-            cpu=_cpu(),
+            cpu=cpu_model(),
             cores=os.cpu_count(),
             mutmut=version,
         )

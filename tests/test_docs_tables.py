@@ -2,54 +2,39 @@
 and its results file must agree (the script rewrites the page; nothing is copied by
 hand)."""
 
+import importlib
 import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def test_the_flows_page_is_its_results_file():
+@pytest.mark.parametrize("script", ["flows_table.py", "mutation.py"])
+def test_each_generated_page_is_its_results_file(script):
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "flows_table.py"), "--check"],
+        [sys.executable, str(ROOT / "scripts" / script), "--check"],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_a_stale_page_is_caught(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "name, page, row",
+    [("flows_table", "flows.md", "| checkerboard |"), ("mutation", "tests.md", "| schedules |")],
+)
+def test_a_stale_page_is_caught(name, page, row, tmp_path, monkeypatch):
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        import flows_table
+        script = importlib.import_module(name)
     finally:
         sys.path.pop(0)
-    page = tmp_path / "flows.md"
-    text = (ROOT / "docs" / "flows.md").read_text()
-    page.write_text(text.replace("| checkerboard |", "| checkerboard (edited) |", 1))
-    monkeypatch.setattr(flows_table, "PAGE", page)
-    monkeypatch.setattr(sys, "argv", ["flows_table.py", "--check"])
-    assert flows_table.main() == 1
-
-
-def test_the_mutation_table_is_its_results_file():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "mutation.py"), "--check"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_a_stale_mutation_table_is_caught(tmp_path, monkeypatch):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import mutation
-    finally:
-        sys.path.pop(0)
-    page = tmp_path / "tests.md"
-    text = (ROOT / "docs" / "tests.md").read_text()
-    page.write_text(text.replace("| schedules |", "| schedules (edited) |", 1))
-    monkeypatch.setattr(mutation, "PAGE", page)
-    monkeypatch.setattr(sys, "argv", ["mutation.py", "--check"])
-    assert mutation.main() == 1
+    edited = tmp_path / page
+    text = (ROOT / "docs" / page).read_text()
+    edited.write_text(text.replace(row, row[:-2] + " (edited) |", 1))
+    monkeypatch.setattr(script, "PAGE", edited)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", "--check"])
+    assert script.main() == 1
