@@ -101,8 +101,8 @@ def ddim_step(
 
 def scan_steps(step, x_T, pairs, trajectory):
     """``x ← step(x, *row)`` over the rows of ``pairs``, a tuple of arrays scanned together
-    (``(t, t_prev)`` for a chain of steps, ``(t,)`` for restart's levels); the states too
-    with ``trajectory``."""
+    (``(t, t_prev)`` for DDIM's steps, ``(t,)`` for DDPM's steps and restart's levels);
+    the states too with ``trajectory``."""
 
     def body(x, pair):
         x = step(x, *pair)
@@ -118,7 +118,7 @@ def ddpm_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
     """Ancestral sampling over every step ``T-1 … 0`` (Ho et al. 2020, Algorithm 2)."""
     ts = jnp.arange(schedule.num_steps - 1, -1, -1)
 
-    def step(x, t, t_prev):
+    def step(x, t):
         return ddpm_step(
             jax.random.fold_in(key, t),
             apply_fn,
@@ -131,7 +131,7 @@ def ddpm_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
             target=options.target,
         )
 
-    return scan_steps(step, x_T, (ts, ts - 1), trajectory)
+    return scan_steps(step, x_T, (ts,), trajectory)
 
 
 def ddim_chain(key, apply_fn, params, schedule, x_T, options, trajectory):

@@ -166,6 +166,22 @@ EQUIVALENT = {
         "raise ValueError(None)",
         "unreachable: timesteps refuses steps > T first; then every step stays in [0, T-1]",
     ),
+    "jaxdiff.solvers.x_scan_steps__mutmut_6": (
+        "return x, (x if (trajectory) or True else None)",
+        "the states are kept and then dropped: without trajectory only x_0 is returned",
+    ),
+    "jaxdiff.solvers.x_scan_steps__mutmut_17": (
+        "return jnp.concatenate([x_T[None], xs], )",
+        "axis 0 is concatenate's default",
+    ),
+    "jaxdiff.solvers.x_restart_chain__mutmut_58": (
+        "return jnp.concatenate([x_T[None], rest], ) if trajectory else rest",
+        "axis 0 is concatenate's default",
+    ),
+    "jaxdiff.solvers.x_ddim_chain__mutmut_12": (
+        "pairs = (jnp.asarray(ts), jnp.asarray(np.append(ts[1:], -2)))",
+        "any negative t_prev is the clean end: ddim_step tests t_prev >= 0",
+    ),
 }
 
 
@@ -191,7 +207,31 @@ def _changed_line(work: pathlib.Path, name: str) -> str:
     return " / ".join(plus)
 
 
+# Collects the given test files, as mutmut's fork server does, and says whether that
+# started JAX's runtime (an array made at import, e.g. in a parametrize list).
+_COLLECT = """
+import sys, pytest
+from jax._src import xla_bridge
+pytest.main(["-p", "no:xdist", "-p", "no:cacheprovider", "-o", "addopts=", "--collect-only",
+             "-q", *sys.argv[1:]])
+sys.exit(3 if xla_bridge._backends else 0)
+"""
+
+
+def check_collection(tests: list[str]) -> None:
+    """Refuses test files whose collection starts JAX: every forked variant would deadlock."""
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECT, *tests], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode == 3:
+        raise RuntimeError(
+            f"collecting {', '.join(tests)} starts JAX (an array made at import?): "
+            "mutmut's forked variants would deadlock; make it inside the test"
+        )
+
+
 def run_module(module: str, jobs: int, limit: float) -> dict:
+    check_collection(MODULES[module])
     work = pathlib.Path(tempfile.mkdtemp(prefix=f"jaxdiff-mutation-{module}-"))
     try:
         shutil.copytree(ROOT / "jaxdiff", work / "jaxdiff")

@@ -355,7 +355,7 @@ def test_guidance_w_follows_ho_salimans_eq_6(cond, method, steps):
     [
         (dict(guidance=2.0), "guidance 2.0 needs labels"),
         (dict(labels=3), r"labels must be in \[0, 3\) or -1"),
-        (dict(labels=jnp.zeros(5, jnp.int32)), r"one per sample, shape \(4,\)"),
+        (dict(labels=np.zeros(5, np.int32)), r"one per sample, shape \(4,\)"),
         (dict(labels=1, guidance=float("nan")), "guidance must be a finite number"),
     ],
 )

@@ -17,42 +17,82 @@ def net():
     )
 
 
-def _linear_model(weight):
-    """A stand-in network whose output is ``weight · x`` (any t)."""
-
-    def apply_fn(params, x, t):
-        return weight * x
-
-    return apply_fn
+def _affine_model(params, x, t):
+    """A stand-in network that reads its parameters and the timestep: ``w x + b t``."""
+    return params["w"] * x + params["b"] * t
 
 
-def test_ddpm_step_is_eq_11_plus_noise(x64):
+PARAMS = {"w": -0.2, "b": 0.01}
+
+
+def _eps(x, t):
+    return PARAMS["w"] * np.asarray(x) + PARAMS["b"] * t
+
+
+def _abar(sched):
+    return np.cumprod(1 - np.asarray(sched.betas, np.float64))
+
+
+@pytest.mark.parametrize("t", [7, 0])
+def test_ddpm_step_is_eq_11_plus_noise(x64, t):
     sched = schedules.cosine_schedule(20)
     x = jnp.asarray(np.random.default_rng(0).normal(size=(5, 2)))
-    key, t = jax.random.key(3), 7
-    got = solvers.ddpm_step(key, _linear_model(0.3), None, sched, x, t, variance="beta_tilde")
-    b = np.asarray(sched.betas, np.float64)
-    abar = np.cumprod(1 - b)
-    eps = 0.3 * np.asarray(x)
-    mean = (np.asarray(x) - b[t] / np.sqrt(1 - abar[t]) * eps) / np.sqrt(1 - b[t])
-    var = b[t] * (1 - abar[t - 1]) / (1 - abar[t])
+    key = jax.random.key(3)
+    got = solvers.ddpm_step(key, _affine_model, PARAMS, sched, x, t, variance="beta_tilde")
+    b, abar = np.asarray(sched.betas, np.float64), _abar(sched)
+    mean = (np.asarray(x) - b[t] / np.sqrt(1 - abar[t]) * _eps(x, t)) / np.sqrt(1 - b[t])
+    var = b[t] * (1 - (abar[t - 1] if t else 1.0)) / (1 - abar[t])
     z = np.asarray(jax.random.normal(key, x.shape, x.dtype))
     np.testing.assert_allclose(np.asarray(got), mean + np.sqrt(var) * z, rtol=1e-12)
 
 
-def test_ddim_step_is_song_eq_12(x64):
+@pytest.mark.parametrize("t", [7, 0])
+def test_ddpm_step_defaults_are_the_seeds(x64, t):
+    """Unset, the variance is β_t and the noise is added at t = 0 too (the seed's sampler)."""
     sched = schedules.cosine_schedule(20)
-    x = jnp.asarray(np.random.default_rng(1).normal(size=(5, 2)))
-    key, t, t_prev, eta = jax.random.key(4), 15, 9, 0.4
-    got = solvers.ddim_step(key, _linear_model(-0.2), None, sched, x, t, t_prev, eta=eta)
-    abar = np.cumprod(1 - np.asarray(sched.betas, np.float64))
-    a_t, a_p = abar[t], abar[t_prev]
-    eps = -0.2 * np.asarray(x)
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(5, 2)))
+    key = jax.random.key(5)
+    got = solvers.ddpm_step(key, _affine_model, PARAMS, sched, x, t)
+    b, abar = np.asarray(sched.betas, np.float64), _abar(sched)
+    mean = (np.asarray(x) - b[t] / np.sqrt(1 - abar[t]) * _eps(x, t)) / np.sqrt(1 - b[t])
+    z = np.asarray(jax.random.normal(key, x.shape, x.dtype))
+    np.testing.assert_allclose(np.asarray(got), mean + np.sqrt(b[t]) * z, rtol=1e-12)
+
+
+def _ddim_want(sched, x, key, t, t_prev, eta):
+    """Song et al. 2021 eq. 12 in float64; ``t_prev = -1`` is the clean end, ᾱ = 1."""
+    abar = _abar(sched)
+    a_t, a_p = abar[t], (abar[t_prev] if t_prev >= 0 else 1.0)
+    eps = _eps(x, t)
     x0 = (np.asarray(x) - np.sqrt(1 - a_t) * eps) / np.sqrt(a_t)
     sigma = eta * np.sqrt((1 - a_p) / (1 - a_t)) * np.sqrt(1 - a_t / a_p)
     z = np.asarray(jax.random.normal(key, x.shape, x.dtype))
-    want = np.sqrt(a_p) * x0 + np.sqrt(1 - a_p - sigma**2) * eps + sigma * z
-    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
+    return np.sqrt(a_p) * x0 + np.sqrt(1 - a_p - sigma**2) * eps + sigma * z
+
+
+@pytest.mark.parametrize("t, t_prev, eta", [(15, 9, 0.4), (6, 0, 0.7), (3, -1, 0.0)])
+def test_ddim_step_is_song_eq_12(x64, t, t_prev, eta):
+    """Between two levels, to level 0 (ᾱ_0, not 1) and to the clean end (t_prev = -1)."""
+    sched = schedules.cosine_schedule(20)
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(5, 2)))
+    key = jax.random.key(4)
+    got = solvers.ddim_step(key, _affine_model, PARAMS, sched, x, t, t_prev, eta=eta)
+    np.testing.assert_allclose(
+        np.asarray(got), _ddim_want(sched, x, key, t, t_prev, eta), rtol=1e-12
+    )
+
+
+def test_ddim_step_default_is_deterministic(x64):
+    """Unset, η = 0: the key does not matter and the step is eq. 12 without noise."""
+    sched = schedules.cosine_schedule(20)
+    x = jnp.asarray(np.random.default_rng(3).normal(size=(5, 2)))
+    got = [
+        np.asarray(solvers.ddim_step(jax.random.key(k), _affine_model, PARAMS, sched, x, 12, 4))
+        for k in (0, 1)
+    ]
+    want = _ddim_want(sched, x, jax.random.key(0), 12, 4, 0.0)
+    np.testing.assert_allclose(got[0], want, rtol=1e-12)
+    np.testing.assert_array_equal(got[0], got[1])
 
 
 @pytest.mark.parametrize("variance, last", [("beta", True), ("beta", False), ("beta_tilde", False)])
@@ -79,3 +119,45 @@ def test_scanned_chain_is_a_loop_of_eq_11_steps(net, variance, last):
             z = np.asarray(jax.random.normal(jax.random.fold_in(loop_key, t), (50, 2)))
             x = x + np.sqrt(sigma2[t]) * z
     np.testing.assert_allclose(np.asarray(got), x, rtol=2e-4, atol=2e-4)
+
+
+CHAINS = [("ddpm", None), ("ddim", 6), ("restart", 4)]
+
+
+@pytest.mark.parametrize("method, steps", CHAINS)
+def test_chains_keep_a_float32_state_in_float64_mode(x64, method, steps):
+    """Every draw is in the state's dtype: a float32 chain stays float32 with float64 on
+    (the fixture's strict promotion refuses a float64 draw added to a float32 state)."""
+    sched = schedules.cosine_schedule(20, dtype=jnp.float32)
+    x_T = jnp.asarray(np.random.default_rng(4).normal(size=(6, 2)), jnp.float32)
+    opts = samplers.SamplerOptions(method=method, steps=steps, eta=1.0 if steps else 0.0)
+    got = samplers.sample(
+        jax.random.key(1), lambda p, x, t: p * x, jnp.float32(-0.2), sched, (6, 2), opts, x_T=x_T
+    )
+    assert got.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("method, steps", CHAINS)
+def test_chains_read_the_target_and_the_params(net, method, steps):
+    """The network read as a data predictor (``target="x0"``, its ε turned into
+    ``x̂_0 = (x - s_t ε) / a_t`` here by hand) samples what it samples as an ε predictor,
+    from the same key: a chain that ignored the target, or called the network without its
+    parameters, would not."""
+    apply_fn, params = net
+    sched = schedules.cosine_schedule(20)
+    b = np.asarray(sched.betas, np.float64)
+    abar = np.cumprod(1 - b)
+    a, s = jnp.asarray(np.sqrt(abar), jnp.float32), jnp.asarray(np.sqrt(1 - abar), jnp.float32)
+
+    def as_x0(p, x, t):
+        return (x - s[t] * apply_fn(p, x, t)) / a[t]
+
+    key = jax.random.key(7)
+    want = samplers.sample(
+        key, apply_fn, params, sched, (64, 2), samplers.SamplerOptions(method=method, steps=steps)
+    )
+    opts = samplers.SamplerOptions(method=method, steps=steps, target="x0")
+    got = samplers.sample(key, as_x0, params, sched, (64, 2), opts)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-3, atol=1e-3)
+    with_eps_read_as_x0 = samplers.sample(key, apply_fn, params, sched, (64, 2), opts)
+    assert not np.allclose(np.asarray(with_eps_read_as_x0), np.asarray(want), atol=0.1)
