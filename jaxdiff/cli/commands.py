@@ -226,6 +226,7 @@ def distill(args) -> int:
         resume=args.resume,
         eval_n=args.eval_n,
         figures=not args.no_figures,
+        seed=args.seed,
         log=(lambda line: None) if args.quiet else print,
     )
     print(

@@ -252,6 +252,12 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         help="peak learning rate (default: direct 1e-3, progressive 3e-4)",
     )
     dist.add_argument(
+        "--seed",
+        type=flags.NON_NEGATIVE_INT,
+        default=None,
+        help="seed of the student's training, pairs and samples (default: the teacher's)",
+    )
+    dist.add_argument(
         "--resume", action="store_true", help="continue after the last completed round"
     )
     dist.add_argument(

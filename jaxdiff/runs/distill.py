@@ -117,13 +117,16 @@ def tabulated(light: ModelConfig, apply_fn, params):
     )
 
 
-def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_dim: int) -> Config:
+def student_config(
+    teacher: Config, teacher_dir, spec: DistillConfig, *, data_dim: int, seed: int | None = None
+) -> Config:
     """The student's settings: the teacher's model and data, the ``distill`` section (its
     None settings made the method's and the student's own) and the distilled sampler
     (direct: ``restart`` over ``spec.steps`` geometric levels; progressive: deterministic
     DDIM over ``spec.steps`` trailing steps); the student's network (:func:`light_model` of the
     teacher's for data of ``data_dim`` coordinates, or the teacher's own); no EMA (the
-    student is the parameters of its last round)."""
+    student is the parameters of its last round); the ``seed`` of its training and
+    sampling, None for the teacher's."""
     validate.one_of("method", spec.method, METHODS)
     validate.one_of("steps", spec.steps, STEPS)
     student = validate.one_of("student", spec.student, STUDENTS)
@@ -160,6 +163,7 @@ def student_config(teacher: Config, teacher_dir, spec: DistillConfig, *, data_di
         sampler = {"method": "ddim", "spacing": "trailing", "eta": 0.0}
     return dataclasses.replace(
         teacher,
+        seed=teacher.seed if seed is None else validate.non_negative_int("seed", seed),
         model=light_model(teacher, data_dim) if student == "light" else teacher.model,
         distill=spec,
         train=dataclasses.replace(teacher.train, ema_decay=None, ensemble=1),
@@ -175,9 +179,11 @@ def distill_run(
     resume: bool = False,
     eval_n: int = 5000,
     figures: bool = True,
+    seed: int | None = None,
     log=print,
 ) -> dict:
-    """Distils the run in ``teacher_dir`` into a student run ``out``; returns its report."""
+    """Distils the run in ``teacher_dir`` into a student run ``out``; returns its report.
+    ``seed``: of the student's rounds, pairs and samples (None: the teacher's)."""
     teacher_dir, out = pathlib.Path(teacher_dir), pathlib.Path(out)
     t_setup, t_state = restore(teacher_dir)
     if t_setup.config.train.ensemble > 1 or t_setup.num_classes:
@@ -189,7 +195,9 @@ def distill_run(
             "distill takes a ddpm teacher; this teacher is a flow model (sample it with "
             "--method midpoint at a few steps instead)"
         )
-    cfg = student_config(t_setup.config, teacher_dir, spec, data_dim=t_setup.train_data.shape[-1])
+    cfg = student_config(
+        t_setup.config, teacher_dir, spec, data_dim=t_setup.train_data.shape[-1], seed=seed
+    )
     spec = cfg.distill
     if spec.method == "progressive":
         plan = distillation.rounds(spec.start_steps, spec.steps)

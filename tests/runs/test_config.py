@@ -232,3 +232,23 @@ def test_light_network_and_tables_are_the_ones_the_config_names():
             assert tab_fn.model == setup.build_model(tables, 1000, 2)
         plain = dataclasses.replace(light, input_table=0)
         assert distill.tabulated(plain, light_fn, light_params) == (light_fn, light_params)
+
+
+def test_student_seed_is_the_teachers_unless_given():
+    """``jaxdiff distill --seed``: the student's training, pairs and samples are drawn from
+    its own seed, the teacher's when none is given; a negative seed is refused."""
+    from jaxdiff.cli.parser import build
+    from jaxdiff.runs import distill
+
+    teacher = dataclasses.replace(presets.preset("default"), seed=11)
+
+    def student(seed):
+        return distill.student_config(teacher, "t", config.DistillConfig(), data_dim=2, seed=seed)
+
+    assert student(None).seed == 11
+    assert student(5).seed == 5 and student(5).model == teacher.model
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        student(-1)
+    args = build()[0].parse_args(["distill", "--run", "t", "--out", "s", "--seed", "5"])
+    assert args.seed == 5
+    assert build()[0].parse_args(["distill", "--run", "t", "--out", "s"]).seed is None
