@@ -38,6 +38,15 @@ def test_every_example_is_tested():
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
+def test_every_notebook_runs_in_ci():
+    """Notebooks need a kernel (the ``notebook`` extra), so CI's own step runs them."""
+    ci = (EXAMPLES.parent / ".ci" / "run").read_text()
+    notebooks = sorted(p.name for p in EXAMPLES.glob("*.ipynb"))
+    assert notebooks == ["seed_story.ipynb"]
+    for name in notebooks:
+        assert f"scripts/run_notebook.py examples/{name}" in ci
+
+
 def test_own_points(tmp_path):
     out = _run(tmp_path, "own_points.py", "--out", "p.png")
     assert "trained 5 epochs" in out
