@@ -51,7 +51,8 @@ MODULES = {
     "solvers": ["tests/test_solvers.py", "tests/test_samplers.py"],
     "fast_solvers": ["tests/test_samplers.py", "tests/test_solvers.py"],
     "samplers": ["tests/test_samplers.py", "tests/test_solvers.py"],
-    "likelihood": ["tests/test_likelihood.py"],
+    # flow_log_likelihood is checked with the flow solvers, on the Gaussian flow.
+    "likelihood": ["tests/test_likelihood.py", "tests/test_flow_solvers.py"],
 }
 
 # Survivors read and found to compute the same thing as the original, by mutant name, with
@@ -181,6 +182,78 @@ EQUIVALENT = {
     "jaxdiff.solvers.x_ddim_chain__mutmut_12": (
         "pairs = (jnp.asarray(ts), jnp.asarray(np.append(ts[1:], -2)))",
         "any negative t_prev is the clean end: ddim_step tests t_prev >= 0",
+    ),
+    "jaxdiff.fast_solvers.x__finish__mutmut_4": (
+        "return jnp.concatenate([x_T[None], xs, x_0[None]], )",
+        "axis 0 is concatenate's default",
+    ),
+    "jaxdiff.fast_solvers.x__start__mutmut_7": (
+        "return jnp.zeros_like(x_T), jnp.ones((), x_T.dtype), jnp.zeros((), None)",
+        "the update counter as a float counts the same: only k > 0 and k > 1 are read",
+    ),
+    "jaxdiff.fast_solvers.x__start__mutmut_9": (
+        "return jnp.zeros_like(x_T), jnp.ones((), x_T.dtype), jnp.zeros((), )",
+        "the update counter as a float counts the same: only k > 0 and k > 1 are read",
+    ),
+    "jaxdiff.fast_solvers.x_dpm_solver_chain__mutmut_48": (
+        "return (x, x0, h, k + 2), (x if trajectory else None)",
+        "(2M) reads only k > 0, true after the first update either way",
+    ),
+    "jaxdiff.fast_solvers.x_sde_dpm_solver_chain__mutmut_71": (
+        "return (x, x0, h, k + 2), (x if trajectory else None)",
+        "(2M) reads only k > 0, true after the first update either way",
+    ),
+    "jaxdiff.fast_solvers.x_dpm_solver_chain__mutmut_50": (
+        "return (x, x0, h, k + 1), (x if (trajectory) or True else None)",
+        "the states are kept and then dropped: without trajectory only x_0 is returned",
+    ),
+    "jaxdiff.fast_solvers.x_sde_dpm_solver_chain__mutmut_73": (
+        "return (x, x0, h, k + 1), (x if (trajectory) or True else None)",
+        "the states are kept and then dropped: without trajectory only x_0 is returned",
+    ),
+    "jaxdiff.fast_solvers.x_dpm_solver_3m_chain__mutmut_95": (
+        "return (x, m0, m1, h, h0, k + 1), (x if (trajectory) or True else None)",
+        "the states are kept and then dropped: without trajectory only x_0 is returned",
+    ),
+    "jaxdiff.fast_solvers.x_heun_chain__mutmut_102": (
+        "return x, (x if (trajectory) or True else None)",
+        "the states are kept and then dropped: without trajectory only x_0 is returned",
+    ),
+    "jaxdiff.fast_solvers.x_heun_chain__mutmut_24": (
+        "if gamma >= 0:",
+        "with gamma = 0 the churn rounds sigma up to itself (t_hat = t) and adds 0 * z",
+    ),
+    "jaxdiff.fast_solvers.x_heun_chain__mutmut_39": (
+        "t_hat = jnp.minimum(jnp.searchsorted(sigma_all, want), schedule.num_steps + 1)",
+        "searchsorted gives at most T; JAX clamps index T to T - 1, as the minimum did",
+    ),
+    "jaxdiff.fast_solvers.x_sde_dpm_solver_chain__mutmut_66": (
+        "x = x - s[t_next] * jnp.sqrt(decay) * z",
+        "the same law: -z is N(0, I) as z is (no test fixes the sign of a draw)",
+    ),
+    "jaxdiff.fast_solvers.x_heun_chain__mutmut_66": (
+        "x = a[t_hat] * (x / a[t] - extra * z)",
+        "the same law: -z is N(0, I) as z is (no test fixes the sign of a draw)",
+    ),
+    "jaxdiff.likelihood.x__add__mutmut_5": (
+        "return (state[0] + h * k[0], state[1] - h * k[1])",
+        "the field reads only the state's x, never its running trace integral",
+    ),
+    "jaxdiff.likelihood.x__add__mutmut_7": (
+        "return (state[0] + h * k[0], state[1] + h / k[1])",
+        "the field reads only the state's x, never its running trace integral",
+    ),
+    "jaxdiff.likelihood.x__rk4_step__mutmut_67": (
+        "for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=None)",
+        "the state and the four stages are pairs: zip stops at the same place",
+    ),
+    "jaxdiff.likelihood.x__rk4_step__mutmut_73": (
+        "for s0, a, b, c, e in zip(state, k1, k2, k3, k4, )",
+        "the state and the four stages are pairs: zip stops at the same place",
+    ),
+    "jaxdiff.likelihood.x__rk4_step__mutmut_74": (
+        "for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=False)",
+        "the state and the four stages are pairs: zip stops at the same place",
     ),
 }
 

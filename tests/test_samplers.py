@@ -243,7 +243,9 @@ def test_dpm_solver_many_steps_agrees_with_ddim_many_steps():
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=5e-3)
 
 
-@pytest.mark.parametrize("method", ["ddim", "dpm-solver"])
+@pytest.mark.parametrize(
+    "method", ["ddim", "dpm-solver", "sde-dpm-solver", "dpm-solver-3m", "heun", "restart"]
+)
 def test_fast_sampler_trajectories(net, method):
     apply_fn, params = net
     sched = schedules.cosine_schedule(40)
@@ -263,8 +265,15 @@ def test_fast_sampler_trajectories(net, method):
         (8, 2),
         samplers.SamplerOptions(method=method, steps=5),
     )
-    assert traj.shape[0] == 6  # x_T, then one state per network evaluation
+    assert traj.shape == (6, 8, 2)  # x_T, then one state per grid point
+    np.testing.assert_array_equal(np.asarray(traj[0]), np.asarray(traj_x_T(sched)))
     np.testing.assert_allclose(np.asarray(traj[-1]), np.asarray(x), rtol=1e-5, atol=1e-6)
+    assert len({np.asarray(state).tobytes() for state in traj}) == 6  # every state moved
+
+
+def traj_x_T(sched):
+    """The chain's start: the first half of ``split(key)``, drawn as the sampler documents."""
+    return jax.random.normal(jax.random.split(jax.random.key(2))[0], (8, 2))
 
 
 @pytest.mark.parametrize(
@@ -431,6 +440,32 @@ def test_heun_churn_matches_exact_moments_and_adds_spread():
     assert v > v0 * 1.01  # the churn's noise keeps spread the ODE loses at few steps
     assert abs(x.mean() - m) < 5 * np.sqrt(v / n) + 1e-4
     assert x.var() == pytest.approx(v, rel=5 * np.sqrt(2 / n) + 1e-3)
+
+
+@pytest.mark.parametrize("steps, churn", [(20, 3.0), (20, 12.0)])
+def test_heun_churn_down_to_small_sigma(steps, churn):
+    """Churn on a grid whose last steps have σ < 1 (γ = 0.15, then γ at its cap √2 - 1):
+    exact moments, told apart from no churn and from γ = churn (not churn / K)."""
+    from oracles import heun_moments, jump_grid
+
+    sched = schedules.cosine_schedule(100)
+    c, n = 0.1, 400_000
+    opts = samplers.SamplerOptions(method="heun", steps=steps, churn=churn, spacing="karras")
+    x = np.asarray(
+        samplers.sample(
+            jax.random.key(4), eps_star_apply(sched, 0.0, c), None, sched, (n, 1), opts
+        ),
+        np.float64,
+    )
+    betas = np.asarray(sched.betas, np.float64)
+    ts = jump_grid("karras", betas, steps)
+    _, v = heun_moments(betas, ts, 0.0, c, churn=churn)
+    tol = 5 * np.sqrt(2 / n) + 1e-3
+    for wrong in (0.0, churn * steps * steps):
+        _, v_wrong = heun_moments(betas, ts, 0.0, c, churn=wrong)
+        if wrong == 0.0 or churn / steps < np.sqrt(2) - 1:
+            assert abs(v_wrong / v - 1) > 3 * tol
+    assert x.var() == pytest.approx(v, rel=tol)
 
 
 @pytest.mark.parametrize("steps, c", [(1, 0.5), (4, 1.0), (4, 0.1), (8, 0.3)])

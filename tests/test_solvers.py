@@ -121,7 +121,15 @@ def test_scanned_chain_is_a_loop_of_eq_11_steps(net, variance, last):
     np.testing.assert_allclose(np.asarray(got), x, rtol=2e-4, atol=2e-4)
 
 
-CHAINS = [("ddpm", None), ("ddim", 6), ("restart", 4)]
+CHAINS = [
+    ("ddpm", None),
+    ("ddim", 6),
+    ("restart", 4),
+    ("dpm-solver", 6),
+    ("sde-dpm-solver", 6),
+    ("dpm-solver-3m", 6),
+    ("heun", 4),
+]
 
 
 @pytest.mark.parametrize("method, steps", CHAINS)
@@ -130,7 +138,9 @@ def test_chains_keep_a_float32_state_in_float64_mode(x64, method, steps):
     (the fixture's strict promotion refuses a float64 draw added to a float32 state)."""
     sched = schedules.cosine_schedule(20, dtype=jnp.float32)
     x_T = jnp.asarray(np.random.default_rng(4).normal(size=(6, 2)), jnp.float32)
-    opts = samplers.SamplerOptions(method=method, steps=steps, eta=1.0 if steps else 0.0)
+    churn = 1.0 if method == "heun" else 0.0  # churn draws noise too
+    eta = 1.0 if method == "ddim" else 0.0
+    opts = samplers.SamplerOptions(method=method, steps=steps, eta=eta, churn=churn)
     got = samplers.sample(
         jax.random.key(1), lambda p, x, t: p * x, jnp.float32(-0.2), sched, (6, 2), opts, x_T=x_T
     )
