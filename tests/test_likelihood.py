@@ -178,7 +178,7 @@ def test_float32_stays_float32_in_float64_mode(x64):
     """A float32 schedule and data keep float32 with float64 on (the fixture's strict
     promotion refuses any float64 made along the way)."""
     sched = schedules.cosine_schedule(10, dtype=jnp.float32)
-    assert likelihood.alpha_bar_at(sched, 3.5).dtype == jnp.float32
+    assert likelihood.alpha_bar_at(sched, jnp.float64(3.5)).dtype == jnp.float32
     x0 = jnp.ones((4, 2), jnp.float32)
     ll = likelihood.ode_log_likelihood(lambda p, x, t: 0.5 * x, None, sched, x0, solver="heun")
     assert ll.dtype == jnp.float32
@@ -204,3 +204,43 @@ def test_vlb_takes_a_two_step_schedule():
         jax.random.key(0), lambda p, x, t: 0.1 * x, None, sched, jnp.ones((3, 2), jnp.float32)
     )
     assert terms.total.shape == (3,) and np.all(np.isfinite(np.asarray(terms.total)))
+
+
+def _scaled_velocity(params, x, t):
+    """A stand-in flow network that reads its parameters: ``v = w x``."""
+    return params["w"] * x
+
+
+def test_flow_log_likelihood_defaults_and_params():
+    """32 RK4 steps unless told; the network is called with the given parameters: for
+    ``v = w x`` the flow from 0 to 1 scales by ``e^w`` with trace integral ``D w``."""
+    sched = schedules.cosine_schedule(10)
+    x0 = jnp.asarray(np.random.default_rng(0).normal(size=(5, 2)), jnp.float32)
+    params = {"w": jnp.float32(-0.5)}
+    default = likelihood.flow_log_likelihood(_scaled_velocity, params, sched, x0)
+    np.testing.assert_array_equal(
+        np.asarray(default),
+        np.asarray(likelihood.flow_log_likelihood(_scaled_velocity, params, sched, x0, steps=32)),
+    )
+    assert not np.array_equal(
+        np.asarray(default),
+        np.asarray(likelihood.flow_log_likelihood(_scaled_velocity, params, sched, x0, steps=3)),
+    )
+    x1 = np.exp(-0.5) * np.asarray(x0, np.float64)
+    want = (-0.5 * np.sum(x1**2, axis=1) - np.log(2 * np.pi) + 2 * -0.5) / 2
+    np.testing.assert_allclose(np.asarray(default), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(steps=0), "steps must be a positive integer, got 0"),
+        (dict(x0=np.zeros(2)), r"x0 must have shape \(n, D\), got \(2,\)"),
+    ],
+)
+def test_flow_log_likelihood_rejects_bad_options(kwargs, match):
+    x0 = kwargs.pop("x0", np.zeros((2, 2), np.float32))
+    with pytest.raises(ValueError, match=match):
+        likelihood.flow_log_likelihood(
+            _scaled_velocity, {"w": 1.0}, schedules.cosine_schedule(10), x0, **kwargs
+        )
