@@ -4,14 +4,14 @@ promises (CI's notebook step).
     python scripts/run_notebook.py examples/seed_story.ipynb --expect seed_story_samples.png ...
 
 Needs the ``notebook`` extra (``pip install -e '.[notebook]'``: nbclient runs the cells in
-an ipykernel). The figures go to a scratch folder (``SEED_STORY_OUT``), not the tree; a
-failing cell fails the run with its traceback.
+an ipykernel). The kernel runs in a scratch folder, so what the notebook writes to its
+working directory lands there, not in the tree; a failing cell fails the run with its
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import sys
 import tempfile
@@ -29,8 +29,7 @@ def main() -> int:
     import nbformat
 
     nb = nbformat.read(args.notebook, as_version=4)
-    with tempfile.TemporaryDirectory() as out:
-        os.environ["SEED_STORY_OUT"] = out
+    with tempfile.TemporaryDirectory() as out:  # the kernel's working directory
         started = time.perf_counter()
         nbclient.NotebookClient(
             nb, timeout=args.timeout, kernel_name="python3", resources={"metadata": {"path": out}}

@@ -33,6 +33,12 @@ def _abar(sched):
     return np.cumprod(1 - np.asarray(sched.betas, np.float64))
 
 
+def _ddpm_mean(sched, x, t):
+    """Ho et al. 2020 eq. 11's mean in float64: ``(x - β_t/√(1-ᾱ_t) ε) / √(1-β_t)``."""
+    b, abar = np.asarray(sched.betas, np.float64), _abar(sched)
+    return (np.asarray(x) - b[t] / np.sqrt(1 - abar[t]) * _eps(x, t)) / np.sqrt(1 - b[t])
+
+
 @pytest.mark.parametrize("t", [7, 0])
 def test_ddpm_step_is_eq_11_plus_noise(x64, t):
     sched = schedules.cosine_schedule(20)
@@ -40,10 +46,10 @@ def test_ddpm_step_is_eq_11_plus_noise(x64, t):
     key = jax.random.key(3)
     got = solvers.ddpm_step(key, _affine_model, PARAMS, sched, x, t, variance="beta_tilde")
     b, abar = np.asarray(sched.betas, np.float64), _abar(sched)
-    mean = (np.asarray(x) - b[t] / np.sqrt(1 - abar[t]) * _eps(x, t)) / np.sqrt(1 - b[t])
     var = b[t] * (1 - (abar[t - 1] if t else 1.0)) / (1 - abar[t])
     z = np.asarray(jax.random.normal(key, x.shape, x.dtype))
-    np.testing.assert_allclose(np.asarray(got), mean + np.sqrt(var) * z, rtol=1e-12)
+    want = _ddpm_mean(sched, x, t) + np.sqrt(var) * z
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("t", [7, 0])
@@ -53,10 +59,10 @@ def test_ddpm_step_defaults_are_the_seeds(x64, t):
     x = jnp.asarray(np.random.default_rng(2).normal(size=(5, 2)))
     key = jax.random.key(5)
     got = solvers.ddpm_step(key, _affine_model, PARAMS, sched, x, t)
-    b, abar = np.asarray(sched.betas, np.float64), _abar(sched)
-    mean = (np.asarray(x) - b[t] / np.sqrt(1 - abar[t]) * _eps(x, t)) / np.sqrt(1 - b[t])
+    b = np.asarray(sched.betas, np.float64)
     z = np.asarray(jax.random.normal(key, x.shape, x.dtype))
-    np.testing.assert_allclose(np.asarray(got), mean + np.sqrt(b[t]) * z, rtol=1e-12)
+    want = _ddpm_mean(sched, x, t) + np.sqrt(b[t]) * z
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
 
 
 def _ddim_want(sched, x, key, t, t_prev, eta):
@@ -155,8 +161,7 @@ def test_chains_read_the_target_and_the_params(net, method, steps):
     parameters, would not."""
     apply_fn, params = net
     sched = schedules.cosine_schedule(20)
-    b = np.asarray(sched.betas, np.float64)
-    abar = np.cumprod(1 - b)
+    abar = _abar(sched)
     a, s = jnp.asarray(np.sqrt(abar), jnp.float32), jnp.asarray(np.sqrt(1 - abar), jnp.float32)
 
     def as_x0(p, x, t):
