@@ -59,6 +59,7 @@ def test_seed_schedule_warns_in_one_line(runs):
     assert text == "jaxdiff: warning: a\tb\n"
 
 
+@pytest.mark.slow  # subprocesses; the same errors in process above
 def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
     proc = jaxdiff_subprocess("train", "--out", str(tmp_path / "r"), "--preset", "nope")
     assert proc.returncode == 2

@@ -15,8 +15,12 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from jaxdiff.runs import config, draw, evaluate, presets, setup, train
+
+# 23 s of trainings and samplers: a step of .ci/run (`pytest -m slow`), not the fast tier.
+pytestmark = pytest.mark.slow
 
 RECORD = pathlib.Path(__file__).parent / "data" / "golden.json"
 

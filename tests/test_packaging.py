@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
+
 import jaxdiff
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -38,6 +40,7 @@ def test_jax_extras_exist_in_the_jax_release():
     assert wanted and wanted <= offered, (wanted, sorted(offered))
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter)
 def test_python_m_jaxdiff_help():
     result = subprocess.run(
         [sys.executable, "-m", "jaxdiff", "--help"], capture_output=True, text=True, timeout=60

@@ -30,6 +30,7 @@ def _steps(run_dir):
     return sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
 
 
+@pytest.mark.slow  # fault injection
 def test_damaged_latest_checkpoint_falls_back_with_one_warning(trained, tmp_path):
     run_dir = _copy_run(trained, tmp_path)
     steps = _steps(run_dir)
@@ -88,6 +89,7 @@ def _training_saves_while_newest_is_read(trained, tmp_path, monkeypatch, saves, 
     return ckpt_dir, state, newest
 
 
+@pytest.mark.slow  # fault injection
 def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monkeypatch):
     # Three newer epochs saved delete every checkpoint listed: restore lists again and
     # takes the newest, without calling anything damaged.
@@ -105,6 +107,7 @@ def test_checkpoints_deleted_while_read_are_not_damaged(trained, tmp_path, monke
     assert checkpoints.latest_epoch(ckpt_dir) == newest + 3
 
 
+@pytest.mark.slow  # fault injection
 def test_a_checkpoint_saved_while_a_damaged_one_is_read_is_taken(trained, tmp_path, monkeypatch):
     # The newest listed checkpoint fails to read (truncated here; under a training, one
     # being deleted file by file) and a newer one was saved meanwhile: restore takes the
@@ -117,6 +120,7 @@ def test_a_checkpoint_saved_while_a_damaged_one_is_read_is_taken(trained, tmp_pa
     assert int(restored.epoch) == newest + 1
 
 
+@pytest.mark.slow  # fault injection
 def test_a_file_posing_as_the_checkpoint_folder(trained, tmp_path):
     run_dir = _copy_run(trained, tmp_path)
 
@@ -156,6 +160,7 @@ def _flip_one_bit(step_dir):
     f.write_bytes(bytes(data))
 
 
+@pytest.mark.slow  # fault injection
 def test_flipped_bit_is_caught_by_the_digest(trained, tmp_path):
     # Without the digest orbax reads this checkpoint without complaint and the parameters
     # differ (seen before the digest existed: sample exited 0 with other samples).
@@ -197,6 +202,7 @@ def test_digest_names_every_kind_of_change():
         assert "content digest mismatch" in checkpoints.mismatch(stored, changed)
 
 
+@pytest.mark.slow  # fault injection
 def test_checkpoint_written_before_digests_loads_with_a_note(trained, tmp_path):
     run_dir = _copy_run(trained, tmp_path)
     _, state = setup.restore(run_dir)
@@ -219,6 +225,7 @@ def test_checkpoint_written_before_digests_loads_with_a_note(trained, tmp_path):
     assert [st for _, st, _ in checkpoints.inspect(folder)] == ["unverified"]
 
 
+@pytest.mark.slow  # fault injection
 def test_junk_data_files_end_in_one_line_without_tracebacks(trained, tmp_path):
     # Every array data file replaced by junk: orbax gives up with reads in flight, and
     # their callbacks used to print a dozen "RuntimeError: Event loop is closed"

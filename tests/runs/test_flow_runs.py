@@ -11,6 +11,11 @@ from conftest import impostors, jaxdiff, scores
 from jaxdiff import data
 from jaxdiff.runs import overrides, presets
 
+# A 15-epoch CLI training shared by the module (about 50 s in all): a step of .ci/run
+# (`pytest -m slow`); the flow library itself is tested in the default run
+# (tests/test_flows.py, tests/test_flow_solvers.py).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def flow_run(tmp_path_factory):

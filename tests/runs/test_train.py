@@ -153,6 +153,7 @@ def test_sigkill_then_resume_equals_uninterrupted_bit_for_bit(trained, tmp_path)
     assert [json.loads(r)["epoch"] for r in rows] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow  # a CLI training each; the runs fixture trains in the default run
 def test_train_on_a_file_keeps_a_copy_and_evaluates_on_held_out_rows(tmp_path):
     x = data.moons(0, 500) * 10.0 + 100.0  # far from unit scale: standardised for training
     source = tmp_path / "mine.csv"
@@ -175,6 +176,7 @@ def test_train_on_a_file_keeps_a_copy_and_evaluates_on_held_out_rows(tmp_path):
     assert s.shape == (300, 2) and np.all(np.abs(s.mean(0) - x.mean(0)) < 3 * x.std(0))
 
 
+@pytest.mark.slow  # a CLI training each; the runs fixture trains in the default run
 def test_train_run_trains_the_fast_preset_on_standardised_data(tmp_path):
     """The run directory's training equals ``fit_setup`` (standardised data), bit for bit."""
     cfg = presets.preset("fast")
