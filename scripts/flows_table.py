@@ -12,12 +12,14 @@ import json
 import pathlib
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _pages import between, sync
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "flows.md"
 RESULTS = ROOT / "benchmarks" / "results" / "cpu-intel-r-xeon-r-processor-2c.json"
 # The six registered sets, then the held-out shapes (each section one run).
 SECTIONS = ("flows_logit_normal", "flows_logit_normal_pinwheel_spirals")
-START, END = "<!-- flows-table:start -->", "<!-- flows-table:end -->"
 
 
 def _cell(r: dict) -> str:
@@ -241,20 +243,13 @@ def speed_table(doc: dict) -> str:
     return "\n".join(out)
 
 
-def _between(page: str, start: str, end: str, body: str) -> str:
-    head, rest = page.split(start, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{start}\n{body}\n{end}{tail}"
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
     args = p.parse_args()
     doc = json.loads(RESULTS.read_text())
     body = "\n\n".join(tables(doc, section) for section in SECTIONS)
-    page = PAGE.read_text()
-    new = _between(page, START, END, body)
+    new = between(PAGE.read_text(), "flows-table", body)
     # Each further table: its section of the results file, its marker, its renderer.
     for section, marker, render in (
         ("reflow", "reflow-table", reflow_table),
@@ -264,15 +259,8 @@ def main() -> int:
         ("speed_bound", "speed-table", speed_table),
     ):
         if section in doc:
-            start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-            new = _between(new, start, end, render(doc))
-    if args.check:
-        if new != page:
-            print(f"{PAGE} disagrees with {RESULTS.name}: run scripts/flows_table.py")
-            return 1
-        return 0
-    PAGE.write_text(new)
-    return 0
+            new = between(new, marker, render(doc))
+    return sync(PAGE, new, check=args.check, fix="scripts/flows_table.py")
 
 
 if __name__ == "__main__":

@@ -33,10 +33,12 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _pages import between, sync
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "mutation.json"
 PAGE = ROOT / "docs" / "tests.md"
-START, END = "<!-- mutation-table:start -->", "<!-- mutation-table:end -->"
 
 # Each math module and the test files that are its own (the fast ones run; slow ones not).
 MODULES = {
@@ -406,11 +408,8 @@ def table(doc: dict) -> str:
     return "\n".join([head, *rows])
 
 
-def _page(doc: dict) -> tuple[str, str]:
-    page = PAGE.read_text()
-    head, rest = page.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return page, f"{head}{START}\n{table(doc)}\n{END}{tail}"
+def _page(doc: dict) -> str:
+    return between(PAGE.read_text(), "mutation-table", table(doc))
 
 
 def main() -> int:
@@ -423,14 +422,7 @@ def main() -> int:
     args = p.parse_args()
     doc = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"modules": {}}
     if args.check or args.table:
-        page, new = _page(doc)
-        if args.check:
-            if new != page:
-                print(f"{PAGE} disagrees with {RESULTS.name}: run scripts/mutation.py --table")
-                return 1
-            return 0
-        PAGE.write_text(new)
-        return 0
+        return sync(PAGE, _page(doc), check=args.check, fix="scripts/mutation.py --table")
     if shutil.which("mutmut") is None:
         print("mutation.py: needs mutmut (pip install mutmut)", file=sys.stderr)
         return 2
@@ -454,7 +446,7 @@ def main() -> int:
         doc["modules"][module] = r
         print(f"  {r['killed']}/{r['total']} killed, {len(classify(r)[1])} not excused", flush=True)
         RESULTS.write_text(json.dumps(doc, indent=1) + "\n")
-    PAGE.write_text(_page(doc)[1])
+    PAGE.write_text(_page(doc))
     return 0
 
 

@@ -12,7 +12,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("script", ["flows_table.py", "mutation.py"])
+@pytest.mark.parametrize("script", ["flows_table.py", "mutation.py", "docs_pages.py"])
 def test_each_generated_page_is_its_results_file(script):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / script), "--check"],
@@ -22,19 +22,49 @@ def test_each_generated_page_is_its_results_file(script):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def _script(name):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 @pytest.mark.parametrize(
     "name, page, row",
     [("flows_table", "flows.md", "| checkerboard |"), ("mutation", "tests.md", "| schedules |")],
 )
 def test_a_stale_page_is_caught(name, page, row, tmp_path, monkeypatch):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        script = importlib.import_module(name)
-    finally:
-        sys.path.pop(0)
+    script = _script(name)
     edited = tmp_path / page
     text = (ROOT / "docs" / page).read_text()
     edited.write_text(text.replace(row, row[:-2] + " (edited) |", 1))
     monkeypatch.setattr(script, "PAGE", edited)
     monkeypatch.setattr(sys, "argv", [f"{name}.py", "--check"])
+    assert script.main() == 1
+
+
+@pytest.mark.parametrize(
+    "page, old, new",
+    [
+        # The README's first number, and a cell of each generated docs table.
+        ("README.md", "× closer to the data", "0× closer to the data"),
+        ("docs/benchmarks.md", "| 10,000 | 100 |", "| 10,000 | 101 |"),
+        ("docs/benchmarks.md", "**met**", "**not met**"),
+        ("docs/quality.md", "| s_curve | jaxdiff default |", "| s_curve | jaxdiff |"),
+    ],
+)
+def test_a_stale_readme_or_docs_number_is_caught(page, old, new, tmp_path, monkeypatch):
+    """docs_pages.py --check fails when one figure of a generated block is edited by hand,
+    and passes on the untouched copies (so the edit, not the copying, is what it sees)."""
+    script = _script("docs_pages")
+    for name in {p for p, _, _ in script.BLOCKS}:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["docs_pages.py", "--check"])
+    assert script.main() == 0
+    text = (tmp_path / page).read_text()
+    assert old in text
+    (tmp_path / page).write_text(text.replace(old, new, 1))
     assert script.main() == 1

@@ -1,0 +1,447 @@
+"""The README's three numbers and the tables of docs/benchmarks.md and docs/quality.md,
+generated from the benchmark results files.
+
+``python scripts/docs_pages.py`` rewrites every block between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->`` markers that this script owns; ``--check`` exits 1 when a page and
+its results file disagree (run by tests/test_docs_tables.py), so none of these figures is
+copied by hand. The other generated pages: scripts/flows_table.py (docs/flows.md) and
+scripts/mutation.py (docs/tests.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import re
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _pages import between, sync
+from flows_table import _best, _cell  # one rule for the flow tables' cells
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+INTEL = RESULTS / "cpu-intel-r-xeon-r-processor-2c.json"
+AMD = RESULTS / "cpu-amd-epyc-2c.json"
+GPU = RESULTS / "gpu-nvidia-h200x1.json"
+GPU_DIR = RESULTS / "gpu-nvidia-h200x1"
+# SEED.md: the seed's recorded 4000-epoch training took 673 s on the machine of its notes.
+SEED_RECORDED_DEMO_S = 673.0
+# The benchmarks' sampler names, as the tables print them.
+SAMPLER_NAMES = {
+    "ddpm (beta_tilde)": "DDPM, σ² = β̃",
+    "ddpm (beta)": "DDPM, σ² = β",
+    "ddim": "DDIM",
+    "dpm-solver": "DPM-Solver++ 2M",
+}
+
+
+def _load(path: pathlib.Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _s(x: float) -> str:
+    """Seconds as the tables print them: 3 decimals below 10 s, then 2."""
+    return f"{x:.3f}" if x < 10 else f"{x:.2f}"
+
+
+def _cpu(doc: dict) -> str:
+    names = {"Xeon": "Intel Xeon", "EPYC": "AMD EPYC"}
+    name = next((v for k, v in names.items() if k in doc["cpu"]), doc["cpu"])
+    return f"{doc['cpu_count']}-core {name}"
+
+
+def _range(values, fmt: str) -> str:
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+# --- README: three numbers -------------------------------------------------------------
+
+
+def three_numbers(intel: dict) -> str:
+    rows = intel["recipes"]["rows"]
+    ours = next(r for r in rows if r["data"] == "s_curve" and r["recipe"] == "default")
+    peer = next(r for r in rows if r["data"] == "s_curve" and r["recipe"].startswith("peer"))
+    flows = intel["flows_logit_normal"]
+    sets = list(dict.fromkeys(r["data"] for r in flows["rows"]))
+    ot = [r for r in flows["rows"] if r["model"] == "flow ot"]
+    at8 = {name: _best([r for r in ot if r["data"] == name], 8) for name in sets}
+    within = [name for name, r in at8.items() if r is not None and r["within"]]
+    where = (
+        f"all {len(sets)} registered 2-D sets"
+        if len(within) == len(sets)
+        else f"{len(within)} of the {len(sets)} registered 2-D sets ({', '.join(within)})"
+    )
+    fast = [at8[name] for name in within]
+    seed = flows["seed_seconds"]
+    return "\n".join(
+        [
+            f"On a {_cpu(intel)}, each against its comparison in the same run "
+            f"(`benchmarks/recipes.py` {intel['recipes']['date'][:10]}, `benchmarks/flows.py` "
+            f"{flows['date'][:10]}; "
+            "[every set, every sampler, where we lose](docs/benchmarks.md)):",
+            "",
+            f"- **Quality**: on the S-curve the `default` recipe's samples are "
+            f"{peer['mmd2'] / ours['mmd2']:.0f}× closer to the data by MMD² than the "
+            f"tiny-diffusion recipe's ({ours['mmd2']:.1e} against {peer['mmd2']:.1e}; the data's "
+            f"own floor {ours['floor_mmd2']:.1e}), trained in {ours['train_seconds']:.0f} s "
+            f"against {peer['train_seconds']:.0f} s.",
+            "- **Evaluations**: a flow model with optimal-transport pairs (`--objective flow "
+            "--pairing ot`) matches the DDPM's 100-step quality (within 0.01 in precision and "
+            f"recall and 5e-4 in MMD²) with 8 network evaluations per sample on {where} "
+            "([flow models](docs/flows.md)).",
+            f"- **Speed**: those 8 evaluations draw 10,000 samples in "
+            f"{_range([r['seconds'] for r in fast], '.2f')} s, "
+            f"{_range([r['x_seed'] for r in fast], '.0f')}× faster than the seed's PyTorch "
+            f"100-step sampler ({seed:.2f} s).",
+        ]
+    )
+
+
+# --- docs/benchmarks.md: every 2-D set in one table ------------------------------------
+
+
+def _fewest_row(rows: list[dict]) -> dict | None:
+    """The row at the fewest evaluations within the bounds (fixed-step samplers only)."""
+    ok = [r for r in rows if r["within"] and r["sampler"] != "adaptive"]
+    return min(ok, key=lambda r: (r["evals"], r["mmd2"]), default=None)
+
+
+def headline(intel: dict, amd: dict) -> str:
+    rec, few, flows = intel["recipes"], intel["few_steps"], intel["flows_logit_normal"]
+    summary = {r["data"]: r for r in few["summary"]}
+    out = [
+        f"One row per registered 2-D set, {_cpu(intel)}: the `default` recipe against the "
+        f"peer (`benchmarks/recipes.py`, {rec['date'][:10]}), then the fewest network "
+        "evaluations per sample that stay within 0.01 in precision and recall and 5e-4 in "
+        "MMD² of the same model family's 100 ancestral steps: DDPM solvers and a distilled "
+        f"light student (`benchmarks/few_steps.py`, {few['date'][:10]}) and a flow model "
+        f"with OT pairs (`benchmarks/flows.py`, {flows['date'][:10]}); × seed is the speed "
+        "of 10,000 samples over the seed's PyTorch 100-step sampler in the same run. Cells "
+        "of the quality columns: precision / recall / MMD².",
+        "",
+        "| data | `default` | peer (tiny-diffusion) | floor | DDPM solver | DDPM light student "
+        "| flow OT |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in summary.items():
+        mine = [r for r in rec["rows"] if r["data"] == name]
+        ours = next(r for r in mine if r["recipe"] == "default")
+        peer = next(r for r in mine if r["recipe"].startswith("peer"))
+        floor = _cell({k: ours[f"floor_{k}"] for k in ("precision", "recall", "mmd2")})
+        student = (
+            "none"
+            if s["student"] == "none"
+            else f"{s['student'].rsplit('@', 1)[1].strip()} ({s['student_x_seed']:.0f}×)"
+        )
+        solver = s["solver"] if s["solver"] == "none" else s["solver"].rsplit("@", 1)[1].strip()
+        ot = [r for r in flows["rows"] if r["data"] == name and r["model"] == "flow ot"]
+        flow = _fewest_row(ot)
+        flow = "none" if flow is None else f"{flow['evals']} ({flow['x_seed']:.0f}×)"
+        out.append(
+            f"| {name} | {_cell(ours)} | {_cell(peer)} | {floor} | {solver} | {student} | {flow} |"
+        )
+    t = next(r for r in amd["training"]["speed"] if r["batch"] == 128)
+    d = next(r for r in amd["sampling"]["speed"] if (r["n"], r["T"]) == (10_000, 100))
+    out += [
+        "",
+        f"The seed's own model, {_cpu(amd)}: a training step at batch 128 "
+        f"{t['scan_steps_per_s']:,.0f} steps/s against the seed's PyTorch "
+        f"{t['torch_seed_steps_per_s']:,.0f} ({t['speedup_vs_seed']:.1f}×); 10,000 samples "
+        f"× 100 DDPM steps {d['scan_s']:.2f} s against {d['torch_seed_s']:.2f} s "
+        f"({d['speedup_vs_seed']:.1f}×), both in the same runs.",
+    ]
+    return "\n".join(out)
+
+
+# --- docs/benchmarks.md: speed on the CPU ------------------------------------------------
+
+
+def cpu_sampling(amd: dict) -> str:
+    sec = amd["sampling"]
+    out = [
+        f"`python benchmarks/sampling.py`, {sec['date'][:10]}, {_cpu(amd)}, JAX "
+        f"{amd['jax_version']} (PyTorch in its own process; minimum of repeats). Sampling with "
+        "DDPM, the seed's model (seconds):",
+        "",
+        "| N | T | jaxdiff (one `lax.scan`) | jitted step in a Python loop | seed's PyTorch "
+        "| × seed | GFLOP/s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in sec["speed"]:
+        torch = _s(r["torch_seed_s"]) if "torch_seed_s" in r else ""
+        ratio = f"{r['speedup_vs_seed']:.1f}" if "speedup_vs_seed" in r else ""
+        out.append(
+            f"| {r['n']:,} | {r['T']} | {_s(r['scan_s'])} | {_s(r['loop_s'])} | {torch} | "
+            f"{ratio} | {r['gflops']:.0f} |"
+        )
+    q = sec["quality"]
+    out += [
+        "",
+        f"Samplers of one `fast`-preset model, {q['n']:,} samples, same run (sliced W2 against "
+        f"fresh data; the floor of this draw is {q['floor_sliced_w2']:.4f}; × seed against "
+        "the seed's 100-step PyTorch sampler above):",
+        "",
+        "| sampler | steps | seconds | sliced W2 | × seed |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in q["rows"]:
+        out.append(
+            f"| {SAMPLER_NAMES[r['sampler']]} | {r['steps']} | {_s(r['seconds'])} | "
+            f"{r['sliced_w2']:.4f} | "
+            f"{r['speedup_vs_seed_sampler']:.1f} |"
+        )
+    return "\n".join(out)
+
+
+def cpu_training(amd: dict) -> str:
+    sec = amd["training"]
+    out = [
+        f"`python benchmarks/training.py`, {sec['date'][:10]}, {_cpu(amd)}: training steps/s "
+        "of the seed's model and loss (clipping and Adam):",
+        "",
+        "| batch | jaxdiff scanned epoch | jitted-step loop | seed's PyTorch | × seed |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in sec["speed"]:
+        out.append(
+            f"| {r['batch']} | {r['scan_steps_per_s']:,.0f} | {r['loop_steps_per_s']:,.0f} | "
+            f"{r['torch_seed_steps_per_s']:,.0f} | {r['speedup_vs_seed']:.1f} |"
+        )
+    t = sec["time_to_quality"]
+    hist = t["fast_history"]
+    last, before = hist[-1], hist[-2] if len(hist) > 1 else None
+    prior = (
+        f"; epoch {before['epoch']} gave {before['sliced_w2']:.4f}" if before is not None else ""
+    )
+    out += [
+        "",
+        f"Time to the seed's final quality (sliced W2 ≤ {t['threshold_sliced_w2']:.4f}, "
+        "10,000 samples against a fresh draw, scored every 10 epochs of one `fast` run): "
+        f"**{t['fast_preset_train_seconds']:.1f} s** of training (epoch {last['epoch']}, "
+        f"sliced W2 {last['sliced_w2']:.4f}{prior}); the seed preset's 316,000 steps take "
+        f"{t['seed_preset_jaxdiff_seconds_at_measured_rate']:,.0f} s in jaxdiff and "
+        f"{t['seed_preset_torch_seconds_at_measured_rate']:,.0f} s in the seed's PyTorch at "
+        "these rates.",
+    ]
+    return "\n".join(out)
+
+
+# --- docs/benchmarks.md: the speed goals, on each machine -------------------------------
+
+
+def _solver_10(doc: dict) -> dict:
+    """The row of DPM-Solver++ at 10 steps in a sampling run's quality table."""
+    rows = doc["sampling"]["quality"]["rows"]
+    return next(r for r in rows if (r["sampler"], r["steps"]) == ("dpm-solver", 10))
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def goals(amd: dict, gpu: dict) -> str:
+    """The project's speed goals (SEED.md) against the measured runs, on each machine."""
+
+    def runs(doc):
+        speed = next(r for r in doc["sampling"]["speed"] if (r["n"], r["T"]) == (10_000, 100))
+        train = next(r for r in doc["training"]["speed"] if r["batch"] == 128)
+        rows = doc["sampling"]["quality"]["rows"]
+        solver = _solver_10(doc)
+        ancestral = min(r["sliced_w2"] for r in rows if r["sampler"].startswith("ddpm"))
+        k8 = next((r for r in doc["ensembles"]["rows"] if r["members"] == 8), None)
+        return speed, train, solver, ancestral, k8
+
+    c_speed, c_train, c_solver, c_anc, c_k8 = runs(amd)
+    g_speed, g_train, g_solver, g_anc, g_k8 = runs(gpu)
+    seed_s, seed_steps = c_speed["torch_seed_s"], c_train["torch_seed_steps_per_s"]
+    ttq = amd["training"]["time_to_quality"]["fast_preset_train_seconds"]
+    x = {
+        "c_sample": c_speed["speedup_vs_seed"],
+        "g_sample": seed_s / g_speed["scan_s"],
+        "c_train": c_train["speedup_vs_seed"],
+        "g_train": g_train["scan_steps_per_s"] / seed_steps,
+        "c_solver": seed_s / c_solver["seconds"],
+        "g_solver": seed_s / g_solver["seconds"],
+    }
+
+    def solver_cell(xs, solver, ancestral):
+        ok = xs >= 40 and solver["sliced_w2"] <= ancestral
+        return (
+            f"{xs:.0f}×, sliced W2 {solver['sliced_w2']:.4f} against the 100 ancestral "
+            f"steps' {ancestral:.4f}: {_met(ok)}"
+        )
+
+    peak = amd["sampling"]["matmul"]["peak_gflops"]
+    out = [
+        "The project's speed goals (from the seed's notes), each ratio against the seed's "
+        f"PyTorch on the {_cpu(amd)} in the same run as the CPU figures:",
+        "",
+        f"| goal | {_cpu(amd)} | one H200 |",
+        "| --- | --- | --- |",
+        f"| sampling 10,000 × 100 steps ≥ 5× the seed | {x['c_sample']:.1f}×: "
+        f"{_met(x['c_sample'] >= 5)} | {x['g_sample']:.0f}×: {_met(x['g_sample'] >= 5)} |",
+        f"| training at batch 128 ≥ 8× the seed | {x['c_train']:.1f}×: "
+        f"{_met(x['c_train'] >= 8)} | {x['g_train']:.0f}×: {_met(x['g_train'] >= 8)} |",
+        "| DPM-Solver++ in ≤ 10 steps ≥ 40× the seed's sampler at 100-step ancestral quality "
+        f"| {solver_cell(x['c_solver'], c_solver, c_anc)} "
+        f"| {solver_cell(x['g_solver'], g_solver, g_anc)} |",
+        f"| the seed's final quality in ≤ 3 s of training | {ttq:.1f} s: {_met(ttq <= 3)} | |",
+        f"| an ensemble of 8 ≥ 3× the model-steps/s of one | {c_k8['speedup_vs_one']:.1f}×: "
+        f"{_met(c_k8['speedup_vs_one'] >= 3)} | {g_k8['speedup_vs_one']:.1f}×: "
+        f"{_met(g_k8['speedup_vs_one'] >= 3)} |",
+        "",
+        "Why the CPU misses, measured rather than guessed: this CPU multiplied float32 "
+        f"matrices at {peak:.0f} GFLOP/s at best (the goals assumed about 190), and jaxdiff's "
+        f"10,000 × 100 chain ran at {c_speed['gflops']:.0f} GFLOP/s, "
+        f"{c_speed['fraction_of_peak']:.0%} of it; at that peak the chain's arithmetic alone "
+        f"takes {c_speed['flop_limit_s']:.2f} s, {seed_s / c_speed['flop_limit_s']:.1f}× the "
+        "seed's time at most, so no implementation reaches 5× here "
+        "(`benchmarks/speed_bound.py` does the same for few-step samplers; the training "
+        "profile is in "
+        "`benchmarks/README.md`). On the GPU small work is bound by dispatch, not "
+        "arithmetic: a Python loop over a jitted step took "
+        f"{g_speed['loop_s'] / g_speed['scan_s']:.0f}× the scanned chain's time at N = 10,000 "
+        f"and {g_train['scan_vs_loop']:.0f}× for training, which is why every loop in "
+        "jaxdiff is a `lax.scan` or `while_loop` inside one compiled program.",
+    ]
+    return "\n".join(out)
+
+
+# --- docs/benchmarks.md: the GPU ---------------------------------------------------------
+
+
+def _wall(path: pathlib.Path) -> float:
+    """The seconds between ``start=`` and ``end=`` that benchmarks/gpu.sh writes."""
+    m = re.search(r"start=([\d.]+) end=([\d.]+)", path.read_text())
+    return float(m.group(2)) - float(m.group(1))
+
+
+def gpu(doc: dict, amd: dict) -> str:
+    speed = {(r["n"], r["T"]): r for r in doc["sampling"]["speed"]}
+    cpu_speed = {(r["n"], r["T"]): r for r in amd["sampling"]["speed"]}
+    seed_10k = cpu_speed[(10_000, 100)]["torch_seed_s"]
+    train = {r["batch"]: r for r in doc["training"]["speed"]}
+    cpu_train = {r["batch"]: r for r in amd["training"]["speed"]}
+    solver, cpu_solver = (_solver_10(d) for d in (doc, amd))
+    ens = {r["members"]: r for r in doc["ensembles"]["rows"]}
+    report = _load(GPU_DIR / "report.json")
+    r10k = speed[(10_000, 100)]
+    b128 = train[128]
+    big = max(train)
+    demo_cpu = amd["training"]["time_to_quality"]["seed_preset_jaxdiff_seconds_at_measured_rate"]
+    out = [
+        f"`benchmarks/gpu.sh` on one lent NVIDIA H200, {doc['sampling']['date'][:10]} (JAX "
+        f"{doc['jax_version']} with CUDA, same code, no flags; "
+        f"`benchmarks/results/{GPU.name}` and the files beside it). PyTorch was not "
+        "installed there, so × seed compares with the "
+        f"seed's PyTorch on the {_cpu(amd)} above (same for × jaxdiff on the CPU). Measured "
+        f"matmul peak: {doc['sampling']['matmul']['peak_gflops'] / 1000:.0f} TFLOP/s.",
+        "",
+        "| what | H200 | × jaxdiff on the CPU | × seed's PyTorch (CPU) |",
+        "| --- | --- | --- | --- |",
+        f"| DDPM sampling 10,000 × 100 steps (one `lax.scan`) | {1000 * r10k['scan_s']:.1f} ms | "
+        f"{cpu_speed[(10_000, 100)]['scan_s'] / r10k['scan_s']:.0f} | "
+        f"{seed_10k / r10k['scan_s']:.0f} |",
+        f"| same, jitted step in a Python loop | {1000 * r10k['loop_s']:.1f} ms | | |",
+    ]
+    for n, T in ((10_000_000, 100), (1_000_000, 1000)):
+        r = speed[(n, T)]
+        out.append(
+            f"| DDPM sampling {n:,} × {T:,} steps | {r['scan_s']:.2f} s "
+            f"({r['gflops'] / 1000:.0f} TFLOP/s) | | |"
+        )
+    out += [
+        f"| DPM-Solver++ 10 steps, 10,000 samples | {1000 * solver['seconds']:.1f} ms (sliced W2 "
+        f"{solver['sliced_w2']:.4f}) | {cpu_solver['seconds'] / solver['seconds']:.0f} | "
+        f"{seed_10k / solver['seconds']:.0f} |",
+        f"| training, batch 128, scanned epoch | {b128['scan_steps_per_s']:,.0f} steps/s | "
+        f"{b128['scan_steps_per_s'] / cpu_train[128]['scan_steps_per_s']:.1f} | "
+        f"{b128['scan_steps_per_s'] / cpu_train[128]['torch_seed_steps_per_s']:.0f} |",
+        f"| training, batch 128, jitted step per Python call | {b128['loop_steps_per_s']:,.0f} "
+        "steps/s | | |",
+        f"| training, batch {big:,} | {train[big]['scan_steps_per_s']:,.0f} steps/s "
+        f"({train[big]['scan_steps_per_s'] * big / 1e6:.0f} M examples/s) | | |",
+        "| ensembles, K = "
+        + " / ".join(str(k) for k in ens if k > 1)
+        + ", batch 128 | "
+        + " / ".join(f"{r['speedup_vs_one']:.1f}×" for k, r in ens.items() if k > 1)
+        + " the model-steps/s of K = 1 | | |",
+        f"| `jaxdiff demo` (seed preset, {report['steps']:,} steps) | trained in "
+        f"{report['train_seconds']:.1f} s, whole command {_wall(GPU_DIR / 'demo.txt'):.0f} s | "
+        f"{demo_cpu / report['train_seconds']:.0f} (training) | "
+        f"{SEED_RECORDED_DEMO_S / report['train_seconds']:.0f} (the seed's recorded "
+        f"{SEED_RECORDED_DEMO_S:.0f} s) |",
+        f"| `jaxdiff sample --n 10000000` (DDPM, 100 steps, to disk) | whole command "
+        f"{_wall(GPU_DIR / 'sample.txt'):.1f} s | | |",
+    ]
+    return "\n".join(out)
+
+
+# --- docs/quality.md: the recipes beside the peer ----------------------------------------
+
+
+def _params(sec: dict, recipe: str) -> int:
+    return next(r["params"] for r in sec["rows"] if r["recipe"] == recipe)
+
+
+def recipes(intel: dict) -> str:
+    sec = intel["recipes"]
+    out = [
+        f"`python benchmarks/recipes.py`, {sec['date'][:10]}, {_cpu(intel)}, JAX "
+        f"{intel['jax_version']}; {sec['eval_n']:,} samples each against fresh points "
+        "(held-out rows for the two shapes given as files), the floor in brackets. The "
+        f"`default` network has {_params(sec, 'default'):,} parameters on 2-D data, the "
+        f"peer's {_params(sec, 'peer (tiny-diffusion)'):,}:",
+        "",
+        "| data | recipe | train s | MMD² (floor) | precision (floor) | recall (floor) "
+        "| sliced W2 (floor) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    held_out = {"pinwheel", "spirals"}
+    for r in sec["rows"]:
+        if r["recipe"] == "fast":
+            continue
+        name = f"{r['data']} (held out)" if r["data"] in held_out else r["data"]
+        recipe = "jaxdiff default" if r["recipe"] == "default" else "peer"
+        out.append(
+            f"| {name} | {recipe} | {r['train_seconds']:.1f} | "
+            f"{r['mmd2']:.1e} ({r['floor_mmd2']:.1e}) | "
+            f"{r['precision']:.3f} ({r['floor_precision']:.3f}) | "
+            f"{r['recall']:.3f} ({r['floor_recall']:.3f}) | "
+            f"{r['sliced_w2']:.4f} ({r['floor_sliced_w2']:.4f}) |"
+        )
+    return "\n".join(out)
+
+
+# Each block: its page, its marker name, and how it is drawn from the results files.
+BLOCKS = (
+    ("README.md", "three-numbers", lambda d: three_numbers(d["intel"])),
+    ("docs/benchmarks.md", "headline", lambda d: headline(d["intel"], d["amd"])),
+    ("docs/benchmarks.md", "cpu-sampling", lambda d: cpu_sampling(d["amd"])),
+    ("docs/benchmarks.md", "cpu-training", lambda d: cpu_training(d["amd"])),
+    ("docs/benchmarks.md", "goals", lambda d: goals(d["amd"], d["gpu"])),
+    ("docs/benchmarks.md", "gpu-table", lambda d: gpu(d["gpu"], d["amd"])),
+    ("docs/quality.md", "recipes-table", lambda d: recipes(d["intel"])),
+)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if a page is stale")
+    args = p.parse_args()
+    docs = {"intel": _load(INTEL), "amd": _load(AMD), "gpu": _load(GPU)}
+    pages: dict[str, str] = {}
+    for page, name, render in BLOCKS:
+        text = pages.get(page) or (ROOT / page).read_text()
+        pages[page] = between(text, name, render(docs))
+    stale = 0
+    for page, text in pages.items():
+        stale |= sync(ROOT / page, text, check=args.check, fix="scripts/docs_pages.py")
+    return stale
+
+
+if __name__ == "__main__":
+    sys.exit(main())
