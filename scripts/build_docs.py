@@ -1,7 +1,8 @@
 """Builds the API reference from the docstrings (pdoc) with every warning an error, and
 checks that every relative link of README.md, CHANGELOG.md and docs/*.md points at a
-file that exists and every ``:func:``/``:class:``/``:mod:`` reference in a docstring at
-an object that exists. A step of .ci/run; ``pip install -e '.[docs]'`` first.
+file that exists (and at one of its headings, for a ``#anchor``) and every
+``:func:``/``:class:``/``:mod:`` reference in a docstring at an object that
+exists. A step of .ci/run; ``pip install -e '.[docs]'`` first.
 
 Usage: python scripts/build_docs.py [--out DIR]   (default: site/, git-ignored)
 """
@@ -20,15 +21,29 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 ALLOWED = "Error parsing type annotation ForwardRef('np.ndarray') for jaxdiff.data.Normalizer"
 
 
+def anchors(page: pathlib.Path) -> set[str]:
+    """The anchors a Markdown page's headings get on GitHub: lower case, punctuation
+    dropped (hyphens and underscores kept), spaces made hyphens."""
+    out = set()
+    for heading in re.findall(r"^#+ (.+)$", page.read_text(), flags=re.M):
+        out.add(re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-"))
+    return out
+
+
 def broken_links() -> list[str]:
+    """Relative links to files that do not exist, or to a ``#anchor`` of a Markdown page
+    that has no such heading."""
     bad = []
     pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
     for page in pages:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+        for target, anchor in re.findall(r"\]\(([^)#\s]+)(?:#([^)]*))?\)", page.read_text()):
             if target.startswith(("http://", "https://", "mailto:")):
                 continue
-            if not (page.parent / target).exists():
+            path = page.parent / target
+            if not path.exists():
                 bad.append(f"{page.relative_to(ROOT)}: {target}")
+            elif anchor and path.suffix == ".md" and anchor not in anchors(path):
+                bad.append(f"{page.relative_to(ROOT)}: {target}#{anchor}")
     return bad
 
 

@@ -68,3 +68,17 @@ def test_a_stale_readme_or_docs_number_is_caught(page, old, new, tmp_path, monke
     assert old in text
     (tmp_path / page).write_text(text.replace(old, new, 1))
     assert script.main() == 1
+
+
+def test_every_docs_link_and_anchor_resolves_and_a_wrong_anchor_is_caught(tmp_path, monkeypatch):
+    """build_docs.broken_links (a CI step) finds nothing in the repository, and finds a
+    link to a heading that is not there."""
+    script = _script("build_docs")
+    assert script.broken_links() == []
+    assert "every-2-d-set-in-one-table" in script.anchors(ROOT / "docs" / "benchmarks.md")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A page\n\n## Which to use\n")
+    (tmp_path / "README.md").write_text("[ok](docs/a.md#which-to-use) [bad](docs/a.md#which)\n")
+    (tmp_path / "CHANGELOG.md").write_text("")
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    assert script.broken_links() == ["README.md: docs/a.md#which"]
