@@ -4,6 +4,11 @@ file that exists (and at one of its headings, for a ``#anchor``) and every
 ``:func:``/``:class:``/``:mod:`` reference in a docstring at an object that
 exists. A step of .ci/run; ``pip install -e '.[docs]'`` first.
 
+It also renders the guides (README.md as the index, docs/*.md, CHANGELOG.md) into
+``DIR/guides/`` with markdown2 (pdoc's own Markdown dependency, so no new package),
+links between pages turned into links between the HTML files; a link to a page or a
+``#heading`` that the built site lacks fails the build.
+
 Usage: python scripts/build_docs.py [--out DIR]   (default: site/, git-ignored)
 """
 
@@ -104,6 +109,72 @@ def broken_references() -> list[str]:
     return sorted(set(bad))
 
 
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
+    "line-height:1.5}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+    "padding:.2rem .5rem}pre{background:#f6f6f6;padding:.5rem;overflow-x:auto}"
+    "img{max-width:100%}"
+)
+
+
+def _html_name(page: pathlib.Path) -> str:
+    return {"README.md": "index.html", "CHANGELOG.md": "changelog.html"}.get(
+        page.name, page.with_suffix(".html").name
+    )
+
+
+def render_guides(out: pathlib.Path) -> list[str]:
+    """Writes the guides as HTML into ``out/guides`` and returns the links among them
+    that do not resolve in the built site (a page, or a heading's id on it)."""
+    import shutil
+
+    import markdown2
+
+    guides = out / "guides"
+    guides.mkdir(parents=True, exist_ok=True)
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+    names = {page.resolve(): _html_name(page) for page in pages}
+    for image in (ROOT / "docs").glob("*.png"):
+        shutil.copy(image, guides / image.name)
+
+    def href(page: pathlib.Path, match: re.Match) -> str:
+        target, anchor = match.group(1), match.group(2) or ""
+        path = (page.parent / target).resolve()
+        if path in names:
+            return f'href="{names[path]}{anchor}"'
+        if path.suffix == ".png" and path.parent == (ROOT / "docs").resolve():
+            return f'href="{path.name}"'
+        return match.group(0)
+
+    links = []
+    for page in pages:
+        html = markdown2.markdown(
+            page.read_text(), extras=["tables", "fenced-code-blocks", "header-ids"]
+        )
+        html = re.sub(
+            r'href="(?!https?:|mailto:|#)([^"#]+\.md)(#[^"]*)?"',
+            lambda m, page=page: href(page, m),
+            html,
+        )
+        html = re.sub(r'src="(?:docs/)?([\w.-]+\.png)"', r'src="\1"', html)
+        found = re.findall(r'href="([^"]+\.html[^"]*)"', html)
+        links += [(names[page.resolve()], h) for h in found]
+        nav = '<p><a href="index.html">Guides</a> · <a href="../jaxdiff.html">API reference</a></p>'
+        (guides / names[page.resolve()]).write_text(
+            f'<!doctype html><html><head><meta charset="utf-8"><title>{page.stem}</title>'
+            f"<style>{STYLE}</style></head><body>{nav}{html}</body></html>"
+        )
+    bad = []
+    for source, link in links:
+        name, _, anchor = link.partition("#")
+        target = guides / name
+        if not target.exists():
+            bad.append(f"site/guides/{source}: {link}")
+        elif anchor and f'id="{anchor}"' not in target.read_text():
+            bad.append(f"site/guides/{source}: {link}")
+    return bad
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "site"))
@@ -114,12 +185,15 @@ def main() -> int:
     if built.returncode != 0:
         print("docs: the API reference did not build cleanly", file=sys.stderr)
         return 1
-    bad = broken_links() + broken_references()
+    bad = broken_links() + broken_references() + render_guides(pathlib.Path(args.out))
     for link in bad:
         print(f"docs: broken link or reference {link}", file=sys.stderr)
     if bad:
         return 1
-    print(f"docs: API reference in {args.out}; every relative link and reference resolves")
+    print(
+        f"docs: API reference in {args.out}, guides in {args.out}/guides; every relative "
+        "link and reference resolves"
+    )
     return 0
 
 
