@@ -330,27 +330,39 @@ def run_module(module: str, jobs: int, limit: float) -> dict:
             stdout=subprocess.DEVNULL,
             start_new_session=True,
         )
+        partial = False
         try:
             if proc.wait(timeout=limit) != 0:
                 raise RuntimeError(f"mutmut run failed on {module} (exit {proc.returncode})")
         except subprocess.TimeoutExpired:
+            # Out of time (or a deadlocked fork): what was checked is still a measurement,
+            # recorded as partial with the number left unchecked.
             os.killpg(proc.pid, signal.SIGKILL)
-            raise RuntimeError(
-                f"{module}: no result within {limit} s (a deadlocked fork?)"
-            ) from None
+            partial = True
         seconds = (datetime.datetime.now() - started).total_seconds()
-        subprocess.run(["mutmut", "export-cicd-stats"], cwd=work, check=True, capture_output=True)
-        stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
-        listed = subprocess.run(
-            ["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True
-        ).stdout
-        survivors = {}
-        for line in listed.splitlines():
-            name, _, status = line.strip().partition(": ")
-            if status in ("survived", "no tests", "timeout", "suspicious"):
-                survivors[name] = {"status": status, "line": _changed_line(work, name)}
+        record = collect(work, module, seconds, partial=partial)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return record
+
+
+def collect(work: pathlib.Path, module: str, seconds: float, *, partial: bool) -> dict:
+    """The record of a mutmut run in ``work``: counts, and each survivor's changed line."""
+    if not (work / "mutants").is_dir():
+        raise RuntimeError(f"{module}: no mutmut results in {work}")
+    subprocess.run(["mutmut", "export-cicd-stats"], cwd=work, check=True, capture_output=True)
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    listed = subprocess.run(
+        ["mutmut", "results", "--all", "true"], cwd=work, capture_output=True, text=True
+    ).stdout
+    survivors, unchecked = {}, 0
+    for line in listed.splitlines():
+        name, _, status = line.strip().partition(": ")
+        if status in ("survived", "no tests", "timeout", "suspicious"):
+            survivors[name] = {"status": status, "line": _changed_line(work, name)}
+        unchecked += status == "not checked"
+    if unchecked and not partial:
+        raise RuntimeError(f"{module}: mutmut finished with {unchecked} variants unchecked")
     record = {
         "total": stats["total"],
         "killed": stats["killed"],
@@ -361,6 +373,8 @@ def run_module(module: str, jobs: int, limit: float) -> dict:
         "tests": MODULES[module],
         "seconds": round(seconds, 1),
     }
+    if unchecked:
+        record["not_checked"] = unchecked
     return record
 
 
@@ -378,14 +392,15 @@ def classify(r: dict) -> tuple[dict, dict, float | None]:
         if n in EQUIVALENT and f["status"] == "survived" and f["line"] == EQUIVALENT[n][0]
     }
     rest = {n: f for n, f in found.items() if n not in excused}
-    counted = r["total"] - len(excused)
+    counted = r["total"] - r.get("not_checked", 0) - len(excused)
     return excused, rest, (r["killed"] / counted if counted else None)
 
 
 def table(doc: dict) -> str:
     head = (
-        "Score: killed / (all - equivalent). Each row: `python scripts/mutation.py --modules "
-        "NAME`, with the date, machine and mutmut version it ran on.\n\n"
+        "Score: killed / (checked - equivalent). Each row: `python scripts/mutation.py "
+        "--modules NAME`, with the date, machine and mutmut version it ran on; a run out "
+        "of time (`--limit`) is partial, its mutants shown as checked of all.\n\n"
         "| module | mutants | killed | survived | equivalent | timeout | no test | score | "
         "tests | minutes | run |\n"
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
@@ -399,8 +414,11 @@ def table(doc: dict) -> str:
         excused, _, score = classify(r)
         score = "" if score is None else f"{100 * score:.1f}%"
         files = ", ".join(f"`{pathlib.Path(t).name}`" for t in r["tests"])
+        total = r["total"]
+        if "not_checked" in r:
+            total = f"{r['total'] - r['not_checked']} of {r['total']} (partial)"
         rows.append(
-            f"| {module} | {r['total']} | {r['killed']} | {r['survived']} | "
+            f"| {module} | {total} | {r['killed']} | {r['survived']} | "
             f"{len(excused)} | {r['timeout']} | {r['no_tests']} | {score} | {files} | "
             f"{r['seconds'] / 60:.1f} | {r['date']}, {r['cores']}-core {r['cpu']}, "
             f"mutmut {r['mutmut']} |"
@@ -419,6 +437,13 @@ def main() -> int:
     p.add_argument("--limit", type=float, default=3600, help="seconds a module may take")
     p.add_argument("--table", action="store_true", help="only rewrite the docs table")
     p.add_argument("--check", action="store_true", help="exit 1 if the docs table is stale")
+    p.add_argument(
+        "--collect",
+        metavar="DIR",
+        help="record the work folder of a run that was stopped (a copy of it), as partial; "
+        "with one --modules and --minutes, the time it ran",
+    )
+    p.add_argument("--minutes", type=float, help="with --collect: how long the run ran")
     args = p.parse_args()
     doc = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"modules": {}}
     if args.check or args.table:
@@ -431,9 +456,14 @@ def main() -> int:
     from _common import cpu_model  # the CPU name the benchmarks record
 
     for module in args.modules:
-        print(f"{module}: mutating against {', '.join(MODULES[module])}", flush=True)
         try:
-            r = run_module(module, args.jobs, args.limit)
+            if args.collect:
+                if len(args.modules) != 1 or args.minutes is None:
+                    p.error("--collect takes one --modules and --minutes")
+                r = collect(pathlib.Path(args.collect), module, 60 * args.minutes, partial=True)
+            else:
+                print(f"{module}: mutating against {', '.join(MODULES[module])}", flush=True)
+                r = run_module(module, args.jobs, args.limit)
         except RuntimeError as err:
             print(f"  {err}", flush=True)
             continue

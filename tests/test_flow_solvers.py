@@ -150,40 +150,6 @@ def test_flow_log_likelihood_is_the_gaussian_density(x64_standard, c):
     assert np.mean(np.abs(np.asarray(wrong) - want)) > 0.05
 
 
-@pytest.mark.parametrize(
-    "method, target, nfe, steps",
-    [
-        ("euler", "velocity", 3, 3),
-        ("midpoint", "velocity", 4, 2),
-        ("heun", "velocity", 8, 4),
-        ("ddim", "v", 7, 7),
-        ("dpm-solver", "eps", 4, 4),
-        ("heun", "eps", 5, 3),
-        ("restart", "x0", 2, 2),
-    ],
-)
-def test_an_evaluation_budget_is_the_steps_that_spend_it(method, target, nfe, steps):
-    opts = samplers.SamplerOptions(method=method, target=target).with_evaluations(nfe)
-    assert opts.steps == steps
-    assert opts.for_schedule(_sched()).evaluations == nfe
-
-
-def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
-    flow = samplers.SamplerOptions(method="midpoint", target="velocity")
-    with pytest.raises(ValueError, match=r"nfe must be even for method 'midpoint'.*got 3"):
-        flow.with_evaluations(3)
-    with pytest.raises(ValueError, match="nfe must be odd for method 'heun'"):
-        samplers.SamplerOptions(method="heun").with_evaluations(4)
-    with pytest.raises(ValueError, match="chosen by the adaptive solver"):
-        flow.replace(method="adaptive").with_evaluations(4)
-    with pytest.raises(ValueError, match="method 'ddpm' evaluates every one"):
-        samplers.SamplerOptions().with_evaluations(4)
-    with pytest.raises(ValueError, match="nfe must be a positive integer"):
-        flow.with_evaluations(0)
-    assert flow.replace(method="adaptive").for_schedule(_sched()).evaluations is None
-    assert samplers.SamplerOptions().for_schedule(schedules.cosine_schedule(50)).evaluations == 50
-
-
 def _growth(params, x, s):
     """v = p x: the ODE dx/dt = p x, run from t = 1 to 0, maps x_1 to x_1 e^{-p}."""
     return params * x

@@ -503,3 +503,99 @@ def test_restart_with_the_exact_flow_map_samples_the_data_exactly():
     s2 = 1.0 - a**2
     wrong = c**2 * (c**2 + s2) / (a**2 * c**2 + s2)  # var after renoising x0 + s z
     assert abs(wrong - c**2) > 2 * 5 * np.sqrt(2 / n) * c**2
+
+
+@pytest.mark.parametrize(
+    "method, target, nfe, steps",
+    [
+        ("euler", "velocity", 3, 3),
+        ("midpoint", "velocity", 4, 2),
+        ("heun", "velocity", 8, 4),
+        ("ddim", "v", 7, 7),
+        ("dpm-solver", "eps", 4, 4),
+        ("heun", "eps", 5, 3),
+        ("restart", "x0", 2, 2),
+    ],
+)
+def test_an_evaluation_budget_is_the_steps_that_spend_it(method, target, nfe, steps):
+    opts = samplers.SamplerOptions(method=method, target=target).with_evaluations(nfe)
+    assert opts.steps == steps
+    assert opts.for_schedule(schedules.cosine_schedule(50)).evaluations == nfe
+
+
+def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
+    flow = samplers.SamplerOptions(method="midpoint", target="velocity")
+    with pytest.raises(ValueError, match=r"nfe must be even for method 'midpoint'.*got 3"):
+        flow.with_evaluations(3)
+    with pytest.raises(ValueError, match="nfe must be odd for method 'heun'"):
+        samplers.SamplerOptions(method="heun").with_evaluations(4)
+    with pytest.raises(ValueError, match="chosen by the adaptive solver"):
+        flow.replace(method="adaptive").with_evaluations(4)
+    with pytest.raises(ValueError, match="method 'ddpm' evaluates every one"):
+        samplers.SamplerOptions().with_evaluations(4)
+    with pytest.raises(ValueError, match="nfe must be a positive integer"):
+        flow.with_evaluations(0)
+    sched = schedules.cosine_schedule(50)
+    assert flow.replace(method="adaptive").for_schedule(sched).evaluations is None
+    assert samplers.SamplerOptions().for_schedule(sched).evaluations == 50
+
+
+def test_replace_keeps_what_is_not_named_and_drops_a_stale_grid():
+    """None leaves a field as it is; a new method without steps keeps the steps (all T for
+    ddpm); a change of method, steps or spacing drops the resolved grid, any other change
+    keeps it; a grid given with the change is kept."""
+    sched = schedules.cosine_schedule(50)
+    opts = samplers.SamplerOptions(method="dpm-solver", steps=10, eta=0.3)
+    assert opts.replace(eta=None, steps=None, method=None) == opts
+    assert opts.replace(method="ddpm").steps is None
+    assert opts.replace(method="ddim").steps == 10
+    assert opts.replace(method="ddim", steps=4).steps == 4
+    resolved = opts.for_schedule(sched)
+    assert resolved.grid is not None
+    for change in (dict(method="ddim"), dict(steps=5), dict(spacing="linspace")):
+        assert resolved.replace(**change).grid is None, change
+        assert resolved.replace(**change).for_schedule(sched).grid is not None
+    assert resolved.replace(eta=0.0).grid == resolved.grid
+    assert resolved.replace(guidance=1.0).grid == resolved.grid
+    assert resolved.replace(steps=3, grid=(40, 20, 5)).grid == (40, 20, 5)
+
+
+def _echo(params, x, t, c):
+    """A stand-in conditional network that returns what it was called with: each row's
+    step and label, so a test reads how Conditioned calls it."""
+    return jnp.stack([jnp.broadcast_to(t, x.shape[:1]).astype(x.dtype), c.astype(x.dtype)], -1)
+
+
+@pytest.mark.parametrize("t", [np.float32(7.0), np.array([3.0, 5.0, 9.0], np.float32)])
+def test_conditioned_calls_the_network_with_the_labels_then_the_null_label(t):
+    """Guided: one call on 2B rows, the labels then -1 (the documented null label) with
+    each row's own step (a per-row t is repeated for the second half); the output is
+    (1 + w) cond - w uncond, Ho & Salimans eq. 6. Unguided: the labels alone."""
+    x = jnp.zeros((3, 2), jnp.float32)
+    labels, w = jnp.array([0, 2, 1]), 0.5
+    got = samplers.Conditioned(_echo, guided=True)((None, labels, w), x, jnp.asarray(t))
+    steps = np.broadcast_to(t, (3,))
+    want = np.stack([steps, (1 + w) * np.array([0, 2, 1]) - w * -1.0], -1)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+    plain = samplers.Conditioned(_echo, guided=False)((None, jnp.array(2), w), x, jnp.asarray(t))
+    np.testing.assert_allclose(np.asarray(plain), np.stack([steps, np.full(3, 2.0)], -1))
+
+
+def test_trajectory_takes_labels_and_a_given_start(cond):
+    """sample_trajectory passes its labels and x_T on: it starts at the x_T given and ends
+    where sample with the same labels and x_T ends."""
+    apply_fn, params, sched = cond
+    opts = samplers.SamplerOptions(method="ddim", steps=5)
+    labels = jnp.array([0, 1, 2, 1])
+    x_T = jax.random.normal(jax.random.key(8), (4, 2))
+    key = jax.random.key(9)
+    traj = samplers.sample_trajectory(
+        key, apply_fn, params, sched, (4, 2), opts, labels=labels, x_T=x_T
+    )
+    np.testing.assert_array_equal(np.asarray(traj[0]), np.asarray(x_T))
+    end = samplers.sample(key, apply_fn, params, sched, (4, 2), opts, labels=labels, x_T=x_T)
+    np.testing.assert_allclose(np.asarray(traj[-1]), np.asarray(end), rtol=1e-6, atol=1e-6)
+    other = samplers.sample(
+        key, apply_fn, params, sched, (4, 2), opts, labels=jnp.array([2, 2, 0, 0]), x_T=x_T
+    )
+    assert not np.allclose(np.asarray(traj[-1]), np.asarray(other))
