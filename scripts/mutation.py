@@ -4,6 +4,8 @@
     python scripts/mutation.py --modules schedules grids --jobs 2
     python scripts/mutation.py --table                 # docs/tests.md's table from the results
     python scripts/mutation.py --check                 # exit 1 if the page is stale
+    python scripts/mutation.py --modules samplers --collect COPY --minutes 40
+                                    # record a stopped run from a copy of its work folder
 
 mutmut (PyPI) rewrites each function of a module into variants that differ by one small
 change (an operator, a constant, an argument dropped) and runs the tests that call it
@@ -17,6 +19,8 @@ but run none (``process_isolation = "forkserver"``): JAX's runtime, whose thread
 survive a fork, has not started there, and no compiled function is cached from the
 unmutated code. Results go to ``benchmarks/results/mutation.json`` (per module: counts,
 each survivor's changed line, the equivalent ones with the reason, from ``EQUIVALENT``).
+A module that runs past ``--limit`` is recorded as partial: the variants checked of all,
+scored over the checked. ``mutmut run`` in a kept work folder resumes where it stopped.
 """
 
 from __future__ import annotations
