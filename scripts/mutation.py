@@ -324,6 +324,9 @@ def run_module(module: str, jobs: int, limit: float) -> dict:
         env = {k: v for k, v in os.environ.items() if k != "JAXDIFF_CACHE_DIR"}
         env["JAX_COMPILATION_CACHE_DIR"] = str(work / "xla-cache")
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        # The tests' own cache folder (tests/conftest.py): one, in the work folder, rather
+        # than a fresh temporary folder per variant that its forked process never removes.
+        env["JAXDIFF_TEST_CACHE_DIR"] = str(work / "test-cache")
         started = datetime.datetime.now()
         # A wall-clock limit: mutmut's own limit is CPU time, which a forked process that
         # deadlocked (JAX started before the fork) never spends.

@@ -21,7 +21,11 @@ import pytest
 # runs already compiled.
 # With pytest-xdist the workers inherit the controller's folder, so all of them share one
 # cache; only the process that made the folder removes it.
-if "JAXDIFF_CACHE_DIR" not in os.environ or "PYTEST_XDIST_WORKER" not in os.environ:
+# A caller that runs pytest many times (scripts/mutation.py, once per variant, in processes
+# that end without running atexit) names one folder instead: JAXDIFF_TEST_CACHE_DIR.
+if os.environ.get("JAXDIFF_TEST_CACHE_DIR"):
+    os.environ["JAXDIFF_CACHE_DIR"] = os.environ["JAXDIFF_TEST_CACHE_DIR"]
+elif "JAXDIFF_CACHE_DIR" not in os.environ or "PYTEST_XDIST_WORKER" not in os.environ:
     os.environ["JAXDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxdiff-test-xla-")
     atexit.register(shutil.rmtree, os.environ["JAXDIFF_CACHE_DIR"], ignore_errors=True)
 
