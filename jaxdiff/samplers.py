@@ -281,8 +281,8 @@ def _run(key, apply_fn, params, schedule, shape, options, labels, x_T, *, trajec
     if not isinstance(options, SamplerOptions):
         raise TypeError(f"options must be a SamplerOptions, got {type(options).__name__}")
     shape = tuple(shape)
-    if len(shape) < 1 or not all(_is_size(d) for d in shape):
-        raise ValueError(f"shape must be a tuple of non-negative integers, got {shape!r}")
+    if len(shape) != 2 or not all(_is_size(d) for d in shape):
+        raise ValueError(f"shape must be (n, dim), two non-negative integers, got {shape!r}")
     options = options.for_schedule(schedule)
     check_fits(apply_fn, data_dim=shape[-1], num_steps=schedule.num_steps, labels=labels)
     w = options.guidance

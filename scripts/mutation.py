@@ -261,6 +261,35 @@ EQUIVALENT = {
         "for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=False)",
         "the state and the four stages are pairs: zip stops at the same place",
     ),
+    "jaxdiff.samplers.x__run__mutmut_25": (
+        "check_fits(apply_fn, data_dim=shape[+1], num_steps=schedule.num_steps, labels=labels)",
+        "shape is (n, dim) (checked just above), so shape[+1] is shape[-1]",
+    ),
+    "jaxdiff.samplers.x__run__mutmut_64": (
+        "w = jnp.asarray(w, None)",
+        "w is a Python float: without a dtype jnp.asarray gives float_dtype() too",
+    ),
+    "jaxdiff.samplers.x__run__mutmut_66": (
+        "w = jnp.asarray(w, )",
+        "w is a Python float: without a dtype jnp.asarray gives float_dtype() too",
+    ),
+    "jaxdiff.samplers.x__run__mutmut_69": (
+        "params = (params, jnp.asarray(labels, None), w)",
+        "labels index a table and meet -1: int32 or int64 pick the same rows",
+    ),
+    "jaxdiff.samplers.x__run__mutmut_71": (
+        "params = (params, jnp.asarray(labels, ), w)",
+        "labels index a table and meet -1: int32 or int64 pick the same rows",
+    ),
+    "jaxdiff.samplers.x_sample__mutmut_9": (
+        "return _run(key, apply_fn, params, schedule, shape, options, labels, x_T, "
+        "trajectory=None)",
+        "the chains read the static flag with `if trajectory`: None acts as False",
+    ),
+    "jaxdiff.samplers.xǁSamplerOptionsǁfor_schedule__mutmut_42": (
+        'abar = schedule.alphas_cumprod if (spacing in ("logsnr", "karras")) or True else None',
+        "grids.timesteps reads alphas_cumprod for logsnr and karras only",
+    ),
 }
 
 

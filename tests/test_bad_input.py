@@ -151,7 +151,7 @@ CASES = [
         "negative sample count",
         lambda: _sample(shape=(-4, 2)),
         ValueError,
-        "shape must be a tuple of non-negative integers",
+        "shape must be (n, dim), two non-negative integers, got (-4, 2)",
     ),
     (
         "negative seed",

@@ -101,10 +101,26 @@ def test_bad_options(net, kw, match):
         )
 
 
-def test_bad_shape(net):
+@pytest.mark.parametrize("shape", [(-4, 2), (4,), (2,), (4, 2, 1), (4, 2.0), (True, 2), ()])
+def test_bad_shape(net, shape):
+    """Only (n, dim) with integer n >= 0 is a shape (a 1-D shape of the model's width too)."""
     apply_fn, params = net
-    with pytest.raises(ValueError, match="shape must be a tuple of non-negative integers"):
-        samplers.sample(jax.random.key(0), apply_fn, params, schedules.sigmoid_schedule(5), (-4, 2))
+    with pytest.raises(ValueError, match=r"shape must be \(n, dim\), two non-negative integers"):
+        samplers.sample(jax.random.key(0), apply_fn, params, schedules.sigmoid_schedule(5), shape)
+
+
+def test_zero_samples_and_a_symbolic_count_are_shapes(net):
+    """n = 0 draws an empty array; a symbolic n (jax.export's shape polymorphism, as
+    `jaxdiff export` uses) traces."""
+    apply_fn, params = net
+    sched = schedules.sigmoid_schedule(5)
+    empty = samplers.sample(jax.random.key(0), apply_fn, params, sched, (0, 2))
+    assert empty.shape == (0, 2)
+    (n,) = jax.export.symbolic_shape("n")
+    out = jax.eval_shape(
+        lambda k: samplers.sample(k, apply_fn, params, sched, (n, 2)), jax.random.key(0)
+    )
+    assert out.shape == (n, 2)
 
 
 from oracles import ddim_moments, dpm_solver_moments, grid, jump_grid  # noqa: E402
@@ -599,3 +615,89 @@ def test_trajectory_takes_labels_and_a_given_start(cond):
         key, apply_fn, params, sched, (4, 2), opts, labels=jnp.array([2, 2, 0, 0]), x_T=x_T
     )
     assert not np.allclose(np.asarray(traj[-1]), np.asarray(other))
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(method="nope"), r"^method must be one of .*got 'nope'"),
+        (dict(method="ddim", target="velocity"), r"^method must be one of .* for a flow model"),
+        (dict(method="euler"), r"^method must be one of .* for a diffusion model"),
+        (
+            dict(method="euler", target="velocity", spacing="linspace"),
+            r"^spacing is for diffusion samplers; .* got spacing='linspace'",
+        ),
+        (dict(method="euler", target="velocity", grid=(3, 1)), r"^spacing is for diffusion"),
+        (dict(grid=(5, 5, 1)), r"^grid must be strictly decreasing steps >= 0, got \(5, 5, 1\)"),
+        (dict(grid=(5, 6, 1)), r"^grid must be strictly decreasing"),
+        (dict(grid=(3, 1, -1)), r"^grid must be strictly decreasing"),
+        (dict(grid=()), r"^grid must be strictly decreasing"),
+    ],
+)
+def test_options_refuse_what_no_chain_can_run(kw, match):
+    with pytest.raises(ValueError, match=match):
+        samplers.SamplerOptions(**kw)
+
+
+def test_a_given_grid_is_kept_as_a_tuple_of_ints_and_resolves_to_its_length():
+    opts = samplers.SamplerOptions(method="ddim", grid=[np.int64(40), 20, 5])
+    assert opts.grid == (40, 20, 5) and all(type(t) is int for t in opts.grid)
+    hash(opts)  # a static argument of the compiled chains
+    sched = schedules.cosine_schedule(50)
+    resolved = opts.for_schedule(sched)
+    assert (resolved.steps, resolved.spacing, resolved.grid) == (3, "trailing", (40, 20, 5))
+    heun = samplers.SamplerOptions(method="heun", grid=(49, 10)).for_schedule(sched)
+    assert (heun.steps, heun.spacing) == (2, "karras")
+    with pytest.raises(ValueError, match=r"^grid must hold steps below 50, got \(50, 20, 3\)"):
+        samplers.SamplerOptions(method="ddim", grid=(50, 20, 3)).for_schedule(sched)
+
+
+@pytest.mark.parametrize(
+    "method, steps, spacing",
+    [("ddim", 7, "trailing"), ("dpm-solver", 7, "trailing"), ("heun", 5, "karras"),
+     ("restart", 3, "geometric"), ("ddpm", None, "trailing")],
+)  # fmt: skip
+def test_for_schedule_resolves_steps_and_the_methods_own_spacing(method, steps, spacing):
+    sched = schedules.cosine_schedule(50)
+    opts = samplers.SamplerOptions(method=method, steps=steps).for_schedule(sched)
+    assert opts.steps == (50 if steps is None else steps)
+    assert opts.spacing == spacing and len(opts.grid) == opts.steps
+    mine = samplers.SamplerOptions(method=method, steps=steps, spacing="linspace")
+    assert mine.for_schedule(sched).spacing == "linspace"
+
+
+def test_a_flow_model_resolves_to_its_own_steps_or_all_of_them():
+    sched = schedules.cosine_schedule(50)
+    flow = samplers.SamplerOptions(method="euler", target="velocity")
+    assert flow.for_schedule(sched).steps == 50
+    assert flow.replace(steps=4).for_schedule(sched).steps == 4
+    assert flow.replace(steps=4).for_schedule(sched).grid is None
+
+
+def test_sample_refuses_bad_options_labels_and_start_in_one_line(cond):
+    apply_fn, params, sched = cond
+    key, shape = jax.random.key(0), (4, 2)
+    with pytest.raises(TypeError, match=r"^options must be a SamplerOptions, got str$"):
+        samplers.sample(key, apply_fn, params, sched, shape, "ddim")
+    with pytest.raises(ValueError, match=r"one per sample, shape \(4,\), got shape \(4, 1\)$"):
+        samplers.sample(key, apply_fn, params, sched, shape, labels=np.zeros((4, 1), np.int32))
+    with pytest.raises(ValueError, match=r"^x_T must have shape \(4, 2\), got \(3, 2\)$"):
+        samplers.sample(key, apply_fn, params, sched, shape, x_T=jnp.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"for method 'ddpm', got 10; use method 'ddim' or "):
+        samplers.sample(key, apply_fn, params, sched, shape, samplers.SamplerOptions(steps=10))
+    with pytest.raises(ValueError, match="data has 3 features but the model was built for 2"):
+        samplers.sample(key, apply_fn, params, sched, (4, 3))
+    with pytest.raises(ValueError, match="the schedule has 101 steps but the model's step"):
+        samplers.sample(key, apply_fn, params, schedules.cosine_schedule(101), shape)
+
+
+def test_guidance_one_is_guided(cond):
+    """w = 1 still guides: 2 ε(x, c) - ε(x, ∅), not the conditional model alone."""
+    apply_fn, params, sched = cond
+    labels = (2, 0, 1, 1)
+    opts = samplers.SamplerOptions(method="ddim", steps=5)
+    key = jax.random.key(6)
+    guided = opts.replace(guidance=1.0)
+    got = samplers.sample(key, apply_fn, params, sched, (4, 2), guided, labels=jnp.array(labels))
+    want = samplers.sample(key, _Bound(apply_fn, labels, 1.0), params, sched, (4, 2), opts)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
