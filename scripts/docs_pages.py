@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _pages import between, sync
-from flows_table import _best, _cell  # one rule for the flow tables' cells
+from flows_table import _best, _cell, fewest_row  # one rule for the flow tables' cells
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -103,12 +103,6 @@ def three_numbers(intel: dict) -> str:
 # --- docs/benchmarks.md: every 2-D set in one table ------------------------------------
 
 
-def _fewest_row(rows: list[dict]) -> dict | None:
-    """The row at the fewest evaluations within the bounds (fixed-step samplers only)."""
-    ok = [r for r in rows if r["within"] and r["sampler"] != "adaptive"]
-    return min(ok, key=lambda r: (r["evals"], r["mmd2"]), default=None)
-
-
 def headline(intel: dict, amd: dict) -> str:
     rec, few, flows = intel["recipes"], intel["few_steps"], intel["flows_logit_normal"]
     summary = {r["data"]: r for r in few["summary"]}
@@ -138,7 +132,7 @@ def headline(intel: dict, amd: dict) -> str:
         )
         solver = s["solver"] if s["solver"] == "none" else s["solver"].rsplit("@", 1)[1].strip()
         ot = [r for r in flows["rows"] if r["data"] == name and r["model"] == "flow ot"]
-        flow = _fewest_row(ot)
+        flow = fewest_row(ot)
         flow = "none" if flow is None else f"{flow['evals']} ({flow['x_seed']:.0f}×)"
         out.append(
             f"| {name} | {_cell(ours)} | {_cell(peer)} | {floor} | {solver} | {student} | {flow} |"

@@ -52,12 +52,15 @@ def _best(rows: list[dict], evals: int) -> dict | None:
     return min(at, key=lambda r: (not r["within"], r["mmd2"]), default=None)
 
 
-def _fewest(rows: list[dict]) -> str:
+def fewest_row(rows: list[dict]) -> dict | None:
+    """The row at the fewest evaluations within the bounds (fixed-step samplers only)."""
     ok = [r for r in rows if r["within"] and r["sampler"] != "adaptive"]
-    if not ok:
-        return "none at ≤ 16"
-    r = min(ok, key=lambda r: (r["evals"], r["mmd2"]))
-    return f"{r['evals']} ({r['sampler']})"
+    return min(ok, key=lambda r: (r["evals"], r["mmd2"]), default=None)
+
+
+def _fewest(rows: list[dict]) -> str:
+    r = fewest_row(rows)
+    return "none at ≤ 16" if r is None else f"{r['evals']} ({r['sampler']})"
 
 
 def tables(doc: dict, section: str) -> str:
