@@ -146,8 +146,9 @@ def render_guides(out: pathlib.Path) -> list[str]:
             return f'href="{path.name}"'
         return match.group(0)
 
-    links = []
+    links, ids = [], {}
     for page in pages:
+        name = names[page.resolve()]
         html = markdown2.markdown(
             page.read_text(), extras=["tables", "fenced-code-blocks", "header-ids"]
         )
@@ -157,20 +158,19 @@ def render_guides(out: pathlib.Path) -> list[str]:
             html,
         )
         html = re.sub(r'src="(?:docs/)?([\w.-]+\.png)"', r'src="\1"', html)
-        found = re.findall(r'href="([^"]+\.html[^"]*)"', html)
-        links += [(names[page.resolve()], h) for h in found]
+        links += [(name, h) for h in re.findall(r'href="([^"]+\.html[^"]*)"', html)]
+        ids[name] = set(re.findall(r'\bid="([^"]+)"', html))
         nav = '<p><a href="index.html">Guides</a> · <a href="../jaxdiff.html">API reference</a></p>'
-        (guides / names[page.resolve()]).write_text(
+        (guides / name).write_text(
             f'<!doctype html><html><head><meta charset="utf-8"><title>{page.stem}</title>'
             f"<style>{STYLE}</style></head><body>{nav}{html}</body></html>"
         )
+    # Every guide's ids are known once it is written: a link resolves when it names a
+    # page of the site and, with #anchor, one of that page's ids.
     bad = []
     for source, link in links:
-        name, _, anchor = link.partition("#")
-        target = guides / name
-        if not target.exists():
-            bad.append(f"site/guides/{source}: {link}")
-        elif anchor and f'id="{anchor}"' not in target.read_text():
+        target, _, anchor = link.partition("#")
+        if target not in ids or (anchor and anchor not in ids[target]):
             bad.append(f"site/guides/{source}: {link}")
     return bad
 
