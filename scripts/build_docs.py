@@ -1,13 +1,14 @@
 """Builds the API reference from the docstrings (pdoc) with every warning an error, and
-checks that every relative link of README.md, CHANGELOG.md and docs/*.md points at a
-file that exists (and at one of its headings, for a ``#anchor``) and every
-``:func:``/``:class:``/``:mod:`` reference in a docstring at an object that
-exists. A step of .ci/run; ``pip install -e '.[docs]'`` first.
+checks that every relative link of README.md, CHANGELOG.md, docs/*.md and the records of
+experiments (benchmarks/results/logs/*.md) points at a file that exists (and at one of
+its headings, for a ``#anchor``) and every ``:func:``/``:class:``/``:mod:`` reference in
+a docstring at an object that exists. A step of .ci/run; ``pip install -e '.[docs]'``
+first.
 
-It also renders the guides (README.md as the index, docs/*.md, CHANGELOG.md) into
-``DIR/guides/`` with markdown2 (pdoc's own Markdown dependency, so no new package),
-links between pages turned into links between the HTML files; a link to a page or a
-``#heading`` that the built site lacks fails the build.
+It also renders those pages (README.md as the index) into ``DIR/guides/`` with markdown2
+(pdoc's own Markdown dependency, so no new package), links between pages turned into
+links between the HTML files; a link to a page or a ``#heading`` that the built site
+lacks fails the build.
 
 Usage: python scripts/build_docs.py [--out DIR]   (default: site/, git-ignored)
 """
@@ -26,6 +27,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 ALLOWED = "Error parsing type annotation ForwardRef('np.ndarray') for jaxdiff.data.Normalizer"
 
 
+def guide_pages() -> list[pathlib.Path]:
+    """The Markdown pages of the site: the README, the changelog, docs/, and the records
+    of experiments in benchmarks/results/logs/ that the docs link to."""
+    return [
+        ROOT / "README.md",
+        ROOT / "CHANGELOG.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted((ROOT / "benchmarks" / "results" / "logs").glob("*.md")),
+    ]
+
+
 def anchors(page: pathlib.Path) -> set[str]:
     """The anchors a Markdown page's headings get on GitHub: lower case, punctuation
     dropped (hyphens and underscores kept), spaces made hyphens."""
@@ -39,7 +51,7 @@ def broken_links() -> list[str]:
     """Relative links to files that do not exist, or to a ``#anchor`` of a Markdown page
     that has no such heading."""
     bad = []
-    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages = guide_pages()
     for page in pages:
         for target, anchor in re.findall(r"\]\(([^)#\s]+)(?:#([^)]*))?\)", page.read_text()):
             if target.startswith(("http://", "https://", "mailto:")):
@@ -132,7 +144,7 @@ def render_guides(out: pathlib.Path) -> list[str]:
 
     guides = out / "guides"
     guides.mkdir(parents=True, exist_ok=True)
-    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages = guide_pages()
     names = {page.resolve(): _html_name(page) for page in pages}
     for image in (ROOT / "docs").glob("*.png"):
         shutil.copy(image, guides / image.name)

@@ -4,8 +4,8 @@ generated from the benchmark results files.
 ``python scripts/docs_pages.py`` rewrites every block between ``<!-- NAME:start -->`` and
 ``<!-- NAME:end -->`` markers that this script owns; ``--check`` exits 1 when a page and
 its results file disagree (run by tests/test_docs_tables.py), so none of these figures is
-copied by hand. The other generated pages: scripts/flows_table.py (docs/flows.md) and
-scripts/mutation.py (docs/tests.md).
+copied by hand. The other generated pages: scripts/samplers_page.py (docs/samplers.md),
+scripts/flows_table.py (docs/flows.md) and scripts/mutation.py (docs/tests.md).
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("script", ["flows_table.py", "mutation.py", "docs_pages.py"])
+@pytest.mark.parametrize(
+    "script", ["flows_table.py", "mutation.py", "docs_pages.py", "samplers_page.py"]
+)
 def test_each_generated_page_is_its_results_file(script):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / script), "--check"],
@@ -32,7 +34,11 @@ def _script(name):
 
 @pytest.mark.parametrize(
     "name, page, row",
-    [("flows_table", "flows.md", "| checkerboard |"), ("mutation", "tests.md", "| schedules |")],
+    [
+        ("flows_table", "flows.md", "| checkerboard |"),
+        ("mutation", "tests.md", "| schedules |"),
+        ("samplers_page", "samplers.md", "| checkerboard |"),
+    ],
 )
 def test_a_stale_page_is_caught(name, page, row, tmp_path, monkeypatch):
     script = _script(name)

@@ -61,9 +61,10 @@ class Budget(NamedTuple):
 
 
 # Each (method, student)'s budget. The light student trains twice as long on twice as
-# many pairs (docs/samplers.md): with 20,000 pairs, 12,000 steps fit them more closely
-# than with 40,000 (loss 1.9e-4 against 2.7e-4 on eight_gaussians) and sample worse
-# (precision 0.969 against 0.975): the student learns the pairs rather than the map.
+# many pairs (benchmarks/results/logs/samplers-experiments-2026-11-27.md): with 20,000
+# pairs, 12,000 steps fit them more closely than with 40,000 (loss 1.9e-4 against 2.7e-4
+# on eight_gaussians) and sample worse (precision 0.969 against 0.975): the student
+# learns the pairs rather than the map.
 BUDGETS = {
     ("direct", "teacher"): Budget(6000, 20_000, 1e-3),
     ("direct", "light"): Budget(12_000, 40_000, 1e-3),
