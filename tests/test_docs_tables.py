@@ -58,6 +58,7 @@ def test_a_stale_page_is_caught(name, page, row, tmp_path, monkeypatch):
         ("docs/benchmarks.md", "| 10,000 | 100 |", "| 10,000 | 101 |"),
         ("docs/benchmarks.md", "**met**", "**not met**"),
         ("docs/quality.md", "| s_curve | jaxdiff default |", "| s_curve | jaxdiff |"),
+        ("docs/quality.md", "the peer is ahead on swiss_roll", "the peer is ahead on moons"),
     ],
 )
 def test_a_stale_readme_or_docs_number_is_caught(page, old, new, tmp_path, monkeypatch):
