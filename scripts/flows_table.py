@@ -246,6 +246,206 @@ def speed_table(doc: dict) -> str:
     return "\n".join(out)
 
 
+# --- the findings under the tables: sentences whose every figure is computed here ----------
+
+
+def _span(values, fmt: str) -> str:
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def _sets_list(names) -> str:
+    names = list(names)
+    return ", ".join(names) if names else "none"
+
+
+def _short(r: dict, ref: dict) -> dict:
+    """How far a row is outside each bound (0 where it is within)."""
+    return {
+        "precision": max(0.0, abs(r["precision"] - ref["precision"]) - 0.01),
+        "recall": max(0.0, abs(r["recall"] - ref["recall"]) - 0.01),
+        "mmd2": max(0.0, r["mmd2"] - ref["mmd2"] - 5e-4),
+    }
+
+
+def which_findings(doc: dict) -> str:
+    sec = doc[SECTIONS[0]]
+    sets = list(_by_set(sec["rows"]))
+    n = len(sets)
+    at8 = {name: _best(m["flow ot"], 8) for name, _, m in sets}
+    at4 = {name: _best(m["flow ot"], 4) for name, _, m in sets}
+    ind8 = {name: _best(m["flow independent"], 8) for name, _, m in sets}
+    refs = {name: ref for name, ref, _ in sets}
+    in8 = [name for name, r in at8.items() if r["within"]]
+    samplers = sorted({at8[name]["sampler"] for name in in8})
+    fast = [at8[name] for name in in8] or list(at8.values())
+    short4 = {name: _short(r, refs[name]) for name, r in at4.items()}
+    p4 = [name for name, s in short4.items() if s["precision"] == 0]
+    m4 = [name for name, s in short4.items() if s["mmd2"] == 0]
+    r4 = [name for name, s in short4.items() if s["recall"] > 0]
+    in4 = [name for name, r in at4.items() if r["within"]]
+    recall_gap = [refs[name]["recall"] - at4[name]["recall"] for name in r4]
+    ratio = [ind8[name]["mmd2"] / at8[name]["mmd2"] for name in at8 if at8[name]["mmd2"] > 0]
+    train = [m["flow ot"][0]["train_seconds"] / m["flow independent"][0]["train_seconds"]
+             for _, _, m in sets]  # fmt: skip
+    out = [
+        f"- **With OT pairs, 8 evaluations are within the DDPM's 100 ancestral steps' bounds on "
+        f"{len(in8)} of the {n} registered sets** ({_sets_list(in8)}; "
+        f"{' or '.join(samplers)}), in {_span([r['seconds'] for r in fast], '.2f')} s per "
+        f"10,000 samples against the DDPM's "
+        f"{_span([ref['seconds'] for ref in refs.values()], '.1f')} s: "
+        f"{_span([r['x_seed'] for r in fast], '.0f')}× the seed's PyTorch sampler.",
+        f"- **At 4 evaluations** a set is within on {len(in4)} of {n} ({_sets_list(in4)}): "
+        f"precision holds on {len(p4)}, MMD² on {len(m4)}, and recall falls short on "
+        f"{len(r4)} ({_sets_list(r4)}" + (f", by {_span(recall_gap, '.3f')}" if r4 else "") + ").",
+        f"- **With independent pairs a flow is no better than a DDPM at few steps**: at 8 "
+        f"evaluations precision is {_span([r['precision'] for r in ind8.values()], '.2f')} and "
+        f"MMD² {_span(ratio, '.0f')} times the OT flow's.",
+        f"- **Training with OT pairs takes {_span(train, '.1f')}× as long** as with "
+        "independent pairs: the exact assignment of each batch's blocks runs on the host "
+        "beside the step ([what OT pairing costs](#what-ot-pairing-costs)).",
+    ]
+    held = doc[SECTIONS[1]]
+    for name, ref, m in _by_set(held["rows"]):
+        r = _best(m["flow ot"], 8)
+        fewest = fewest_row(m["flow ot"])
+        verdict = "within" if r["within"] else "outside"
+        better = "lower" if r["mmd2"] < ref["mmd2"] else "higher"
+        out.append(
+            f"- **Held out, {name}**: the OT flow at 8 evaluations ({r['sampler']}) scores "
+            f"{_cell(r)} against the DDPM's {_cell(ref)}: {verdict} the bounds, its MMD² "
+            f"{better}; the fewest evaluations within: "
+            + ("none" if fewest is None else f"{fewest['evals']} ({fewest['sampler']})")
+            + "."
+        )
+    return "\n".join(out)
+
+
+def ot_cost_findings(doc: dict) -> str:
+    sec = doc["ot_cost"]
+    sets = list(_by_set(sec["rows"]))
+    n = len(sets)
+    out = []
+    for block in sec["blocks"]:
+        model = f"flow ot {block}"
+        rows = [(name, m[model]) for name, _, m in sets]
+        cost = [r[0]["x_independent"] for _, r in rows]
+        in8 = [name for name, r in rows if _best(r, 8)["within"]]
+        in4 = [name for name, r in rows if _best(r, 4)["within"]]
+        out.append(
+            f"- Blocks of {block}: {_span(cost, '.2f')}× the training time of independent "
+            f"pairs; within the bounds at 8 evaluations on {len(in8)} of {n} sets, at 4 on "
+            f"{len(in4)}."
+        )
+    default = [m[f"flow ot {sec['blocks'][0]}"][0]["x_independent"] for _, _, m in sets]
+    met = "met" if max(default) <= 1.3 else "not met"
+    out.append(
+        f"- The default, blocks of {sec['blocks'][0]}, costs at most {max(default):.2f}×: "
+        f"**the target of at most 1.3× is {met}**."
+    )
+    return "\n".join(out)
+
+
+def speed_findings(doc: dict) -> str:
+    rows = {r["evals"]: r for r in doc["speed_bound"]["rows"]}
+    targets = [r for r in rows.values() if r["target"]]
+    reach = all(r["x_seed_max"] >= r["target"] for r in targets)
+    parts = " and ".join(f"about {r['x_seed_max']:.0f}× at {r['evals']}" for r in targets)
+    one = rows[1]
+    return (
+        "Even at peak with nothing else to do, the `default` network cannot sample faster "
+        f"than the seed's sampler by more than {parts} evaluations on this machine: **the "
+        + " and ".join(f"≥ {r['target']}×" for r in targets)
+        + (" targets are within reach" if reach else " targets are out of reach")
+        + " for this network on this CPU** (our samplers reach "
+        f"{_span([100 * r['share_of_peak'] for r in rows.values()], '.0f')}% of the peak). "
+        f"Only 1 evaluation leaves room ({one['x_seed_max']:.0f}× at most, "
+        f"{one['x_seed']:.0f}× measured)."
+    )
+
+
+def peer_findings(doc: dict) -> str:
+    sets = list(_by_set(doc["flow_peer"]["rows"]))
+
+    def best(group, k):
+        return min((r for r in group if r["evals"] == k), key=lambda r: r["mmd2"])
+
+    out = []
+    for k in (4, 8):
+        ours = {name: best(m["flow ot (ours)"], k) for name, _, m in sets}
+        peer = {name: best(m["flow_matching peer"], k) for name, _, m in sets}
+        p_win = [s for s in ours if ours[s]["precision"] > peer[s]["precision"]]
+        m_win = [s for s in ours if ours[s]["mmd2"] < peer[s]["mmd2"]]
+        r_lose = [s for s in ours if round(peer[s]["recall"], 3) > round(ours[s]["recall"], 3)]
+        out.append(
+            f"- At {k} evaluations ours has the higher precision on {len(p_win)} of "
+            f"{len(sets)} sets and the lower MMD² on {len(m_win)}; the peer's precision is "
+            f"{_span([r['precision'] for r in peer.values()], '.2f')}, its recall higher on "
+            f"{len(r_lose)} ({_sets_list(r_lose)})."
+        )
+    time = [m["flow ot (ours)"][0]["train_seconds"] / m["flow_matching peer"][0]["train_seconds"]
+            for _, _, m in sets]  # fmt: skip
+    out.append(f"- Our training takes {_span(time, '.2f')} of the peer's time.")
+    return "\n".join(out)
+
+
+def reflow_findings(doc: dict) -> str:
+    sets = list(_by_set(doc["reflow"]["rows"]))
+    n = len(sets)
+    re = {name: m["reflow of flow ot"] for name, _, m in sets}
+    ot = {name: m["flow ot"] for name, _, m in sets}
+    refs = {name: ref for name, ref, _ in sets}
+
+    def one(group, label):
+        return next(r for r in group if r["sampler"] == label)
+
+    def within_at(group, k):
+        return [name for name in group if _best(group[name], k)["within"]]
+
+    re1 = [one(re[s], "euler 1")["mmd2"] for s in re]
+    ot1 = [one(ot[s], "euler 1")["mmd2"] for s in ot]
+    worst = min(re, key=lambda s: _best(re[s], 4)["precision"] - refs[s]["precision"])
+    w = _best(re[worst], 4)
+    secs_re = [re[s][0]["train_seconds"] for s in re]
+    secs_ot = [ot[s][0]["train_seconds"] for s in ot]
+    return "\n".join(
+        [
+            f"- One Euler step after one reflow: MMD² {_span(re1, '.1e')} against the OT "
+            f"flow's own {_span(ot1, '.1e')}.",
+            f"- Within the DDPM's bounds at 4 evaluations on {len(within_at(re, 4))} of {n} "
+            f"sets ({_sets_list(within_at(re, 4))}; the OT flow alone: "
+            f"{_sets_list(within_at(ot, 4))}), at 2 on {len(within_at(re, 2))} "
+            f"({_sets_list(within_at(re, 2))}), at 1 on {len(within_at(re, 1))} "
+            f"({_sets_list(within_at(re, 1))}).",
+            f"- Where it loses most: {worst}, precision {w['precision']:.3f} at 4 evaluations "
+            f"against the DDPM's {refs[worst]['precision']:.3f}.",
+            f"- The cost is a second training: {_span(secs_re, '.0f')} s in all against "
+            f"{_span(secs_ot, '.0f')} s for the OT flow.",
+        ]
+    )
+
+
+def digits_findings(doc: dict) -> str:
+    rows = doc["digits_flow"]["rows"]
+    ddpm = next(r for r in rows if r["model"].startswith("ddpm"))
+    flow = next(r for r in rows if r["model"].startswith("flow"))
+
+    def cmp(key, lower):
+        return "better" if (flow[key] < ddpm[key]) == lower else "worse"
+
+    reached = [r["model"] for r in rows if r["recall"] >= 0.85 and r["precision"] >= 0.90]
+    return (
+        f"The flow's precision is {cmp('precision', False)} ({flow['precision']:.3f} against "
+        f"{ddpm['precision']:.3f}), its MMD² {cmp('mmd2', True)}, its recall "
+        f"{cmp('recall', False)} ({flow['recall']:.3f} against {ddpm['recall']:.3f}); "
+        + (
+            "neither reaches the issue's recall 0.85 at precision 0.90."
+            if not reached
+            else f"{_sets_list(reached)} reach the issue's recall 0.85 at precision 0.90."
+        )
+    )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
@@ -260,6 +460,12 @@ def main() -> int:
         ("digits_flow", "digits-table", digits_table),
         ("ot_cost", "ot-cost-table", ot_cost_table),
         ("speed_bound", "speed-table", speed_table),
+        (SECTIONS[1], "which-findings", which_findings),
+        ("ot_cost", "ot-cost-findings", ot_cost_findings),
+        ("speed_bound", "speed-findings", speed_findings),
+        ("flow_peer", "peer-findings", peer_findings),
+        ("reflow", "reflow-findings", reflow_findings),
+        ("digits_flow", "digits-findings", digits_findings),
     ):
         if section in doc:
             new = between(new, marker, render(doc))

@@ -33,18 +33,22 @@ def _script(name):
 
 
 @pytest.mark.parametrize(
-    "name, page, row",
+    "name, page, old, new",
     [
-        ("flows_table", "flows.md", "| checkerboard |"),
-        ("mutation", "tests.md", "| schedules |"),
-        ("samplers_page", "samplers.md", "| checkerboard |"),
+        ("flows_table", "flows.md", "| checkerboard |", "| checkerboard (edited) |"),
+        ("flows_table", "flows.md", "1.3× is not met", "1.3× is met"),
+        ("mutation", "tests.md", "| schedules |", "| schedules (edited) |"),
+        ("samplers_page", "samplers.md", "| checkerboard |", "| checkerboard (edited) |"),
+        ("samplers_page", "samplers.md", "light student is within on", "light student is on"),
     ],
 )
-def test_a_stale_page_is_caught(name, page, row, tmp_path, monkeypatch):
+def test_a_stale_page_is_caught(name, page, old, new, tmp_path, monkeypatch):
+    """A table cell or a computed finding edited by hand fails the script's --check."""
     script = _script(name)
     edited = tmp_path / page
     text = (ROOT / "docs" / page).read_text()
-    edited.write_text(text.replace(row, row[:-2] + " (edited) |", 1))
+    assert old in text
+    edited.write_text(text.replace(old, new, 1))
     monkeypatch.setattr(script, "PAGE", edited)
     monkeypatch.setattr(sys, "argv", [f"{name}.py", "--check"])
     assert script.main() == 1
