@@ -63,6 +63,8 @@ def test_a_stale_page_is_caught(name, page, old, new, tmp_path, monkeypatch):
         ("docs/benchmarks.md", "**met**", "**not met**"),
         ("docs/quality.md", "| s_curve | jaxdiff default |", "| s_curve | jaxdiff |"),
         ("docs/quality.md", "the peer is ahead on swiss_roll", "the peer is ahead on moons"),
+        ("docs/data.md", "| checkerboard | 2 |", "| checkerboard | 3 |"),
+        ("docs/scale.md", "is **not met** on this CPU", "is met on this CPU"),
     ],
 )
 def test_a_stale_readme_or_docs_number_is_caught(page, old, new, tmp_path, monkeypatch):
