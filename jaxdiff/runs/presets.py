@@ -17,10 +17,10 @@ __all__ = ["FAMILY_SAMPLERS", "PRESETS", "preset"]
 
 
 PRESETS: dict[str, Config] = {
-    # Every constant and quirk of the seed (the seed's demo, README "The seed").
+    # Every constant and quirk of the seed (the seed's demo; docs/library.md lists each).
     "seed": Config(),
     # The least training time to the seed's 4000-epoch quality, chosen by measurement
-    # (benchmarks/fast_preset.py, README): unit-variance data, a schedule that reaches
+    # (benchmarks/fast_preset.py, docs/samplers.md): unit-variance data, a schedule that reaches
     # noise, large batches with a decaying learning rate, EMA, and DPM-Solver++; Flax's
     # initialisation (the seed's N(0, 1) step embeddings keep the MLP near its linear
     # solution on `circles`: loss 0.996 and precision 0.55, against 0.947 and 0.90).
@@ -49,7 +49,7 @@ PRESETS: dict[str, Config] = {
 
 # The default of `jaxdiff train`: chosen by measurement on every registered 2-D data set
 # by MMD², precision, recall and sliced W2 beside their floors, against the peer recipe
-# (benchmarks/recipes.py, README): random Fourier features of each coordinate, sinusoidal
+# (benchmarks/recipes.py, docs/quality.md): random Fourier features of each coordinate, sinusoidal
 # step features, residual GELU blocks; a cosine schedule of 1000 steps (fewer points left
 # between modes than with 100), v target, EMA; large batches at a decaying rate. Its
 # sampler is ancestral over 100 of the 1000 steps (DDIM with eta = 1, i.e. the posterior
