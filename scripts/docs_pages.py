@@ -114,7 +114,10 @@ def headline(intel: dict, amd: dict) -> str:
         f"light student (`benchmarks/few_steps.py`, {few['date'][:10]}) and a flow model "
         f"with OT pairs (`benchmarks/flows.py`, {flows['date'][:10]}); × seed is the speed "
         "of 10,000 samples over the seed's PyTorch 100-step sampler in the same run. Cells "
-        "of the quality columns: precision / recall / MMD².",
+        "of the quality columns: precision / recall / MMD². The floor is a second fresh draw "
+        "of the data scored the same way: what a perfect sampler would score. The light "
+        "student is a `default` run distilled by `jaxdiff distill --student light` "
+        "([the light student](samplers.md#the-light-student)).",
         "",
         "| data | `default` | peer (tiny-diffusion) | floor | DDPM solver | DDPM light student "
         "| flow OT |",
@@ -485,90 +488,6 @@ def recipes_findings(intel: dict) -> str:
     )
 
 
-# --- the README's commands, timed (benchmarks/commands.py) ---------------------------------
-
-
-def _command(intel: dict, name: str) -> dict:
-    return next(r for r in intel["commands"]["rows"] if r["command"] == f"jaxdiff {name}")
-
-
-def _measured_commands(intel: dict) -> str:
-    return f"{_cpu(intel)}, `benchmarks/commands.py` {intel['commands']['date'][:10]}"
-
-
-def first_command(intel: dict) -> str:
-    r = _command(intel, "train --data points.npy")
-    c = _command(intel, "train --data checkerboard")
-    return (
-        f"On a {_measured_commands(intel)}: {r['wall_seconds']:.0f} s for the whole command on "
-        f"10,000 points ({r['train_seconds']:.1f} s of training, {r['compile_seconds']:.1f} s "
-        "of compilation, the rest starting Python, scoring the samples, the likelihoods and "
-        f"the figures); `--data checkerboard` {c['wall_seconds']:.0f} s "
-        f"({c['train_seconds']:.1f} s of training)."
-    )
-
-
-def demo_time(intel: dict) -> str:
-    r = _command(intel, "demo")
-    return (
-        f"On a {_measured_commands(intel)}, `jaxdiff demo` took {r['wall_seconds'] / 60:.1f} "
-        f"minutes ({r['train_seconds']:.0f} s of training, {r['epochs']} epochs, "
-        f"{r['steps']:,} steps)."
-    )
-
-
-# (label, key in the quality record, format, lower is better)
-EVAL_ROWS = (
-    ("sliced W2", "sliced_w2", ".4f", True),
-    ("MMD²", "mmd2", ".2e", True),
-    ("energy distance²", "energy", ".2e", True),
-    ("precision (k = 3)", "precision", ".3f", False),
-    ("recall (k = 3)", "recall", ".3f", False),
-)
-
-
-def eval_table(intel: dict) -> str:
-    sec = intel["commands"]
-    seed, fast = sec["eval"]["seed preset (jaxdiff demo)"], sec["eval"]["fast preset"]
-    sq, fq = seed["quality"], fast["quality"]
-    out = [
-        f"`jaxdiff eval --n {sec['eval_n']:,}` on a `jaxdiff demo` run ({seed['epochs']} epochs) "
-        f"and a `jaxdiff train --preset fast` run ({fast['epochs']} epochs), "
-        f"{_measured_commands(intel)}; lower is better except precision and recall:",
-        "",
-        f"| | seed preset, {seed['epochs']} epochs | fast preset, {fast['epochs']} epochs "
-        "| data floor |",
-        "| --- | --- | --- | --- |",
-    ]
-    for label, key, fmt, _ in EVAL_ROWS:
-        out.append(
-            f"| {label} | {format(sq['samples'][key], fmt)} | {format(fq['samples'][key], fmt)} "
-            f"| {format(sq['floor'][key], fmt)} |"
-        )
-    sl, fl = sq["likelihood"], fq["likelihood"]
-    out += [
-        f"| NLL, probability-flow ODE (nats/dim, {sl['n']:,} held-out points) | "
-        f"{sl['nll_ode_nats_per_dim']:.3f} | {fl['nll_ode_nats_per_dim']:.3f} | |",
-        f"| NLL bound, VLB (nats/dim) | {sl['vlb_nats_per_dim']:.3f} | "
-        f"{fl['vlb_nats_per_dim']:.3f} | |",
-        f"| training time | {seed['train_seconds']:.0f} s | {fast['train_seconds']:.1f} s | |",
-        "",
-    ]
-    better = {"seed": [], "fast": []}
-    for label, key, _, lower in EVAL_ROWS:
-        s, f = sq["samples"][key], fq["samples"][key]
-        better["fast" if (f < s) == lower else "seed"].append(label)
-    ode = "fast" if fl["nll_ode_nats_per_dim"] < sl["nll_ode_nats_per_dim"] else "seed"
-    vlb = "fast" if fl["vlb_nats_per_dim"] < sl["vlb_nats_per_dim"] else "seed"
-    better[ode].append("the ODE likelihood")
-    better[vlb].append("the VLB")
-    out.append(
-        f"The `fast` preset scores better by {_listed(better['fast'])}; the seed's preset by "
-        f"{_listed(better['seed'])}."
-    )
-    return "\n".join(out)
-
-
 # --- docs/data.md and docs/scale.md: every data set, ensembles ------------------------------
 
 
@@ -630,9 +549,6 @@ BLOCKS = (
     ("docs/benchmarks.md", "cpu-training", lambda d: cpu_training(d["amd"])),
     ("docs/benchmarks.md", "goals", lambda d: goals(d["amd"], d["gpu"])),
     ("docs/benchmarks.md", "gpu-table", lambda d: gpu(d["gpu"], d["amd"])),
-    ("README.md", "first-command", lambda d: first_command(d["intel"])),
-    ("README.md", "demo-time", lambda d: demo_time(d["intel"])),
-    ("docs/quality.md", "eval-table", lambda d: eval_table(d["intel"])),
     ("docs/data.md", "datasets-table", lambda d: datasets(d["amd"])),
     ("docs/scale.md", "ensembles", lambda d: ensembles(d["amd"], d["gpu"])),
     ("docs/quality.md", "recipes-table", lambda d: recipes(d["intel"])),
