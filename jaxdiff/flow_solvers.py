@@ -121,9 +121,11 @@ def adaptive_solve(
     sol = diffrax.diffeqsolve(
         term,
         diffrax.Tsit5(),
-        t0=1.0,
-        t1=0.0,
-        dt0=-0.05,
+        # Times in the state's dtype: diffrax promotes the state to its times' dtype, so
+        # float64 mode's Python-float times would return a float32 x_T as float64.
+        t0=jnp.asarray(1.0, x_T.dtype),
+        t1=jnp.asarray(0.0, x_T.dtype),
+        dt0=jnp.asarray(-0.05, x_T.dtype),
         y0=x_T,
         saveat=save,
         stepsize_controller=diffrax.PIDController(rtol=tolerance, atol=tolerance),

@@ -286,6 +286,20 @@ EQUIVALENT = {
         "trajectory=None)",
         "the chains read the static flag with `if trajectory`: None acts as False",
     ),
+    "jaxdiff.samplers.xǁSamplerOptionsǁreplace__mutmut_22": (
+        'if {"XXmethodXX", "steps", "spacing"} & set(changes) and "grid" not in changes:',
+        "a change of method without steps has put steps into changes just above, so the "
+        "grid is dropped all the same",
+    ),
+    "jaxdiff.samplers.xǁSamplerOptionsǁreplace__mutmut_23": (
+        'if {"METHOD", "steps", "spacing"} & set(changes) and "grid" not in changes:',
+        "a change of method without steps has put steps into changes just above, so the "
+        "grid is dropped all the same",
+    ),
+    "jaxdiff.samplers.xǁSamplerOptionsǁwith_evaluations__mutmut_43": (
+        'steps = (nfe + 2) // 2 if (not flow and self.method == "heun") else nfe // per_step',
+        "an even nfe for heun is refused just above: for odd nfe (nfe + 2) // 2 is (nfe + 1) // 2",
+    ),
     "jaxdiff.samplers.xǁSamplerOptionsǁfor_schedule__mutmut_42": (
         'abar = schedule.alphas_cumprod if (spacing in ("logsnr", "karras")) or True else None',
         "grids.timesteps reads alphas_cumprod for logsnr and karras only",

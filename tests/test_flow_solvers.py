@@ -191,3 +191,34 @@ def test_adaptive_chain_uses_the_parameters_and_saves_only_when_asked():
     path = flow_solvers.adaptive_chain(None, _growth, jnp.float32(0.5), _sched(), x, opts, True)
     assert path.shape == (flow_solvers.ADAPTIVE_SAVES, 3, 2)
     np.testing.assert_allclose(np.asarray(path[-1]), np.exp(-0.5), rtol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["euler", "midpoint", "heun", "adaptive"])
+def test_each_flow_solver_keeps_the_dtype_of_its_starting_noise(method):
+    """In float64 mode a float32 x_T is solved in float32: the time grid (and the adaptive
+    solver's save times) take x_T's dtype, not the float64 default, which would change the
+    scan's carry type."""
+    oracle = flow_velocity_apply(T, MU, C)
+    x = jax.random.normal(jax.random.key(5), (8, 2), jnp.float32)
+    opts = samplers.SamplerOptions(method=method, steps=4, target="velocity")
+    with jax.enable_x64(True):
+        for draw in (samplers.sample, samplers.sample_trajectory):
+            got = draw(jax.random.key(0), oracle, None, _sched(), x.shape, opts, x_T=x)
+            assert got.dtype == jnp.float32, (draw.__name__, got.dtype)
+
+
+def _ripple(params, x, s):
+    """v = cos(40 s) on every coordinate, s the network's time in 0 … T - 1: thousands of
+    periods between noise and data, so a tight solve needs thousands of steps."""
+    return jnp.cos(40.0 * s) * jnp.ones_like(x)
+
+
+def test_the_adaptive_solver_stops_at_its_step_budget_of_4096():
+    """A solve that needs more than 4096 steps ends with diffrax's error; the same solve
+    at a coarser tolerance (fewer steps) finishes, and its evaluations count its steps."""
+    x = jnp.zeros((4, 2))
+    got, evaluations = flow_solvers.adaptive_solve(_ripple, None, _sched(), x, tolerance=1e-3)
+    assert 6 * 300 < int(evaluations) - 1 <= 6 * 4096
+    with pytest.raises(Exception, match="maximum number of solver steps"):
+        got, _ = flow_solvers.adaptive_solve(_ripple, None, _sched(), x, tolerance=1e-5)
+        jax.block_until_ready(got)

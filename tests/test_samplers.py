@@ -545,7 +545,11 @@ def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
         flow.with_evaluations(3)
     with pytest.raises(ValueError, match="nfe must be odd for method 'heun'"):
         samplers.SamplerOptions(method="heun").with_evaluations(4)
-    with pytest.raises(ValueError, match="chosen by the adaptive solver"):
+    with pytest.raises(
+        ValueError,
+        match=r"^nfe is chosen by the adaptive solver itself, got nfe=4 with method "
+        r"'adaptive'; use euler, midpoint or heun for a fixed budget$",
+    ):
         flow.replace(method="adaptive").with_evaluations(4)
     with pytest.raises(ValueError, match="method 'ddpm' evaluates every one"):
         samplers.SamplerOptions().with_evaluations(4)
