@@ -488,6 +488,137 @@ def recipes_findings(intel: dict) -> str:
     )
 
 
+# --- the README's commands, timed (benchmarks/commands.py) ---------------------------------
+
+
+def _command(intel: dict, name: str) -> dict:
+    return next(r for r in intel["commands"]["rows"] if r["command"] == f"jaxdiff {name}")
+
+
+def _measured_commands(intel: dict) -> str:
+    return f"{_cpu(intel)}, `benchmarks/commands.py` {intel['commands']['date'][:10]}"
+
+
+def first_command(intel: dict) -> str:
+    r = _command(intel, "train --data points.npy")
+    c = _command(intel, "train --data checkerboard")
+    return (
+        f"On a {_measured_commands(intel)}: {r['wall_seconds']:.0f} s for the whole command on "
+        f"10,000 points ({r['train_seconds']:.1f} s of training, {r['compile_seconds']:.1f} s "
+        "of compilation, the rest starting Python, scoring the samples, the likelihoods and "
+        f"the figures); `--data checkerboard` {c['wall_seconds']:.0f} s "
+        f"({c['train_seconds']:.1f} s of training)."
+    )
+
+
+def demo_time(intel: dict) -> str:
+    r = _command(intel, "demo")
+    return (
+        f"On a {_measured_commands(intel)}, `jaxdiff demo` took {r['wall_seconds'] / 60:.1f} "
+        f"minutes ({r['train_seconds']:.0f} s of training, {r['epochs']} epochs, "
+        f"{r['steps']:,} steps)."
+    )
+
+
+# (label, key in the quality record, format, lower is better)
+EVAL_ROWS = (
+    ("sliced W2", "sliced_w2", ".4f", True),
+    ("MMD²", "mmd2", ".2e", True),
+    ("energy distance²", "energy", ".2e", True),
+    ("precision (k = 3)", "precision", ".3f", False),
+    ("recall (k = 3)", "recall", ".3f", False),
+)
+
+
+def eval_table(intel: dict) -> str:
+    sec = intel["commands"]
+    seed, fast = sec["eval"]["seed preset (jaxdiff demo)"], sec["eval"]["fast preset"]
+    sq, fq = seed["quality"], fast["quality"]
+    out = [
+        f"`jaxdiff eval --n {sec['eval_n']:,}` on a `jaxdiff demo` run ({seed['epochs']} epochs) "
+        f"and a `jaxdiff train --preset fast` run ({fast['epochs']} epochs), "
+        f"{_measured_commands(intel)}; lower is better except precision and recall:",
+        "",
+        f"| | seed preset, {seed['epochs']} epochs | fast preset, {fast['epochs']} epochs "
+        "| data floor |",
+        "| --- | --- | --- | --- |",
+    ]
+    for label, key, fmt, _ in EVAL_ROWS:
+        out.append(
+            f"| {label} | {format(sq['samples'][key], fmt)} | {format(fq['samples'][key], fmt)} "
+            f"| {format(sq['floor'][key], fmt)} |"
+        )
+    sl, fl = sq["likelihood"], fq["likelihood"]
+    out += [
+        f"| NLL, probability-flow ODE (nats/dim, {sl['n']:,} held-out points) | "
+        f"{sl['nll_ode_nats_per_dim']:.3f} | {fl['nll_ode_nats_per_dim']:.3f} | |",
+        f"| NLL bound, VLB (nats/dim) | {sl['vlb_nats_per_dim']:.3f} | "
+        f"{fl['vlb_nats_per_dim']:.3f} | |",
+        f"| training time | {seed['train_seconds']:.0f} s | {fast['train_seconds']:.1f} s | |",
+        "",
+    ]
+    better = {"seed": [], "fast": []}
+    for label, key, _, lower in EVAL_ROWS:
+        s, f = sq["samples"][key], fq["samples"][key]
+        better["fast" if (f < s) == lower else "seed"].append(label)
+    ode = "fast" if fl["nll_ode_nats_per_dim"] < sl["nll_ode_nats_per_dim"] else "seed"
+    vlb = "fast" if fl["vlb_nats_per_dim"] < sl["vlb_nats_per_dim"] else "seed"
+    better[ode].append("the ODE likelihood")
+    better[vlb].append("the VLB")
+    out.append(
+        f"The `fast` preset scores better by {_listed(better['fast'])}; the seed's preset by "
+        f"{_listed(better['seed'])}."
+    )
+    return "\n".join(out)
+
+
+# --- docs/tests.md: how long the README's test command takes (benchmarks/test_suite.py) -----
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+def test_time(intel: dict) -> str:
+    sec = intel["test_suite"]
+    rows = sec["rows"]
+    readme = [r for r in rows if r["variant"] == "readme"]
+    walls = [r["wall_seconds"] for r in readme]
+    loops = [r["loop_seconds"] for r in rows]
+    out = (
+        f"`python benchmarks/test_suite.py` ({_cpu(intel)}, {sec['date'][:10]}, alone): the "
+        f"README's `pytest` ran {readme[0]['passed']} tests in "
+        + " and ".join(_minutes(w) for w in walls)
+        + f"; a fixed Python loop took {_range(loops, '.2f')} s meanwhile (the machine's "
+        "speed at the time). The target is under 5 minutes on 2 cores: "
+        + ("**met**" if max(walls) < 300 else "**not met**")
+        + " in this run."
+    )
+    others = [r for r in rows if r["variant"] != "readme"]
+    if others:
+        out += (
+            " With XLA kept to one thread per worker (`one-thread`): "
+            + " and ".join(_minutes(r["wall_seconds"]) for r in others)
+            + " (runs alternated with the README's)."
+        )
+    return out
+
+
+# --- benchmarks/README.md: where a training step's time goes --------------------------------
+
+
+def step_profile(amd: dict) -> str:
+    sec = amd["training"]
+    out = [
+        f"{_cpu(amd)}, {sec['date'][:10]}, JAX {amd['jax_version']}:",
+        "",
+        "| part | µs/step |",
+        "| --- | --- |",
+    ]
+    out += [f"| {r['part']} | {r['us']:,.0f} |" for r in sec["profile"]]
+    return "\n".join(out)
+
+
 # --- docs/data.md and docs/scale.md: every data set, ensembles ------------------------------
 
 
@@ -549,7 +680,12 @@ BLOCKS = (
     ("docs/benchmarks.md", "cpu-training", lambda d: cpu_training(d["amd"])),
     ("docs/benchmarks.md", "goals", lambda d: goals(d["amd"], d["gpu"])),
     ("docs/benchmarks.md", "gpu-table", lambda d: gpu(d["gpu"], d["amd"])),
+    ("README.md", "first-command", lambda d: first_command(d["intel"])),
+    ("README.md", "demo-time", lambda d: demo_time(d["intel"])),
+    ("docs/quality.md", "eval-table", lambda d: eval_table(d["intel"])),
     ("docs/data.md", "datasets-table", lambda d: datasets(d["amd"])),
+    ("docs/tests.md", "test-time", lambda d: test_time(d["intel"])),
+    ("benchmarks/README.md", "step-profile", lambda d: step_profile(d["amd"])),
     ("docs/scale.md", "ensembles", lambda d: ensembles(d["amd"], d["gpu"])),
     ("docs/quality.md", "recipes-table", lambda d: recipes(d["intel"])),
     ("docs/quality.md", "recipes-findings", lambda d: recipes_findings(d["intel"])),

@@ -191,7 +191,7 @@ def train_run(
     log_every: int | None = None,
     progress: bool = True,
     eval_n: int = 5000,
-    likelihood_n: int = 1000,
+    likelihood_n: int = 250,
     figures: bool = True,
     devices: int | None = None,
 ) -> dict:
@@ -199,8 +199,11 @@ def train_run(
 
     At the end the samples are scored by :func:`~jaxdiff.runs.evaluate.quality`
     (``eval_n`` points, ``0`` to skip; ``min(likelihood_n, eval_n)`` held-out points for
-    the likelihoods) into ``report["quality"]``. ``figures=False`` skips the figures
-    (``jaxdiff plot`` draws them later).
+    the likelihoods) into ``report["quality"]``. The likelihoods take 250 points here,
+    not ``jaxdiff eval``'s 1000: on the ``default`` recipe's 1000-step schedule the ODE
+    likelihood of 1000 points costs more than the training itself on a 2-core CPU
+    (``benchmarks/commands.py``); ``jaxdiff eval`` gives the finer estimate.
+    ``figures=False`` skips the figures (``jaxdiff plot`` draws them later).
 
     With ``resume``, the run continues from the newest checkpoint in ``run_dir`` up to
     ``cfg.train.epochs``; the result equals an uninterrupted run bit for bit. On Ctrl-C

@@ -1,0 +1,98 @@
+"""The README's commands, run as a user runs them, timed and scored.
+
+Each command runs in a fresh interpreter (``python -m jaxdiff ...``), so its wall time
+includes starting Python, importing JAX and compiling: what a user waits for. Training
+seconds (compilation excluded) come from each run's ``report.json``. Then ``jaxdiff eval
+--n 10000`` scores the seed's demo and a ``fast`` run, as docs/quality.md shows them.
+
+- ``train --data points.npy``: the README's first command, on 10,000 S-curve rows written
+  to a ``.npy`` file as a user's own points would be (the ``default`` recipe);
+- ``train --data checkerboard``: the same recipe on a registered set;
+- ``train --preset fast``;
+- ``demo``: the seed's 4000 epochs.
+
+Usage: python benchmarks/commands.py [--work DIR] [--demo-epochs N]
+Writes section ``commands`` of ``benchmarks/results/<device>.json``. Run it alone: it
+measures the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from _common import save
+from sklearn.datasets import make_s_curve
+
+EVAL_N = 10_000
+
+
+def run(argv: list[str]) -> float:
+    """Wall seconds of ``jaxdiff ARGV`` in a fresh interpreter (it must succeed)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "jaxdiff", *argv], check=True)
+    return time.perf_counter() - start
+
+
+def report(run_dir: pathlib.Path) -> dict:
+    return json.loads((run_dir / "report.json").read_text())
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", default=None, help="folder for the runs (default: a temp dir)")
+    p.add_argument("--demo-epochs", type=int, default=None, help="a shorter demo (a test)")
+    args = p.parse_args()
+    work = pathlib.Path(args.work or tempfile.mkdtemp(prefix="jaxdiff-commands-"))
+    work.mkdir(parents=True, exist_ok=True)
+    points = work / "points.npy"
+    x, _ = make_s_curve(10_000, noise=0.1, random_state=0)
+    np.save(points, x[:, [0, 2]].astype(np.float32))
+
+    commands = {
+        "train --data points.npy": ["train", "--data", str(points), "--out", str(work / "p")],
+        "train --data checkerboard": [
+            "train", "--data", "checkerboard", "--out", str(work / "c"),
+        ],
+        "train --preset fast": ["train", "--preset", "fast", "--out", str(work / "f")],
+        "demo": ["demo", "--out", str(work / "demo")]
+        + (["--epochs", str(args.demo_epochs)] if args.demo_epochs else []),
+    }  # fmt: skip
+    rows = []
+    for name, argv in commands.items():
+        wall = run(argv)
+        r = report(pathlib.Path(argv[argv.index("--out") + 1]))
+        rows.append(
+            {
+                "command": f"jaxdiff {name}",
+                "wall_seconds": wall,
+                "train_seconds": r["train_seconds"],
+                "compile_seconds": r["compile_seconds"],
+                "epochs": r["epochs"],
+                "steps": r["steps"],
+            }
+        )
+        print(f"{name:28s} wall {wall:7.1f} s  training {r['train_seconds']:7.1f} s", flush=True)
+
+    scored = {}
+    for name, folder in (("seed preset (jaxdiff demo)", "demo"), ("fast preset", "f")):
+        wall = run(["eval", "--run", str(work / folder), "--n", str(EVAL_N)])
+        scored[name] = {
+            "quality": report(work / folder)["quality"],
+            "train_seconds": report(work / folder)["train_seconds"],
+            "epochs": report(work / folder)["epochs"],
+            "eval_wall_seconds": wall,
+        }
+        print(f"eval {name}: {json.dumps(scored[name]['quality']['samples'])}", flush=True)
+    path = save("commands", {"rows": rows, "eval": scored, "eval_n": EVAL_N})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""How long the README's test command takes on this machine, beside a fixed Python loop
+that shows how fast the machine was at the time.
+
+    python benchmarks/test_suite.py [--repeats N] [--variant NAME ...]
+
+Each repeat runs ``pytest`` (the README's command: the fast tier, two workers) in a fresh
+process for every variant in turn, so that the variants share the machine's drift; the
+loop (5,000,000 additions in pure Python) is timed before each run. Variants:
+
+- ``readme``: the command as the README gives it;
+- ``one-thread``: the same with XLA's CPU runtime kept to one thread per worker
+  (``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``), to see
+  whether two workers' thread pools contend on two cores.
+
+Writes section ``test_suite`` of ``benchmarks/results/<device>.json``. Run it alone: it
+measures the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+from _common import save
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VARIANTS = {
+    "readme": {},
+    "one-thread": {
+        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    },
+}
+
+
+def loop_seconds() -> float:
+    start = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
+def run(variant: str) -> dict:
+    env = {**os.environ, **VARIANTS[variant]}
+    calib = loop_seconds()
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    passed = re.search(r"(\d+) passed", tail)
+    failed = re.search(r"(\d+) failed", tail)
+    return {
+        "variant": variant,
+        "wall_seconds": wall,
+        "passed": int(passed.group(1)) if passed else 0,
+        "failed": int(failed.group(1)) if failed else 0,
+        "returncode": done.returncode,
+        "loop_seconds": calib,
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--variant", nargs="+", choices=list(VARIANTS), default=["readme"])
+    args = p.parse_args()
+    rows = []
+    for _ in range(args.repeats):
+        for variant in args.variant:
+            r = run(variant)
+            rows.append(r)
+            print(
+                f"{variant:12s} {r['wall_seconds']:7.1f} s  {r['passed']} passed "
+                f"{r['failed']} failed  loop {r['loop_seconds']:.2f} s",
+                flush=True,
+            )
+    print(f"wrote {save('test_suite', {'rows': rows})}")
+
+
+if __name__ == "__main__":
+    main()
