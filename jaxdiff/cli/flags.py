@@ -170,8 +170,8 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "--standardize",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="train on per-feature standardised data (default: the preset's; on for fast "
-        "and for files; off suits digits, already in [-1, 1])",
+        help="train on per-feature standardised data (default: the preset's: on for default "
+        "and fast, off for seed; on for files; off suits digits, already in [-1, 1])",
     )
     p.add_argument(
         "--width", type=POSITIVE_INT, default=None, help="hidden units per layer (default: 128)"
