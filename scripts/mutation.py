@@ -261,6 +261,42 @@ EQUIVALENT = {
         "for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=False)",
         "the state and the four stages are pairs: zip stops at the same place",
     ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_50": (
+        ")",
+        "diffrax's own default max_steps is 4096: dropping the argument keeps the budget",
+    ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_52": (
+        "t0=jnp.asarray(1.0, None),",
+        "a weak-typed Python-float time beside two of x_T's dtype: diffrax's times keep it",
+    ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_54": (
+        "t0=jnp.asarray(1.0, ),",
+        "a weak-typed Python-float time beside two of x_T's dtype: diffrax's times keep it",
+    ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_57": (
+        "t1=jnp.asarray(0.0, None),",
+        "a weak-typed Python-float time beside two of x_T's dtype: diffrax's times keep it",
+    ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_59": (
+        "t1=jnp.asarray(0.0, ),",
+        "a weak-typed Python-float time beside two of x_T's dtype: diffrax's times keep it",
+    ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_62": (
+        "dt0=jnp.asarray(-0.05, None),",
+        "a weak-typed Python-float time beside two of x_T's dtype: diffrax's times keep it",
+    ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_64": (
+        "dt0=jnp.asarray(-0.05, ),",
+        "a weak-typed Python-float time beside two of x_T's dtype: diffrax's times keep it",
+    ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_81": (
+        "return (sol.ys[+1] if saves is None else sol.ys), evaluations",
+        "SaveAt(t1=True) saves one state: JAX clamps a static index, so ys[1] is ys[-1]",
+    ),
+    "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_82": (
+        "return (sol.ys[-2] if saves is None else sol.ys), evaluations",
+        "SaveAt(t1=True) saves one state: JAX clamps a static index, so ys[-2] is ys[-1]",
+    ),
     "jaxdiff.samplers.x__run__mutmut_25": (
         "check_fits(apply_fn, data_dim=shape[+1], num_steps=schedule.num_steps, labels=labels)",
         "shape is (n, dim) (checked just above), so shape[+1] is shape[-1]",
