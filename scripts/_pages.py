@@ -1,6 +1,7 @@
 """Generated blocks of the README and docs pages: the text between two markers,
 ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``, is written by a script from a results
-file, never by hand. Shared by ``docs_pages.py``, ``flows_table.py`` and ``mutation.py``."""
+file, never by hand. Shared by ``docs_pages.py``, ``samplers_page.py``, ``flows_table.py``
+and ``mutation.py``, with the two ways their findings print figures: ``span`` and ``listed``."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ def sync(path: pathlib.Path, new: str, *, check: bool, fix: str) -> int:
         return 0
     path.write_text(new)
     return 0
+
+
+def span(values, fmt: str, sep: str = "-") -> str:
+    """The smallest and largest of ``values`` as ``fmt`` prints them, ``sep`` between
+    (one figure when the two print alike)."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}{sep}{hi}"
+
+
+def listed(names) -> str:
+    """``names`` joined by commas, or "none"."""
+    names = list(names)
+    return ", ".join(names) if names else "none"

@@ -17,7 +17,7 @@ import re
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _pages import between, sync
+from _pages import between, listed, span, sync
 from flows_table import _best, _cell, fewest_row  # one rule for the flow tables' cells
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -50,11 +50,6 @@ def _cpu(doc: dict) -> str:
     names = {"Xeon": "Intel Xeon", "EPYC": "AMD EPYC"}
     name = next((v for k, v in names.items() if k in doc["cpu"]), doc["cpu"])
     return f"{doc['cpu_count']}-core {name}"
-
-
-def _range(values, fmt: str) -> str:
-    lo, hi = format(min(values), fmt), format(max(values), fmt)
-    return lo if lo == hi else f"{lo}-{hi}"
 
 
 # --- README: three numbers -------------------------------------------------------------
@@ -93,8 +88,8 @@ def three_numbers(intel: dict) -> str:
             f"recall and 5e-4 in MMD²) with 8 network evaluations per sample on {where} "
             "([flow models](docs/flows.md)).",
             f"- **Speed**: those 8 evaluations draw 10,000 samples in "
-            f"{_range([r['seconds'] for r in fast], '.2f')} s, "
-            f"{_range([r['x_seed'] for r in fast], '.0f')}× faster than the seed's PyTorch "
+            f"{span([r['seconds'] for r in fast], '.2f')} s, "
+            f"{span([r['x_seed'] for r in fast], '.0f')}× faster than the seed's PyTorch "
             f"100-step sampler ({seed:.2f} s).",
         ]
     )
@@ -421,10 +416,6 @@ def _pairs(sec: dict):
         yield name, ours, next(r for r in mine if r["recipe"].startswith("peer"))
 
 
-def _listed(items: list[str]) -> str:
-    return ", ".join(items) if items else "none"
-
-
 def recipes_findings(intel: dict) -> str:
     """What the recipes table says, in sentences whose every figure is computed here."""
     sec = intel["recipes"]
@@ -441,7 +432,7 @@ def recipes_findings(intel: dict) -> str:
     ]
 
     def against(items, key, fmt):
-        return _listed(
+        return listed(
             [
                 f"{name} ({format(p[key], fmt)} against {format(o[key], fmt)})"
                 for name, o, p in items
@@ -469,12 +460,12 @@ def recipes_findings(intel: dict) -> str:
         [
             f"- `default` has the lower MMD² on {len(mmd_wins)} of the {n} sets and the lower "
             f"sliced W2 on {n - len(sw_losses)} (the peer's is lower on "
-            f"{against(sw_losses, 'sliced_w2', '.3f')}), in {_range(time, '.2f')} of the peer's "
+            f"{against(sw_losses, 'sliced_w2', '.3f')}), in {span(time, '.2f')} of the peer's "
             "training time (both timed in the same run).",
             f"- Precision: the peer is ahead on {against(p_losses, 'precision', '.3f')}. Recall: "
             f"the peer is ahead on {against(r_losses, 'recall', '.3f')}.",
             f"- Against the floor, `default` is within 0.015 of it in precision and recall and "
-            f"within 1e-3 in MMD² on {_listed(near)}; it misses on {_listed(far)}.",
+            f"within 1e-3 in MMD² on {listed(near)}; it misses on {listed(far)}.",
             f"- The `fast` preset, chosen earlier on the S-curve by sliced W2 alone, is worse on "
             f"the other sets (its lowest precision: {worst['data']}, {worst['precision']:.3f}) "
             "and stays only as a preset.",
@@ -566,8 +557,8 @@ def eval_table(intel: dict) -> str:
     better[ode].append("the ODE likelihood")
     better[vlb].append("the VLB")
     out.append(
-        f"The `fast` preset scores better by {_listed(better['fast'])}; the seed's preset by "
-        f"{_listed(better['seed'])}."
+        f"The `fast` preset scores better by {listed(better['fast'])}; the seed's preset by "
+        f"{listed(better['seed'])}."
     )
     return "\n".join(out)
 
@@ -589,7 +580,7 @@ def test_time(intel: dict) -> str:
         f"`python benchmarks/test_suite.py` ({_cpu(intel)}, {sec['date'][:10]}, alone): the "
         f"README's `pytest` ran {readme[0]['passed']} tests in "
         + " and ".join(_minutes(w) for w in walls)
-        + f"; a fixed Python loop took {_range(loops, '.2f')} s meanwhile (the machine's "
+        + f"; a fixed Python loop took {span(loops, '.2f')} s meanwhile (the machine's "
         "speed at the time). The target is under 5 minutes on 2 cores: "
         + ("**met**" if max(walls) < 300 else "**not met**")
         + " in this run."

@@ -13,7 +13,7 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _pages import between, sync
+from _pages import between, listed, span, sync
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "flows.md"
@@ -249,16 +249,6 @@ def speed_table(doc: dict) -> str:
 # --- the findings under the tables: sentences whose every figure is computed here ----------
 
 
-def _span(values, fmt: str) -> str:
-    lo, hi = format(min(values), fmt), format(max(values), fmt)
-    return lo if lo == hi else f"{lo} to {hi}"
-
-
-def _sets_list(names) -> str:
-    names = list(names)
-    return ", ".join(names) if names else "none"
-
-
 def _short(r: dict, ref: dict) -> dict:
     """How far a row is outside each bound (0 where it is within)."""
     return {
@@ -290,18 +280,21 @@ def which_findings(doc: dict) -> str:
              for _, _, m in sets]  # fmt: skip
     out = [
         f"- **With OT pairs, 8 evaluations are within the DDPM's 100 ancestral steps' bounds on "
-        f"{len(in8)} of the {n} registered sets** ({_sets_list(in8)}; "
-        f"{' or '.join(samplers)}), in {_span([r['seconds'] for r in fast], '.2f')} s per "
+        f"{len(in8)} of the {n} registered sets** ({listed(in8)}; "
+        f"{' or '.join(samplers)}), in {span([r['seconds'] for r in fast], '.2f', ' to ')} s per "
         f"10,000 samples against the DDPM's "
-        f"{_span([ref['seconds'] for ref in refs.values()], '.1f')} s: "
-        f"{_span([r['x_seed'] for r in fast], '.0f')}× the seed's PyTorch sampler.",
-        f"- **At 4 evaluations** a set is within on {len(in4)} of {n} ({_sets_list(in4)}): "
+        f"{span([ref['seconds'] for ref in refs.values()], '.1f', ' to ')} s: "
+        f"{span([r['x_seed'] for r in fast], '.0f', ' to ')}× the seed's PyTorch sampler.",
+        f"- **At 4 evaluations** a set is within on {len(in4)} of {n} ({listed(in4)}): "
         f"precision holds on {len(p4)}, MMD² on {len(m4)}, and recall falls short on "
-        f"{len(r4)} ({_sets_list(r4)}" + (f", by {_span(recall_gap, '.3f')}" if r4 else "") + ").",
+        f"{len(r4)} ({listed(r4)}"
+        + (f", by {span(recall_gap, '.3f', ' to ')}" if r4 else "")
+        + ").",
         f"- **With independent pairs a flow is no better than a DDPM at few steps**: at 8 "
-        f"evaluations precision is {_span([r['precision'] for r in ind8.values()], '.2f')} and "
-        f"MMD² {_span(ratio, '.0f')} times the OT flow's.",
-        f"- **Training with OT pairs takes {_span(train, '.1f')}× as long** as with "
+        "evaluations precision is "
+        f"{span([r['precision'] for r in ind8.values()], '.2f', ' to ')} and "
+        f"MMD² {span(ratio, '.0f', ' to ')} times the OT flow's.",
+        f"- **Training with OT pairs takes {span(train, '.1f', ' to ')}× as long** as with "
         "independent pairs: the exact assignment of each batch's blocks runs on the host "
         "beside the step ([what OT pairing costs](#what-ot-pairing-costs)).",
     ]
@@ -333,7 +326,7 @@ def ot_cost_findings(doc: dict) -> str:
         in8 = [name for name, r in rows if _best(r, 8)["within"]]
         in4 = [name for name, r in rows if _best(r, 4)["within"]]
         out.append(
-            f"- Blocks of {block}: {_span(cost, '.2f')}× the training time of independent "
+            f"- Blocks of {block}: {span(cost, '.2f', ' to ')}× the training time of independent "
             f"pairs; within the bounds at 8 evaluations on {len(in8)} of {n} sets, at 4 on "
             f"{len(in4)}."
         )
@@ -358,7 +351,7 @@ def speed_findings(doc: dict) -> str:
         + " and ".join(f"≥ {r['target']}×" for r in targets)
         + (" targets are within reach" if reach else " targets are out of reach")
         + " for this network on this CPU** (our samplers reach "
-        f"{_span([100 * r['share_of_peak'] for r in rows.values()], '.0f')}% of the peak). "
+        f"{span([100 * r['share_of_peak'] for r in rows.values()], '.0f', ' to ')}% of the peak). "
         f"Only 1 evaluation leaves room ({one['x_seed_max']:.0f}× at most, "
         f"{one['x_seed']:.0f}× measured)."
     )
@@ -380,12 +373,12 @@ def peer_findings(doc: dict) -> str:
         out.append(
             f"- At {k} evaluations ours has the higher precision on {len(p_win)} of "
             f"{len(sets)} sets and the lower MMD² on {len(m_win)}; the peer's precision is "
-            f"{_span([r['precision'] for r in peer.values()], '.2f')}, its recall higher on "
-            f"{len(r_lose)} ({_sets_list(r_lose)})."
+            f"{span([r['precision'] for r in peer.values()], '.2f', ' to ')}, its recall higher on "
+            f"{len(r_lose)} ({listed(r_lose)})."
         )
     time = [m["flow ot (ours)"][0]["train_seconds"] / m["flow_matching peer"][0]["train_seconds"]
             for _, _, m in sets]  # fmt: skip
-    out.append(f"- Our training takes {_span(time, '.2f')} of the peer's time.")
+    out.append(f"- Our training takes {span(time, '.2f', ' to ')} of the peer's time.")
     return "\n".join(out)
 
 
@@ -410,17 +403,17 @@ def reflow_findings(doc: dict) -> str:
     secs_ot = [ot[s][0]["train_seconds"] for s in ot]
     return "\n".join(
         [
-            f"- One Euler step after one reflow: MMD² {_span(re1, '.1e')} against the OT "
-            f"flow's own {_span(ot1, '.1e')}.",
+            f"- One Euler step after one reflow: MMD² {span(re1, '.1e', ' to ')} against the OT "
+            f"flow's own {span(ot1, '.1e', ' to ')}.",
             f"- Within the DDPM's bounds at 4 evaluations on {len(within_at(re, 4))} of {n} "
-            f"sets ({_sets_list(within_at(re, 4))}; the OT flow alone: "
-            f"{_sets_list(within_at(ot, 4))}), at 2 on {len(within_at(re, 2))} "
-            f"({_sets_list(within_at(re, 2))}), at 1 on {len(within_at(re, 1))} "
-            f"({_sets_list(within_at(re, 1))}).",
+            f"sets ({listed(within_at(re, 4))}; the OT flow alone: "
+            f"{listed(within_at(ot, 4))}), at 2 on {len(within_at(re, 2))} "
+            f"({listed(within_at(re, 2))}), at 1 on {len(within_at(re, 1))} "
+            f"({listed(within_at(re, 1))}).",
             f"- Where it loses most: {worst}, precision {w['precision']:.3f} at 4 evaluations "
             f"against the DDPM's {refs[worst]['precision']:.3f}.",
-            f"- The cost is a second training: {_span(secs_re, '.0f')} s in all against "
-            f"{_span(secs_ot, '.0f')} s for the OT flow.",
+            f"- The cost is a second training: {span(secs_re, '.0f', ' to ')} s in all against "
+            f"{span(secs_ot, '.0f', ' to ')} s for the OT flow.",
         ]
     )
 
@@ -441,7 +434,7 @@ def digits_findings(doc: dict) -> str:
         + (
             "neither reaches the issue's recall 0.85 at precision 0.90."
             if not reached
-            else f"{_sets_list(reached)} reach the issue's recall 0.85 at precision 0.90."
+            else f"{listed(reached)} reach the issue's recall 0.85 at precision 0.90."
         )
     )
 

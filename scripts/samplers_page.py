@@ -18,7 +18,7 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _pages import between, sync
+from _pages import between, listed, span, sync
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "samplers.md"
@@ -29,15 +29,6 @@ FAST = RESULTS / "fast_preset.json"
 BOUND_PR, BOUND_MMD = 0.01, 5e-4
 REFERENCE = "ancestral 100"
 STUDENTS = ("light student", "direct student", "progressive student")
-
-
-def _range(values, fmt: str) -> str:
-    lo, hi = format(min(values), fmt), format(max(values), fmt)
-    return lo if lo == hi else f"{lo} to {hi}" if "+" in fmt else f"{lo}-{hi}"
-
-
-def _names(names: list[str]) -> str:
-    return ", ".join(names) if names else "none"
 
 
 # --- the fast preset ----------------------------------------------------------------------
@@ -175,19 +166,19 @@ def findings(doc: dict) -> str:
     speed = [direct[s]["seconds"] / light[s]["seconds"] for s in light]
     out = [
         f"- **Solvers.** A training-free solver is within the bounds at ≤ 8 evaluations on "
-        f"{len(solver8)} of {n} sets ({_names(solver8)}), at ≤ 20 on {len(solver20)} "
-        f"({_names(solver20)}). The closest at 8 is `{best8}` on {at8.count(best8)} of {n}; "
+        f"{len(solver8)} of {n} sets ({listed(solver8)}), at ≤ 20 on {len(solver20)} "
+        f"({listed(solver20)}). The closest at 8 is `{best8}` on {at8.count(best8)} of {n}; "
         "the deterministic solvers thin the modes and leave points between them.",
         f"- **Students.** At 4 evaluations the light student is within on {len(light_in)} "
-        f"of {n} ({_names(light_in)}), the direct student on {len(direct_in)} "
-        f"({_names(direct_in)}). The light student draws 10,000 samples in "
-        f"{_range([light[s]['seconds'] for s in light_in], '.3f')} s on those sets, "
-        f"{_range([light[s]['x_seed'] for s in light_in], '.0f')}× the seed's sampler; the "
-        f"direct student is {_range(speed, '.1f')}× slower per draw and distils faster "
-        f"({_range([direct[s]['distill_seconds'] for s in direct], '.0f')} s against "
-        f"{_range([light[s]['distill_seconds'] for s in light], '.0f')} s).",
+        f"of {n} ({listed(light_in)}), the direct student on {len(direct_in)} "
+        f"({listed(direct_in)}). The light student draws 10,000 samples in "
+        f"{span([light[s]['seconds'] for s in light_in], '.3f')} s on those sets, "
+        f"{span([light[s]['x_seed'] for s in light_in], '.0f')}× the seed's sampler; the "
+        f"direct student is {span(speed, '.1f')}× slower per draw and distils faster "
+        f"({span([direct[s]['distill_seconds'] for s in direct], '.0f')} s against "
+        f"{span([light[s]['distill_seconds'] for s in light], '.0f')} s).",
         f"- **Direct against progressive**, at 4 evaluations: precision "
-        f"{_range(dp, '+.3f')}, recall {_range(dr, '+.3f')}. The progressive student "
+        f"{span(dp, '+.3f', ' to ')}, recall {span(dr, '+.3f', ' to ')}. The progressive student "
         "reproduces its teacher's ODE, which sprays points between the modes (why: "
         "[the cap](#why-direct-is-the-default)).",
     ]
