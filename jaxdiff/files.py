@@ -1,10 +1,11 @@
-"""A user's data files: rows from a ``.npy``, ``.npz`` or ``.csv``, with class labels
-from a ``.npz``'s ``y`` or a ``.csv``'s label column. Anything else is a one-line
-``ValueError`` naming the file."""
+"""A user's data files: rows from a ``.npy``, ``.npz`` or ``.csv`` (a ``.csv``'s columns
+chosen by the names of its header row), with class labels from a ``.npz``'s ``y`` or a
+``.csv``'s label column. Anything else is a one-line ``ValueError`` naming the file."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -50,11 +51,21 @@ def _npz_arrays(path) -> dict[str, np.ndarray]:
         raise _read_error(path, err) from err
 
 
-def load_file(path) -> np.ndarray:
+def load_file(path, columns: Sequence[str] | None = None) -> np.ndarray:
     """A user's data set from a ``.npy``, ``.csv`` (comma-separated numbers, under an
     optional header row of column names) or ``.npz`` (its ``x``) file, as float32 ``(n,
-    dim)``; anything else is a one-line ``ValueError``."""
+    dim)``; anything else is a one-line ``ValueError``.
+
+    ``columns`` names the header's columns that hold the rows, in that order (a ``.csv``
+    with a header only); the other columns are not read, so they may hold text."""
     path = _existing(path, (".npy", ".csv", ".npz"))
+    if columns is not None:
+        if path.suffix != ".csv":
+            raise ValueError(f"--columns is for .csv files with a header, got {str(path)!r}")
+        if not _header_rows(path):
+            raise ValueError(f"--columns needs a header row of column names in {str(path)!r}")
+        header, body = _csv_table(path)
+        return _check_rows(_numbers(body, _column_indices(header, columns, path), path), path)
     try:
         if path.suffix == ".npy":
             x = np.load(path, allow_pickle=False)
@@ -86,6 +97,45 @@ def _header_rows(path) -> int:
     return 0
 
 
+def _csv_table(path) -> tuple[list[str], list[list[str]]]:
+    """A ``.csv``'s header (its first row, stripped names) and its non-empty rows, each
+    with as many fields as the header."""
+    import csv
+
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as err:
+        raise _read_error(path, err) from err
+    if len(rows) < 3:
+        raise ValueError(f"data file {str(path)!r} needs a header and at least 2 rows")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if r]
+    if any(len(r) != len(header) for r in body):
+        raise ValueError(f"data file {str(path)!r}: every row needs {len(header)} fields")
+    return header, body
+
+
+def _column_indices(header: list[str], columns: Sequence[str], path) -> list[int]:
+    """The positions in ``header`` of the names ``columns``, in their order."""
+    names = [str(c).strip() for c in ([columns] if isinstance(columns, str) else columns)]
+    if not names or not all(names):
+        raise ValueError(f"--columns must name at least one column, got {list(columns)!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--columns must name each column once, got {names}")
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise ValueError(f"--columns {missing[0]!r} is not in the header {header} of {str(path)!r}")
+    return [header.index(n) for n in names]
+
+
+def _numbers(body: list[list[str]], indices: list[int], path) -> np.ndarray:
+    try:
+        return np.array([[float(r[k]) for k in indices] for r in body], np.float64)
+    except ValueError as err:
+        raise _read_error(path, err) from err
+
+
 def _classes(raw, path, names=None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Class indices ``0..C-1`` and their names from raw labels: integers (every class
     ``0..max`` present; names ``"0"``, ``"1"``, …, or ``names`` when given) or strings
@@ -114,22 +164,24 @@ def _classes(raw, path, names=None) -> tuple[np.ndarray, tuple[str, ...]]:
     return raw.astype(np.int32), names or tuple(str(i) for i in range(count))
 
 
-def load_labelled_file(path, label_column: str | None = None):
+def load_labelled_file(path, label_column: str | None = None, columns: Sequence[str] | None = None):
     """Rows and their classes from a file: ``(x float32 (n, dim), y int32 (n,), names)``.
 
     * ``.npz`` with ``x`` (rows) and ``y`` (one label per row: integer classes ``0..C-1``
       or strings, the class names), optionally ``names`` (the names of integer classes);
     * ``.csv`` with a header row: ``label_column`` names the column of labels (integers
-      or names), every other column is a number.
+      or names); ``columns`` names the columns of the rows, in that order (default: every
+      other column), which must hold numbers.
 
     Every class must have rows. Errors are one-line ``ValueError``s naming the file.
     """
-    import csv
-
     path = _existing(path, (".npz", ".csv"))
     if path.suffix == ".npz":
-        if label_column is not None:
-            raise ValueError("--label-column is for .csv files; a .npz holds its labels in 'y'")
+        if label_column is not None or columns is not None:
+            flag = "--label-column" if label_column is not None else "--columns"
+            raise ValueError(
+                f"{flag} is for .csv files; a .npz holds its rows in 'x', labels in 'y'"
+            )
         arrays = _npz_arrays(path)
         if "x" not in arrays or "y" not in arrays:
             raise ValueError(
@@ -139,25 +191,18 @@ def load_labelled_file(path, label_column: str | None = None):
     else:
         if not label_column:
             raise ValueError("a labelled .csv needs --label-column NAME (a column of its header)")
-        try:
-            with open(path, newline="") as f:
-                rows = list(csv.reader(f))
-        except (OSError, UnicodeDecodeError) as err:
-            raise _read_error(path, err) from err
-        if len(rows) < 3:
-            raise ValueError(f"data file {str(path)!r} needs a header and at least 2 rows")
-        header = [h.strip() for h in rows[0]]
+        header, body = _csv_table(path)
         if label_column not in header:
             raise ValueError(f"--label-column {label_column!r} is not in the header {header}")
         j = header.index(label_column)
-        body = [r for r in rows[1:] if r]
-        if any(len(r) != len(header) for r in body):
-            raise ValueError(f"data file {str(path)!r}: every row needs {len(header)} fields")
+        if columns is None:
+            indices = [k for k in range(len(header)) if k != j]
+        else:
+            indices = _column_indices(header, columns, path)
+            if j in indices:
+                raise ValueError(f"--columns must not name the label column {label_column!r}")
         labels = [r[j].strip() for r in body]
-        try:
-            x = np.array([[float(v) for k, v in enumerate(r) if k != j] for r in body])
-        except ValueError as err:
-            raise _read_error(path, err) from err
+        x = _numbers(body, indices, path)
         names = None
         integral = all(v.lstrip("-").isdigit() for v in labels)
         raw = np.array([int(v) for v in labels]) if integral else np.array(labels)

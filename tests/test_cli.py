@@ -135,6 +135,7 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
         (["train", "--out", "{tmp}/r", "--data", "spiral"], ".npy/.csv/.npz file, got 'spiral'"),
         (["train", "--out", "{tmp}/r", "--data", "{tmp}/no.npy"], "no.npy' does not exist"),
         (["train", "--out", "{tmp}/r", "--conditional"], "needs a labelled data set"),
+        (["train", "--out", "{tmp}/r", "--columns", "x,y"], "--columns needs a .csv --data"),
         (["train", "--out", "{tmp}/r", "--guidance", "2"], "need --conditional"),
         (
             ["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--label", "1"],

@@ -49,9 +49,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("name", "content", "column", "message"), BAD)
-def test_bad_labelled_files_are_one_line(tmp_path, name, content, column, message):
-    path = tmp_path / name
+def _refused_in_one_line(path, content, message, load, *args):
+    """``content`` written to ``path`` (arrays of a .npz, text, or one array) and read by
+    ``load(path, *args)``: a one-line ValueError holding ``message``."""
     if isinstance(content, dict):
         np.savez(path, **content)
     elif isinstance(content, str):
@@ -59,8 +59,13 @@ def test_bad_labelled_files_are_one_line(tmp_path, name, content, column, messag
     else:
         np.save(path, content)
     with pytest.raises(ValueError, match=re.escape(message)) as info:
-        files.load_labelled_file(path, column)
+        load(path, *args)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "content", "column", "message"), BAD)
+def test_bad_labelled_files_are_one_line(tmp_path, name, content, column, message):
+    _refused_in_one_line(tmp_path / name, content, message, files.load_labelled_file, column)
 
 
 @pytest.mark.slow
@@ -131,3 +136,49 @@ def test_load_file_rejects_bad_files_in_one_line(tmp_path, name, write, message)
     with pytest.raises(ValueError, match=r"data file|cannot read") as info:
         files.load_file(path)
     assert message in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+def test_csv_columns_chosen_by_name(tmp_path):
+    """A .csv with more columns than the data: --columns picks them by name, in the
+    order given, and leaves the others unread (text there is fine)."""
+    x = np.arange(12, dtype=np.float64).reshape(6, 2) / 4
+    lines = ["id,y,note,x,kind"] + [
+        f"{i},{b},cell {i},{a},{'ab'[i % 2]}" for i, (a, b) in enumerate(x)
+    ]
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    got = files.load_file(tmp_path / "c.csv", ("x", "y"))
+    assert got.dtype == np.float32 and np.array_equal(got, x)
+    assert np.array_equal(files.load_file(tmp_path / "c.csv", ["y"]), x[:, 1:])
+    # Without --columns the text column stops the read, as it should.
+    with pytest.raises(ValueError, match="cannot read data file"):
+        files.load_file(tmp_path / "c.csv")
+
+    rows, labels, names = files.load_labelled_file(tmp_path / "c.csv", "kind", ("x", "y"))
+    assert names == ("a", "b") and np.array_equal(labels, np.arange(6) % 2)
+    assert np.array_equal(rows, x)
+
+
+COLUMN_ERRORS = [
+    ("c.csv", "x,y,z\n1,2,3\n4,5,6\n", ("x", "w"), "--columns 'w' is not in the header"),
+    ("c.csv", "x,y,z\n1,2,3\n4,5,6\n", ("x", "x"), "each column once"),
+    ("c.csv", "x,y,z\n1,2,3\n4,5,6\n", (), "at least one column"),
+    ("c.csv", "x,y,z\n1,2,3\n4,5,6\n", ("x", ""), "at least one column"),
+    ("c.csv", "1,2,3\n1,2,3\n4,5,6\n", ("x",), "needs a header row"),
+    ("c.csv", "x,y,z\n1,2,3\n4,b,6\n", ("x", "y"), "cannot read data file"),
+    ("c.csv", "x,y,z\n1,2,3\n4,5\n", ("x", "y"), "every row needs 3 fields"),
+    ("c.npy", np.ones((4, 2)), ("x",), "--columns is for .csv files"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "columns", "message"), COLUMN_ERRORS)
+def test_bad_columns_are_one_line(tmp_path, name, content, columns, message):
+    _refused_in_one_line(tmp_path / name, content, message, files.load_file, columns)
+
+
+def test_labelled_columns_refusals(tmp_path):
+    (tmp_path / "l.csv").write_text("x,y,c\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match="must not name the label column 'c'"):
+        files.load_labelled_file(tmp_path / "l.csv", "c", ("x", "c"))
+    np.savez(tmp_path / "l.npz", x=np.ones((4, 2)), y=np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match=re.escape("--columns is for .csv files")):
+        files.load_labelled_file(tmp_path / "l.npz", columns=("x",))

@@ -78,6 +78,14 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "none; a labelled .csv needs it)",
     )
     p.add_argument(
+        "--columns",
+        default=None,
+        metavar="NAMES",
+        help="with a .csv --data file with a header: the comma-separated names of the "
+        "columns that hold the rows, in order; the others are not read (default: every "
+        "column but --label-column)",
+    )
+    p.add_argument(
         "--label-drop",
         type=PROBABILITY,
         default=None,

@@ -38,7 +38,9 @@ class DataConfig:
 
     ``name`` is a registered data set, or ``"file"`` with ``path`` a ``.npy``, ``.csv``
     or ``.npz`` file (a run keeps a copy: ``data.npy``, or ``data.npz`` with the labels
-    of a conditional run). ``label_column`` names a labelled ``.csv``'s label column.
+    of a conditional run). ``label_column`` names a labelled ``.csv``'s label column and
+    ``columns`` the header's columns that hold the rows (comma-separated, in order; None:
+    every column, the label column apart).
     ``n`` is ignored by fixed sets (files, ``digits``), which hold out ``held_out`` of
     their rows for evaluation.
     """
@@ -49,6 +51,12 @@ class DataConfig:
     path: str | None = None
     held_out: float = 0.2
     label_column: str | None = None
+    columns: str | None = None
+
+    @property
+    def column_names(self) -> tuple[str, ...] | None:
+        """``columns`` as the names :func:`jaxdiff.files.load_file` takes."""
+        return None if self.columns is None else tuple(self.columns.split(","))
 
 
 @dataclasses.dataclass(frozen=True)

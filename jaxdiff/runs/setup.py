@@ -213,11 +213,17 @@ def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
             if copy is not None and copy.is_file():
                 x, y, names = files.load_labelled_file(copy)
             else:
-                x, y, names = files.load_labelled_file(d.path, d.label_column)
+                x, y, names = files.load_labelled_file(d.path, d.label_column, d.column_names)
         else:
             copy = run_dir / "data.npy" if run_dir is not None else None
-            x, y = files.load_file(copy if copy is not None and copy.is_file() else d.path), None
+            if copy is not None and copy.is_file():
+                x = files.load_file(copy)
+            else:
+                x = files.load_file(d.path, d.column_names)
+            y = None
     else:
+        if d.columns is not None:
+            raise ValueError(f"--columns needs a .csv --data file, got the data set {d.name!r}")
         if conditional and d.name not in data.NUM_CLASSES:
             raise ValueError(
                 f"--conditional needs a labelled data set {sorted(data.NUM_CLASSES)}, "

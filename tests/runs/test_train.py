@@ -175,6 +175,20 @@ def test_train_on_a_file_keeps_a_copy_and_evaluates_on_held_out_rows(tmp_path):
     s = np.load(tmp_path / "s.npy")
     assert s.shape == (300, 2) and np.all(np.abs(s.mean(0) - x.mean(0)) < 3 * x.std(0))
 
+    # A wider .csv with a header: --columns picks the rows' columns by name and in order,
+    # the run keeps them as its copy and resumes from it with the same --columns.
+    wide = tmp_path / "wide.csv"
+    lines = ["b,note,a"] + [f"{v},row {i},{u}" for i, (u, v) in enumerate(x)]
+    wide.write_text("\n".join(lines) + "\n")
+    picked = ["--preset", "seed", "--data", wide, "--columns", "a,b", "--eval-n", "0"]
+    jaxdiff("train", *picked, "--out", tmp_path / "w", *common)
+    assert json.loads((tmp_path / "w" / "config.json").read_text())["data"]["columns"] == "a,b"
+    np.testing.assert_allclose(np.load(tmp_path / "w" / "data.npy"), x, rtol=1e-6)
+    wide.unlink()
+    more = ["--epochs", "4", "--batch-size", "100", "--no-figures", "--quiet", "--eval-n", "0"]
+    jaxdiff("train", "--preset", "seed", "--columns", "a,b", "--run", tmp_path / "w", *more)
+    assert int(setup.restore(tmp_path / "w")[1].epoch) == 4
+
 
 @pytest.mark.slow  # a CLI training each; the runs fixture trains in the default run
 def test_train_run_trains_the_fast_preset_on_standardised_data(tmp_path):
