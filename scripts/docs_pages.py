@@ -588,7 +588,8 @@ def test_time(intel: dict) -> str:
     others = [r for r in rows if r["variant"] != "readme"]
     if others:
         out += (
-            " With XLA kept to one thread per worker (`one-thread`): "
+            " At XLA's default optimisation level (`JAXDIFF_TEST_XLA=default`, CI's extra "
+            "step): "
             + " and ".join(_minutes(r["wall_seconds"]) for r in others)
             + " (runs alternated with the README's)."
         )
