@@ -584,7 +584,11 @@ def test_time(intel: dict) -> str:
         + " and ".join(_minutes(w) for w in walls)
         + f"; a fixed Python loop took {span(loops, '.2f')} s meanwhile (the machine's "
         "speed at the time). The target is under 5 minutes on 2 cores: "
-        + ("**met**" if max(walls) < 300 else "**not met**")
+        + (
+            "**met**"
+            if max(walls) < 300 and not any(r["failed"] for r in readme)
+            else "**not met**"
+        )
         + " in this run."
     )
     others = [r for r in rows if r["variant"] != "readme"]
