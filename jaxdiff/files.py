@@ -117,10 +117,11 @@ def _csv_table(path) -> tuple[list[str], list[list[str]]]:
 
 
 def _column_indices(header: list[str], columns: Sequence[str], path) -> list[int]:
-    """The positions in ``header`` of the names ``columns``, in their order."""
-    names = [str(c).strip() for c in ([columns] if isinstance(columns, str) else columns)]
+    """The positions in ``header`` of the names ``columns`` (a sequence, or one string of
+    comma-separated names as the command line gives them), in their order."""
+    names = [str(c).strip() for c in (columns.split(",") if isinstance(columns, str) else columns)]
     if not names or not all(names):
-        raise ValueError(f"--columns must name at least one column, got {list(columns)!r}")
+        raise ValueError(f"--columns must name at least one column, got {names!r}")
     if len(set(names)) != len(names):
         raise ValueError(f"--columns must name each column once, got {names}")
     missing = [n for n in names if n not in header]

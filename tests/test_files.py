@@ -149,6 +149,7 @@ def test_csv_columns_chosen_by_name(tmp_path):
     got = files.load_file(tmp_path / "c.csv", ("x", "y"))
     assert got.dtype == np.float32 and np.array_equal(got, x)
     assert np.array_equal(files.load_file(tmp_path / "c.csv", ["y"]), x[:, 1:])
+    assert np.array_equal(files.load_file(tmp_path / "c.csv", " x, y"), x)  # as typed
     # Without --columns the text column stops the read, as it should.
     with pytest.raises(ValueError, match="cannot read data file"):
         files.load_file(tmp_path / "c.csv")
