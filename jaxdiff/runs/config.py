@@ -53,11 +53,6 @@ class DataConfig:
     label_column: str | None = None
     columns: str | None = None
 
-    @property
-    def column_names(self) -> tuple[str, ...] | None:
-        """``columns`` as the names :func:`jaxdiff.files.load_file` takes."""
-        return None if self.columns is None else tuple(self.columns.split(","))
-
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleConfig:

@@ -213,13 +213,13 @@ def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
             if copy is not None and copy.is_file():
                 x, y, names = files.load_labelled_file(copy)
             else:
-                x, y, names = files.load_labelled_file(d.path, d.label_column, d.column_names)
+                x, y, names = files.load_labelled_file(d.path, d.label_column, d.columns)
         else:
             copy = run_dir / "data.npy" if run_dir is not None else None
             if copy is not None and copy.is_file():
                 x = files.load_file(copy)
             else:
-                x = files.load_file(d.path, d.column_names)
+                x = files.load_file(d.path, d.columns)
             y = None
     else:
         if d.columns is not None:

@@ -127,13 +127,13 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
     if cfg.data.name == "file" and cfg.model.conditional:
         if not (run_dir / "data.npz").is_file():
             x, y, names = files.load_labelled_file(
-                cfg.data.path, cfg.data.label_column, cfg.data.column_names
+                cfg.data.path, cfg.data.label_column, cfg.data.columns
             )
             save_npz(run_dir / "data.npz", x=x, y=y, names=np.array(names))
     elif cfg.data.name == "file" and not (run_dir / "data.npy").is_file():
         # The run keeps its own copy of the data: it resumes, samples and evaluates the
         # same rows even if the original file changes or moves.
-        save_npy(run_dir / "data.npy", files.load_file(cfg.data.path, cfg.data.column_names))
+        save_npy(run_dir / "data.npy", files.load_file(cfg.data.path, cfg.data.columns))
     write_data_units(run_dir, s.normalizer, s.label_names)  # what jaxdiff.load reads
     abar_T = float(s.schedule.alphas_cumprod[-1])
     if abar_T > 0.05:
