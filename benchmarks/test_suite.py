@@ -8,7 +8,9 @@ process for every variant in turn, so that the variants share the machine's drif
 loop (5,000,000 additions in pure Python) is timed before each run. Variants:
 
 - ``readme``: the command as the README gives it (``tests/conftest.py`` compiles at
-  XLA's backend optimisation level 0);
+  XLA's backend optimisation level 0 with XLA's older CPU fusion emitters);
+- ``new-emitters``: level 0 with XLA's current fusion emitters (the suite's setting until
+  2026-12-03), to show what the older emitters save;
 - ``xla-default``: the same at XLA's own optimisation level (``JAXDIFF_TEST_XLA=default``,
   as CI runs it once more), to show what the level-0 setting saves.
 
@@ -34,6 +36,7 @@ from _common import save
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VARIANTS = {
     "readme": {},
+    "new-emitters": {"XLA_FLAGS": "--xla_cpu_use_fusion_emitters=true"},
     "xla-default": {"JAXDIFF_TEST_XLA": "default"},
 }
 

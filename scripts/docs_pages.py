@@ -591,14 +591,17 @@ def test_time(intel: dict) -> str:
         )
         + " in this run."
     )
-    others = [r for r in rows if r["variant"] != "readme"]
-    if others:
-        out += (
-            " At XLA's default optimisation level (`JAXDIFF_TEST_XLA=default`, CI's extra "
-            "step): "
-            + " and ".join(_minutes(r["wall_seconds"]) for r in others)
-            + " (runs alternated with the README's)."
-        )
+    labels = {
+        "new-emitters": "With XLA's current CPU fusion emitters (level 0 alone, the suite's "
+        "setting until 2026-12-03)",
+        "xla-default": "At XLA's default settings (`JAXDIFF_TEST_XLA=default`, CI's extra step)",
+    }
+    for variant, label in labels.items():
+        others = [r for r in rows if r["variant"] == variant]
+        if others:
+            out += f" {label}: " + " and ".join(_minutes(r["wall_seconds"]) for r in others) + "."
+    if len({r["variant"] for r in rows}) > 1:
+        out += " The variants ran alternated, so they share the machine's drift."
     return out
 
 

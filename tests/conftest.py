@@ -16,15 +16,42 @@ import numpy as np
 import pytest
 
 # The tests compile hundreds of small programs and run few large ones, so most of their
-# time is XLA's compiler: at backend optimisation level 0 it compiles about 40% faster
-# (benchmarks/test_suite.py). The flag only changes how the machine code is optimised, not
-# what it computes; set before the first computation, it holds in this process, its xdist
-# workers and the CLI subprocesses (ENV below). JAXDIFF_TEST_XLA=default keeps XLA's own
-# level: CI runs the slow tier and, once more, the fast tier so (docs/tests.md).
+# time is XLA's compiler. Two flags halve it (benchmarks/test_suite.py): backend
+# optimisation level 0, and XLA's older CPU code generator for fused loops
+# (--xla_cpu_use_fusion_emitters=false), which compiles each fusion about twice as fast.
+# Neither changes what is computed, only the machine code that computes it (a float may
+# round differently in its last bit). Set before the first computation, they hold in this
+# process, its xdist workers and the CLI subprocesses (ENV below). XLA aborts the process on
+# a flag its version does not know, so the second flag is added only after a child process
+# has accepted it. JAXDIFF_TEST_XLA=default keeps XLA's own settings: CI runs the slow tier
+# and, once more, the fast tier so (docs/tests.md).
+_PROBE = """
+try:
+    from jaxlib import _jax
+    _jax.get_tfrt_cpu_client(asynchronous=True)
+except (ImportError, AttributeError):
+    import jax
+    jax.devices("cpu")
+"""
+
+
+def _xla_accepts(flags: str) -> bool:
+    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+    probe = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True)
+    return probe.returncode == 0
+
+
+def _test_xla_flags(flags: str) -> str:
+    if "xla_backend_optimization_level" not in flags:
+        flags = f"{flags} --xla_backend_optimization_level=0".strip()
+    emitters = "--xla_cpu_use_fusion_emitters=false"
+    if "xla_cpu_use_fusion_emitters" not in flags and _xla_accepts(f"{flags} {emitters}"):
+        flags = f"{flags} {emitters}"
+    return flags
+
+
 if os.environ.get("JAXDIFF_TEST_XLA", "fast") != "default":
-    _flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_backend_optimization_level" not in _flags:
-        os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_optimization_level=0".strip()
+    os.environ["XLA_FLAGS"] = _test_xla_flags(os.environ.get("XLA_FLAGS", ""))
 
 # cli.main, called in process by the tests, switches the test process to an on-disk
 # compilation cache: a fresh one for this session (never the user's), shared with the

@@ -24,7 +24,9 @@ def test_trajectory_ends_in_sample_and_starts_in_noise(net):
     x = samplers.sample(jax.random.key(1), apply_fn, params, sched, (30, 2))
     np.testing.assert_allclose(np.asarray(traj[-1]), np.asarray(x), rtol=1e-6, atol=1e-6)
     x_T = jax.random.normal(jax.random.split(jax.random.key(1))[0], (30, 2))
-    np.testing.assert_array_equal(np.asarray(traj[0]), np.asarray(x_T))
+    # The same draw, up to the last bit of the inverse error function: the tests compile
+    # with XLA's older CPU emitters (conftest.py), whose fusion may round it differently.
+    np.testing.assert_allclose(np.asarray(traj[0]), np.asarray(x_T), rtol=1e-6, atol=1e-7)
 
 
 def test_same_key_same_bits_and_keys_differ(net):
