@@ -301,7 +301,7 @@ def test_every_optional_flag_says_its_default_in_help():
 
 
 def test_help_explains_every_command(capsys):
-    for cmd in ("demo", "train", "sample", "eval", "plot", "check", "export", "distill"):
+    for cmd in ("demo", "train", "sample", "eval", "plot", "check", "export", "distill", "reflow"):
         with pytest.raises(SystemExit) as exit_:
             cli.main([cmd, "--help"])
         assert exit_.value.code == 0

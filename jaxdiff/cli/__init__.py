@@ -1,5 +1,5 @@
 """The ``jaxdiff`` command: ``demo``, ``train``, ``sample``, ``eval``, ``plot``, ``check``,
-``export``, ``distill``.
+``export``, ``distill``, ``reflow``.
 
 Every mistake of the user's ends in one line on stderr and exit code 2, never a
 traceback. This package only parses (:mod:`~jaxdiff.cli.parser`) and calls
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "check": commands.check,
         "export": commands.export,
         "distill": commands.distill,
+        "reflow": commands.reflow,
     }
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         kept = "rounds" if args.command == "distill" else "epochs"
         then = (
             f"; the last completed {kept} are checkpointed, rerun with --resume to continue"
-            if args.command in ("demo", "train", "distill")
+            if args.command in ("demo", "train", "distill", "reflow")
             else ""
         )
         print(f"\njaxdiff {args.command}: {how}{then}", file=sys.stderr)

@@ -15,6 +15,7 @@ __all__ = [
     "eval_",
     "export",
     "plot",
+    "reflow",
     "sample",
     "sampler_changes",
     "settings",
@@ -233,6 +234,34 @@ def distill(args) -> int:
         f"distilled {args.run} into {args.out} ({args.method}, {report['student']} "
         f"student): {args.steps} steps, "
         f"{report['rounds']} round(s) in {report['distill_seconds_this_call']:.1f} s"
+    )
+    if "quality" in report:
+        print(evaluate.quality_table(report["quality"]))
+    return 0
+
+
+def reflow(args) -> int:
+    from jaxdiff.runs import evaluate
+    from jaxdiff.runs import reflow as reflow_lib
+
+    report = reflow_lib.reflow_run(
+        args.run,
+        args.out,
+        pairs=args.pairs,
+        epochs=args.epochs,
+        resume=args.resume,
+        eval_n=args.eval_n,
+        figures=not args.no_figures,
+        checkpoint_every=args.checkpoint_every,
+        progress=not args.quiet,
+        log=(lambda line: None) if args.quiet else print,
+    )
+    sampler = report["sampler"]
+    print(
+        f"reflowed {report['reflowed_from']} into {args.out}: {report['epochs']} epochs "
+        f"({report['steps']} steps) in {report['train_seconds']:.1f} s after "
+        f"{report['pairs_seconds']:.1f} s of pairs; its sampler {sampler['method']}, "
+        f"{sampler['steps']} steps, network evaluations per sample: {sampler['evaluations']}"
     )
     if "quality" in report:
         print(evaluate.quality_table(report["quality"]))

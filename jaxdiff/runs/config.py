@@ -23,6 +23,7 @@ __all__ = [
     "DataConfig",
     "DistillConfig",
     "ModelConfig",
+    "ReflowConfig",
     "SampleConfig",
     "ScheduleConfig",
     "TrainConfig",
@@ -148,6 +149,17 @@ class DistillConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReflowConfig:
+    """A reflowed flow's origin (``jaxdiff reflow``; Liu et al. 2023, arXiv:2209.03003,
+    §2.3): the ``teacher`` flow run directory, and the number of ``pairs`` ``[x_0 | ε]``
+    its ODE drew (noise carried to a sample), which the run trains on; they are kept in
+    the run as ``reflow_pairs.npy``. ``teacher`` None: an ordinary run."""
+
+    teacher: str | None = None
+    pairs: int = 16_000
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """Every setting of a run; ``config.json`` in a run directory is its JSON form."""
 
@@ -157,6 +169,7 @@ class Config:
     train: TrainConfig = TrainConfig()
     sample: SampleConfig = SampleConfig()
     distill: DistillConfig = DistillConfig()
+    reflow: ReflowConfig = ReflowConfig()
     seed: int = 1234
 
     def to_dict(self) -> dict[str, Any]:
@@ -207,6 +220,7 @@ _SECTIONS = {
     "train": TrainConfig,
     "sample": SampleConfig,
     "distill": DistillConfig,
+    "reflow": ReflowConfig,
 }
 
 

@@ -27,7 +27,15 @@ from jaxdiff.runs.config import Config, DistillConfig, ModelConfig
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.evaluate import quality
 from jaxdiff.runs.figures import plot_run
-from jaxdiff.runs.rundir import RunError, hold, load_config, save_npy, write_json, write_text
+from jaxdiff.runs.rundir import (
+    TEACHER_FILES,
+    RunError,
+    hold,
+    load_config,
+    save_npy,
+    write_json,
+    write_text,
+)
 from jaxdiff.runs.setup import model_params, restore, setup
 
 __all__ = [
@@ -39,9 +47,6 @@ __all__ = [
     "student_config",
     "tabulated",
 ]
-
-# Files a student shares with its teacher: the data copy, the normaliser, class names.
-_SHARED = ("data.npy", "data.npz", "normalizer.json", "classes.json")
 
 STEPS = (1, 2, 4, 8)
 # Each method's round.
@@ -217,7 +222,7 @@ def distill_run(
                 raise RunError(f"--resume needs the settings of {str(out)!r}")
         elif done:
             raise RunError(f"{str(out)!r} already holds a run; pass --resume or another --out")
-        for name in _SHARED:
+        for name in TEACHER_FILES:
             if (teacher_dir / name).is_file():
                 shutil.copyfile(teacher_dir / name, out / name)
         write_text(out / "config.json", cfg.to_json())

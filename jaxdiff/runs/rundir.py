@@ -8,6 +8,7 @@ The layout::
     samples.npy      final samples (sample_labels.npy: their classes, conditional runs)
     data.npy         a copy of the data file (``--data PATH`` runs), normalizer.json;
     data.npz         instead, for a labelled file: rows ``x``, classes ``y``, ``names``
+    reflow_pairs.npy a reflow run's training rows [x_0 | noise], from its teacher's ODE
     report.json      timings, device, schedule facts; ``quality`` after ``eval``
     *.png, *.gif     figures
     .lock            the pid of the training that holds the run (``fcntl`` lock)
@@ -33,6 +34,8 @@ import numpy as np
 from jaxdiff.runs.config import Config
 
 __all__ = [
+    "REFLOW_PAIRS",
+    "TEACHER_FILES",
     "RunError",
     "WriteError",
     "atomic_path",
@@ -46,6 +49,11 @@ __all__ = [
     "write_json",
     "write_text",
 ]
+
+REFLOW_PAIRS = "reflow_pairs.npy"
+# Files a run made from another (a distilled student, a reflow) shares with it: the data
+# copy, the normaliser, the class names.
+TEACHER_FILES = ("data.npy", "data.npz", "normalizer.json", "classes.json")
 
 
 class RunError(ValueError):

@@ -31,7 +31,7 @@ from jaxdiff import (
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, ModelConfig, ScheduleConfig, TrainConfig
 from jaxdiff.runs.keys import RunKeys
-from jaxdiff.runs.rundir import RunError, load_config
+from jaxdiff.runs.rundir import REFLOW_PAIRS, RunError, load_config
 
 __all__ = [
     "Setup",
@@ -56,7 +56,8 @@ class Setup:
     ``labels`` their classes (conditional runs, else None) and ``label_names`` the names
     of the classes (a labelled file's, else ``"0"``, ``"1"``, …); ``held_out`` the rows a
     fixed set keeps back for evaluation (None for generated data sets, which draw fresh
-    ones).
+    ones). A reflow run (``config.reflow``) trains on ``pairs`` instead, its teacher's
+    ``[x_0 | ε]`` rows (standardised), and is scored against the data as any run.
     """
 
     config: Config
@@ -72,6 +73,7 @@ class Setup:
     labels: np.ndarray | None = None
     held_out: np.ndarray | None = None
     label_names: tuple[str, ...] | None = None
+    pairs: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
@@ -105,8 +107,20 @@ class Setup:
         return sampler_options(self.config)
 
     @property
+    def fit_data(self) -> np.ndarray:
+        """The rows training reads: ``train_data``, or a reflow run's ``pairs``."""
+        if self.config.reflow.teacher is None:
+            return self.train_data
+        if self.pairs is None:
+            raise RunError(
+                f"{REFLOW_PAIRS} is missing from the run: a reflow run trains on the pairs "
+                "jaxdiff reflow kept there (it samples without them)"
+            )
+        return self.pairs
+
+    @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(self.data.shape[0] / self.config.train.batch_size)
+        return math.ceil(_fit_rows(self.config, self.data) / self.config.train.batch_size)
 
     @property
     def last_learning_epoch(self) -> int | None:
@@ -299,11 +313,12 @@ def setup(cfg: Config, run_dir=None) -> Setup:
     num_classes = len(names) if cfg.model.conditional else 0
     norm = data.Normalizer.fit(x) if cfg.data.standardize else data.Normalizer.identity(x.shape[1])
     train_x = np.asarray(norm.encode(x), models.float_dtype())
+    pairs = _reflow_pairs(cfg, run_dir, x.shape[1])
     schedule = build_schedule(cfg.schedule)
     model = build_model(cfg.model, cfg.schedule.num_steps, x.shape[1], num_classes)
     apply_fn, params = models.functional(model, keys.init)
     t = cfg.train
-    optimizer, lr = build_optimizer(t, math.ceil(x.shape[0] / t.batch_size))
+    optimizer, lr = build_optimizer(t, math.ceil(_fit_rows(cfg, x) / t.batch_size))
     ensemble = validate.positive_int("ensemble", t.ensemble)
     if ensemble == 1:
         state = training.init_state(keys.train, params, optimizer, ema=t.ema_decay is not None)
@@ -328,7 +343,31 @@ def setup(cfg: Config, run_dir=None) -> Setup:
         labels=y,
         held_out=held_out,
         label_names=names if cfg.model.conditional else None,
+        pairs=pairs,
     )
+
+
+def _fit_rows(cfg: Config, x: np.ndarray) -> int:
+    """Rows per epoch of training: the data's, or a reflow run's pairs."""
+    return x.shape[0] if cfg.reflow.teacher is None else cfg.reflow.pairs
+
+
+def _reflow_pairs(cfg: Config, run_dir, data_dim: int) -> np.ndarray | None:
+    """A reflow run's pairs, ``run_dir/reflow_pairs.npy`` (``jaxdiff reflow`` writes
+    them before it trains); None for any other run, or where the file is not there
+    (training then says so: :attr:`Setup.fit_data`)."""
+    if cfg.reflow.teacher is None or run_dir is None:
+        return None
+    path = pathlib.Path(run_dir) / REFLOW_PAIRS
+    if not path.is_file():
+        return None
+    pairs = np.load(path)
+    if pairs.shape != (cfg.reflow.pairs, 2 * data_dim):
+        raise RunError(
+            f"{str(path)!r} holds shape {pairs.shape}, expected "
+            f"({cfg.reflow.pairs}, {2 * data_dim}): rows [x_0 | noise] of the config's pairs"
+        )
+    return np.asarray(pairs, models.float_dtype())
 
 
 def model_params(s: Setup, state: training.TrainState, member: int = 0):

@@ -49,7 +49,8 @@ def _sampler_summary(s: Setup) -> dict:
 
 
 def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | None = None, **kw):
-    """``fitting.fit`` on the run's (standardised) data with every setting of ``s.config``.
+    """``fitting.fit`` on the run's (standardised) data, or a reflow run's pairs
+    (``s.fit_data``), with every setting of ``s.config``.
 
     Starts from ``state`` (default: the fresh ``s.state``); ``kw`` go to ``fit``
     (``epochs_per_call``, ``callback``). ``devices=N`` shards each batch over the first N
@@ -69,7 +70,7 @@ def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | No
         run = parallel.fit
     return run(
         s.state if state is None else state,
-        s.train_data,
+        s.fit_data,
         spec=s.spec,
         schedule=s.schedule,
         epochs=t.epochs,
@@ -196,6 +197,7 @@ def train_run(
     likelihood_n: int = 250,
     figures: bool = True,
     devices: int | None = None,
+    start_params=None,
 ) -> dict:
     """Trains ``cfg`` into ``run_dir`` and writes samples, figures and ``report.json``.
 
@@ -206,6 +208,8 @@ def train_run(
     likelihood of 1000 points costs more than the training itself on a 2-core CPU
     (``benchmarks/commands.py``); ``jaxdiff eval`` gives the finer estimate.
     ``figures=False`` skips the figures (``jaxdiff plot`` draws them later).
+    ``start_params``: a new run's first parameters, instead of the config's initialisation
+    (``jaxdiff reflow`` starts from its teacher's); one model, not an ensemble.
 
     With ``resume``, the run continues from the newest checkpoint in ``run_dir`` up to
     ``cfg.train.epochs``; the result equals an uninterrupted run bit for bit. On Ctrl-C
@@ -232,6 +236,11 @@ def train_run(
             _prepare(cfg, run_dir, s)
         ckpt_dir = run_dir / "checkpoints"
         state = s.state
+        if start_params is not None and not resume:
+            if cfg.train.ensemble > 1:
+                raise ValueError("start_params is one model's; this run trains an ensemble")
+            ema = cfg.train.ema_decay is not None
+            state = training.init_state(s.keys.train, start_params, s.optimizer, ema=ema)
         if resume:
             try:
                 state = checkpoints.restore(ckpt_dir, state)

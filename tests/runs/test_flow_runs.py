@@ -1,15 +1,16 @@
 """A flow-matching run (``jaxdiff train --objective flow``) through the command line:
 trained, sampled with each flow sampler, evaluated with its own likelihood, loaded,
-plotted, and refused where a diffusion model's command does not apply."""
+plotted, reflowed, and refused where a diffusion model's command does not apply."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
-from conftest import impostors, jaxdiff, scores
+from conftest import impostors, jaxdiff, leaves_equal, scores
 
-from jaxdiff import data
-from jaxdiff.runs import overrides, presets
+from jaxdiff import data, flows, samplers
+from jaxdiff.runs import overrides, presets, setup
 
 # A 15-epoch CLI training shared by the module (about 50 s in all): a step of .ci/run
 # (`pytest -m slow`); the flow library itself is tested in the default run
@@ -125,3 +126,87 @@ def test_flow_run_exports_its_fixed_step_sampler_and_refuses_adaptive(flow_run):
     bad = jaxdiff("export", "--run", out, "--out", out.parent / "a.jaxexport",
                   "--sampler", "adaptive", check=False)  # fmt: skip
     assert bad.returncode == 2 and "export takes a fixed-step sampler" in bad.stderr
+
+
+def _from_noise(s, params, noise, method, steps):
+    opts = samplers.SamplerOptions(method=method, steps=steps, target=flows.TARGET)
+    return np.asarray(
+        samplers.sample(
+            __import__("jax").random.key(0), s.apply_fn, params, s.schedule, noise.shape,
+            opts, x_T=noise,
+        )
+    )  # fmt: skip
+
+
+def test_reflow_learns_the_teachers_own_pairs_and_straightens_its_paths(flow_run, tmp_path):
+    """``jaxdiff reflow``: the pairs it keeps are the teacher's ODE (its adaptive solve of
+    the kept noise, near a 200-step midpoint solve of it), it trains as many optimiser
+    steps as the teacher, and on fresh noise one Euler step of the reflowed model lands
+    nearer the teacher's ODE endpoint than the teacher's own Euler step (the planted
+    wrong answer: a run that kept its teacher's parameters fails this)."""
+    import jax
+
+    out, _ = flow_run
+    re = tmp_path / "reflow"
+    done = jaxdiff("reflow", "--run", out, "--out", re, "--pairs", "4096", "--eval-n", "500",
+                   "--no-figures", "--quiet")  # fmt: skip
+    assert f"reflowed {out.resolve()} into {re}" in done.stdout
+    cfg = json.loads((re / "config.json").read_text())
+    assert cfg["reflow"] == {"teacher": str(out.resolve()), "pairs": 4096}
+    assert (cfg["train"]["pairing"], cfg["train"]["t_sampler"]) == ("given", "uniform")
+    report = json.loads((re / "report.json").read_text())
+    teacher_report = json.loads((out / "report.json").read_text())
+    per_epoch = -(-4096 // cfg["train"]["batch_size"])
+    assert abs(report["steps"] - teacher_report["steps"]) <= per_epoch / 2
+    assert report["reflowed_from"] == str(out.resolve()) and "quality" in report
+
+    t_s, t_state = setup.restore(out)
+    teacher = setup.model_params(t_s, t_state)
+    pairs = np.load(re / "reflow_pairs.npy")
+    assert pairs.shape == (4096, 4)
+    kept_noise = jax.numpy.asarray(pairs[:, 2:])
+    # The teacher's adaptive solve of the kept noise (its step sizes are the batch's: all
+    # 4096 rows at once, as drawn) ...
+    adaptive = _from_noise(t_s, teacher, kept_noise, "adaptive", None)
+    np.testing.assert_allclose(pairs[:, :2], adaptive, rtol=1e-5, atol=1e-5)
+    # ... and so near its converged ODE (measured: median 0.013 at the solver's tolerance
+    # 1e-3), where one Euler step, a plausible wrong pairing, is not (median 0.17).
+    fine = _from_noise(t_s, teacher, kept_noise[:500], "midpoint", 200)
+    euler = _from_noise(t_s, teacher, kept_noise[:500], "euler", 1)
+    assert np.median(np.abs(fine - pairs[:500, :2]).max(axis=1)) < 0.05
+    assert np.median(np.abs(fine - euler).max(axis=1)) > 0.05
+
+    r_s, r_state = setup.restore(re)
+    student = setup.model_params(r_s, r_state)
+    assert not leaves_equal(student, teacher)
+    noise = jax.random.normal(jax.random.key(5), (2000, 2))
+    end = _from_noise(t_s, teacher, noise, "midpoint", 200)
+    teacher_err = np.mean((_from_noise(t_s, teacher, noise, "euler", 1) - end) ** 2)
+    reflow_err = np.mean((_from_noise(r_s, student, noise, "euler", 1) - end) ** 2)
+    assert reflow_err < 0.5 * teacher_err, (reflow_err, teacher_err)
+
+
+def test_reflow_resumes_exactly_and_refuses_what_it_cannot_do(flow_run, trained, tmp_path):
+    out, _ = flow_run
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ("--pairs", "1024", "--epochs", "4", "--checkpoint-every", "1", "--eval-n", "0",
+              "--no-figures", "--quiet")  # fmt: skip
+    jaxdiff("reflow", "--run", out, "--out", a, *common)
+    shutil.copytree(a, b)  # two epochs lost: resuming gives the same bits
+    for epoch in ("3", "4"):
+        shutil.rmtree(b / "checkpoints" / epoch)
+    (b / "samples.npy").unlink()
+    jaxdiff("reflow", "--run", out, "--out", b, *common, "--resume")
+    (_, sa), (_, sb) = setup.restore(a), setup.restore(b)
+    assert int(sa.epoch) == int(sb.epoch) == 4 and leaves_equal(sa.params, sb.params)
+    assert np.array_equal(np.load(a / "samples.npy"), np.load(b / "samples.npy"))
+
+    again = jaxdiff("reflow", "--run", out, "--out", a, *common, check=False)
+    assert again.returncode == 2 and "already holds a trained run" in again.stderr
+    ddpm = jaxdiff("reflow", "--run", trained, "--out", tmp_path / "d", check=False)
+    assert ddpm.returncode == 2 and "reflow takes a flow teacher" in ddpm.stderr
+    (b / "reflow_pairs.npy").unlink()  # the model samples without its pairs; trains not
+    jaxdiff("sample", "--run", b, "--out", tmp_path / "x.npy", "--n", "100", "--quiet")
+    shutil.rmtree(b / "checkpoints" / "4")
+    lost = jaxdiff("reflow", "--run", out, "--out", b, *common, "--resume", check=False)
+    assert lost.returncode == 2 and "reflow_pairs.npy is missing from the run" in lost.stderr
