@@ -18,6 +18,7 @@ __all__ = [
     "PROBABILITY",
     "QUIET_HELP",
     "UNIT_INTERVAL",
+    "add_run_flags",
     "add_train_flags",
 ]
 
@@ -47,7 +48,7 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
             default=None,
             help="total epochs (default: 4000, the seed's)",
         )
-        _run_flags(p, demo=True)
+        add_run_flags(p, run_flag=False)
         return
     p.add_argument(
         "--data",
@@ -267,11 +268,13 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         help="join a multi-host run: coordinator address, number of processes, this "
         "process's index (jax.distributed.initialize) (default: one process)",
     )
-    _run_flags(p, demo=False)
+    add_run_flags(p, run_flag=True)
 
 
-def _run_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
-    """The flags of a training command about its run rather than its model."""
+def add_run_flags(p: argparse.ArgumentParser, *, run_flag: bool) -> None:
+    """The flags of a training command about its run rather than its model (``demo``,
+    ``train``, ``reflow``); ``run_flag``: the command's ``--run`` names the run to
+    continue (``train``), as ``--resume --out`` does."""
     p.add_argument(
         "--checkpoint-every",
         type=POSITIVE_INT,
@@ -282,7 +285,7 @@ def _run_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "--resume",
         action="store_true",
         help="continue the run in --out from its newest checkpoint"
-        + ("" if demo else " (or name it with --run)"),
+        + (" (or name it with --run)" if run_flag else ""),
     )
     p.add_argument(
         "--eval-n",

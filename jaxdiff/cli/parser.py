@@ -292,23 +292,7 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         default=None,
         help="epochs over the pairs (default: as many optimiser steps as the teacher's)",
     )
-    ref.add_argument(
-        "--checkpoint-every",
-        type=flags.POSITIVE_INT,
-        default=100,
-        help="epochs between checkpoints (default: 100)",
-    )
-    ref.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
-    )
-    ref.add_argument(
-        "--eval-n",
-        type=flags.NON_NEGATIVE_INT,
-        default=5000,
-        help="points scored at the end, 0 to skip (default: 5000)",
-    )
-    ref.add_argument("--no-figures", action="store_true", help="skip the figures")
-    ref.add_argument("--quiet", action="store_true", help=flags.QUIET_HELP)
+    flags.add_run_flags(ref, run_flag=False)
 
     export = sub.add_parser(
         "export",
