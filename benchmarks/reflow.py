@@ -15,7 +15,6 @@ Usage: python benchmarks/reflow.py [--only NAME,...] [--pairs N] [--eval-n N]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import time
 
@@ -32,8 +31,8 @@ from _common import (
     trained_default,
 )
 
-from jaxdiff import fitting, flows, samplers, training
-from jaxdiff.runs import setup
+from jaxdiff import fitting, training
+from jaxdiff.runs import reflow, setup
 
 SAMPLERS = (
     ("euler 1", 1, {"method": "euler", "steps": 1}),
@@ -45,27 +44,18 @@ SAMPLERS = (
 
 
 def reflowed(s, params, num_pairs: int):
-    """The reflow of the flow ``(s, params)``: ``(params, seconds)``."""
+    """The reflow of the flow ``(s, params)``, with ``jaxdiff reflow``'s pairs and settings
+    (:mod:`jaxdiff.runs.reflow`): ``(params, seconds)``."""
     t0 = time.perf_counter()
-    opts = samplers.SamplerOptions(method="adaptive", target=flows.TARGET)
-
-    def carry(eps):
-        return samplers.sample(
-            jax.random.key(0), s.apply_fn, params, s.schedule, eps.shape, opts, x_T=eps
-        )
-
-    pairs = jax.block_until_ready(flows.reflow_pairs(s.keys.sample, carry, num_pairs, s.data_dim))
-    t = s.config.train
-    per_epoch = math.ceil(num_pairs / t.batch_size)
-    epochs = max(1, round(t.epochs * s.steps_per_epoch / per_epoch))
-    t = dataclasses.replace(t, epochs=epochs, lr_decay_epochs=epochs)
-    optimizer, _ = setup.build_optimizer(t, per_epoch)
+    pairs = reflow.reflow_pairs(s, params, s.keys.sample, num_pairs)
+    t = reflow.reflow_config(s.config, ".", s.steps_per_epoch, pairs=num_pairs).train
+    optimizer, _ = setup.build_optimizer(t, math.ceil(num_pairs / t.batch_size))
     spec = training.TrainSpec(
-        s.apply_fn, optimizer, batch_size=t.batch_size, t_sampler="uniform",
-        ema_decay=t.ema_decay, objective="flow", pairing="given",
+        s.apply_fn, optimizer, batch_size=t.batch_size, t_sampler=t.t_sampler,
+        ema_decay=t.ema_decay, objective="flow", pairing=t.pairing,
     )  # fmt: skip
     state = training.init_state(jax.random.key(1), params, optimizer, ema=True)
-    state, info = fitting.fit(state, pairs, spec=spec, schedule=s.schedule, epochs=epochs)
+    state, info = fitting.fit(state, pairs, spec=spec, schedule=s.schedule, epochs=t.epochs)
     return state.ema_params, time.perf_counter() - t0 - info["compile_seconds"]
 
 
