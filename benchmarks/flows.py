@@ -44,8 +44,10 @@ EVALS = (1, 2, 4, 8, 16)
 
 
 def flow_samplers():
-    """``(label, evaluations, changes)`` of every flow sampler at :data:`EVALS`."""
-    for method, per_step in flow_solvers.EVALUATIONS_PER_STEP.items():
+    """``(label, evaluations, changes)`` of every fixed-step ODE solver of a flow at
+    :data:`EVALS` (``mean`` is a MeanFlow model's own, benchmarks/reflow.py)."""
+    for method in ("euler", "midpoint", "heun"):
+        per_step = flow_solvers.EVALUATIONS_PER_STEP[method]
         for evals in EVALS:
             if evals % per_step == 0:
                 yield (

@@ -1,5 +1,6 @@
-"""Reflow (Liu et al. 2023, arXiv:2209.03003, §2.3): a second flow trained on the first
-one's (noise, sample) pairs, for 1 and 2 network evaluations.
+"""Fewer than 4 network evaluations: reflow (Liu et al. 2023, arXiv:2209.03003, §2.3), a
+second flow trained on the first one's (noise, sample) pairs, and MeanFlow (Geng et al.
+2025, arXiv:2505.13447), a model of the average velocity trained from scratch.
 
 On each data set, in one run: the DDPM ``default`` (ancestral 100, the reference), the
 flow with OT pairs (``--objective flow --pairing ot``, as benchmarks/flows.py), and its
@@ -9,12 +10,20 @@ on them with ``pairing="given"`` for as many optimiser steps as the first, unifo
 Each flow is sampled by Euler at 1, 2, 4 evaluations and midpoint at 4 and 8; rows as in
 benchmarks/flows.py. The reflow's seconds include drawing its pairs.
 
+The MeanFlow model (``jaxdiff.meanflow``) is the OT flow's network with an interval input,
+trained as long, with the same optimiser, batch, time draws and OT pairs, on the MeanFlow
+loss (25% of rows with ``r < t``); its network sees time through a schedule of
+``--meanflow-time-steps`` steps (``flows.network_time``: ``t · (T - 1)``). It is sampled
+by its own average-velocity steps (``mean`` at 1, 2, 4) and, as a flow, by midpoint at 4.
+
 Usage: python benchmarks/reflow.py [--only NAME,...] [--pairs N] [--eval-n N]
+       [--models reflow,meanflow] [--meanflow-time-steps T]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import time
 
@@ -31,7 +40,7 @@ from _common import (
     trained_default,
 )
 
-from jaxdiff import fitting, training
+from jaxdiff import fitting, models, schedules, training
 from jaxdiff.runs import reflow, setup
 
 SAMPLERS = (
@@ -41,6 +50,32 @@ SAMPLERS = (
     ("midpoint 2", 4, {"method": "midpoint", "steps": 2}),
     ("midpoint 4", 8, {"method": "midpoint", "steps": 4}),
 )
+
+MEAN_SAMPLERS = (
+    ("mean 1", 1, {"method": "mean", "steps": 1}),
+    ("mean 2", 2, {"method": "mean", "steps": 2}),
+    ("mean 4", 4, {"method": "mean", "steps": 4}),
+    ("midpoint 2", 4, {"method": "midpoint", "steps": 2}),
+    ("midpoint 4", 8, {"method": "midpoint", "steps": 4}),
+)
+
+
+def mean_flow(s, time_steps: int):
+    """A MeanFlow model trained from scratch with the OT flow ``s``'s settings: ``(setup
+    with its model and time range, EMA params, seconds)``."""
+    net = s.config.model.network.replace(interval=True)
+    model = models.MLPDenoiser(s.data_dim, time_steps, config=net)
+    apply_fn, params = models.functional(model, jax.random.key(s.config.seed))
+    t = s.config.train
+    spec = training.TrainSpec(
+        apply_fn, s.optimizer, batch_size=t.batch_size, t_sampler=t.t_sampler,
+        ema_decay=t.ema_decay, objective="meanflow", pairing=t.pairing,
+    )  # fmt: skip
+    schedule = schedules.cosine_schedule(time_steps)
+    state = training.init_state(jax.random.key(1), params, s.optimizer, ema=True)
+    state, info = fitting.fit(state, s.train_data, spec=spec, schedule=schedule, epochs=t.epochs)
+    mf = dataclasses.replace(s, apply_fn=apply_fn, schedule=schedule)
+    return mf, state.ema_params, info["train_seconds"]
 
 
 def reflowed(s, params, num_pairs: int):
@@ -59,17 +94,21 @@ def reflowed(s, params, num_pairs: int):
     return state.ema_params, time.perf_counter() - t0 - info["compile_seconds"]
 
 
-def rows_of(name: str, num_pairs: int, eval_n: int) -> list[dict]:
+def rows_of(name: str, num_pairs: int, eval_n: int, kinds, time_steps: int) -> list[dict]:
     ref, floor = reference_row(name, name, eval_n)
     rows = [ref]
     settings = {"objective": "flow", "pairing": "ot", "t_sampler": "logit_normal"}
     s, params, info = trained_default(name, **settings)
-    re_params, re_seconds = reflowed(s, params, num_pairs)
     seconds = info["train_seconds"]
     rows += model_rows(s, params, name, "flow ot", seconds, SAMPLERS, eval_n, ref, floor)
-    seconds += re_seconds
-    rows += model_rows(s, re_params, name, "reflow of flow ot", seconds, SAMPLERS, eval_n, ref,
-                       floor)  # fmt: skip
+    if "reflow" in kinds:
+        re_params, re_seconds = reflowed(s, params, num_pairs)
+        rows += model_rows(s, re_params, name, "reflow of flow ot", seconds + re_seconds,
+                           SAMPLERS, eval_n, ref, floor)  # fmt: skip
+    if "meanflow" in kinds:
+        mf, mf_params, mf_seconds = mean_flow(s, time_steps)
+        rows += model_rows(mf, mf_params, name, "meanflow ot", mf_seconds, MEAN_SAMPLERS,
+                           eval_n, ref, floor)  # fmt: skip
     return rows
 
 
@@ -79,11 +118,14 @@ def main():
     p.add_argument("--pairs", type=int, default=16_000)
     p.add_argument("--eval-n", type=int, default=10_000)
     p.add_argument("--results-dir", default=None)
+    p.add_argument("--models", default="reflow,meanflow", help="reflow, meanflow or both")
+    p.add_argument("--meanflow-time-steps", type=int, default=2)
     args = p.parse_args()
     names = args.only.split(",") if args.only else list(SETS)
+    kinds = args.models.split(",")
     rows = []
     for name in names:
-        rows += rows_of(name, args.pairs, args.eval_n)
+        rows += rows_of(name, args.pairs, args.eval_n, kinds, args.meanflow_time_steps)
     columns = [
         *MODEL_COLUMNS,
         ("seconds", "s / 10k", "{:.3f}"),
@@ -91,7 +133,8 @@ def main():
     ]
     print(f"\n{cpu_model()}, eval n = {args.eval_n}, {args.pairs} reflow pairs")
     print(table(rows, columns))
-    payload = {"eval_n": args.eval_n, "pairs": args.pairs, "rows": rows}
+    payload = {"eval_n": args.eval_n, "pairs": args.pairs, "models": kinds,
+               "meanflow_time_steps": args.meanflow_time_steps, "rows": rows}  # fmt: skip
     path = save("reflow" + ("_" + "_".join(names) if args.only else ""), payload, args.results_dir)
     print(f"wrote {path}")
 

@@ -7,7 +7,9 @@ A chain is ``chain(key, apply_fn, params, schedule, x_T, options, trajectory)`` 
 ``schedule`` fixing only the network's time range, ``options`` a resolved
 ``samplers.SamplerOptions`` whose ``steps`` ``K`` divide ``[0, 1]`` into equal steps.
 The flow ODE is deterministic: ``key`` is not used. Network evaluations: Euler ``K``,
-midpoint and Heun ``2K``; adaptive reports its own (:func:`adaptive_solve`).
+midpoint and Heun ``2K``; adaptive reports its own (:func:`adaptive_solve`). A MeanFlow
+model (:mod:`jaxdiff.meanflow`) also has ``mean``: ``K`` steps of its average velocity,
+``K`` evaluations.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import diffrax
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import flows
+from jaxdiff import flows, meanflow
 from jaxdiff.schedules import Schedule
 from jaxdiff.solvers import scan_steps
 
@@ -30,6 +32,7 @@ __all__ = [
     "adaptive_solve",
     "euler_chain",
     "heun_chain",
+    "mean_chain",
     "midpoint_chain",
     "times",
     "velocity",
@@ -94,6 +97,20 @@ def heun_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
     return _chain(_heun, apply_fn, params, schedule, x_T, options, trajectory)
 
 
+def mean_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
+    """``K`` steps of a MeanFlow model's average velocity, ``x ← x - (t - r) u(x, r, t)``
+    from ``t`` to ``r = t - 1/K`` (Geng et al. 2025, arXiv:2505.13447, eq. 4; one step:
+    Algorithm 2): exact for the exact ``u`` at any ``K``. The model must take an interval
+    (:mod:`jaxdiff.meanflow`)."""
+    u = meanflow.average_velocity(apply_fn, params, schedule)
+    ts = times(options.steps, x_T.dtype)
+
+    def step(x, t, r):
+        return x - (t - r) * u(x, r, t)
+
+    return scan_steps(step, x_T, (ts[:-1], ts[1:]), trajectory)
+
+
 def adaptive_solve(
     apply_fn: Callable,
     params,
@@ -148,6 +165,7 @@ CHAINS: dict[str, Callable] = {
     "midpoint": midpoint_chain,
     "heun": heun_chain,
     "adaptive": adaptive_chain,
+    "mean": mean_chain,
 }
 # Network evaluations per fixed step.
-EVALUATIONS_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2}
+EVALUATIONS_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2, "mean": 1}

@@ -80,6 +80,10 @@ class NetworkConfig:
         trained model; they are not for training). 0: computed.
       input_bound: with ``input_table``, the tables cover ``[-input_bound,
         input_bound]`` in each coordinate; a coordinate beyond is read at the nearer end.
+      interval: the network also takes an interval ``h`` in the step's units, encoded as
+        the step is (a second table per layer, or a second set of sinusoidal features):
+        a MeanFlow model's ``t - r`` (:mod:`jaxdiff.meanflow`). ``h = 0`` (or none
+        given) is the instantaneous velocity.
     """
 
     width: int = 128
@@ -93,6 +97,7 @@ class NetworkConfig:
     activation: str = "relu"
     input_table: int = 0
     input_bound: float = 8.0
+    interval: bool = False
 
     def __post_init__(self):
         for name in ("width", "depth", "feature_size"):
@@ -102,8 +107,9 @@ class NetworkConfig:
         validate.one_of("time_embedding", self.time_embedding, TIME_EMBEDDINGS)
         validate.one_of("activation", self.activation, tuple(ACTIVATIONS))
         validate.number_in("feature_scale", self.feature_scale, 0.0, math.inf, low_open=True)
-        if not isinstance(self.residual, bool):
-            raise validate.InvalidValue("residual", "True or False", self.residual)
+        for name in ("residual", "interval"):
+            if not isinstance(getattr(self, name), bool):
+                raise validate.InvalidValue(name, "True or False", getattr(self, name))
         if self.input_features != "none" and self.feature_size % 2:
             raise ValueError(
                 f"feature_size must be even (sines and cosines), got {self.feature_size}"
@@ -154,11 +160,20 @@ class MLPDenoiser(nn.Module):
     config: NetworkConfig = NetworkConfig()
 
     @nn.compact
-    def __call__(self, x: jax.Array, t: jax.Array, label: jax.Array | None = None) -> jax.Array:
+    def __call__(
+        self,
+        x: jax.Array,
+        t: jax.Array,
+        label: jax.Array | None = None,
+        interval: jax.Array | None = None,
+    ) -> jax.Array:
         """Predicts the target for ``x`` ``(B, D)`` at steps ``t``, ``(B,)`` or scalar.
 
         ``label`` (conditional models only): int class ``(B,)`` or scalar in ``[0, C)``,
         ``-1`` for the null label; ``None`` means null for every row.
+
+        ``interval`` (models built with ``interval`` only): ``h`` ``(B,)`` or scalar, in
+        the units of ``t``; ``None`` means 0.
 
         With step tables, integer ``t`` looks up rows (a scalar ``t``, every sampler step,
         looks up one row and broadcasts it); floating ``t`` in ``[0, T-1]`` interpolates
@@ -170,6 +185,9 @@ class MLPDenoiser(nn.Module):
         cfg = self.config
         if label is not None and not self.num_classes:
             raise ValueError("label was given but the model is unconditional (num_classes=0)")
+        if interval is not None and not cfg.interval:
+            raise ValueError("interval was given but the model has none (interval=False)")
+        h_in = jnp.zeros((), t.dtype) if interval is None else jnp.asarray(interval)
         if self.num_classes:
             null = self.num_classes
             c = jnp.full((), null, jnp.int32) if label is None else jnp.asarray(label, jnp.int32)
@@ -188,6 +206,9 @@ class MLPDenoiser(nn.Module):
         if cfg.time_embedding == "sinusoidal":
             steps = jnp.broadcast_to(t, x.shape[:1]).astype(dtype)
             h = jnp.concatenate([h, sinusoidal(steps, cfg.width)], axis=-1)
+            if cfg.interval:
+                gaps = jnp.broadcast_to(h_in, x.shape[:1]).astype(dtype)
+                h = jnp.concatenate([h, sinusoidal(gaps, cfg.width)], axis=-1)
 
         def dense(features, fan_in, layer):
             name = f"Dense_{layer}"  # named, so that the numbering holds without Dense_0
@@ -216,6 +237,15 @@ class MLPDenoiser(nn.Module):
                     self.num_steps, cfg.width, embedding_init=embed_init, param_dtype=dtype
                 )
                 pre = pre + _lookup(table, t, self.num_steps)
+                if cfg.interval:
+                    gaps = nn.Embed(
+                        self.num_steps,
+                        cfg.width,
+                        embedding_init=embed_init,
+                        param_dtype=dtype,
+                        name=f"IntervalEmbed_{layer}",
+                    )
+                    pre = pre + _lookup(gaps, h_in.astype(dtype), self.num_steps)
             if self.num_classes:
                 labels = nn.Embed(
                     self.num_classes + 1,
@@ -277,13 +307,13 @@ def _lookup(table: nn.Embed, t: jax.Array, num_steps: int) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Apply:
-    """``apply_fn(params, x, t[, label])`` of a module: the functional adapter that
-    :func:`functional` returns. Hashable, so jitted callers cache on it."""
+    """``apply_fn(params, x, t[, label][, interval=h])`` of a module: the functional
+    adapter that :func:`functional` returns. Hashable, so jitted callers cache on it."""
 
     model: nn.Module
 
-    def __call__(self, params, x, t, label=None):
-        return self.model.apply({"params": params}, x, t, label)
+    def __call__(self, params, x, t, label=None, interval=None):
+        return self.model.apply({"params": params}, x, t, label, interval)
 
 
 def functional(model: MLPDenoiser, key: jax.Array):
@@ -325,15 +355,26 @@ def param_count(params) -> int:
 
 
 def check_fits(
-    apply_fn, *, data_dim: int | None = None, num_steps: int | None = None, labels=None
+    apply_fn,
+    *,
+    data_dim: int | None = None,
+    num_steps: int | None = None,
+    labels=None,
+    method: str | None = None,
 ) -> None:
     """Raises a one-line ``ValueError`` if data of ``data_dim`` features, a schedule of
-    more than the model's ``num_steps`` steps, or class ``labels`` (concrete ints; ``-1``
-    is the null label) do not fit the model behind ``apply_fn`` (from :func:`functional`;
-    other callables are not checked)."""
+    more than the model's ``num_steps`` steps, class ``labels`` (concrete ints; ``-1``
+    is the null label) or the sampler ``method`` (``"mean"`` needs an interval input) do
+    not fit the model behind ``apply_fn`` (from :func:`functional`; other callables are
+    not checked)."""
     model = getattr(apply_fn, "model", None)
     if not isinstance(model, MLPDenoiser):
         return
+    if method == "mean" and not model.config.interval:
+        raise ValueError(
+            "method 'mean' needs a MeanFlow model (built with interval=True); sample this "
+            "model with 'euler', 'midpoint', 'heun' or 'adaptive'"
+        )
     if labels is not None and not isinstance(labels, jax.core.Tracer):
         c = np.asarray(labels)
         if not model.num_classes:

@@ -229,8 +229,9 @@ class SamplerOptions(SamplerSettings):
 
 @dataclasses.dataclass(frozen=True)
 class Conditioned:
-    """``apply_fn(params, x, t)`` of a class-conditional model with ``params = (model
-    params, labels, w)``: labels ``()`` or ``(B,)``, ``-1`` for the null label ∅.
+    """``apply_fn(params, x, t[, interval=h])`` of a class-conditional model with ``params
+    = (model params, labels, w)``: labels ``()`` or ``(B,)``, ``-1`` for the null label ∅
+    (``interval``: a MeanFlow model's, :mod:`jaxdiff.meanflow`).
 
     With ``guided``, classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598,
     eq. 6): ``ε̃ = (1 + w) ε(x, c) - w ε(x, ∅)``; the two predictions come from one call
@@ -243,14 +244,21 @@ class Conditioned:
     apply_fn: Callable
     guided: bool
 
-    def __call__(self, params, x, t):
+    def __call__(self, params, x, t, interval=None):
         params, labels, w = params
         c = jnp.broadcast_to(labels, x.shape[:1])
+        gap = {} if interval is None else {"interval": interval}
         if not self.guided:
-            return self.apply_fn(params, x, t, c)
+            return self.apply_fn(params, x, t, c, **gap)
+        if gap and jnp.ndim(interval):
+            gap = {"interval": jnp.concatenate([interval, interval])}
         t2 = t if jnp.ndim(t) == 0 else jnp.concatenate([t, t])
         both = self.apply_fn(
-            params, jnp.concatenate([x, x]), t2, jnp.concatenate([c, jnp.full_like(c, -1)])
+            params,
+            jnp.concatenate([x, x]),
+            t2,
+            jnp.concatenate([c, jnp.full_like(c, -1)]),
+            **gap,
         )
         cond, uncond = jnp.split(both, 2)
         return (1.0 + w) * cond - w * uncond
@@ -284,7 +292,13 @@ def _run(key, apply_fn, params, schedule, shape, options, labels, x_T, *, trajec
     if len(shape) != 2 or not all(_is_size(d) for d in shape):
         raise ValueError(f"shape must be (n, dim), two non-negative integers, got {shape!r}")
     options = options.for_schedule(schedule)
-    check_fits(apply_fn, data_dim=shape[-1], num_steps=schedule.num_steps, labels=labels)
+    check_fits(
+        apply_fn,
+        data_dim=shape[-1],
+        num_steps=schedule.num_steps,
+        labels=labels,
+        method=options.method,
+    )
     w = options.guidance
     if w and labels is None:
         raise ValueError(f"guidance {w} needs labels to guide towards")

@@ -25,12 +25,13 @@ import jax.numpy as jnp
 import optax
 
 from jaxdiff import data as data_lib
-from jaxdiff import diffusion, flows, validate
+from jaxdiff import diffusion, flows, meanflow, validate
 from jaxdiff.losses import T_SAMPLERS, denoising_loss
-from jaxdiff.models import check_fits
+from jaxdiff.models import MLPDenoiser, check_fits
 from jaxdiff.schedules import Schedule
 
 __all__ = [
+    "FLOW_OBJECTIVES",
     "OBJECTIVES",
     "TrainSpec",
     "TrainState",
@@ -67,9 +68,12 @@ class TrainState:
     key: jax.Array
 
 
-# What a model learns: "ddpm", the denoising objective (losses.denoising_loss), or
-# "flow", flow matching (flows.flow_loss).
-OBJECTIVES = ("ddpm", "flow")
+# What a model learns: "ddpm", the denoising objective (losses.denoising_loss), "flow",
+# flow matching (flows.flow_loss), or "meanflow", a flow's average velocity
+# (meanflow.meanflow_loss; the model takes an interval).
+OBJECTIVES = ("ddpm", "flow", "meanflow")
+# The objectives whose models are flows: their time draws and pairings.
+FLOW_OBJECTIVES = ("flow", "meanflow")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +94,8 @@ class TrainSpec:
         guidance, Ho & Salimans 2022, Alg. 1).
       batch_sharding: a ``NamedSharding`` spreading each batch over devices
         (:mod:`jaxdiff.parallel`), or None.
-      objective: ``"ddpm"`` (the seed's) or ``"flow"`` (flow matching).
+      objective: ``"ddpm"`` (the seed's), ``"flow"`` (flow matching) or ``"meanflow"``
+        (:mod:`jaxdiff.meanflow`; the model must take an interval).
       pairing: a flow's pairing of data and noise: ``"independent"``, ``"ot"``
         (minibatch optimal transport, :func:`jaxdiff.flows.ot_permutation`) or
         ``"given"`` (rows ``[x_0 | ε]``, :func:`jaxdiff.flows.reflow_pairs`).
@@ -111,13 +116,20 @@ class TrainSpec:
         validate.positive_int("batch_size", self.batch_size)
         validate.one_of("objective", self.objective, OBJECTIVES)
         validate.one_of("target", self.target, diffusion.TARGETS)
-        flow = self.objective == "flow"
+        flow = self.objective in FLOW_OBJECTIVES
         validate.one_of("t_sampler", self.t_sampler, flows.TIME_SAMPLERS if flow else T_SAMPLERS)
         validate.one_of("pairing", self.pairing, flows.PAIRINGS)
+        model = getattr(self.apply_fn, "model", None)
+        if self.objective == "meanflow" and isinstance(model, MLPDenoiser):
+            if not model.config.interval:
+                raise ValueError(
+                    "objective 'meanflow' needs a model that takes an interval, built with "
+                    "NetworkConfig(interval=True)"
+                )
         if not flow and self.pairing != "independent":
             raise ValueError(
-                f"pairing is for objective 'flow', got pairing={self.pairing!r} with "
-                "objective 'ddpm'"
+                f"pairing is for objectives 'flow' and 'meanflow', got "
+                f"pairing={self.pairing!r} with objective 'ddpm'"
             )
         if self.pairing == "ot" and self.batch_sharding is not None:
             # The assignment is a host callback on one device; inside a batch sharded
@@ -180,10 +192,11 @@ def _step(state, batch, key, schedule, spec: TrainSpec, paired: bool = False):
             lambda a: jax.lax.with_sharding_constraint(a, spec.batch_sharding), batch
         )
     x, labels = batch
-    if spec.objective == "flow":
+    if spec.objective in FLOW_OBJECTIVES:
+        loss_fn = flows.flow_loss if spec.objective == "flow" else meanflow.meanflow_loss
 
         def loss_of(p):
-            return flows.flow_loss(
+            return loss_fn(
                 key,
                 spec.apply_fn,
                 p,
@@ -262,7 +275,7 @@ def _epoch(state, data, schedule, spec: TrainSpec):
     if num_full:
         steps = jnp.arange(num_full)
         batches = perm[: num_full * spec.batch_size].reshape(num_full, spec.batch_size)
-        if spec.objective == "flow" and spec.pairing == "ot":
+        if spec.objective in FLOW_OBJECTIVES and spec.pairing == "ot":
             # Every batch's assignment in one host call before the first step.
             x, labels = jax.tree_util.tree_map(lambda a: a[batches], data)
             keys = jax.vmap(lambda i: jax.random.fold_in(steps_key, i))(steps)

@@ -148,6 +148,68 @@ def reflow_table(doc: dict) -> str:
     return "\n".join(out)
 
 
+def meanflow_table(doc: dict) -> str:
+    sec = doc["reflow"]
+    out = [
+        f"{_measured(doc, sec)}, the same run of `python benchmarks/reflow.py` (MeanFlow's "
+        f"network time over {sec['meanflow_time_steps']} steps); cells and ✓ as above; "
+        "train seconds of the OT flow and its reflow together, then of the MeanFlow model.",
+        "",
+        "| data | DDPM ancestral 100 | reflow, Euler 1 | MeanFlow, 1 step | reflow, Euler 2 "
+        "| MeanFlow, 2 steps | reflow, 4 (best) | MeanFlow, 4 (best) | train s: reflow / "
+        "MeanFlow |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, ref, models in _by_set(sec["rows"]):
+        re, mf = models["reflow of flow ot"], models["meanflow ot"]
+
+        def one(group, label):
+            return _marked(next(r for r in group if r["sampler"] == label), sampler=False)
+
+        secs = f"{re[0]['train_seconds']:.1f} / {mf[0]['train_seconds']:.1f}"
+        out.append(
+            f"| {name} | {_cell(ref)} | {one(re, 'euler 1')} | {one(mf, 'mean 1')} | "
+            f"{one(re, 'euler 2')} | {one(mf, 'mean 2')} | {_marked(_best(re, 4))} | "
+            f"{_marked(_best(mf, 4))} | {secs} |"
+        )
+    return "\n".join(out)
+
+
+def meanflow_findings(doc: dict) -> str:
+    sets = list(_by_set(doc["reflow"]["rows"]))
+    refs = {name: ref for name, ref, _ in sets}
+
+    def at(model, label):
+        return {name: next(r for r in m[model] if r["sampler"] == label) for name, _, m in sets}
+
+    def near(row, ref, p, m):  # within p in precision and recall, m in MMD²
+        close = abs(row["precision"] - ref["precision"]) <= p
+        return close and abs(row["recall"] - ref["recall"]) <= p and row["mmd2"] - ref["mmd2"] <= m
+
+    lines = []
+    for k, re_label, mf_label in ((1, "euler 1", "mean 1"), (2, "euler 2", "mean 2")):
+        re, mf = at("reflow of flow ot", re_label), at("meanflow ot", mf_label)
+        wins = [s for s in mf if mf[s]["mmd2"] < re[s]["mmd2"]]
+        p, m = (0.02, 1e-3) if k == 1 else (0.01, 5e-4)
+        ok_re = [s for s in re if near(re[s], refs[s], p, m)]
+        ok_mf = [s for s in mf if near(mf[s], refs[s], p, m)]
+        lines.append(
+            f"- At {k} evaluation{'s' if k > 1 else ''}: MeanFlow's MMD² is lower than the "
+            f"reflow's on {len(wins)} of {len(sets)} sets ({listed(wins)}); within {p} and "
+            f"{m:.0e} of the DDPM: reflow on {len(ok_re)} ({listed(ok_re)}), MeanFlow on "
+            f"{len(ok_mf)} ({listed(ok_mf)})."
+        )
+    re8 = at("flow ot", "midpoint 4")
+    mf8 = at("meanflow ot", "midpoint 4")
+    lower = [s for s in mf8 if mf8[s]["precision"] < re8[s]["precision"]]
+    lines.append(
+        f"- Solved as a flow (midpoint, 8 evaluations) the MeanFlow model's precision is below "
+        f"the OT flow's on {len(lower)} of {len(sets)} sets ({listed(lower)}): learning the "
+        "average velocity costs the instantaneous one some of its accuracy."
+    )
+    return "\n".join(lines)
+
+
 def digits_table(doc: dict) -> str:
     sec = doc["digits_flow"]
     out = [
@@ -449,6 +511,7 @@ def main() -> int:
     # Each further table: its section of the results file, its marker, its renderer.
     for section, marker, render in (
         ("reflow", "reflow-table", reflow_table),
+        ("reflow", "meanflow-table", meanflow_table),
         ("flow_peer", "peer-table", peer_table),
         ("digits_flow", "digits-table", digits_table),
         ("ot_cost", "ot-cost-table", ot_cost_table),
@@ -458,6 +521,7 @@ def main() -> int:
         ("speed_bound", "speed-findings", speed_findings),
         ("flow_peer", "peer-findings", peer_findings),
         ("reflow", "reflow-findings", reflow_findings),
+        ("reflow", "meanflow-findings", meanflow_findings),
         ("digits_flow", "digits-findings", digits_findings),
     ):
         if section in doc:

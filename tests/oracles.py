@@ -380,3 +380,39 @@ def flow_loss_minimum(mu, c, times):
     t = np.asarray(times, np.float64)
     var = (1.0 - t) ** 2 * c**2 + t**2
     return float(np.mean(1.0 + c**2 - (t - (1.0 - t) * c**2) ** 2 / var))
+
+
+def flow_average_velocity_coefficient(r, t, c):
+    """``a`` with the exact average velocity over ``[r, t]`` of the CondOT flow of
+    ``N(μ, c²)`` data ``u(z, r, t) = -μ + a (z - (1 - t) μ)``: the flow carries ``z_t`` to
+    ``z_r = (1 - r) μ + (σ_r / σ_t)(z_t - (1 - t) μ)``, so ``a = (1 - σ_r/σ_t) / (t - r)
+    = (σ_t² - σ_r²) / ((t - r)(σ_t + σ_r) σ_t)``, with ``σ_t² - σ_r² = (t - r)(c² (t + r -
+    2) + t + r)`` (no division by ``t - r``; at ``r = t`` it is the velocity's ``p``)."""
+    s_t = ((1.0 - t) ** 2 * c**2 + t**2) ** 0.5
+    s_r = ((1.0 - r) ** 2 * c**2 + r**2) ** 0.5
+    return (c**2 * (t + r - 2.0) + t + r) / ((s_t + s_r) * s_t)
+
+
+def flow_average_velocity_apply(num_steps, mu, c):
+    """``apply_fn(params, x, network time, interval=network interval)`` of the exact
+    average velocity (:func:`flow_average_velocity_coefficient`); interval ``t - r``."""
+    import jax.numpy as jnp
+
+    def apply_fn(params, x, t_net, interval=0.0):
+        t = jnp.asarray(t_net, x.dtype) / (num_steps - 1)
+        r = t - jnp.asarray(interval, x.dtype) / (num_steps - 1)
+        if jnp.ndim(t):
+            t, r = t[:, None], r[:, None]
+        return -mu + flow_average_velocity_coefficient(r, t, c) * (x - (1.0 - t) * mu)
+
+    return apply_fn
+
+
+def meanflow_loss_minimum(c, r, t):
+    """The MeanFlow loss of the exact average velocity per coordinate at each ``(r, t)``:
+    the target minus ``u`` is ``(v - v*)(σ_r / σ_t)`` and ``Var(ε - x_0 | x_t) = c²/σ_t²``,
+    so ``c² σ_r² / σ_t⁴``."""
+    r, t = np.asarray(r, np.float64), np.asarray(t, np.float64)
+    var_t = (1.0 - t) ** 2 * c**2 + t**2
+    var_r = (1.0 - r) ** 2 * c**2 + r**2
+    return c**2 * var_r / var_t**2
