@@ -8,7 +8,7 @@ import math
 
 from jaxdiff import data, diffusion, flows, losses, models, training, validate
 from jaxdiff.runs.config import SCHEDULE_BETAS
-from jaxdiff.runs.presets import PRESETS
+from jaxdiff.runs.presets import FAMILY_SAMPLERS, PRESETS
 
 __all__ = [
     "FINITE",
@@ -147,7 +147,8 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
     p.add_argument(
         "--objective",
         default=None,
-        choices=training.OBJECTIVES,
+        # The objectives a run trains: those with a family sampler (meanflow: library only).
+        choices=tuple(o for o in training.OBJECTIVES if o in FAMILY_SAMPLERS),
         help="ddpm (denoising, the seed's) or flow (flow matching: a straight path from "
         "noise to data, sampled in a few ODE steps; its sampler becomes midpoint) "
         "(default: the preset's)",

@@ -92,7 +92,7 @@ def test_objective_settings_switch_the_sampler_and_refuse_ddpm_pairs(tmp_path):
     assert back.sample == presets.preset("default").sample
     bad = jaxdiff("train", "--data", "moons", "--pairing", "ot", "--epochs", "1",
                   "--out", tmp_path / "r", check=False)  # fmt: skip
-    assert bad.returncode == 2 and "pairing is for objective 'flow'" in bad.stderr
+    assert bad.returncode == 2 and "pairing is for objectives 'flow'" in bad.stderr
     bad = jaxdiff("train", "--data", "moons", "--t-sampler", "logit_normal", "--epochs", "1",
                   "--out", tmp_path / "r2", check=False)  # fmt: skip
     assert bad.returncode == 2 and "t_sampler must be one of" in bad.stderr
