@@ -43,6 +43,7 @@ __all__ = [
     "noise",
     "ot_pairs",
     "ot_permutation",
+    "paired_batch",
     "reflow_pairs",
     "uniform_times",
 ]
@@ -201,6 +202,25 @@ def flow_loss(
       labels: optional int classes ``(B,)``.
       label_drop: probability of training a row on the null label ``-1``.
     """
+    t_key, x0, eps, cond = paired_batch(key, x0, pairing, labels, label_drop)
+    t = t_sampler(t_key, x0.shape[0]).astype(x0.dtype)
+    pred = apply_fn(params, interpolate(x0, eps, t), network_time(t, schedule), *cond)
+    return jnp.mean(jnp.square(pred - (eps - x0)))
+
+
+def paired_batch(
+    key: jax.Array,
+    x0: jax.Array,
+    pairing: str = "independent",
+    labels: jax.Array | None = None,
+    label_drop: float = 0.0,
+):
+    """``(t_key, x_0, ε, cond)`` of one batch for a flow's loss (:func:`flow_loss`,
+    :func:`jaxdiff.meanflow.meanflow_loss`): ``key`` split into the key of the times, the
+    noise (:func:`noise`; ``pairing="ot"`` reordered by :func:`ot_permutation` within
+    each class; ``"given"``: each row's own ``[x_0 | ε]``) and the dropped labels;
+    ``cond`` is ``()`` or the labels, each dropped to ``-1`` with probability
+    ``label_drop``."""
     validate.one_of("pairing", pairing, PAIRINGS)
     t_key, _, drop_key = jax.random.split(key, 3)
     if pairing == "given":
@@ -213,9 +233,7 @@ def flow_loss(
     if labels is not None:
         drop = jax.random.bernoulli(drop_key, label_drop, labels.shape)
         cond = (jnp.where(drop, -1, labels),)
-    t = t_sampler(t_key, x0.shape[0]).astype(x0.dtype)
-    pred = apply_fn(params, interpolate(x0, eps, t), network_time(t, schedule), *cond)
-    return jnp.mean(jnp.square(pred - (eps - x0)))
+    return t_key, x0, eps, cond
 
 
 def reflow_pairs(key: jax.Array, sample_fn: Callable, n: int, data_dim: int) -> jax.Array:

@@ -111,8 +111,8 @@ def meanflow_loss(
     :func:`jaxdiff.flows.flow_loss`, which this equals where ``r = t``.
 
     Args:
-      key: PRNG key, split as :func:`jaxdiff.flows.flow_loss` splits it (its ``t`` key
-        draws the time pairs).
+      key: PRNG key, split by :func:`jaxdiff.flows.paired_batch` (its ``t`` key draws
+        the time pairs).
       apply_fn, params: a model built with ``interval=True``.
       schedule: fixes the network's time range only.
       x0: data ``(B, D)``; pairs ``(B, 2D)`` with ``pairing="given"``.
@@ -120,18 +120,7 @@ def meanflow_loss(
       pairing, labels, label_drop: as :func:`jaxdiff.flows.flow_loss`.
       ratio: the fraction of rows with ``r < t``.
     """
-    validate.one_of("pairing", pairing, flows.PAIRINGS)
-    t_key, _, drop_key = jax.random.split(key, 3)
-    if pairing == "given":
-        x0, eps = jnp.split(x0, 2, axis=-1)
-    else:
-        eps = flows.noise(key, x0)
-    if pairing == "ot":
-        eps = eps[flows.ot_permutation(x0, eps, labels)]
-    cond = ()
-    if labels is not None:
-        drop = jax.random.bernoulli(drop_key, label_drop, labels.shape)
-        cond = (jnp.where(drop, -1, labels),)
+    t_key, x0, eps, cond = flows.paired_batch(key, x0, pairing, labels, label_drop)
     r, t = time_pairs(t_key, x0.shape[0], t_sampler, ratio)
     r, t = r.astype(x0.dtype), t.astype(x0.dtype)
     u = average_velocity(apply_fn, params, schedule)

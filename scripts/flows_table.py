@@ -46,6 +46,16 @@ def _by_set(rows: list[dict]):
         yield name, models["ddpm default"][0], models
 
 
+def _row(rows: list[dict], sampler: str) -> dict:
+    """The row of ``sampler`` among one model's ``rows``."""
+    return next(r for r in rows if r["sampler"] == sampler)
+
+
+def _plain(rows: list[dict], sampler: str) -> str:
+    """The cell of ``sampler``'s row, ✓ when within the bounds, without the sampler."""
+    return _marked(_row(rows, sampler), sampler=False)
+
+
 def _best(rows: list[dict], evals: int) -> dict | None:
     """The row at ``evals`` evaluations that is within the bounds, else of lowest MMD²."""
     at = [r for r in rows if r["evals"] == evals]
@@ -134,16 +144,13 @@ def reflow_table(doc: dict) -> str:
     for name, ref, models in _by_set(sec["rows"]):
         ot, re = models["flow ot"], models["reflow of flow ot"]
 
-        def one(group, label):
-            return _marked(next(r for r in group if r["sampler"] == label), sampler=False)
-
         def four(group):
             return _marked(_best(group, 4))
 
         secs = f"{ot[0]['train_seconds']:.1f} / {re[0]['train_seconds']:.1f}"
         out.append(
-            f"| {name} | {_cell(ref)} | {one(ot, 'euler 1')} | {one(re, 'euler 1')} | "
-            f"{one(re, 'euler 2')} | {four(re)} | {four(ot)} | {secs} |"
+            f"| {name} | {_cell(ref)} | {_plain(ot, 'euler 1')} | {_plain(re, 'euler 1')} | "
+            f"{_plain(re, 'euler 2')} | {four(re)} | {four(ot)} | {secs} |"
         )
     return "\n".join(out)
 
@@ -163,13 +170,10 @@ def meanflow_table(doc: dict) -> str:
     for name, ref, models in _by_set(sec["rows"]):
         re, mf = models["reflow of flow ot"], models["meanflow ot"]
 
-        def one(group, label):
-            return _marked(next(r for r in group if r["sampler"] == label), sampler=False)
-
         secs = f"{re[0]['train_seconds']:.1f} / {mf[0]['train_seconds']:.1f}"
         out.append(
-            f"| {name} | {_cell(ref)} | {one(re, 'euler 1')} | {one(mf, 'mean 1')} | "
-            f"{one(re, 'euler 2')} | {one(mf, 'mean 2')} | {_marked(_best(re, 4))} | "
+            f"| {name} | {_cell(ref)} | {_plain(re, 'euler 1')} | {_plain(mf, 'mean 1')} | "
+            f"{_plain(re, 'euler 2')} | {_plain(mf, 'mean 2')} | {_marked(_best(re, 4))} | "
             f"{_marked(_best(mf, 4))} | {secs} |"
         )
     return "\n".join(out)
@@ -180,7 +184,7 @@ def meanflow_findings(doc: dict) -> str:
     refs = {name: ref for name, ref, _ in sets}
 
     def at(model, label):
-        return {name: next(r for r in m[model] if r["sampler"] == label) for name, _, m in sets}
+        return {name: _row(m[model], label) for name, _, m in sets}
 
     def near(row, ref, p, m):  # within p in precision and recall, m in MMD²
         close = abs(row["precision"] - ref["precision"]) <= p
@@ -451,14 +455,11 @@ def reflow_findings(doc: dict) -> str:
     ot = {name: m["flow ot"] for name, _, m in sets}
     refs = {name: ref for name, ref, _ in sets}
 
-    def one(group, label):
-        return next(r for r in group if r["sampler"] == label)
-
     def within_at(group, k):
         return [name for name in group if _best(group[name], k)["within"]]
 
-    re1 = [one(re[s], "euler 1")["mmd2"] for s in re]
-    ot1 = [one(ot[s], "euler 1")["mmd2"] for s in ot]
+    re1 = [_row(re[s], "euler 1")["mmd2"] for s in re]
+    ot1 = [_row(ot[s], "euler 1")["mmd2"] for s in ot]
     worst = min(re, key=lambda s: _best(re[s], 4)["precision"] - refs[s]["precision"])
     w = _best(re[worst], 4)
     secs_re = [re[s][0]["train_seconds"] for s in re]
