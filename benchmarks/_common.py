@@ -239,14 +239,20 @@ def samplers(num_steps, evals, methods=METHODS, spacings=(None, "logsnr"), ddpm=
                 yield label, n_evals, {"method": method, "steps": k, "spacing": spacing}
 
 
-def reference_row(name: str, data: str, eval_n: int) -> tuple[dict, dict]:
+def reference(name: str, data: str, eval_n: int) -> tuple:
     """The reference of the flow tables: the ``default`` recipe (DDPM) on ``data`` (a set
-    or a file) sampled by its own ancestral 100 steps, with the floor: ``(row, floor)``."""
+    or a file) sampled by its own ancestral 100 steps, with the floor: ``(row, floor,
+    (setup, params, fit info))``."""
     s, params, info = trained_default(data)
     ref = sampler_row(s, params, eval_n, "ancestral 100", 100, floor=True)
     ref |= {"data": name, "model": "ddpm default", "train_seconds": info["train_seconds"]}
     show(ref)
-    return ref, floor_of(ref)
+    return ref, floor_of(ref), (s, params, info)
+
+
+def reference_row(name: str, data: str, eval_n: int) -> tuple[dict, dict]:
+    """:func:`reference`'s ``(row, floor)``."""
+    return reference(name, data, eval_n)[:2]
 
 
 def model_rows(s, params, name, model, train_seconds, chosen, eval_n, ref, floor) -> list:
@@ -416,3 +422,54 @@ def shape_file(name: str, folder) -> str:
     path = pathlib.Path(folder) / f"{name}.npy"
     np.save(path, {"pinwheel": pinwheel, "spirals": spirals}[name](7))
     return str(path)
+
+
+# The 64-D data set (digits.py, families.py): class-conditional digits, the default
+# recipe's architecture without input features (64 coordinates × 128 features would be
+# 8,192 inputs).
+
+
+def digits_recipe(epochs: int):
+    """``--data digits --conditional --no-standardize --features none --width 512`` on the
+    default preset, batch 128 at 2e-3 for ``epochs``, sampled over all 1000 steps (a
+    ``runs.config.Config``)."""
+    from jaxdiff.runs import overrides, presets
+
+    cfg = overrides.configure(
+        presets.preset("default"),
+        data="digits",
+        conditional=True,
+        standardize=False,
+        input_features="none",
+        width=512,
+        batch_size=128,
+        learning_rate=2e-3,
+        epochs=epochs,
+    )
+    sample = dataclasses.replace(cfg.sample, method="ddpm", steps=None, variance="beta_tilde")
+    return dataclasses.replace(cfg, sample=sample)
+
+
+def digits_measure(cfg, label: str, samples: int, epochs: int, **changes):
+    """Trains ``cfg`` (:func:`digits_recipe`'s) and scores ``samples`` in the data's class
+    proportions: ``(row, samples, labels)``."""
+    from jaxdiff import models
+    from jaxdiff.runs import draw, evaluate, setup, train
+
+    s = setup.setup(cfg)
+    state, info = train.fit(s, epochs_per_call=min(epochs, 200))
+    params = setup.model_params(s, state)
+    labels = draw.final_labels(s, samples)
+    x = draw.draw(s, params, s.keys.sample, samples, labels=labels, **changes)
+    q = evaluate.quality(s, params, x, n=samples, likelihood_n=0)
+    row = {
+        "data": "digits (conditional)",
+        "model": label,
+        "epochs": epochs,
+        "train_seconds": info["train_seconds"],
+        "params": models.param_count(params),
+        "n": q["n"],
+        **q["samples"],
+        **{f"floor_{k}": v for k, v in q["floor"].items()},
+    }
+    return row, x, labels

@@ -16,51 +16,10 @@ Usage: python benchmarks/digits.py [--epochs 600] [--samples 2000] [--figure PAT
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
-from _common import QUALITY_COLUMNS, cpu_model, save, table
+from _common import QUALITY_COLUMNS, cpu_model, digits_measure, digits_recipe, save, table
 
-from jaxdiff import models
-from jaxdiff.runs import config, draw, evaluate, overrides, presets, setup, train
-
-
-def recipe(epochs: int) -> config.Config:
-    """``--data digits --conditional --no-standardize --features none --width 512`` on the
-    default preset, batch 128 at 2e-3 for ``epochs``, sampled over all 1000 steps."""
-    cfg = overrides.configure(
-        presets.preset("default"),
-        data="digits",
-        conditional=True,
-        standardize=False,
-        input_features="none",
-        width=512,
-        batch_size=128,
-        learning_rate=2e-3,
-        epochs=epochs,
-    )
-    sample = dataclasses.replace(cfg.sample, method="ddpm", steps=None, variance="beta_tilde")
-    return dataclasses.replace(cfg, sample=sample)
-
-
-def measure(cfg: config.Config, label: str, samples: int, epochs: int, **changes):
-    """Trains ``cfg`` and scores ``samples`` in the data's class proportions."""
-    s = setup.setup(cfg)
-    state, info = train.fit(s, epochs_per_call=min(epochs, 200))
-    params = setup.model_params(s, state)
-    labels = draw.final_labels(s, samples)
-    x = draw.draw(s, params, s.keys.sample, samples, labels=labels, **changes)
-    q = evaluate.quality(s, params, x, n=samples, likelihood_n=0)
-    row = {
-        "data": "digits (conditional)",
-        "model": label,
-        "epochs": epochs,
-        "train_seconds": info["train_seconds"],
-        "params": models.param_count(params),
-        "n": q["n"],
-        **q["samples"],
-        **{f"floor_{k}": v for k, v in q["floor"].items()},
-    }
-    return row, x, labels
+from jaxdiff.runs import overrides
 
 
 def main():
@@ -72,14 +31,14 @@ def main():
     p.add_argument("--nfe", type=int, default=8, help="the flow's evaluations (midpoint)")
     p.add_argument("--results-dir", default=None)
     args = p.parse_args()
-    cfg = recipe(args.epochs)
-    row, x, labels = measure(cfg, "ddpm, all 1000 steps", args.samples, args.epochs)
+    cfg = digits_recipe(args.epochs)
+    row, x, labels = digits_measure(cfg, "ddpm, all 1000 steps", args.samples, args.epochs)
     rows = [row]
     if args.flow:
         flow = overrides.configure(cfg, objective="flow", pairing="ot")
         label = f"flow ot, midpoint {args.nfe} evals"
         nfe = {"method": "midpoint", "nfe": args.nfe}
-        rows.append(measure(flow, label, args.samples, args.epochs, **nfe)[0])
+        rows.append(digits_measure(flow, label, args.samples, args.epochs, **nfe)[0])
     print(f"{cpu_model()}")
     print(
         table(

@@ -21,19 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
 
-SAMPLERS = (("euler", 4), ("euler", 8), ("midpoint", 2), ("midpoint", 4))
+# The peer's samplers when run alone (benchmarks/_flows.py's PEER_SAMPLERS pass their own).
+SAMPLERS = "euler:4,euler:8,midpoint:2,midpoint:4"
 HIDDEN, LAYERS, BATCH, STEPS = 256, 4, 1024, 3000
 
 
-def peer(rows_path: str, out: str, seed: int = 0) -> None:
-    """Trains the peer on the rows and writes its samples for each of SAMPLERS."""
+def peer(rows_path: str, out: str, samplers: str = SAMPLERS, seed: int = 0) -> None:
+    """Trains the peer on the rows and writes its samples for each of ``samplers``
+    (``method:steps``, comma-separated)."""
     import torch
     from flow_matching.path import CondOTProbPath
     from flow_matching.solver import ODESolver
@@ -69,7 +68,8 @@ def peer(rows_path: str, out: str, seed: int = 0) -> None:
 
     solver = ODESolver(velocity_model=Wrapped(net))
     info = {"train_seconds": train_seconds, "params": sum(p.numel() for p in net.parameters())}
-    for method, steps in SAMPLERS:
+    for method, steps in (item.split(":") for item in samplers.split(",")):
+        steps = int(steps)
         noise = torch.randn(10_000, dim)
         with torch.no_grad():
             z = solver.sample(x_init=noise, step_size=1.0 / steps, method=method)
@@ -77,18 +77,10 @@ def peer(rows_path: str, out: str, seed: int = 0) -> None:
     pathlib.Path(f"{out}.json").write_text(json.dumps(info))
 
 
-def _evaluations(method: str, steps: int) -> int:
-    from jaxdiff import flow_solvers
-
-    return flow_solvers.EVALUATIONS_PER_STEP[method] * steps
-
-
 def table_rows(names, eval_n):
-    from _common import model_rows, reference_row, show, trained_default, within
+    from _common import model_rows, reference_row, trained_default
+    from _flows import peer_rows, peer_samplers
 
-    from jaxdiff.runs import evaluate
-
-    chosen = [(f"{m} {k}", _evaluations(m, k), {"method": m, "steps": k}) for m, k in SAMPLERS]
     rows = []
     for name in names:
         ref, floor = reference_row(name, name, eval_n)
@@ -96,22 +88,9 @@ def table_rows(names, eval_n):
         settings = {"objective": "flow", "pairing": "ot", "t_sampler": "logit_normal"}
         s, params, info = trained_default(name, **settings)
         seconds = info["train_seconds"]
+        chosen = peer_samplers()
         rows += model_rows(s, params, name, "flow ot (ours)", seconds, chosen, eval_n, ref, floor)
-        with tempfile.TemporaryDirectory() as tmp:
-            rows_path, out = f"{tmp}/rows.npy", f"{tmp}/peer"
-            np.save(rows_path, s.data)
-            subprocess.run([sys.executable, __file__, "--rows", rows_path, "--out", out],
-                           check=True, capture_output=True)  # fmt: skip
-            info = json.loads(pathlib.Path(f"{out}.json").read_text())
-            for label, evals, changes in chosen:
-                x = np.load(f"{out}_{changes['method']}{changes['steps']}.npy")
-                q = evaluate.quality(s, None, x, n=eval_n, likelihood_n=0, floor=False)
-                row = {"data": name, "model": "flow_matching peer", "sampler": label,
-                       "evals": evals, "seconds": None, **q["samples"], **floor,
-                       "train_seconds": info["train_seconds"]}  # fmt: skip
-                row["within"] = within(row, ref)
-                rows.append(row)
-                show({**row, "seconds": 0.0})
+        rows += peer_rows(s, name, eval_n, ref, floor)
     return rows
 
 
@@ -119,12 +98,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", default=None, help="peer alone: train on these rows")
     p.add_argument("--out", default=None, help="peer alone: prefix of its outputs")
+    p.add_argument("--samplers", default=SAMPLERS, help="peer alone: method:steps, ...")
     p.add_argument("--only", default=None, help="comma-separated data sets")
     p.add_argument("--eval-n", type=int, default=10_000)
     p.add_argument("--results-dir", default=None)
     args = p.parse_args()
     if args.rows:
-        peer(args.rows, args.out)
+        peer(args.rows, args.out, args.samplers)
         return
     from _common import MODEL_COLUMNS, SETS, cpu_model, save, table
 

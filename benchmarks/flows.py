@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-import jax
 import jax.numpy as jnp
 from _common import (
     MODEL_COLUMNS,
@@ -37,31 +36,7 @@ from _common import (
     table,
     trained_default,
 )
-
-from jaxdiff import flow_solvers
-
-EVALS = (1, 2, 4, 8, 16)
-
-
-def flow_samplers():
-    """``(label, evaluations, changes)`` of every fixed-step ODE solver of a flow at
-    :data:`EVALS` (``mean`` is a MeanFlow model's own, benchmarks/reflow.py)."""
-    for method in ("euler", "midpoint", "heun"):
-        per_step = flow_solvers.EVALUATIONS_PER_STEP[method]
-        for evals in EVALS:
-            if evals % per_step == 0:
-                yield (
-                    f"{method} {evals // per_step}",
-                    evals,
-                    {"method": method, "steps": evals // per_step},
-                )
-
-
-def adaptive_evaluations(s, params, n=10_000) -> int:
-    """The adaptive solver's evaluations on ``n`` samples of the run's model."""
-    x = jax.random.normal(s.keys.sample, (n, s.data_dim))
-    _, evals = flow_solvers.adaptive_solve(s.apply_fn, params, s.schedule, x)
-    return int(evals)
+from _flows import adaptive_evaluations, flow_samplers
 
 
 def rows_of(name: str, t_sampler: str, eval_n: int, folder) -> list[dict]:

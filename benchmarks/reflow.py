@@ -23,11 +23,7 @@ Usage: python benchmarks/reflow.py [--only NAME,...] [--pairs N] [--eval-n N]
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import math
-import time
 
-import jax
 import jax.numpy as jnp
 from _common import (
     MODEL_COLUMNS,
@@ -39,59 +35,7 @@ from _common import (
     table,
     trained_default,
 )
-
-from jaxdiff import fitting, models, schedules, training
-from jaxdiff.runs import reflow, setup
-
-SAMPLERS = (
-    ("euler 1", 1, {"method": "euler", "steps": 1}),
-    ("euler 2", 2, {"method": "euler", "steps": 2}),
-    ("euler 4", 4, {"method": "euler", "steps": 4}),
-    ("midpoint 2", 4, {"method": "midpoint", "steps": 2}),
-    ("midpoint 4", 8, {"method": "midpoint", "steps": 4}),
-)
-
-MEAN_SAMPLERS = (
-    ("mean 1", 1, {"method": "mean", "steps": 1}),
-    ("mean 2", 2, {"method": "mean", "steps": 2}),
-    ("mean 4", 4, {"method": "mean", "steps": 4}),
-    ("midpoint 2", 4, {"method": "midpoint", "steps": 2}),
-    ("midpoint 4", 8, {"method": "midpoint", "steps": 4}),
-)
-
-
-def mean_flow(s, time_steps: int):
-    """A MeanFlow model trained from scratch with the OT flow ``s``'s settings: ``(setup
-    with its model and time range, EMA params, seconds)``."""
-    net = s.config.model.network.replace(interval=True)
-    model = models.MLPDenoiser(s.data_dim, time_steps, config=net)
-    apply_fn, params = models.functional(model, jax.random.key(s.config.seed))
-    t = s.config.train
-    spec = training.TrainSpec(
-        apply_fn, s.optimizer, batch_size=t.batch_size, t_sampler=t.t_sampler,
-        ema_decay=t.ema_decay, objective="meanflow", pairing=t.pairing,
-    )  # fmt: skip
-    schedule = schedules.cosine_schedule(time_steps)
-    state = training.init_state(jax.random.key(1), params, s.optimizer, ema=True)
-    state, info = fitting.fit(state, s.train_data, spec=spec, schedule=schedule, epochs=t.epochs)
-    mf = dataclasses.replace(s, apply_fn=apply_fn, schedule=schedule)
-    return mf, state.ema_params, info["train_seconds"]
-
-
-def reflowed(s, params, num_pairs: int):
-    """The reflow of the flow ``(s, params)``, with ``jaxdiff reflow``'s pairs and settings
-    (:mod:`jaxdiff.runs.reflow`): ``(params, seconds)``."""
-    t0 = time.perf_counter()
-    pairs = reflow.reflow_pairs(s, params, s.keys.sample, num_pairs)
-    t = reflow.reflow_config(s.config, ".", s.steps_per_epoch, pairs=num_pairs).train
-    optimizer, _ = setup.build_optimizer(t, math.ceil(num_pairs / t.batch_size))
-    spec = training.TrainSpec(
-        s.apply_fn, optimizer, batch_size=t.batch_size, t_sampler=t.t_sampler,
-        ema_decay=t.ema_decay, objective="flow", pairing=t.pairing,
-    )  # fmt: skip
-    state = training.init_state(jax.random.key(1), params, optimizer, ema=True)
-    state, info = fitting.fit(state, pairs, spec=spec, schedule=s.schedule, epochs=t.epochs)
-    return state.ema_params, time.perf_counter() - t0 - info["compile_seconds"]
+from _flows import MEAN_SAMPLERS, REFLOW_SAMPLERS, mean_flow, reflowed
 
 
 def rows_of(name: str, num_pairs: int, eval_n: int, kinds, time_steps: int) -> list[dict]:
@@ -100,11 +44,11 @@ def rows_of(name: str, num_pairs: int, eval_n: int, kinds, time_steps: int) -> l
     settings = {"objective": "flow", "pairing": "ot", "t_sampler": "logit_normal"}
     s, params, info = trained_default(name, **settings)
     seconds = info["train_seconds"]
-    rows += model_rows(s, params, name, "flow ot", seconds, SAMPLERS, eval_n, ref, floor)
+    rows += model_rows(s, params, name, "flow ot", seconds, REFLOW_SAMPLERS, eval_n, ref, floor)
     if "reflow" in kinds:
         re_params, re_seconds = reflowed(s, params, num_pairs)
         rows += model_rows(s, re_params, name, "reflow of flow ot", seconds + re_seconds,
-                           SAMPLERS, eval_n, ref, floor)  # fmt: skip
+                           REFLOW_SAMPLERS, eval_n, ref, floor)  # fmt: skip
     if "meanflow" in kinds:
         mf, mf_params, mf_seconds = mean_flow(s, time_steps)
         rows += model_rows(mf, mf_params, name, "meanflow ot", mf_seconds, MEAN_SAMPLERS,
