@@ -18,7 +18,9 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _pages import between, listed, span, sync
-from flows_table import _best, _cell, fewest_row  # one rule for the flow tables' cells
+
+# One rule for the flow tables' cells and sets.
+from flows_table import FEW_MODELS, REGISTERED, _best, _cell, fewest_row
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -55,42 +57,45 @@ def _cpu(doc: dict) -> str:
 # --- README: three numbers -------------------------------------------------------------
 
 
-def three_numbers(intel: dict) -> str:
+def three_numbers(intel: dict, amd: dict) -> str:
     rows = intel["recipes"]["rows"]
     ours = next(r for r in rows if r["data"] == "s_curve" and r["recipe"] == "default")
     peer = next(r for r in rows if r["data"] == "s_curve" and r["recipe"].startswith("peer"))
-    flows = intel["flows_logit_normal"]
-    sets = list(dict.fromkeys(r["data"] for r in flows["rows"]))
-    ot = [r for r in flows["rows"] if r["model"] == "flow ot"]
+    fam = amd["families"]
+    registered = [r for r in fam["rows"] if r["data"] in REGISTERED]
+    sets = list(dict.fromkeys(r["data"] for r in registered))
+    ot = [r for r in registered if r["model"] == "flow ot"]
     at8 = {name: _best([r for r in ot if r["data"] == name], 8) for name in sets}
     within = [name for name, r in at8.items() if r is not None and r["within"]]
     where = (
         f"all {len(sets)} registered 2-D sets"
         if len(within) == len(sets)
-        else f"{len(within)} of the {len(sets)} registered 2-D sets ({', '.join(within)})"
+        else f"{len(within)} of the {len(sets)} registered 2-D sets ({listed(within)})"
     )
+    few = [r for r in registered if r["model"] in FEW_MODELS and r["evals"] <= 4]
+    four = [name for name in sets if any(r["within"] for r in few if r["data"] == name)]
     fast = [at8[name] for name in within]
-    seed = flows["seed_seconds"]
     return "\n".join(
         [
-            f"On a {_cpu(intel)}, each against its comparison in the same run "
-            f"(`benchmarks/recipes.py` {intel['recipes']['date'][:10]}, `benchmarks/flows.py` "
-            f"{flows['date'][:10]}; "
-            "[every set, every sampler, where we lose](docs/benchmarks.md)):",
+            "Each against its comparison in the same run ([every set, every sampler, where we "
+            "lose](docs/benchmarks.md)):",
             "",
-            f"- **Quality**: on the S-curve the `default` recipe's samples are "
+            f"- **Quality** (`benchmarks/recipes.py`, {intel['recipes']['date'][:10]}, "
+            f"{_cpu(intel)}): on the S-curve the `default` recipe's samples are "
             f"{peer['mmd2'] / ours['mmd2']:.0f}× closer to the data by MMD² than the "
             f"tiny-diffusion recipe's ({ours['mmd2']:.1e} against {peer['mmd2']:.1e}; the data's "
             f"own floor {ours['floor_mmd2']:.1e}), trained in {ours['train_seconds']:.0f} s "
             f"against {peer['train_seconds']:.0f} s.",
-            "- **Evaluations**: a flow model with optimal-transport pairs (`--objective flow "
-            "--pairing ot`) matches the DDPM's 100-step quality (within 0.01 in precision and "
-            f"recall and 5e-4 in MMD²) with 8 network evaluations per sample on {where} "
+            f"- **Evaluations** (`benchmarks/families.py`, {fam['date'][:10]}, {_cpu(amd)}): a "
+            "flow model with optimal-transport pairs (`--objective flow --pairing ot`) matches "
+            "the DDPM's 100-step quality (within 0.01 in precision and recall and 5e-4 in MMD²) "
+            f"with 8 network evaluations per sample on {where}; with 4, a reflowed flow, a "
+            f"MeanFlow model or a distilled student does on {len(four)} of {len(sets)} "
             "([flow models](docs/flows.md)).",
-            f"- **Speed**: those 8 evaluations draw 10,000 samples in "
+            f"- **Speed** (the same run): those 8 evaluations draw 10,000 samples in "
             f"{span([r['seconds'] for r in fast], '.2f')} s, "
             f"{span([r['x_seed'] for r in fast], '.0f')}× faster than the seed's PyTorch "
-            f"100-step sampler ({seed:.2f} s).",
+            f"100-step sampler ({fam['seed_seconds']:.2f} s).",
         ]
     )
 
@@ -675,7 +680,7 @@ def ensembles(amd: dict, gpu: dict) -> str:
 
 # Each block: its page, its marker name, and how it is drawn from the results files.
 BLOCKS = (
-    ("README.md", "three-numbers", lambda d: three_numbers(d["intel"])),
+    ("README.md", "three-numbers", lambda d: three_numbers(d["intel"], d["amd"])),
     ("docs/benchmarks.md", "headline", lambda d: headline(d["intel"], d["amd"])),
     ("docs/benchmarks.md", "cpu-sampling", lambda d: cpu_sampling(d["amd"])),
     ("docs/benchmarks.md", "cpu-training", lambda d: cpu_training(d["amd"])),
