@@ -5,9 +5,9 @@ On the six registered 2-D sets and the two held-out shapes (entered as files, as
 points would be), in one process:
 
 - the DDPM ``default`` recipe (``jaxdiff train``'s): ancestral 100 steps (the reference,
-  with the data's floor), the solvers closest at ≤ 8 evaluations in issue 16's table
-  (``sde-dpm-solver`` on its own grid, ``dpm-solver-3m`` on the log-SNR grid, each at 4
-  and 8), and its light student at 4 evaluations (``jaxdiff distill --student light``,
+  with the data's floor), ``sde-dpm-solver`` on its own grid (the closest to the bounds
+  at 8 evaluations in issue 16's table) and ``dpm-solver-3m`` on the log-SNR grid, each
+  at 4 and 8, and its light student at 4 evaluations (``jaxdiff distill --student light``,
   as benchmarks/distill.py: its seconds are the training's plus the distillation's);
 - flows (``--objective flow --t-sampler logit_normal``) with independent and with OT pairs
   (blocks of 128, the default): Euler, midpoint and Heun at 1 to 16 evaluations and the
@@ -79,7 +79,7 @@ from _flows import (
 
 from jaxdiff.runs import draw, overrides
 
-# The DDPM's few-evaluation solvers: the two closest to the bounds at ≤ 8 (issue 16).
+# The DDPM's few-evaluation solvers: sde-dpm-solver (issue 16's closest at 8), dpm-solver-3m.
 DDPM_SOLVERS = tuple(
     (f"{method} {spacing or 'default'} {k}", k, {"method": method, "steps": k, "spacing": spacing})
     for method, spacing in (("sde-dpm-solver", None), ("dpm-solver-3m", "logsnr"))
