@@ -17,7 +17,7 @@ import time
 
 import jax
 import numpy as np
-from _common import show, within
+from _common import model_rows, show, trained_default, within
 
 from jaxdiff import fitting, flow_solvers, models, schedules, training
 from jaxdiff.runs import evaluate, reflow, setup
@@ -44,6 +44,20 @@ def adaptive_evaluations(s, params, n=10_000) -> int:
     x = jax.random.normal(s.keys.sample, (n, s.data_dim))
     _, evals = flow_solvers.adaptive_solve(s.apply_fn, params, s.schedule, x)
     return int(evals)
+
+
+def flow_rows(data, name: str, pairing: str, t_sampler: str, eval_n: int, ref, floor):
+    """A flow (``--objective flow``) trained on ``data`` with ``pairing`` and ``t_sampler``,
+    scored by every sampler of :func:`flow_samplers` and the adaptive one (its count) beside
+    ``floor`` and the reference ``ref``: ``(rows, setup, params, training seconds)``."""
+    s, params, info = trained_default(data, objective="flow", pairing=pairing, t_sampler=t_sampler)
+    chosen = [
+        *flow_samplers(),
+        ("adaptive", adaptive_evaluations(s, params), {"method": "adaptive"}),
+    ]
+    seconds = info["train_seconds"]
+    rows = model_rows(s, params, name, f"flow {pairing}", seconds, chosen, eval_n, ref, floor)
+    return rows, s, params, seconds
 
 
 REFLOW_SAMPLERS = (

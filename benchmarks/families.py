@@ -64,19 +64,18 @@ from _common import (
     shape_file,
     student_rows,
     table,
-    trained_default,
     within,
 )
 from _flows import (
     MEAN_SAMPLERS,
     REFLOW_SAMPLERS,
-    adaptive_evaluations,
-    flow_samplers,
+    flow_rows,
     mean_flow,
     peer_rows,
     reflowed,
 )
 
+from jaxdiff.flow_solvers import EVALUATIONS_PER_STEP
 from jaxdiff.runs import draw, overrides
 
 # The DDPM's few-evaluation solvers: sde-dpm-solver (issue 16's closest at 8), dpm-solver-3m.
@@ -85,7 +84,7 @@ DDPM_SOLVERS = tuple(
     for method, spacing in (("sde-dpm-solver", None), ("dpm-solver-3m", "logsnr"))
     for k in (4, 8)
 )
-FLOW = {"objective": "flow", "t_sampler": "logit_normal"}
+T_SAMPLER = "logit_normal"  # the flows' time draw, as in reflow.py and flow_peer.py
 # The picture's samplers at 1, 2 and 4 evaluations, per model.
 FIGURE_SAMPLERS = {
     "flow": ({"method": "euler", "steps": 1}, {"method": "euler", "steps": 2},
@@ -123,13 +122,8 @@ def rows_of(name: str, eval_n: int, folder, figure) -> list[dict]:
         panels["DDPM, sde-dpm-solver 4"] = draw.draw(s, params, key, FIGURE_N, **DDPM_SOLVERS[0][2])
     models = {}
     for pairing in ("independent", "ot"):
-        s, params, info = trained_default(data, pairing=pairing, **FLOW)
-        chosen = [
-            *flow_samplers(),
-            ("adaptive", adaptive_evaluations(s, params), {"method": "adaptive"}),
-        ]
-        seconds = info["train_seconds"]
-        rows += model_rows(s, params, name, f"flow {pairing}", seconds, chosen, eval_n, ref, floor)
+        flow, s, params, seconds = flow_rows(data, name, pairing, T_SAMPLER, eval_n, ref, floor)
+        rows += flow
         models[f"flow {pairing}"] = (s, params, "flow")
     # s, params, seconds: the OT flow's, the last of the loop.
     re_params, re_seconds = reflowed(s, params, 16_000)
@@ -144,7 +138,7 @@ def rows_of(name: str, eval_n: int, folder, figure) -> list[dict]:
     if figure:
         for label, (ms, mp, kind) in models.items():
             for changes in FIGURE_SAMPLERS[kind]:
-                evals = changes["steps"] * (2 if changes["method"] == "midpoint" else 1)
+                evals = changes["steps"] * EVALUATIONS_PER_STEP[changes["method"]]
                 panels[f"{label}, {evals}"] = draw.draw(ms, mp, ms.keys.sample, FIGURE_N,
                                                         **changes)  # fmt: skip
         picture(name, panels, figure)

@@ -28,15 +28,13 @@ from _common import (
     SETS,
     SHAPES,
     cpu_model,
-    model_rows,
     reference_row,
     save,
     seed_sampler_seconds,
     shape_file,
     table,
-    trained_default,
 )
-from _flows import adaptive_evaluations, flow_samplers
+from _flows import flow_rows
 
 
 def rows_of(name: str, t_sampler: str, eval_n: int, folder) -> list[dict]:
@@ -45,14 +43,7 @@ def rows_of(name: str, t_sampler: str, eval_n: int, folder) -> list[dict]:
     ref, floor = reference_row(name, data, eval_n)
     rows = [ref]
     for pairing in ("independent", "ot"):
-        settings = {"objective": "flow", "pairing": pairing, "t_sampler": t_sampler}
-        s, params, info = trained_default(data, **settings)
-        chosen = [
-            *flow_samplers(),
-            ("adaptive", adaptive_evaluations(s, params), {"method": "adaptive"}),
-        ]
-        seconds = info["train_seconds"]
-        rows += model_rows(s, params, name, f"flow {pairing}", seconds, chosen, eval_n, ref, floor)
+        rows += flow_rows(data, name, pairing, t_sampler, eval_n, ref, floor)[0]
     return rows
 
 

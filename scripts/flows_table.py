@@ -593,15 +593,13 @@ def families_findings(doc: dict, section: str = "families") -> str:
     held = [s for s in sets if s[0] not in REGISTERED]
     out = []
 
-    def fewest(models, keys, limit):
-        ok = [r for k in keys for r in _fixed(models.get(k, [])) if r["within"]]
-        ok = [r for r in ok if r["evals"] <= limit]
-        return min(ok, key=lambda r: (r["evals"], r["mmd2"]), default=None)
-
     for group, label in ((registered, "registered"), (held, "held-out")):
         if not group:
             continue
-        free = {name: fewest(m, TRAINING_FREE, 4) for name, _, m in group}
+        free = {
+            name: fewest_row([r for k in TRAINING_FREE for r in m[k] if r["evals"] <= 4])
+            for name, _, m in group
+        }
         ok = [name for name, r in free.items() if r is not None]
         misses = []
         for name, ref, m in group:
