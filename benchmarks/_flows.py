@@ -90,7 +90,9 @@ def mean_flow(s, time_steps: int):
     )  # fmt: skip
     schedule = schedules.cosine_schedule(time_steps)
     state = training.init_state(jax.random.key(1), params, s.optimizer, ema=True)
-    state, info = fitting.fit(state, s.train_data, spec=spec, schedule=schedule, epochs=t.epochs)
+    state, info = fitting.fit_state(
+        state, s.train_data, spec=spec, schedule=schedule, epochs=t.epochs
+    )
     mf = dataclasses.replace(s, apply_fn=apply_fn, schedule=schedule)
     return mf, state.ema_params, info["train_seconds"]
 
@@ -107,7 +109,7 @@ def reflowed(s, params, num_pairs: int):
         ema_decay=t.ema_decay, objective="flow", pairing=t.pairing,
     )  # fmt: skip
     state = training.init_state(jax.random.key(1), params, optimizer, ema=True)
-    state, info = fitting.fit(state, pairs, spec=spec, schedule=s.schedule, epochs=t.epochs)
+    state, info = fitting.fit_state(state, pairs, spec=spec, schedule=s.schedule, epochs=t.epochs)
     return state.ema_params, time.perf_counter() - t0 - info["compile_seconds"]
 
 

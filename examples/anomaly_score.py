@@ -37,7 +37,9 @@ def main():
     optimizer = jaxdiff.make_optimizer(2e-3, clip_norm=1.0)
     state = jaxdiff.init_state(jax.random.key(2), params, optimizer)
     spec = jaxdiff.TrainSpec(apply_fn, optimizer, batch_size=256)
-    state, _ = jaxdiff.fit(state, jnp.asarray(train), spec=spec, schedule=schedule, epochs=epochs)
+    state, _ = jaxdiff.fit_state(
+        state, jnp.asarray(train), spec=spec, schedule=schedule, epochs=epochs
+    )
 
     box = np.random.default_rng(3).uniform(-2.5, 2.5, (n, 2)).astype(np.float32)
 

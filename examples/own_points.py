@@ -49,7 +49,9 @@ def main():
     optimizer, _ = setup.build_optimizer(t, steps_per_epoch)  # clip, Adam, warm-up + cosine
     state = jaxdiff.init_state(jax.random.key(1), params, optimizer, ema=True)
     spec = jaxdiff.TrainSpec(apply_fn, optimizer, t.batch_size, t.target, ema_decay=t.ema_decay)
-    state, info = jaxdiff.fit(state, norm.encode(x), spec=spec, schedule=schedule, epochs=t.epochs)
+    state, info = jaxdiff.fit_state(
+        state, norm.encode(x), spec=spec, schedule=schedule, epochs=t.epochs
+    )
     opts = setup.sampler_options(cfg)  # ancestral (DDIM, η = 1) over 100 steps
     z = jaxdiff.sample(jax.random.key(2), apply_fn, state.ema_params, schedule, x.shape, opts)
     samples = norm.decode(z)

@@ -3,7 +3,8 @@
 The library is this package's modules outside ``jaxdiff.runs`` (the application layer
 of run directories) and ``jaxdiff.cli`` (the command line). ``jaxdiff.load(path)``, a
 trained model from a run directory, is the application's
-:func:`jaxdiff.runs.trained.load`, imported when first used.
+:func:`jaxdiff.runs.trained.load`, and ``jaxdiff.fit(data)``, one call from rows to a
+trained model, its :func:`jaxdiff.runs.fit.fit`; both are imported when first used.
 """
 
 from importlib import metadata as _metadata
@@ -23,7 +24,7 @@ from jaxdiff.diffusion import predict_x0_from_eps as predict_x0_from_eps
 from jaxdiff.diffusion import prior_kl as prior_kl
 from jaxdiff.diffusion import q_posterior as q_posterior
 from jaxdiff.diffusion import q_sample as q_sample
-from jaxdiff.fitting import fit as fit
+from jaxdiff.fitting import fit_state as fit_state
 from jaxdiff.losses import antithetic_timesteps as antithetic_timesteps
 from jaxdiff.losses import denoising_loss as denoising_loss
 from jaxdiff.models import MLPDenoiser as MLPDenoiser
@@ -52,6 +53,10 @@ def __getattr__(name: str):
         from jaxdiff.runs.trained import load
 
         return load
+    if name == "fit":
+        from jaxdiff.runs.fit import fit
+
+        return fit
     raise AttributeError(f"module 'jaxdiff' has no attribute {name!r}")
 
 

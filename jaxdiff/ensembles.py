@@ -91,7 +91,7 @@ def fit_ensemble(
     (K, n), seconds)``. Returns the states and ``{"losses": (K, epochs run),
     "train_seconds", "compile_seconds", "steps"}`` (steps summed over members). A member
     whose loss diverges keeps its last good state (see ``training.train_epochs``); the
-    others go on. ``labels`` are those of ``fitting.fit``.
+    others go on. ``labels`` are those of ``fitting.fit_state``.
     """
     inputs = training.check_inputs(data, labels, spec=spec, schedule=schedule)
 

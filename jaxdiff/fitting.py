@@ -1,7 +1,7 @@
 """The Python driver of training: chunks of compiled epochs, callbacks between them
 (progress, logging, checkpoints), timing outside compilation, and divergence.
 
-:func:`run_chunks` is the one driver; :func:`fit` runs it over ``training.train_epochs``
+:func:`run_chunks` is the one driver; :func:`fit_state` runs it over ``training.train_epochs``
 and ``ensembles.fit_ensemble`` over its vmapped epochs.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from jaxdiff import training, validate
 from jaxdiff.schedules import Schedule
 
-__all__ = ["TrainingDiverged", "fit", "run_chunks"]
+__all__ = ["TrainingDiverged", "fit_state", "run_chunks"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -100,7 +100,7 @@ def run_chunks(
     }
 
 
-def fit(
+def fit_state(
     state: training.TrainState,
     data,
     *,

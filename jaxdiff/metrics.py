@@ -13,7 +13,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-__all__ = ["energy_distance", "mmd2", "precision_recall", "sliced_wasserstein"]
+__all__ = ["energy_distance", "mmd2", "nearest_distance", "precision_recall", "sliced_wasserstein"]
 
 
 def _wasserstein_1d(px: jax.Array, py: jax.Array, p: int) -> jax.Array:
@@ -144,3 +144,12 @@ def precision_recall(
     precision = _covered(fake, real, _knn_radius2(real, k, block), block)
     recall = _covered(real, fake, _knn_radius2(fake, k, block), block)
     return precision, recall
+
+
+@functools.partial(jax.jit, static_argnames=("block",))
+def nearest_distance(x: jax.Array, rows: jax.Array, block: int = 512) -> jax.Array:
+    """Euclidean distance ``min_j ‖x_i - rows_j‖`` from each row of ``x`` to its closest
+    row of ``rows``, ``(len(x),)``: the distance to the closest record of the privacy and
+    memorisation checks of synthetic tables (DCR; e.g. Zhao et al. 2021, CTAB-GAN §4).
+    Samples that sit closer to the training rows than held-out rows do copy them."""
+    return jnp.sqrt(_map_rows(lambda a: jnp.min(_sq_dist(a, rows), axis=1), x, block))

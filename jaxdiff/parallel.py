@@ -4,7 +4,7 @@ One ``Mesh`` with a single ``"data"`` axis over the chosen devices; the training
 the data set are replicated on every device, and inside each step the batch is
 constrained to ``NamedSharding(mesh, P("data"))`` (``TrainSpec.batch_sharding``),
 so each device computes the loss of its rows and XLA all-reduces the gradients. The code
-path is ``fitting.fit`` itself: a sharded run differs from a single-device run only in
+path is ``fitting.fit_state`` itself: a sharded run differs from a single-device run only in
 the order of float reductions.
 
 Several hosts: call :func:`initialize` (``jax.distributed.initialize``) first on every
@@ -82,10 +82,10 @@ def fit(
     labels=None,
     **kwargs,
 ):
-    """``fitting.fit`` with each batch sharded over ``mesh``.
+    """``fitting.fit_state`` with each batch sharded over ``mesh``.
 
     ``spec.batch_size`` and the last, ragged batch (``len(data) % batch_size``) must divide
-    evenly over the mesh's devices. Other arguments are those of ``fitting.fit``.
+    evenly over the mesh's devices. Other arguments are those of ``fitting.fit_state``.
     """
     n_dev = mesh.devices.size
     n = np.shape(data)[0]
@@ -101,4 +101,4 @@ def fit(
     if labels is not None:
         labels = replicate(np.asarray(labels), mesh)
     spec = dataclasses.replace(spec, batch_sharding=batch_sharding(mesh))
-    return fitting.fit(state, data, spec=spec, labels=labels, **kwargs)
+    return fitting.fit_state(state, data, spec=spec, labels=labels, **kwargs)

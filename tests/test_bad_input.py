@@ -35,7 +35,7 @@ def _fit(x=None, **kw):
     args.update(kw)
     state = training.init_state(jax.random.key(1), params, opt)
     x = np.zeros((16, 2), np.float32) if x is None else x
-    return fitting.fit(state, x, **args)
+    return fitting.fit_state(state, x, **args)
 
 
 def _sample(shape=(4, 2), sched=None, **kw):

@@ -87,7 +87,7 @@ def test_distillation_moves_the_student_towards_the_teachers_map():
     opt = training.make_optimizer(2e-3)
     spec = training.TrainSpec(apply_fn, opt, batch_size=256)
     state = training.init_state(jax.random.key(2), params, opt)
-    state, _ = fitting.fit(state, x, spec=spec, schedule=sched, epochs=60)
+    state, _ = fitting.fit_state(state, x, spec=spec, schedule=sched, epochs=60)
     teacher = state.params
 
     x_T = jax.random.normal(jax.random.key(3), (512, 2))
@@ -170,7 +170,7 @@ def test_direct_student_beats_its_teachers_two_step_ddim_on_a_multimodal_set():
     opt = training.make_optimizer(2e-3)
     spec = training.TrainSpec(apply_fn, opt, batch_size=256, target="v")
     state = training.init_state(jax.random.key(2), params, opt)
-    state, _ = fitting.fit(state, x, spec=spec, schedule=sched, epochs=80)
+    state, _ = fitting.fit_state(state, x, spec=spec, schedule=sched, epochs=80)
     teacher = state.params
     student, losses = distillation.distill_endpoints(
         jax.random.key(3), apply_fn, teacher, sched, x, 2, pairs=8192, iterations=1500,

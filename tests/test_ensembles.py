@@ -38,7 +38,7 @@ def test_members_equal_models_trained_alone(objective):
         # The documented contract, built here by hand: split(key) = (init, train).
         init_key, train_key = jax.random.split(jax.random.key(k))
         alone = training.init_state(train_key, init_params(init_key), opt)
-        alone, alone_info = fitting.fit(alone, x, spec=spec, schedule=sched, epochs=3)
+        alone, alone_info = fitting.fit_state(alone, x, spec=spec, schedule=sched, epochs=3)
         got = ensembles.member(states, i)
         for a, b in zip(leaves(alone.params), leaves(got.params), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)

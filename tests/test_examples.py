@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from conftest import ENV
 
+import jaxdiff
+
 pytestmark = pytest.mark.slow
 
 EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
@@ -106,11 +108,9 @@ def test_distil(tmp_path):
 
 def test_readme_python_snippet_runs_the_default_recipe(tmp_path, monkeypatch):
     """The README's "Your own points in Python" block, run as written on a small file (the
-    preset shortened to 2 epochs): it trains with the preset's settings and returns
-    samples of the data's shape in its units."""
-    import dataclasses
-
-    from jaxdiff.runs import presets
+    rule's step budget shortened to 40 steps): ``jaxdiff.fit`` sizes the default recipe
+    to the file, and the samples have the data's shape and units; the saved model loads."""
+    from jaxdiff.runs import overrides, presets
 
     readme = (EXAMPLES.parent / "README.md").read_text()
     section = readme.split("## Your own points in Python", 1)[1]
@@ -118,20 +118,17 @@ def test_readme_python_snippet_runs_the_default_recipe(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     points = rng.normal([5.0, -3.0], [2.0, 0.5], (600, 2)).astype(np.float32)
     np.save(tmp_path / "points.npy", points)
-    real = presets.preset
-
-    def short(name):
-        cfg = real(name)
-        train = dataclasses.replace(cfg.train, epochs=2, lr_decay_epochs=2)
-        return dataclasses.replace(cfg, train=train)
-
-    monkeypatch.setattr(presets, "preset", short)
+    real = presets.sized
+    monkeypatch.setattr(overrides, "sized", lambda cfg, r, c: real(cfg, r, c, steps=40))
     monkeypatch.chdir(tmp_path)
     scope = {}
     exec(compile(code, "README.md", "exec"), scope)
     samples = np.asarray(scope["samples"])
-    assert samples.shape == points.shape and np.all(np.isfinite(samples))
-    assert scope["spec"].ema_decay == real("default").train.ema_decay
-    assert scope["info"]["steps"] == 2 * 2  # 600 rows at batch 512: 2 steps an epoch
+    assert samples.shape == (10_000, 2) and np.all(np.isfinite(samples))
+    t = scope["model"].config.train
+    assert t.steps == 40 and t.batch_size == 256 and t.epochs == 14  # 600 rows: 3 a epoch
+    assert scope["model"].config.model == presets.preset("default").model
     # Decoded into the data's units: the samples' mean is near the data's, not near 0.
     assert abs(samples[:, 0].mean() - 5.0) < 2.0
+    loaded = jaxdiff.load(tmp_path / "my-model")
+    np.testing.assert_array_equal(loaded.sample(5, seed=0), scope["model"].sample(5, seed=0))

@@ -10,9 +10,9 @@ from jaxdiff import fitting, models, schedules, training
 
 def test_fit_resumes_exactly(small):
     state, x, kw = small
-    full, info = fitting.fit(state, x, epochs=6, epochs_per_call=4, **kw())
-    half, _ = fitting.fit(state, x, epochs=3, epochs_per_call=4, **kw())
-    resumed, _ = fitting.fit(half, x, epochs=6, epochs_per_call=4, **kw())
+    full, info = fitting.fit_state(state, x, epochs=6, epochs_per_call=4, **kw())
+    half, _ = fitting.fit_state(state, x, epochs=3, epochs_per_call=4, **kw())
+    resumed, _ = fitting.fit_state(half, x, epochs=6, epochs_per_call=4, **kw())
     assert leaves_equal(full.params, resumed.params)
     assert info["steps"] == 6 * 7 and len(info["losses"]) == 6
 
@@ -20,7 +20,7 @@ def test_fit_resumes_exactly(small):
 def test_bad_epochs(small):
     state, x, kw = small
     with pytest.raises(ValueError, match="epochs must be a positive integer, got 0"):
-        fitting.fit(state, x, epochs=0, **kw())
+        fitting.fit_state(state, x, epochs=0, **kw())
 
 
 def _tiny():
@@ -36,11 +36,11 @@ def test_divergence_is_caught_inside_the_epoch_and_keeps_the_last_good_state():
     good = training.make_optimizer(1e-3, 1.0)
     state = training.init_state(jax.random.key(1), params, good)
     spec = training.TrainSpec(apply_fn, good, batch_size=16)
-    state, _ = fitting.fit(state, x, epochs=2, spec=spec, schedule=sched)
+    state, _ = fitting.fit_state(state, x, epochs=2, spec=spec, schedule=sched)
     wild = training.make_optimizer(1e8, 1.0)  # same opt_state structure, absurd steps
     seen = []
     with pytest.raises(fitting.TrainingDiverged) as info:
-        fitting.fit(
+        fitting.fit_state(
             state,
             x,
             epochs=6,

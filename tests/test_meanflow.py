@@ -175,6 +175,6 @@ def test_meanflow_training_learns():
     mean, std = one_step(params)
     assert np.all(np.abs(mean - 1.0) > 0.5) and np.all(std > 0.6)
     state = training.init_state(jax.random.key(1), params, opt, ema=True)
-    state, _ = fitting.fit(state, data, spec=spec, schedule=sched, epochs=100)
+    state, _ = fitting.fit_state(state, data, spec=spec, schedule=sched, epochs=100)
     mean, std = one_step(state.ema_params)
     assert np.all(np.abs(mean - 1.0) < 0.1) and np.all(np.abs(std - 0.3) < 0.1), (mean, std)

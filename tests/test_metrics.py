@@ -160,3 +160,26 @@ def test_scores_keep_float32_inputs_in_float32_with_x64_on(x64_standard):
     assert metrics.mmd2(x, y, block=16).dtype == jnp.float32
     precision, recall = metrics.precision_recall(x, y, block=16)
     assert precision.dtype == recall.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("n, m, block", [(37, 50, 8), (5, 200, 512), (64, 3, 16)])
+def test_nearest_distance_is_brute_force_in_float64(n, m, block):
+    """Against scipy's float64 distance matrix: the minimum over the rows, not squared,
+    for every row of x (the last block padded)."""
+    rng = np.random.default_rng(n + m)
+    x, rows = rng.normal(size=(n, 3)), rng.normal(size=(m, 3))
+    want = spatial.distance.cdist(x, rows).min(axis=1)
+    got = metrics.nearest_distance(
+        jnp.asarray(x, jnp.float32), jnp.asarray(rows, jnp.float32), block
+    )
+    assert got.shape == (n,)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+
+
+def test_nearest_distance_is_zero_for_copies_and_uses_every_row():
+    rng = np.random.default_rng(3)
+    rows = jnp.asarray(rng.normal(size=(40, 2)), jnp.float32)
+    np.testing.assert_allclose(metrics.nearest_distance(rows[::-1], rows, 7), 0.0, atol=1e-6)
+    # The closest row is the last one: a reduction that skips rows would miss it.
+    far = jnp.concatenate([jnp.full((39, 2), 100.0), jnp.zeros((1, 2))])
+    np.testing.assert_allclose(metrics.nearest_distance(jnp.ones((3, 2)), far), 2**0.5, rtol=1e-6)

@@ -239,7 +239,7 @@ def test_a_short_training_with_the_options_beats_the_untrained_model(options):
     spec = training.TrainSpec(apply_fn, opt, batch_size=128, target="v")
     x = data.eight_gaussians(0, 2000) / 2.0  # radius 1
     state = training.init_state(jax.random.key(1), params, opt)
-    state, _ = fitting.fit(state, x, spec=spec, schedule=sched, epochs=40, epochs_per_call=40)
+    state, _ = fitting.fit_state(state, x, spec=spec, schedule=sched, epochs=40, epochs_per_call=40)
     opts = samplers.SamplerOptions(variance="beta_tilde", last_step_noise=False, target="v")
     reference = data.eight_gaussians(9, 2000) / 2.0
 

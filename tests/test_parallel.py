@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent(
     spec = training.TrainSpec(apply_fn, opt, batch_size=128)
     kw = dict(epochs=3, spec=spec, schedule=sched)
     state = training.init_state(jax.random.key(1), params, opt)
-    single, info1 = fitting.fit(state, x, **kw)
+    single, info1 = fitting.fit_state(state, x, **kw)
     mesh = parallel.make_mesh()
     sharded, info4 = parallel.fit(state, x, mesh=mesh, **kw)
     for a, b in zip(jax.tree_util.tree_leaves(single.params),

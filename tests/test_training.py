@@ -149,7 +149,7 @@ def test_seed_preset_learns_the_s_curve():
     from jaxdiff.runs import presets, setup
 
     s = setup.setup(presets.preset("seed"))
-    state, info = fitting.fit(
+    state, info = fitting.fit_state(
         s.state, s.data, spec=s.spec, schedule=s.schedule, epochs=600, epochs_per_call=150
     )
     assert info["losses"][-1] < info["losses"][0]

@@ -52,7 +52,7 @@ def sampler_changes(args) -> dict:
 
 
 def train(args) -> int:
-    from jaxdiff.runs import evaluate, overrides, presets, train
+    from jaxdiff.runs import evaluate, train
 
     distributed = getattr(args, "distributed", None)  # demo has neither this nor --devices
     if distributed:
@@ -80,7 +80,7 @@ def train(args) -> int:
     if resume:
         cfg = train.resume_config(out, preset, **given)
     else:
-        cfg = overrides.configure(presets.preset(preset or "default"), **given)
+        cfg = train.new_config(preset or "default", **given)
     log_every = 100 if args.command == "demo" and not args.quiet else None
     report = train.train_run(
         cfg,
@@ -100,6 +100,13 @@ def train(args) -> int:
         + (f" ({rate:,.0f} steps/s, compile {report['compile_seconds']:.1f} s)" if rate else "")
         + f"; final loss {report['final_loss']:.5f}; wrote {out}"
     )
+    t = cfg.train
+    if t.steps is not None:
+        print(
+            f"sized for {report['train_rows']} rows x {report['columns']} columns "
+            f"(runs.presets.sized): batch {t.batch_size}, {t.epochs} epochs for a budget of "
+            f"{t.steps} steps, input features {cfg.model.input_features!r}"
+        )
     if "quality" in report:
         print(evaluate.quality_table(report["quality"]))
     return 0

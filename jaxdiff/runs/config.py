@@ -97,6 +97,9 @@ class TrainConfig:
     (flow matching, :mod:`jaxdiff.flows`: the network predicts the velocity, ``target``
     is not used), with ``pairing`` of data and noise ``"independent"`` or ``"ot"``.
     ``t_sampler`` is the objective's draw of times (a flow's may be ``"logit_normal"``).
+    ``steps``: the optimiser-step budget that :func:`jaxdiff.runs.presets.sized` derived
+    ``epochs`` (and ``batch_size``) from for the data's shape; None where the epochs were
+    given.
     """
 
     epochs: int = 4000
@@ -113,6 +116,7 @@ class TrainConfig:
     label_drop: float = 0.1
     objective: str = "ddpm"
     pairing: str = "independent"
+    steps: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

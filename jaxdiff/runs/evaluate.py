@@ -16,7 +16,7 @@ from jaxdiff.runs.rundir import RunError, load_config, read_report, write_json
 from jaxdiff.runs.setup import Setup, log_likelihood, setup
 from jaxdiff.runs.trained import load
 
-__all__ = ["evaluate_run", "quality", "quality_table"]
+__all__ = ["COPY_RATIO", "copying", "evaluate_run", "quality", "quality_table"]
 
 
 def quality(
@@ -74,6 +74,7 @@ def quality(
     out = {"n": n, "samples": scores(jnp.asarray(samples[:n]))}
     if floor:
         out["floor"] = scores(floor_draw)
+    out["copying"] = copying(s, samples[:n], np.asarray(reference))
     if likelihood_n:
         if s.held_out is None:
             held_out = data.load(name, keys.eval_held_out, likelihood_n)
@@ -102,6 +103,35 @@ def quality(
     return out
 
 
+# Samples whose median distance to the closest training row is below this fraction of the
+# held-out rows' own are reported as copying their training rows (issue 46's bound).
+COPY_RATIO = 0.9
+
+
+def copying(s: Setup, samples: np.ndarray, held_out: np.ndarray) -> dict:
+    """The copying check: each sample's Euclidean distance to its closest training row,
+    beside the same distance of rows training never saw (``held_out``: a fixed set's
+    held-out part, a generated set's fresh draw), in the model's standardised units;
+    median and 5th percentile of each, the ratio of the medians and ``copies``: whether
+    that ratio is below :data:`COPY_RATIO` (the samples sit nearer the training rows than
+    fresh data does)."""
+    rows = jnp.asarray(s.train_data)
+
+    def nearest(x):
+        z = jnp.asarray(s.normalizer.encode(np.asarray(x)), rows.dtype)
+        d = np.asarray(metrics.nearest_distance(z, rows), np.float64)
+        return {"median": float(np.median(d)), "p5": float(np.percentile(d, 5))}
+
+    mine, theirs = nearest(samples), nearest(held_out)
+    ratio = mine["median"] / theirs["median"] if theirs["median"] > 0 else float("inf")
+    return {
+        "samples": mine,
+        "held_out": theirs,
+        "ratio": ratio,
+        "copies": bool(ratio < COPY_RATIO),
+    }
+
+
 def quality_table(q: dict) -> str:
     """A plain-text table of :func:`quality`'s result."""
     rows = [
@@ -116,6 +146,18 @@ def quality_table(q: dict) -> str:
         lines.append(
             f"{label:30s} {fmt.format(q['samples'][key]):>10s} {fmt.format(q['floor'][key]):>11s}"
         )
+    c = q.get("copying")
+    if c:
+        lines.append(
+            f"{'closest training row, median':30s} {c['samples']['median']:>10.3g} "
+            f"{c['held_out']['median']:>11.3g}  (held-out rows; 5th pct "
+            f"{c['samples']['p5']:.3g} vs {c['held_out']['p5']:.3g})"
+        )
+        if c["copies"]:
+            lines.append(
+                f"copying: the samples sit nearer the training rows than held-out rows do "
+                f"(median ratio {c['ratio']:.2f} < {COPY_RATIO})"
+            )
     lik = q.get("likelihood")
     if lik:
         ode = "probability-flow ODE" if "vlb_nats_per_dim" in lik else "flow ODE"

@@ -1,5 +1,6 @@
-"""What a command line's settings mean on top of a preset (:func:`configure`), and whether
-they may resume a saved run (:func:`resume_config`)."""
+"""What a command line's settings mean on top of a preset (:func:`configure`; sized to the
+data's shape first: :func:`configure_for`), and whether they may resume a saved run
+(:func:`resume_config`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 from jaxdiff import samplers
 from jaxdiff.models import NetworkConfig
 from jaxdiff.runs.config import DATA_SETS, SCHEDULE_BETAS, Config
-from jaxdiff.runs.presets import FAMILY_SAMPLERS, preset
+from jaxdiff.runs.presets import FAMILY_SAMPLERS, preset, sized
 
-__all__ = ["NETWORK", "SETTINGS", "configure", "resume_config"]
+__all__ = ["NETWORK", "SETTINGS", "configure", "configure_for", "resume_config"]
 
 
 def _replace(cfg: Config, section: str, **fields) -> Config:
@@ -33,7 +34,7 @@ def _data(cfg: Config, name: str) -> Config:
 
 
 def _epochs(cfg: Config, epochs: int) -> Config:
-    cfg = _replace(cfg, "train", epochs=epochs)
+    cfg = _replace(cfg, "train", epochs=epochs, steps=None)  # given, not derived
     if cfg.train.lr_schedule == "cosine":
         # The decay spans the run asked for (a resumed run keeps its saved horizon).
         cfg = _replace(cfg, "train", lr_decay_epochs=epochs)
@@ -132,8 +133,24 @@ def _fields(cfg: Config) -> dict[str, Any]:
     return out
 
 
+def configure_for(preset_name: str, rows: int, columns: int, **settings) -> Config:
+    """:func:`configure` on the preset ``preset_name`` sized for ``rows`` training rows of
+    ``columns`` columns: the ``default`` preset is first sized to the shape
+    (:func:`~jaxdiff.runs.presets.sized`), so that a setting given by name always wins;
+    the other presets are fixed recipes."""
+    base = preset(preset_name)
+    if preset_name == "default":
+        base = sized(base, rows, columns)
+    return configure(base, **settings)
+
+
 def resume_config(
-    saved: Config, preset_name: str | None = None, *, epochs: int | None = None, **settings
+    saved: Config,
+    preset_name: str | None = None,
+    *,
+    epochs: int | None = None,
+    shape: tuple[int, int] | None = None,
+    **settings,
 ) -> Config:
     """The config to resume ``saved`` with, given a command line's preset and settings.
 
@@ -142,13 +159,16 @@ def resume_config(
     the seed or ``conditional``, which the run holds). Only ``epochs`` may differ. A
     difference raises ``ValueError`` naming the setting, the saved value and the given one.
     (:func:`jaxdiff.runs.train.train_run` refuses more epochs than the run's rate
-    learns in: a cosine rate's horizon is part of the run.)
+    learns in: a cosine rate's horizon is part of the run.) ``shape``: the run's training
+    ``(rows, columns)``, which size the ``default`` preset as when the run started.
     """
     base = saved
     if preset_name is not None and saved.data.name == "file" and settings.get("data") is None:
         settings["data"] = saved.data.path  # as the command that started the run gave it
     if preset_name is not None:
         base = preset(preset_name)
+        if preset_name == "default" and shape is not None:
+            base = sized(base, *shape)
         base = dataclasses.replace(base, seed=saved.seed)
         for section, names in _RUN_OWN:
             own = {n: getattr(getattr(saved, section), n) for n in names}
@@ -156,7 +176,7 @@ def resume_config(
     given = configure(base, **settings)
     old, new = _fields(saved), _fields(given)
     for name in old:
-        if name in ("train.epochs", "train.lr_decay_epochs"):
+        if name in ("train.epochs", "train.lr_decay_epochs", "train.steps"):
             continue
         if old[name] != new[name]:
             raise ValueError(

@@ -4,6 +4,10 @@ by measurement."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
+from jaxdiff import validate
 from jaxdiff.runs.config import (
     Config,
     DataConfig,
@@ -13,7 +17,7 @@ from jaxdiff.runs.config import (
     TrainConfig,
 )
 
-__all__ = ["FAMILY_SAMPLERS", "PRESETS", "preset"]
+__all__ = ["DEFAULT_STEPS", "FAMILY_SAMPLERS", "FOURIER_COLUMNS", "PRESETS", "preset", "sized"]
 
 
 PRESETS: dict[str, Config] = {
@@ -96,3 +100,43 @@ def preset(name: str) -> Config:
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
     return PRESETS[name]
+
+
+# The default recipe's training budget in optimiser steps: its 120 epochs of 20 batches of
+# 512 on 10,000 rows. `sized` keeps it for any table and derives the epochs.
+DEFAULT_STEPS = 2400
+# Columns up to which the default keeps its random Fourier features of each coordinate
+# (chosen on 2-D shapes; worse than none beyond a few columns: benchmarks/tables.py).
+FOURIER_COLUMNS = 3
+
+
+def sized(cfg: Config, rows: int, columns: int, *, steps: int = DEFAULT_STEPS) -> Config:
+    """``cfg`` sized for a table of ``rows`` training rows and ``columns`` columns, by one
+    rule (chosen by measurement, benchmarks/tables.py, docs/tables.md):
+
+    - the batch is the default's 512, or for fewer than 1,024 rows the largest power of two
+      at most half the rows (at least 8, never more than the rows): every epoch then has at
+      least two batches;
+    - the budget is ``steps`` optimiser steps; the epochs (and a cosine rate's horizon)
+      follow from it and the rows;
+    - the network reads each coordinate through random Fourier features up to
+      :data:`FOURIER_COLUMNS` columns, and the coordinates themselves beyond.
+
+    On the registered 2-D sets (10,000 rows) it gives the ``default`` preset's network,
+    batch and epochs unchanged (``train.steps`` records the budget).
+    """
+    rows = validate.positive_int("rows", rows)
+    columns = validate.positive_int("columns", columns)
+    t = cfg.train
+    batch = t.batch_size
+    if rows < 2 * batch:
+        batch = max(8, 1 << max(0, (rows // 2).bit_length() - 1))
+    batch = min(batch, rows)
+    epochs = max(1, math.ceil(steps / math.ceil(rows / batch)))
+    train = dataclasses.replace(
+        t, batch_size=batch, epochs=epochs, lr_decay_epochs=epochs, steps=steps
+    )
+    model = cfg.model
+    if columns > FOURIER_COLUMNS and model.input_features == "fourier":
+        model = dataclasses.replace(model, input_features="none")
+    return dataclasses.replace(cfg, train=train, model=model)

@@ -34,17 +34,20 @@ from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.rundir import REFLOW_PAIRS, RunError, load_config
 
 __all__ = [
+    "HELD_OUT_ROWS",
     "Setup",
     "build_model",
     "build_optimizer",
     "build_schedule",
     "decay_steps",
+    "from_arrays",
     "log_likelihood",
     "model_params",
     "model_target",
     "restore",
     "sampler_options",
     "setup",
+    "training_shape",
 ]
 
 
@@ -211,6 +214,11 @@ def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
     d = cfg.data
     conditional = cfg.model.conditional
     names = None
+    if d.name == "array":
+        raise ValueError(
+            "this model was trained on rows handed to jaxdiff.fit in Python, which it does "
+            "not keep: it samples and scores (jaxdiff.load), but cannot be rebuilt from its config"
+        )
     if d.name == "file":
         if not d.path:
             raise ValueError("data name 'file' needs data.path, a .npy, .csv or .npz file")
@@ -254,7 +262,7 @@ def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
         raise ValueError(f"data.held_out must be in (0, 1), got {d.held_out!r}")
     if x.shape[0] < 4:
         raise ValueError(f"a data file needs at least 4 rows to hold some out, got {x.shape[0]}")
-    train, held = data.split(x.shape[0], keys.split, d.held_out)
+    train, held = data.split(x.shape[0], keys.split, min(d.held_out, HELD_OUT_ROWS / x.shape[0]))
     if y is not None:
         missing = sorted(set(range(len(names))) - set(y[train].tolist()))
         if missing:
@@ -263,6 +271,18 @@ def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
                 f"(the other {d.held_out:.0%} is held out); give it more rows"
             )
     return x[train], (None if y is None else y[train]), x[held], names
+
+
+# A fixed set holds out ``data.held_out`` of its rows, and never more than this many: a
+# large table trains on nearly all of its rows, and scoring reads at most this many.
+HELD_OUT_ROWS = 5000
+
+
+def training_shape(cfg: Config, run_dir=None) -> tuple[int, int]:
+    """``(rows, columns)`` of the rows a run of ``cfg`` trains on (a fixed set's training
+    part): what :func:`jaxdiff.runs.presets.sized` sizes the ``default`` recipe by."""
+    x = _load_data(cfg, RunKeys(cfg.seed), run_dir)[0]
+    return int(x.shape[0]), int(x.shape[1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,8 +328,35 @@ def setup(cfg: Config, run_dir=None) -> Setup:
     come from ``run_dir/data.npy`` when the run holds that copy.
     """
     _check_sizes(cfg)
+    x, y, held_out, names = _load_data(cfg, RunKeys(cfg.seed), run_dir)
+    return from_arrays(cfg, x, y, held_out=held_out, label_names=names, run_dir=run_dir)
+
+
+def from_arrays(
+    cfg: Config,
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    *,
+    held_out: np.ndarray | None = None,
+    label_names: tuple[str, ...] | None = None,
+    run_dir=None,
+) -> Setup:
+    """:func:`setup` of rows already in memory: ``x`` the training rows ``(n, dim)``,
+    ``y`` their classes (a conditional run; ``label_names`` their names, default ``"0"``,
+    ``"1"``, …), ``held_out`` the rows kept back for scoring (None: none). ``cfg.data``
+    only says where they came from."""
+    _check_sizes(cfg)
     keys = RunKeys(cfg.seed)
-    x, y, held_out, names = _load_data(cfg, keys, run_dir)
+    names = label_names
+    if cfg.model.conditional and names is None:
+        if y is None:
+            raise ValueError("a conditional model needs labels: give y, one class per row")
+        names = tuple(str(i) for i in range(int(np.max(y)) + 1))
+    rows = _fit_rows(cfg, x)
+    if cfg.train.batch_size > rows:
+        raise validate.InvalidValue(
+            "batch_size", f"at most the {rows} rows training reads", cfg.train.batch_size
+        )
     num_classes = len(names) if cfg.model.conditional else 0
     norm = data.Normalizer.fit(x) if cfg.data.standardize else data.Normalizer.identity(x.shape[1])
     train_x = np.asarray(norm.encode(x), models.float_dtype())

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiff import diffusion, ensembles, files, fitting, models, training, validate
-from jaxdiff.runs import checkpoints, overrides
+from jaxdiff.runs import checkpoints, overrides, presets
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.evaluate import quality
@@ -35,10 +35,10 @@ from jaxdiff.runs.rundir import (
     write_json,
     write_text,
 )
-from jaxdiff.runs.setup import Setup, model_params, setup
+from jaxdiff.runs.setup import Setup, model_params, setup, training_shape
 from jaxdiff.runs.trained import write_data_units
 
-__all__ = ["fit", "resume_config", "train_run"]
+__all__ = ["fit", "new_config", "resume_config", "train_run"]
 
 
 def _sampler_summary(s: Setup) -> dict:
@@ -49,16 +49,16 @@ def _sampler_summary(s: Setup) -> dict:
 
 
 def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | None = None, **kw):
-    """``fitting.fit`` on the run's (standardised) data, or a reflow run's pairs
+    """``fitting.fit_state`` on the run's (standardised) data, or a reflow run's pairs
     (``s.fit_data``), with every setting of ``s.config``.
 
-    Starts from ``state`` (default: the fresh ``s.state``); ``kw`` go to ``fit``
+    Starts from ``state`` (default: the fresh ``s.state``); ``kw`` go to ``fit_state``
     (``epochs_per_call``, ``callback``). ``devices=N`` shards each batch over the first N
     devices (:mod:`jaxdiff.parallel`); an ensemble trains its members in one program
     (:mod:`jaxdiff.ensembles`).
     """
     t = s.config.train
-    run = fitting.fit
+    run = fitting.fit_state
     if t.ensemble > 1:
         if devices is not None:
             raise ValueError("devices cannot be combined with an ensemble yet")
@@ -79,12 +79,23 @@ def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | No
     )
 
 
+def new_config(preset: str = "default", **settings) -> Config:
+    """The config of a new run: the command line's settings on ``preset``, the ``default``
+    first sized to the shape of the rows the settings' data gives
+    (:func:`~jaxdiff.runs.overrides.configure_for`)."""
+    cfg = overrides.configure(presets.preset(preset), **settings)
+    if preset != "default":
+        return cfg
+    return overrides.configure_for(preset, *training_shape(cfg), **settings)
+
+
 def resume_config(run_dir, preset: str | None = None, **settings) -> Config:
     """The config to resume the run in ``run_dir`` with, given a command line's ``preset``
     and settings (``overrides.resume_config``: given settings must equal the saved ones; only
-    ``epochs`` may differ)."""
+    ``epochs`` may differ; the ``default`` preset sized to the run's rows)."""
     saved = load_config(run_dir)
-    return overrides.resume_config(saved, preset, **settings)
+    shape = training_shape(saved, run_dir) if preset == "default" else None
+    return overrides.resume_config(saved, preset, shape=shape, **settings)
 
 
 def _check_target(cfg: Config, run_dir: pathlib.Path, resume: bool, s: Setup) -> None:
@@ -308,6 +319,8 @@ def train_run(
             "steps": int(np.sum(np.asarray(state.step))),
             "ensemble": cfg.train.ensemble,
             "params": models.param_count(params) // cfg.train.ensemble,
+            "train_rows": int(s.data.shape[0]),
+            "columns": int(s.data.shape[1]),
             "steps_this_call": steps,
             "train_seconds": fit_info["train_seconds"],
             "compile_seconds": fit_info["compile_seconds"],
@@ -327,7 +340,7 @@ def train_run(
             old = read_report(run_dir)
             total = old.get("train_seconds_total", old.get("train_seconds", 0.0))
             report["train_seconds_total"] = total + report["train_seconds"]
-        if eval_n:
+        if eval_n and (s.held_out is None or len(s.held_out) >= 4):  # 4 rows to score
             report["quality"] = quality(
                 s, params, samples, n=eval_n, likelihood_n=min(likelihood_n, eval_n)
             )

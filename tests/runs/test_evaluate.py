@@ -49,3 +49,38 @@ def test_eval_rejects_bad_samples_files(runs, tmp_path, capsys, make, match):
     err = capsys.readouterr().err
     assert code == 2 and match in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_copying_check_flags_copies_and_passes_fresh_draws():
+    """Samples that are the training rows sit at distance 0 (ratio 0, flagged); fresh
+    draws of the same law sit as far as held-out rows do (ratio near 1, not flagged); a
+    moment-matched Gaussian is not a copy either (the check is about memorisation, not
+    quality)."""
+    import dataclasses
+
+    from jaxdiff import data
+    from jaxdiff.runs import evaluate, presets, setup
+
+    cfg = presets.preset("fast")
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name="moons", n=2000))
+    s = setup.setup(cfg)
+    held = data.load("moons", 11, 1000)
+    copies = evaluate.copying(s, s.data[:1000], held)
+    assert copies["samples"]["median"] < 1e-6 and copies["copies"]
+    fresh = evaluate.copying(s, data.load("moons", 12, 1000), held)
+    assert 0.9 < fresh["ratio"] < 1.1 and not fresh["copies"]
+    rng = np.random.default_rng(0)
+    gauss = rng.multivariate_normal(s.data.mean(0), np.cov(s.data.T), 1000)
+    assert not evaluate.copying(s, gauss, held)["copies"]
+    # Jittered copies (a tenth of the held-out spacing) are still flagged.
+    jitter = s.data[:1000] + 0.1 * copies["held_out"]["median"] * rng.normal(size=(1000, 2))
+    assert evaluate.copying(s, jitter, held)["copies"]
+    table = evaluate.quality_table(
+        {"n": 4, "samples": {}, "floor": {}, "copying": copies} | _no_scores()
+    )
+    assert "copying: the samples sit nearer the training rows" in table
+
+
+def _no_scores() -> dict:
+    keys = ("sliced_w2", "mmd2", "energy", "precision", "recall")
+    return {"samples": dict.fromkeys(keys, 0.0), "floor": dict.fromkeys(keys, 0.0)}

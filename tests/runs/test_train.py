@@ -271,13 +271,13 @@ def test_divergence_after_good_epochs_checkpoints_the_last_good_one(tmp_path, mo
     """The run keeps the state the library hands back with ``TrainingDiverged``, even off
     the checkpoint schedule, exits 1 in one line, and resumes from it. (The detection
     itself, inside the compiled epochs, is tested in test_fitting.)"""
-    real_fit = fitting.fit
+    real_fit = fitting.fit_state
 
     def diverges_in_epoch_3(state, data, *, epochs, **kw):
         state, _ = real_fit(state, data, epochs=2, **kw)  # two good epochs
         raise fitting.TrainingDiverged(3, float("nan"), state)
 
-    monkeypatch.setattr(fitting, "fit", diverges_in_epoch_3)
+    monkeypatch.setattr(fitting, "fit_state", diverges_in_epoch_3)
     out = tmp_path / "r"
     flags = ["--out", out, "--batch-size", "1000", "--quiet", "--eval-n", "0", "--no-figures"]
     result = jaxdiff("train", "--preset", "seed", *flags, "--epochs", "5", check=False)

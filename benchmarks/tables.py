@@ -1,0 +1,266 @@
+"""Real tables by ForestDiffusion's protocol (Jolicoeur-Martineau et al., AISTATS 2024,
+arXiv:2309.09968, §4 and its repository's metrics): jaxdiff's default beside the oracle,
+simple baselines and, where installed, the Gaussian copula (``copulas``) and ForestFlow
+(``ForestDiffusion``).
+
+Per set: stratified 80/20 splits (a regression target is binned for stratifying), and
+per split ``--generations`` draws of as many rows as the training split (a classifier's
+in the training split's class counts). Scored in the space of the protocol: min-max
+scaling fitted on the training split, a class label one-hot ÷ 2 as columns, a regression
+target as a column. Columns:
+
+- W1 to the test split and to the training split: exact optimal transport with an L1
+  cost (POT's ``emd2``), uniform weights;
+- coverage of each (Naeem et al. 2020, with L1 distances; k the protocol's: its loop
+  stops one past the smallest k at which the split covers itself at ≥ 0.95);
+- copying: the samples' median L1 distance to their closest training row ÷ the test
+  rows' own (below 1: nearer the training rows than fresh data is);
+- ML efficiency: macro F1 (classes) or R² (a target) on the real test split of a
+  logistic or linear model and of a random forest trained on the samples, beside both
+  trained on the real training rows;
+- train seconds (compilation included for jaxdiff: one ``jaxdiff.fit`` call).
+
+Usage: python benchmarks/tables.py [--sets iris,wine] [--splits 3] [--generations 5]
+       [--models oracle,gaussian,ddpm,flow,copula,forestflow] [--set-settings K=V,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import _common
+import numpy as np
+from sklearn import datasets, ensemble, linear_model, metrics, model_selection
+
+import jaxdiff
+
+SETS = {
+    "iris": (datasets.load_iris, "class"),
+    "wine": (datasets.load_wine, "class"),
+    "breast_cancer": (datasets.load_breast_cancer, "class"),
+    "diabetes": (datasets.load_diabetes, "target"),
+    "digits": (datasets.load_digits, "class"),
+}
+MODELS = ("oracle", "gaussian", "ddpm", "flow", "copula", "forestflow")
+
+
+def load(name: str):
+    loader, kind = SETS[name]
+    x, y = loader(return_X_y=True)
+    return np.asarray(x, np.float64), np.asarray(y), kind == "class"
+
+
+def splits(y, classifier: bool, count: int):
+    strata = y if classifier else np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75]))
+    cut = model_selection.StratifiedShuffleSplit(n_splits=count, test_size=0.2, random_state=0)
+    yield from cut.split(np.zeros(len(y)), strata)
+
+
+class Space:
+    """The protocol's scoring space: min-max of the training split, labels one-hot ÷ 2."""
+
+    def __init__(self, x, y, classifier: bool):
+        self.classifier = classifier
+        self.classes = np.unique(y) if classifier else None
+        full = x if classifier else np.column_stack([x, y])
+        self.low, span = full.min(0), np.ptp(full, 0)
+        self.span = np.where(span > 0, span, 1.0)
+
+    def __call__(self, x, y):
+        full = x if self.classifier else np.column_stack([x, y])
+        z = (full - self.low) / self.span
+        if self.classifier:
+            z = np.column_stack([z, (y[:, None] == self.classes[None]).astype(float) / 2])
+        return z
+
+
+def l1(a, b):
+    return metrics.pairwise_distances(a, b, metric="cityblock")
+
+
+def w1(a, b) -> float:
+    import ot
+
+    return float(ot.emd2(ot.unif(len(a)), ot.unif(len(b)), l1(a, b), numItermax=10_000_000))
+
+
+def coverage(real, fake) -> float:
+    own = l1(real, real)
+    own_sorted = np.sort(own, axis=1)  # column 0: the row itself
+
+    def cover(k, nearest):
+        return float(np.mean(nearest < own_sorted[:, k]))
+
+    k, reached = 1, 0.0
+    while reached < 0.95 and k < len(real) - 1:
+        reached = cover(k, own_sorted[:, 0])
+        k += 1
+    return cover(k, l1(real, fake).min(1))
+
+
+def ml_scores(x, y, x_test, y_test, classifier: bool, seed: int) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if classifier:
+            if len(np.unique(y)) < 2:
+                return {"ml_linear": 0.0, "ml_forest": 0.0}
+            lin = linear_model.LogisticRegression(max_iter=500, random_state=seed)
+            forest = ensemble.RandomForestClassifier(random_state=seed, n_jobs=1)
+            score = lambda m: metrics.f1_score(y_test, m.fit(x, y).predict(x_test), average="macro")  # noqa: E731
+        else:
+            lin = linear_model.LinearRegression()
+            forest = ensemble.RandomForestRegressor(random_state=seed, n_jobs=1)
+            score = lambda m: metrics.r2_score(y_test, m.fit(x, y).predict(x_test))  # noqa: E731
+        return {"ml_linear": float(score(lin)), "ml_forest": float(score(forest))}
+
+
+def gaussian(x, y, classifier, n, rng):
+    if not classifier:
+        full = np.column_stack([x, y])
+        z = rng.multivariate_normal(full.mean(0), np.cov(full.T), size=n)
+        return z[:, :-1], z[:, -1]
+    xs, ys = [], []
+    for c in np.unique(y):
+        rows = x[y == c]
+        cov = np.cov(rows.T) + 1e-6 * np.eye(x.shape[1])
+        xs.append(rng.multivariate_normal(rows.mean(0), cov, size=len(rows)))
+        ys.append(np.full(len(rows), c))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+class Jaxdiff:
+    def __init__(self, x, y, classifier, settings):
+        t0 = time.perf_counter()
+        if classifier:
+            self.model = jaxdiff.fit(x.astype(np.float32), y.astype(np.int32), **settings)
+        else:
+            self.model = jaxdiff.fit(np.column_stack([x, y]).astype(np.float32), **settings)
+        self.seconds = time.perf_counter() - t0
+        self.y, self.classifier = y, classifier
+
+    def draw(self, n, seed):
+        if self.classifier:
+            return np.asarray(self.model.sample(n, seed=seed, label=self.y)), self.y
+        z = np.asarray(self.model.sample(n, seed=seed))
+        return z[:, :-1], z[:, -1]
+
+
+def score(space, train, test, fake, classifier, seed) -> dict:
+    (x_tr, y_tr), (x_te, y_te), (x_f, y_f) = train, test, fake
+    s_tr, s_te, s_f = space(x_tr, y_tr), space(x_te, y_te), space(x_f, y_f)
+    near_f, near_te = l1(s_f, s_tr).min(1), l1(s_te, s_tr).min(1)
+    if classifier:
+        y_f = np.asarray(np.rint(y_f), int)
+    return {
+        "w1_test": w1(s_f, s_te),
+        "w1_train": w1(s_f, s_tr),
+        "coverage_test": coverage(s_te, s_f),
+        "coverage_train": coverage(s_tr, s_f),
+        "copy_ratio": float(np.median(near_f) / np.median(near_te)),
+        **ml_scores(x_f, y_f, x_te, y_te, classifier, seed),
+    }
+
+
+def run_set(name, models, n_splits, generations, settings) -> list[dict]:
+    x, y, classifier = load(name)
+    rows = []
+    for split, (tr, te) in enumerate(splits(y, classifier, n_splits)):
+        train, test = (x[tr], y[tr]), (x[te], y[te])
+        space = Space(*train, classifier)
+        real = ml_scores(*train, *test, classifier, split)
+        for model in models:
+            seconds, fitted = None, None
+            if model in ("ddpm", "flow"):
+                chosen = dict(settings)
+                if model == "flow":
+                    chosen.update(objective="flow", pairing="ot")
+                fitted = Jaxdiff(*train, classifier, chosen)
+                seconds = fitted.seconds
+            for g in range(1 if model == "oracle" else generations):
+                rng = np.random.default_rng(1000 * split + g)
+                if model == "oracle":
+                    fake = train
+                elif model == "gaussian":
+                    fake = gaussian(*train, classifier, len(tr), rng)
+                else:
+                    fake = fitted.draw(len(tr), 1000 * split + g)
+                row = score(space, train, test, fake, classifier, split)
+                rows.append(
+                    {"set": name, "model": model, "split": split, "generation": g,
+                     "train_seconds": seconds, **row,
+                     **{f"real_{k}": v for k, v in real.items()}}
+                )  # fmt: skip
+    return rows
+
+
+COLUMNS = (
+    "w1_test", "w1_train", "coverage_test", "coverage_train", "copy_ratio",
+    "ml_linear", "ml_forest", "real_ml_linear", "real_ml_forest", "train_seconds",
+)  # fmt: skip
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    out = []
+    for key in dict.fromkeys((r["set"], r["model"]) for r in rows):
+        mine = [r for r in rows if (r["set"], r["model"]) == key]
+        row = {"set": key[0], "model": key[1], "rows": len(mine)}
+        for c in COLUMNS:
+            values = [r[c] for r in mine if r[c] is not None]
+            row[c] = float(np.mean(values)) if values else None
+        out.append(row)
+    return out
+
+
+def parse_settings(text: str | None) -> dict:
+    out = {}
+    for item in filter(None, (text or "").split(",")):
+        key, value = item.split("=", 1)
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                continue
+        out[key] = {"true": True, "false": False}.get(value, value)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--models", default="oracle,gaussian,ddpm,flow")
+    ap.add_argument("--splits", type=int, default=3)
+    ap.add_argument("--generations", type=int, default=5)
+    ap.add_argument("--settings", default=None, help="jaxdiff.fit settings, K=V,...")
+    ap.add_argument("--section", default="tables")
+    ap.add_argument("--no-save", action="store_true")
+    args = ap.parse_args()
+    models = args.models.split(",")
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise SystemExit(f"--models: unknown {unknown}; known {list(MODELS)}")
+    settings = parse_settings(args.settings)
+    rows = []
+    for name in args.sets.split(","):
+        rows += run_set(name, models, args.splits, args.generations, settings)
+        table = summary(rows)
+        print(_common.table([r for r in table if r["set"] == name], _TABLE))
+        if not args.no_save:
+            payload = {"settings": settings, "splits": args.splits, "generations": args.generations}
+            _common.save(args.section, {**payload, "summary": table, "rows": rows})
+
+
+_TABLE = [
+    ("set", "set", ""), ("model", "model", ""),
+    ("w1_test", "W1 test", "{:.3f}"), ("w1_train", "W1 train", "{:.3f}"),
+    ("coverage_test", "cov test", "{:.3f}"), ("coverage_train", "cov train", "{:.3f}"),
+    ("copy_ratio", "copy", "{:.2f}"), ("ml_linear", "ML lin", "{:.3f}"),
+    ("ml_forest", "ML RF", "{:.3f}"), ("real_ml_linear", "real lin", "{:.3f}"),
+    ("real_ml_forest", "real RF", "{:.3f}"), ("train_seconds", "train s", "{:.1f}"),
+]  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
