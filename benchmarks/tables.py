@@ -248,8 +248,11 @@ def main() -> None:
         table = summary(rows)
         print(_common.table([r for r in table if r["set"] == name], _TABLE))
         if not args.no_save:
-            payload = {"settings": settings, "splits": args.splits, "generations": args.generations}
-            _common.save(args.section, {**payload, "summary": table, "rows": rows})
+            ran = {"splits": args.splits, "generations": args.generations}
+            if settings:
+                ran["settings"] = settings
+            payload = {"ran": ran, "columns": _TABLE, "summary": table, "rows": rows}
+            _common.save(args.section, payload)
 
 
 _TABLE = [

@@ -13,7 +13,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
-    "script", ["flows_table.py", "mutation.py", "docs_pages.py", "samplers_page.py"]
+    "script",
+    ["flows_table.py", "mutation.py", "docs_pages.py", "samplers_page.py", "results_table.py"],
 )
 def test_each_generated_page_is_its_results_file(script):
     proc = subprocess.run(
@@ -99,3 +100,29 @@ def test_every_docs_link_and_anchor_resolves_and_a_wrong_anchor_is_caught(tmp_pa
     (tmp_path / "CHANGELOG.md").write_text("")
     monkeypatch.setattr(script, "ROOT", tmp_path)
     assert script.broken_links() == ["README.md: docs/a.md#which"]
+
+
+def test_the_generic_renderer_catches_an_edited_cell_and_renders_declared_columns(tmp_path):
+    """results_table.py renders any section that declares its columns; a cell edited by
+    hand on the page fails --check."""
+    script = _script("results_table")
+    doc = {
+        "cpu": "a CPU",
+        "s": {
+            "date": "2026-12-06T00:00:00",
+            "ran": {"splits": 3},
+            "columns": [["name", "set", ""], ["w", "W1", "{:.2f}"], ["c", "cov", "{:.3f}"]],
+            "summary": [{"name": "iris", "w": 0.2371, "c": None}],
+        },
+    }
+    table = script.render(doc, "s")
+    assert table.splitlines()[0] == "(a CPU, 2026-12-06; splits 3)"
+    assert "| set | W1 | cov |" in table and "| iris | 0.24 | – |" in table
+    page = (ROOT / "docs" / "tables.md").read_text()
+    assert "results:cpu-amd-epyc-2c:tables:start" in page
+    edited = tmp_path / "tables.md"
+    lines = script.fill(page).splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("| iris |"))
+    lines[row] = lines[row].replace("| iris |", "| iris (edited) |")
+    edited.write_text("\n".join(lines) + "\n")
+    assert script.main(["--check", str(edited)]) == 1

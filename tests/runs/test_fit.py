@@ -79,7 +79,8 @@ def test_fit_with_labels_is_conditional_and_draws_each_class():
 
 
 def test_fit_takes_a_numeric_dataframe_and_a_file(tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     x, _ = _blobs(n=40)
     frame = pd.DataFrame(x, columns=["a", "b", "c"])
     assert jaxdiff.fit(frame, epochs=1, width=16).data_dim == 3
