@@ -144,3 +144,14 @@ def test_a_batch_larger_than_the_rows_is_refused_before_anything_is_written(tmp_
     assert result.returncode == 2
     assert "--batch-size must be at most the 40 rows training reads, got 64" in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("rows, held", [(30, 6), (10_000, 2000), (30_000, 5000)])
+def test_a_file_holds_out_a_fifth_of_its_rows_and_at_most_5000(tmp_path, rows, held):
+    from jaxdiff.runs import setup
+
+    path = tmp_path / "rows.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(rows, 2)).astype(np.float32))
+    cfg = overrides.configure(DEFAULT, data=str(path))
+    assert setup.training_shape(cfg) == (rows - held, 2)
+    assert setup.HELD_OUT_ROWS == 5000
