@@ -288,6 +288,6 @@ def test_divergence_after_good_epochs_checkpoints_the_last_good_one(tmp_path, mo
         "(checkpoint of epoch 2 kept)"
     ]
     assert checkpoints.latest_epoch(out / "checkpoints") == 2  # not on the every-100 grid
-    monkeypatch.setattr(fitting, "fit", real_fit)
+    monkeypatch.setattr(fitting, "fit_state", real_fit)
     resumed = jaxdiff("train", *flags, "--epochs", "3", "--resume")
     assert "trained 3 epochs" in resumed.stdout
