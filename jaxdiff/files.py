@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["load_file", "load_labelled_file"]
+__all__ = ["load_file", "load_labelled_file", "names", "typed_table", "write_table"]
 
 
 def _check_rows(x, path) -> np.ndarray:
@@ -216,3 +216,109 @@ def load_labelled_file(path, label_column: str | None = None, columns: Sequence[
     if len(names) < 2:
         raise ValueError(f"labels of {str(path)!r} must name at least 2 classes, got {len(names)}")
     return x, y, names
+
+
+def names(text) -> list[str]:
+    """Column names from a comma-separated string or a sequence (None: none)."""
+    if text is None:
+        return []
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return [str(n).strip() for n in items if str(n).strip()]
+
+
+def typed_table(
+    path,
+    label_column: str | None = None,
+    columns: Sequence[str] | str | None = None,
+    categorical: Sequence[str] | str | None = None,
+    integer: Sequence[str] | str | None = None,
+):
+    """A ``.csv`` with a header read as a typed table: ``(encoder, x float32 (n, width),
+    labels int32 or None, class names or None)`` with ``encoder`` a
+    :class:`~jaxdiff.tables.TableEncoder` of the chosen columns; None where the file is
+    read as numbers (not a ``.csv`` with a header, or every chosen column numbers and no
+    ``categorical`` or ``integer`` named). An empty cell is refused naming its line and
+    column."""
+    from jaxdiff import tables
+
+    path = _existing(path, (".npy", ".csv", ".npz"))
+    cat, ints = names(categorical), names(integer)
+    if path.suffix != ".csv" or not _header_rows(path):
+        if cat or ints:
+            raise ValueError(
+                "--categorical and --integer name columns of a .csv with a header, "
+                f"got {str(path)!r}"
+            )
+        return None
+    header, body = _csv_table(path)
+    for i, row in enumerate(body):
+        for name, cell in zip(header, row, strict=True):
+            if not cell.strip():
+                raise ValueError(
+                    f"data file {str(path)!r}: line {i + 2}, column {name!r} is empty "
+                    "(tables with missing cells are not supported yet)"
+                )
+    j = None
+    if label_column is not None:
+        if label_column not in header:
+            raise ValueError(f"--label-column {label_column!r} is not in the header {header}")
+        j = header.index(label_column)
+    if columns is None:
+        indices = [k for k in range(len(header)) if k != j]
+    else:
+        indices = _column_indices(header, columns, path)
+        if j in indices:
+            raise ValueError(f"--columns must not name the label column {label_column!r}")
+    chosen = [header[k] for k in indices]
+    rows = [[r[k] for k in indices] for r in body]
+    kinds = [tables.infer_kind([r[m] for r in rows]) for m in range(len(chosen))]
+    if not cat and not ints and all(k in ("number", "integer") for k in kinds):
+        return None
+    for flag, given in (("--categorical", cat), ("--integer", ints)):
+        outside = [n for n in given if n not in chosen]
+        if outside:
+            raise ValueError(f"{flag} {outside[0]!r} is not one of the columns read {chosen}")
+    encoder = tables.TableEncoder.fit(chosen, rows, categorical=cat, integer=ints)
+    x = encoder.encode(rows)
+    if j is None:
+        return encoder, x, None, None
+    labels = [r[j].strip() for r in body]
+    integral = all(v.lstrip("-").isdigit() for v in labels)
+    y, classes = _classes(
+        np.array([int(v) for v in labels]) if integral else np.array(labels), path
+    )
+    if len(classes) < 2:
+        raise ValueError(
+            f"labels of {str(path)!r} must name at least 2 classes, got {len(classes)}"
+        )
+    return encoder, x, y, classes
+
+
+def write_table(path, columns: dict) -> None:
+    """Writes ``columns`` (name -> values, equal lengths) to a ``.csv`` with a header,
+    atomically: integers as integers, booleans as ``true``/``false``, floats to 7
+    significant digits, categories as their names."""
+    import csv
+    import os
+    import pathlib
+
+    path = pathlib.Path(path)
+    names = list(columns)
+    values = [np.asarray(columns[n]) for n in names]
+
+    def text(v):
+        if isinstance(v, (bool, np.bool_)):
+            return "true" if v else "false"
+        if isinstance(v, (int, np.integer)):
+            return str(int(v))
+        if isinstance(v, (float, np.floating)):
+            return format(float(v), ".7g")
+        return str(v)
+
+    tmp = path.with_name(f".{path.name}.writing-{os.getpid()}")
+    with open(tmp, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(names)
+        for row in zip(*values, strict=True):
+            out.writerow([text(v) for v in row])
+    os.replace(tmp, path)

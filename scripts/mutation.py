@@ -59,11 +59,20 @@ MODULES = {
     "samplers": ["tests/test_samplers.py", "tests/test_solvers.py"],
     # flow_log_likelihood is checked with the flow solvers, on the Gaussian flow.
     "likelihood": ["tests/test_likelihood.py", "tests/test_flow_solvers.py"],
+    "tables": ["tests/test_tables.py"],
 }
 
 # Survivors read and found to compute the same thing as the original, by mutant name, with
 # the changed line mutmut reports (checked on each run: a renumbered mutant is not excused).
 EQUIVALENT = {
+    "jaxdiff.tables.x_infer_kind__mutmut_8": (
+        'integral = all(v.lstrip("XX+-XX").isdigit() for v in cells)',
+        "only cells float() reads reach it, and none of them starts with an X",
+    ),
+    "jaxdiff.tables.xǁColumnǁdecode__mutmut_34": (
+        'return np.rint(v).astype(np.int64) if self.kind == "integer" else v.astype(None)',
+        "astype(None) is float64, the type asked for",
+    ),
     "jaxdiff.schedules.x_from_betas__mutmut_143": (
         "dtype = jnp.zeros(()).dtype if (dtype is None) and False else dtype",
         "dtype None reaches jnp.asarray(..., None), which picks the same default float",

@@ -102,7 +102,7 @@ def test_bad_input_in_a_subprocess_is_one_line_exit_2(tmp_path):
         (["sample", "--run", "{tmp}/missing", "--out", "{tmp}/s.npy"], "does not exist"),
         (["sample", "--run", "{tmp}", "--out", "{tmp}/s.npy"], "not a jaxdiff run directory"),
         (["sample", "--run", "{trained}", "--out", "{tmp}/no/s.npy"], "does not exist"),
-        (["sample", "--run", "{trained}", "--out", "{tmp}/s.txt"], "must name a .npy file"),
+        (["sample", "--run", "{trained}", "--out", "{tmp}/s.txt"], "must name a .npy or .csv file"),
         (["sample", "--run", "{trained}", "--out", "{tmp}/s.npy", "--n", "-1"], "--n: must be"),
         (["plot", "--run", "{tmp}/nothing"], "does not exist"),
         (

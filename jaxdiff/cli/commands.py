@@ -130,11 +130,12 @@ def eval_(args) -> int:
 
 
 def sample(args) -> int:
+    from jaxdiff import files
     from jaxdiff.runs import trained
 
     out = pathlib.Path(args.out)
-    if out.suffix != ".npy":
-        raise ValueError(f"--out: must name a .npy file, got {args.out!r}")
+    if out.suffix not in (".npy", ".csv"):
+        raise ValueError(f"--out: must name a .npy or .csv file, got {args.out!r}")
     if not out.parent.is_dir():
         raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
     if not os.access(out.parent, os.W_OK):
@@ -143,16 +144,12 @@ def sample(args) -> int:
     changes = sampler_changes(args)
     opts = model.options(label=args.label, guidance=args.guidance, **changes)
     t0 = time.perf_counter()
-    model.sample(
-        args.n,
-        seed=args.seed,
-        out=out,
-        chunk=args.chunk,
-        progress=not args.quiet,
-        label=args.label,
-        guidance=args.guidance,
-        **changes,
-    )
+    kw = {"seed": args.seed, "chunk": args.chunk, "progress": not args.quiet}
+    kw.update(label=args.label, guidance=args.guidance, **changes)
+    if out.suffix == ".csv":  # a table: the run's columns, decoded to their types
+        files.write_table(out, model.sample_table(args.n, **kw))
+    else:
+        model.sample(args.n, out=out, **kw)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     evals = opts.evaluations
     per_sample = "chosen by the solver" if evals is None else str(evals)

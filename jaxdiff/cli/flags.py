@@ -87,6 +87,22 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "column but --label-column)",
     )
     p.add_argument(
+        "--categorical",
+        default=None,
+        metavar="NAMES",
+        help="with a .csv --data file with a header: comma-separated columns read as "
+        "categories (integer codes too); text columns are categories anyway (default: "
+        "none)",
+    )
+    p.add_argument(
+        "--integer",
+        default=None,
+        metavar="NAMES",
+        help="with a .csv --data file with a header: comma-separated columns read as "
+        "integers (sampled rounded, within their range); in a table with text columns, "
+        "columns of whole numbers are integers anyway (default: none)",
+    )
+    p.add_argument(
         "--label-drop",
         type=PROBABILITY,
         default=None,

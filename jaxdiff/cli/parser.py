@@ -126,7 +126,12 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         description="Draw samples from a run's newest checkpoint into a .npy file.",
     )
     sample.add_argument("--run", required=True, help=RUN_HELP)
-    sample.add_argument("--out", required=True, help="the .npy file to write")
+    sample.add_argument(
+        "--out",
+        required=True,
+        help="the .npy file to write, or a .csv: the columns of the run's table with its header "
+        "and types (categories by name, integers as integers)",
+    )
     sample.add_argument("--n", type=flags.POSITIVE_INT, default=10_000, help=N_HELP)
     sample.add_argument(
         "--seed",

@@ -41,7 +41,9 @@ class DataConfig:
     or ``.npz`` file (a run keeps a copy: ``data.npy``, or ``data.npz`` with the labels
     of a conditional run). ``label_column`` names a labelled ``.csv``'s label column and
     ``columns`` the header's columns that hold the rows (comma-separated, in order; None:
-    every column, the label column apart).
+    every column, the label column apart). ``categorical`` and ``integer`` name a
+    ``.csv``'s columns of those types (comma-separated); a ``.csv`` with a column that is
+    not numbers, or with either given, is a typed table (:mod:`jaxdiff.tables`).
     ``n`` is ignored by fixed sets (files, ``digits``), which hold out ``held_out`` of
     their rows for evaluation.
     """
@@ -53,6 +55,8 @@ class DataConfig:
     held_out: float = 0.2
     label_column: str | None = None
     columns: str | None = None
+    categorical: str | None = None
+    integer: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pathlib
 import numpy as np
 
 from jaxdiff import data as data_sets
-from jaxdiff import files
+from jaxdiff import files, tables
 from jaxdiff.runs.config import DataConfig
 from jaxdiff.runs.overrides import configure_for
 from jaxdiff.runs.setup import from_arrays, model_params
@@ -28,29 +28,40 @@ ARRAY = "array"
 _DATA_SETTINGS = ("data", "columns", "label_column", "conditional")
 
 
-def _as_rows(data, labels, label_column, columns):
-    """``(x, y or None, class names or None)`` of what ``fit`` was handed."""
+def _as_rows(data, labels, label_column, columns, categorical, integer):
+    """``(x, y or None, class names or None, a typed table's encoder or None)`` of what
+    ``fit`` was handed."""
     if isinstance(data, (str, os.PathLike)):
         path = pathlib.Path(data)
+        typed = files.typed_table(path, label_column, columns, categorical, integer)
+        if typed is not None:
+            return typed[1], typed[2], typed[3], typed[0]
         if label_column is not None:
             x, y, names = files.load_labelled_file(path, label_column, columns)
-            return x, y, names
-        return files.load_file(path, columns), None, None
+            return x, y, names, None
+        return files.load_file(path, columns), None, None, None
     if label_column is not None or columns is not None:
         raise ValueError("label_column and columns choose a .csv file's columns; fit got rows")
+    encoder = None
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # a pandas DataFrame
-        kinds = getattr(data, "dtypes", None)
-        if kinds is not None:
-            bad = [str(c) for c, k in zip(data.columns, kinds, strict=True) if k.kind not in "biuf"]
-            if bad:
-                raise ValueError(
-                    f"data: columns {bad} are not numbers; fit takes numeric columns (give "
-                    "the numeric ones, e.g. df.select_dtypes('number'))"
-                )
-        data = data.to_numpy(dtype=np.float32)
+        typed = categorical or integer
+        typed = typed or any(k.kind not in "iuf" for k in data.dtypes)
+        if typed:  # a typed table: its cells as text, read as a .csv's
+            if data.isna().to_numpy().any():
+                raise ValueError("data: the DataFrame has missing cells (not supported yet)")
+            header = [str(c) for c in data.columns]
+            body = data.astype(str).to_numpy().tolist()
+            encoder = tables.TableEncoder.fit(
+                header, body, categorical=files.names(categorical), integer=files.names(integer)
+            )
+            data = encoder.encode(body)
+        else:
+            data = data.to_numpy(dtype=np.float32)
+    elif categorical or integer:
+        raise ValueError("categorical and integer name the columns of a DataFrame or a .csv")
     x = data_sets.check_array("data", data)
     y = data_sets.check_labels(labels, x.shape[0])
-    return np.asarray(x, np.float32), y, None
+    return np.asarray(x, np.float32), y, None, encoder
 
 
 def fit(
@@ -60,13 +71,15 @@ def fit(
     preset: str = "default",
     label_column: str | None = None,
     columns: str | None = None,
+    categorical: str | None = None,
+    integer: str | None = None,
     out=None,
     **settings,
 ) -> TrainedModel:
     """Trains a model on every row of ``data`` and returns it.
 
     Args:
-      data: rows ``(n, dim)``: a numpy array, a pandas DataFrame of numeric columns, or a
+      data: rows ``(n, dim)``: a numpy array, a pandas DataFrame, or a
         ``.npy``, ``.csv`` or ``.npz`` file's path (as ``jaxdiff train --data``).
       labels: a class per row ``(n,)`` (integers from 0): the model is then
         class-conditional, as with ``--conditional``.
@@ -74,6 +87,10 @@ def fit(
         ``"seed"``).
       label_column, columns: a ``.csv`` file's label column (a conditional model) and
         the columns that hold the rows, as the command line's flags.
+      categorical, integer: columns (comma-separated names) to read as categories or
+        integers. A DataFrame or ``.csv`` with a column that is not numbers, or with
+        either given, is a typed table (:mod:`jaxdiff.tables`): the model's rows are its
+        encoding, and ``TrainedModel.sample_table`` decodes samples to its columns.
       out: a new directory to save the model into (:meth:`TrainedModel.save`), or None.
       **settings: the command line's training settings by name (``epochs``,
         ``batch_size``, ``objective``, ``pairing``, ``width``, ``input_features``, ``seed``,
@@ -95,13 +112,13 @@ def fit(
             f"fit takes the data as its first argument and labels as its second; "
             f"drop the setting(s) {given}"
         )
-    x, y, names = _as_rows(data, labels, label_column, columns)
+    x, y, names, encoder = _as_rows(data, labels, label_column, columns, categorical, integer)
     conditional = y is not None
     cfg = configure_for(preset, x.shape[0], x.shape[1], conditional=conditional, **settings)
     cfg = dataclasses.replace(
         cfg, data=DataConfig(name=ARRAY, n=x.shape[0], standardize=cfg.data.standardize)
     )
-    s = from_arrays(cfg, x, y, label_names=names)
+    s = from_arrays(cfg, x, y, label_names=names, encoder=encoder)
     state, _ = fit_setup(s)
     model = TrainedModel(
         config=cfg,
@@ -111,6 +128,7 @@ def fit(
         epoch=cfg.train.epochs,
         apply_fn=s.apply_fn,
         schedule=s.schedule,
+        encoder=s.encoder,
     )
     if out is not None:
         model.save(out)

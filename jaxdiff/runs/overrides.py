@@ -63,6 +63,8 @@ _SETTINGS = {
     "conditional": lambda c, v: _replace(c, "model", conditional=v),
     "label_column": lambda c, v: _replace(c, "data", label_column=v),
     "columns": lambda c, v: _replace(c, "data", columns=v),
+    "categorical": lambda c, v: _replace(c, "data", categorical=v),
+    "integer": lambda c, v: _replace(c, "data", integer=v),
     "label_drop": lambda c, v: _replace(c, "train", label_drop=v),
     "guidance": lambda c, v: _replace(c, "sample", guidance=v),
     "epochs": _epochs,
@@ -118,7 +120,10 @@ def configure(base: Config, **settings) -> Config:
 
 # Settings a preset does not hold: a run's own, kept from the saved run unless given.
 _RUN_OWN = (
-    ("data", ("name", "path", "n", "held_out", "label_column", "columns")),
+    (
+        "data",
+        ("name", "path", "n", "held_out", "label_column", "columns", "categorical", "integer"),
+    ),
     ("model", ("conditional",)),
 )
 

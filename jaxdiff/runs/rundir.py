@@ -34,6 +34,7 @@ import numpy as np
 from jaxdiff.runs.config import Config
 
 __all__ = [
+    "ENCODER",
     "REFLOW_PAIRS",
     "TEACHER_FILES",
     "RunError",
@@ -42,6 +43,7 @@ __all__ = [
     "device_name",
     "hold",
     "load_config",
+    "read_encoder",
     "read_metrics",
     "read_report",
     "save_npy",
@@ -53,7 +55,23 @@ __all__ = [
 REFLOW_PAIRS = "reflow_pairs.npy"
 # Files a run made from another (a distilled student, a reflow) shares with it: the data
 # copy, the normaliser, the class names.
-TEACHER_FILES = ("data.npy", "data.npz", "normalizer.json", "classes.json")
+TEACHER_FILES = ("data.npy", "data.npz", "normalizer.json", "classes.json", "encoder.json")
+# A typed table's encoder (jaxdiff.tables): its data copy holds encoded rows.
+ENCODER = "encoder.json"
+
+
+def read_encoder(folder):
+    """The :class:`~jaxdiff.tables.TableEncoder` in ``folder/encoder.json``, or None where
+    the run's data are numbers."""
+    from jaxdiff import tables
+
+    path = pathlib.Path(folder) / ENCODER
+    if not path.is_file():
+        return None
+    try:
+        return tables.TableEncoder.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RunError(f"cannot read {str(path)!r}: {err}") from err
 
 
 class RunError(ValueError):

@@ -19,22 +19,22 @@ import optax
 from jaxdiff import (
     data,
     ensembles,
-    files,
     flows,
     likelihood,
     models,
     samplers,
     schedules,
+    tables,
     training,
     validate,
 )
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, ModelConfig, ScheduleConfig, TrainConfig
 from jaxdiff.runs.keys import RunKeys
+from jaxdiff.runs.rows import load_rows
 from jaxdiff.runs.rundir import REFLOW_PAIRS, RunError, load_config
 
 __all__ = [
-    "HELD_OUT_ROWS",
     "Setup",
     "build_model",
     "build_optimizer",
@@ -47,7 +47,6 @@ __all__ = [
     "restore",
     "sampler_options",
     "setup",
-    "training_shape",
 ]
 
 
@@ -61,6 +60,7 @@ class Setup:
     fixed set keeps back for evaluation (None for generated data sets, which draw fresh
     ones). A reflow run (``config.reflow``) trains on ``pairs`` instead, its teacher's
     ``[x_0 | ε]`` rows (standardised), and is scored against the data as any run.
+    ``encoder``: a typed table's (:mod:`jaxdiff.tables`); the rows are its encoding.
     """
 
     config: Config
@@ -77,6 +77,7 @@ class Setup:
     held_out: np.ndarray | None = None
     label_names: tuple[str, ...] | None = None
     pairs: np.ndarray | None = None
+    encoder: tables.TableEncoder | None = None
 
     @property
     def num_classes(self) -> int:
@@ -209,82 +210,6 @@ def log_likelihood(cfg: Config, apply_fn, params, schedule, z) -> jax.Array:
     return likelihood.ode_log_likelihood(apply_fn, params, schedule, z, target=cfg.train.target)
 
 
-def _load_data(cfg: Config, keys: RunKeys, run_dir=None):
-    """``(train rows, train labels or None, held-out rows or None, class names or None)``."""
-    d = cfg.data
-    conditional = cfg.model.conditional
-    names = None
-    if d.name == "array":
-        raise ValueError(
-            "this model was trained on rows handed to jaxdiff.fit in Python, which it does "
-            "not keep: it samples and scores (jaxdiff.load), but cannot be rebuilt from its config"
-        )
-    if d.name == "file":
-        if not d.path:
-            raise ValueError("data name 'file' needs data.path, a .npy, .csv or .npz file")
-        if d.label_column is not None and not conditional:
-            raise ValueError("--label-column needs --conditional")
-        run_dir = pathlib.Path(run_dir) if run_dir is not None else None
-        if conditional:
-            if not d.path.endswith((".npz", ".csv")):
-                raise ValueError(
-                    "--conditional with --data FILE needs labels: a .npz with 'x' and 'y', "
-                    f"or a .csv with --label-column NAME; got {d.path!r}"
-                )
-            copy = run_dir / "data.npz" if run_dir is not None else None
-            if copy is not None and copy.is_file():
-                x, y, names = files.load_labelled_file(copy)
-            else:
-                x, y, names = files.load_labelled_file(d.path, d.label_column, d.columns)
-        else:
-            copy = run_dir / "data.npy" if run_dir is not None else None
-            if copy is not None and copy.is_file():
-                x = files.load_file(copy)
-            else:
-                x = files.load_file(d.path, d.columns)
-            y = None
-    else:
-        if d.columns is not None:
-            raise ValueError(f"--columns needs a .csv --data file, got the data set {d.name!r}")
-        if conditional and d.name not in data.NUM_CLASSES:
-            raise ValueError(
-                f"--conditional needs a labelled data set {sorted(data.NUM_CLASSES)}, "
-                f"got {d.name!r}"
-            )
-        if conditional:
-            x, y = data.load(d.name, keys.data, d.n, labels=True)
-            names = tuple(str(i) for i in range(data.NUM_CLASSES[d.name]))
-        else:
-            x, y = data.load(d.name, keys.data, d.n), None
-        if d.name not in data.FINITE:
-            return x, y, None, names
-    if not 0.0 < d.held_out < 1.0:
-        raise ValueError(f"data.held_out must be in (0, 1), got {d.held_out!r}")
-    if x.shape[0] < 4:
-        raise ValueError(f"a data file needs at least 4 rows to hold some out, got {x.shape[0]}")
-    train, held = data.split(x.shape[0], keys.split, min(d.held_out, HELD_OUT_ROWS / x.shape[0]))
-    if y is not None:
-        missing = sorted(set(range(len(names))) - set(y[train].tolist()))
-        if missing:
-            raise ValueError(
-                f"class {names[missing[0]]!r} has no rows in the training part of the data "
-                f"(the other {d.held_out:.0%} is held out); give it more rows"
-            )
-    return x[train], (None if y is None else y[train]), x[held], names
-
-
-# A fixed set holds out ``data.held_out`` of its rows, and never more than this many: a
-# large table trains on nearly all of its rows, and scoring reads at most this many.
-HELD_OUT_ROWS = 5000
-
-
-def training_shape(cfg: Config, run_dir=None) -> tuple[int, int]:
-    """``(rows, columns)`` of the rows a run of ``cfg`` trains on (a fixed set's training
-    part): what :func:`jaxdiff.runs.presets.sized` sizes the ``default`` recipe by."""
-    x = _load_data(cfg, RunKeys(cfg.seed), run_dir)[0]
-    return int(x.shape[0]), int(x.shape[1])
-
-
 @dataclasses.dataclass(frozen=True)
 class _Init:
     """``init_params(key)`` of a model (hashable: a static argument of jitted inits)."""
@@ -328,8 +253,10 @@ def setup(cfg: Config, run_dir=None) -> Setup:
     come from ``run_dir/data.npy`` when the run holds that copy.
     """
     _check_sizes(cfg)
-    x, y, held_out, names = _load_data(cfg, RunKeys(cfg.seed), run_dir)
-    return from_arrays(cfg, x, y, held_out=held_out, label_names=names, run_dir=run_dir)
+    x, y, held_out, names, encoder = load_rows(cfg, RunKeys(cfg.seed), run_dir)
+    return from_arrays(
+        cfg, x, y, held_out=held_out, label_names=names, run_dir=run_dir, encoder=encoder
+    )
 
 
 def from_arrays(
@@ -340,11 +267,13 @@ def from_arrays(
     held_out: np.ndarray | None = None,
     label_names: tuple[str, ...] | None = None,
     run_dir=None,
+    encoder: tables.TableEncoder | None = None,
 ) -> Setup:
     """:func:`setup` of rows already in memory: ``x`` the training rows ``(n, dim)``,
     ``y`` their classes (a conditional run; ``label_names`` their names, default ``"0"``,
-    ``"1"``, …), ``held_out`` the rows kept back for scoring (None: none). ``cfg.data``
-    only says where they came from."""
+    ``"1"``, …), ``held_out`` the rows kept back for scoring (None: none), ``encoder`` a
+    typed table's (the rows are its encoding). ``cfg.data`` only says where they came
+    from."""
     _check_sizes(cfg)
     keys = RunKeys(cfg.seed)
     names = label_names
@@ -391,6 +320,7 @@ def from_arrays(
         held_out=held_out,
         label_names=names if cfg.model.conditional else None,
         pairs=pairs,
+        encoder=encoder,
     )
 
 

@@ -23,6 +23,7 @@ from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.evaluate import quality
 from jaxdiff.runs.figures import plot_run
 from jaxdiff.runs.progress import Progress
+from jaxdiff.runs.rows import training_shape
 from jaxdiff.runs.rundir import (
     RunError,
     device_name,
@@ -35,7 +36,7 @@ from jaxdiff.runs.rundir import (
     write_json,
     write_text,
 )
-from jaxdiff.runs.setup import Setup, model_params, setup, training_shape
+from jaxdiff.runs.setup import Setup, model_params, setup
 from jaxdiff.runs.trained import write_data_units
 
 __all__ = ["fit", "new_config", "resume_config", "train_run"]
@@ -136,7 +137,19 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
     """Writes what the run keeps beside its checkpoints."""
     if not os.access(run_dir, os.W_OK):
         raise RunError(f"run directory {str(run_dir)!r} is not writable")
-    if cfg.data.name == "file" and cfg.model.conditional:
+    typed = None
+    copy = run_dir / ("data.npz" if cfg.model.conditional else "data.npy")
+    if s.encoder is not None and not copy.is_file():
+        d = cfg.data
+        label = d.label_column if cfg.model.conditional else None
+        typed = files.typed_table(d.path, label, d.columns, d.categorical, d.integer)
+    if typed is not None:  # the copy of a typed table holds its encoded rows
+        _, x, y, names = typed
+        if y is None:
+            save_npy(copy, x)
+        else:
+            save_npz(copy, x=x, y=y, names=np.array(names))
+    elif cfg.data.name == "file" and cfg.model.conditional:
         if not (run_dir / "data.npz").is_file():
             x, y, names = files.load_labelled_file(
                 cfg.data.path, cfg.data.label_column, cfg.data.columns
@@ -146,7 +159,7 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
         # The run keeps its own copy of the data: it resumes, samples and evaluates the
         # same rows even if the original file changes or moves.
         save_npy(run_dir / "data.npy", files.load_file(cfg.data.path, cfg.data.columns))
-    write_data_units(run_dir, s.normalizer, s.label_names)  # what jaxdiff.load reads
+    write_data_units(run_dir, s.normalizer, s.label_names, s.encoder)  # what jaxdiff.load reads
     abar_T = float(s.schedule.alphas_cumprod[-1])
     if abar_T > 0.05:
         warnings.warn(

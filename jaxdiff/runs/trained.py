@@ -23,11 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, files, models, samplers, schedules, validate
+from jaxdiff import data, files, models, samplers, schedules, tables, validate
 from jaxdiff.runs import checkpoints, draw
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.keys import RunKeys
-from jaxdiff.runs.rundir import RunError, load_config, write_json, write_text
+from jaxdiff.runs.rundir import ENCODER, RunError, load_config, read_encoder, write_json, write_text
 from jaxdiff.runs.setup import build_model, build_schedule, log_likelihood, sampler_options
 
 __all__ = ["TrainedModel", "load", "write_data_units"]
@@ -49,6 +49,8 @@ class TrainedModel:
         model).
       apply_fn: ``apply_fn(params, x, t[, label])``, the network.
       schedule: the noise schedule.
+      encoder: a typed table's :class:`~jaxdiff.tables.TableEncoder` (its rows are the
+        encoding :meth:`sample` returns; :meth:`sample_table` decodes them), else None.
     """
 
     config: Config
@@ -58,6 +60,7 @@ class TrainedModel:
     epoch: int | None
     apply_fn: Callable
     schedule: schedules.Schedule
+    encoder: tables.TableEncoder | None = None
 
     @property
     def num_classes(self) -> int:
@@ -128,6 +131,15 @@ class TrainedModel:
             **sampler,
         )
 
+    def sample_table(self, n: int, **kw) -> dict[str, np.ndarray]:
+        """``n`` samples as columns by name (:meth:`sample`'s arguments): a typed table's
+        decoded (integers, booleans, category names; numbers within their training
+        range), or ``x0``, ``x1``, … of floats for a model of plain rows."""
+        z = np.asarray(self.sample(n, **kw))
+        if self.encoder is not None:
+            return self.encoder.decode(z)
+        return {f"x{j}": z[:, j] for j in range(z.shape[1])}
+
     def log_prob(self, x) -> np.ndarray:
         """``log p(x)`` in nats for each row of ``x`` ``(n, data_dim)`` in data units: the
         ODE likelihood of the standardised rows (the probability-flow ODE's,
@@ -158,7 +170,7 @@ class TrainedModel:
         try:
             train = dataclasses.replace(self.config.train, ensemble=1)  # one member's params
             write_text(tmp / "config.json", dataclasses.replace(self.config, train=train).to_json())
-            write_data_units(tmp, self.normalizer, self.label_names)
+            write_data_units(tmp, self.normalizer, self.label_names, self.encoder)
             checkpoints.save_params(tmp, self.params)
             os.replace(tmp, path)
         finally:
@@ -166,13 +178,18 @@ class TrainedModel:
         return path
 
 
-def write_data_units(folder: pathlib.Path, norm: data.Normalizer, label_names) -> None:
-    """What a model needs of its data, beside its config: ``normalizer.json`` and, for a
-    conditional model (``label_names`` not None), ``classes.json``."""
+def write_data_units(
+    folder: pathlib.Path, norm: data.Normalizer, label_names, encoder=None
+) -> None:
+    """What a model needs of its data, beside its config: ``normalizer.json``, for a
+    conditional model (``label_names`` not None) ``classes.json``, and for a typed table
+    its encoder, ``encoder.json``."""
     norm_json = {"mean": norm.mean.tolist(), "std": norm.std.tolist()}
     write_text(folder / "normalizer.json", json.dumps(norm_json))
     if label_names is not None:
         write_json(folder / "classes.json", {"names": list(label_names)})
+    if encoder is not None:
+        write_json(folder / ENCODER, encoder.to_dict())
 
 
 def _read_normalizer(folder: pathlib.Path) -> data.Normalizer:
@@ -260,4 +277,5 @@ def load(path, *, member: int = 0) -> TrainedModel:
         epoch=epoch,
         apply_fn=models.Apply(network),
         schedule=build_schedule(cfg.schedule),
+        encoder=read_encoder(folder),
     )

@@ -78,7 +78,7 @@ def test_fit_with_labels_is_conditional_and_draws_each_class():
         assert np.mean(np.abs(z.mean(1) - centre) < 2.0) > 0.9
 
 
-def test_fit_takes_a_numeric_dataframe_and_a_file(tmp_path):
+def test_fit_takes_a_dataframe_and_a_file(tmp_path):
     import pandas as pd
 
     x, _ = _blobs(n=40)
@@ -87,9 +87,10 @@ def test_fit_takes_a_numeric_dataframe_and_a_file(tmp_path):
     path = tmp_path / "rows.csv"
     np.savetxt(path, x, delimiter=",", header="a,b,c", comments="")
     assert jaxdiff.fit(str(path), columns="c,a", epochs=1, width=16).data_dim == 2
-    frame["kind"] = ["x"] * 40
-    with pytest.raises(ValueError, match=r"columns \['kind'\] are not numbers"):
-        jaxdiff.fit(frame, epochs=1)
+    frame["kind"] = ["x"] * 40  # a text column: a typed table (tests/runs/test_typed_tables.py)
+    typed = jaxdiff.fit(frame, epochs=1, width=16)
+    assert typed.encoder.names == ("a", "b", "c", "kind") and typed.data_dim == 4
+    assert set(typed.sample_table(10, seed=0)["kind"]) == {"x"}
 
 
 @pytest.mark.parametrize(
@@ -148,10 +149,10 @@ def test_a_batch_larger_than_the_rows_is_refused_before_anything_is_written(tmp_
 
 @pytest.mark.parametrize("rows, held", [(30, 6), (10_000, 2000), (30_000, 5000)])
 def test_a_file_holds_out_a_fifth_of_its_rows_and_at_most_5000(tmp_path, rows, held):
-    from jaxdiff.runs import setup
+    from jaxdiff.runs import rows as run_rows
 
     path = tmp_path / "rows.npy"
     np.save(path, np.random.default_rng(0).normal(size=(rows, 2)).astype(np.float32))
     cfg = overrides.configure(DEFAULT, data=str(path))
-    assert setup.training_shape(cfg) == (rows - held, 2)
-    assert setup.HELD_OUT_ROWS == 5000
+    assert run_rows.training_shape(cfg) == (rows - held, 2)
+    assert run_rows.HELD_OUT_ROWS == 5000
