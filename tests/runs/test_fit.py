@@ -120,21 +120,20 @@ def test_a_model_fitted_on_arrays_says_why_it_cannot_be_rebuilt(tmp_path):
 
 def test_train_sizes_a_30_row_file_and_resumes_with_the_default_named(tmp_path):
     """A 30-row file trains with the default (it was refused: batch 512), the rule shows
-    in the output and in config.json, and `--preset default` resumes it."""
+    in the output and in config.json, and `--preset default` resumes it (sized alike)."""
     path = tmp_path / "tiny.csv"
     np.savetxt(path, np.random.default_rng(0).normal(size=(30, 3)), delimiter=",")
     out = tmp_path / "r"
     flags = ["--quiet", "--no-figures", "--eval-n", "0", "--data", path]
-    result = run_cli("train", "--out", out, *flags, "--epochs", "40")
-    saved = json.loads((out / "config.json").read_text())["train"]
-    assert saved["batch_size"] == 8 and saved["epochs"] == 40 and saved["steps"] is None
-    result = run_cli("train", "--run", out, "--preset", "default", *flags, "--epochs", "40")
-    assert result.returncode == 0
-    fresh = tmp_path / "s"
-    result = run_cli("train", "--out", fresh, *flags)
+    result = run_cli("train", "--out", out, *flags)
     assert "sized for 24 rows x 3 columns" in result.stdout
-    saved = json.loads((fresh / "config.json").read_text())["train"]
+    saved = json.loads((out / "config.json").read_text())["train"]
     assert saved["steps"] == presets.DEFAULT_STEPS and saved["epochs"] == 800
+    assert saved["batch_size"] == 8
+    result = run_cli("train", "--run", out, "--preset", "default", *flags, "--epochs", "800")
+    assert result.returncode == 0
+    given = overrides.configure(DEFAULT, data=str(path), epochs=40)
+    assert given.train.steps is None  # --epochs given: not derived from the budget
 
 
 def test_a_batch_larger_than_the_rows_is_refused_before_anything_is_written(tmp_path):
