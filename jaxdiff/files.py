@@ -137,6 +137,29 @@ def _numbers(body: list[list[str]], indices: list[int], path) -> np.ndarray:
         raise _read_error(path, err) from err
 
 
+def _label_and_rows(header: list[str], label_column, columns, path):
+    """``(position of the label column or None, positions of the rows' columns)`` in a
+    ``.csv``'s ``header``: ``columns`` by name, or every column but the label's."""
+    j = None
+    if label_column is not None:
+        if label_column not in header:
+            raise ValueError(f"--label-column {label_column!r} is not in the header {header}")
+        j = header.index(label_column)
+    if columns is None:
+        return j, [k for k in range(len(header)) if k != j]
+    indices = _column_indices(header, columns, path)
+    if j in indices:
+        raise ValueError(f"--columns must not name the label column {label_column!r}")
+    return j, indices
+
+
+def _raw_labels(cells: list[str]) -> np.ndarray:
+    """A label column's cells: integers where every one is, else names."""
+    labels = [c.strip() for c in cells]
+    integral = all(v.lstrip("-").isdigit() for v in labels)
+    return np.array([int(v) for v in labels]) if integral else np.array(labels)
+
+
 def _classes(raw, path, names=None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Class indices ``0..C-1`` and their names from raw labels: integers (every class
     ``0..max`` present; names ``"0"``, ``"1"``, …, or ``names`` when given) or strings
@@ -193,20 +216,10 @@ def load_labelled_file(path, label_column: str | None = None, columns: Sequence[
         if not label_column:
             raise ValueError("a labelled .csv needs --label-column NAME (a column of its header)")
         header, body = _csv_table(path)
-        if label_column not in header:
-            raise ValueError(f"--label-column {label_column!r} is not in the header {header}")
-        j = header.index(label_column)
-        if columns is None:
-            indices = [k for k in range(len(header)) if k != j]
-        else:
-            indices = _column_indices(header, columns, path)
-            if j in indices:
-                raise ValueError(f"--columns must not name the label column {label_column!r}")
-        labels = [r[j].strip() for r in body]
+        j, indices = _label_and_rows(header, label_column, columns, path)
         x = _numbers(body, indices, path)
         names = None
-        integral = all(v.lstrip("-").isdigit() for v in labels)
-        raw = np.array([int(v) for v in labels]) if integral else np.array(labels)
+        raw = _raw_labels([r[j] for r in body])
     x = _check_rows(x, path)
     if np.ndim(raw) != 1 or len(raw) != x.shape[0]:
         raise ValueError(
@@ -258,17 +271,7 @@ def typed_table(
                     f"data file {str(path)!r}: line {i + 2}, column {name!r} is empty "
                     "(tables with missing cells are not supported yet)"
                 )
-    j = None
-    if label_column is not None:
-        if label_column not in header:
-            raise ValueError(f"--label-column {label_column!r} is not in the header {header}")
-        j = header.index(label_column)
-    if columns is None:
-        indices = [k for k in range(len(header)) if k != j]
-    else:
-        indices = _column_indices(header, columns, path)
-        if j in indices:
-            raise ValueError(f"--columns must not name the label column {label_column!r}")
+    j, indices = _label_and_rows(header, label_column, columns, path)
     chosen = [header[k] for k in indices]
     rows = [[r[k] for k in indices] for r in body]
     kinds = [tables.infer_kind([r[m] for r in rows]) for m in range(len(chosen))]
@@ -282,11 +285,7 @@ def typed_table(
     x = encoder.encode(rows)
     if j is None:
         return encoder, x, None, None
-    labels = [r[j].strip() for r in body]
-    integral = all(v.lstrip("-").isdigit() for v in labels)
-    y, classes = _classes(
-        np.array([int(v) for v in labels]) if integral else np.array(labels), path
-    )
+    y, classes = _classes(_raw_labels([r[j] for r in body]), path)
     if len(classes) < 2:
         raise ValueError(
             f"labels of {str(path)!r} must name at least 2 classes, got {len(classes)}"

@@ -24,8 +24,8 @@ __all__ = ["ARRAY", "fit"]
 # ``data.name`` of a model trained on arrays handed over in Python (its rows are not kept).
 ARRAY = "array"
 
-# Settings that say where the data comes from: fit takes the data itself instead.
-_DATA_SETTINGS = ("data", "columns", "label_column", "conditional")
+# Settings that say what the data are: fit takes the data and labels themselves instead.
+_DATA_SETTINGS = ("conditional",)
 
 
 def _as_rows(data, labels, label_column, columns, categorical, integer):
