@@ -2,8 +2,9 @@
 
 * :func:`vlb`: the discrete variational bound of Ho et al. 2020, eq. 5, an upper bound on
   ``-log p_θ(x_0)`` of the ancestral sampler's own chain.
-* :func:`ode_log_likelihood`: the exact log-density of the probability-flow ODE (Song et
-  al. 2021, arXiv:2011.13456, eqs. 13 and 39) with the exact Jacobian trace.
+* :func:`ode_log_likelihood`: the log-density of the probability-flow ODE (Song et al.
+  2021, arXiv:2011.13456, eqs. 13 and 39), with the exact Jacobian trace or Hutchinson's
+  estimate of it (:mod:`jaxdiff.traces`).
 * :func:`flow_log_likelihood`: the same for a flow model's ODE (:mod:`jaxdiff.flows`).
 
 Both take data in the model's units (after any ``Normalizer``); for data units add
@@ -19,7 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import diffusion, flows, validate
+from jaxdiff import diffusion, flows, traces, validate
 from jaxdiff.schedules import Schedule
 
 __all__ = ["VLB", "alpha_bar_at", "flow_log_likelihood", "ode_log_likelihood", "vlb"]
@@ -132,13 +133,6 @@ def alpha_bar_at(schedule: Schedule, u: jax.Array) -> jax.Array:
     return jnp.exp(jnp.interp(u, grid, log_abar))
 
 
-def _with_trace(f, x):
-    """``f`` of each row of ``x`` and the exact trace of its Jacobian there (``D``
-    forward-mode passes): the ODE state's two derivatives, ``(dx, d log-density)``."""
-    jac = jax.vmap(jax.jacfwd(f))(x)
-    return jax.vmap(f)(x), jnp.trace(jac, axis1=1, axis2=2)
-
-
 def _add(state, k, h):
     return (state[0] + h * k[0], state[1] + h * k[1])
 
@@ -155,15 +149,44 @@ def _rk4_step(field, state, u, h):
     )
 
 
+def _with_trace(f, x, probe):
+    """The ODE state's two derivatives ``(dx, d log-density)`` for ``f`` of one row: the
+    exact trace (``probe`` None) or Hutchinson's estimate with the probes ``probe``."""
+    return traces.exact(f, x) if probe is None else traces.hutchinson(f, x, probe)
+
+
 def _per_dim(x_end, trace_integral):
-    """``(log N(x_end; 0, I) + ∫ tr) / D`` per example: the change of variables."""
+    """``(log N(x_end; 0, I) + ∫ tr) / D`` per example and the variance of that estimate
+    (the probes' columns of ``∫ tr``, ``(n, M)``): the change of variables."""
     d = x_end.shape[1]
     log_prior = -0.5 * jnp.sum(jnp.square(x_end), axis=1) - 0.5 * d * jnp.log(2.0 * jnp.pi)
-    return (log_prior + trace_integral) / d
+    integral, variance = traces.mean_and_variance(trace_integral)
+    return (log_prior + integral) / d, variance / d**2
 
 
-@functools.partial(jax.jit, static_argnames=("apply_fn", "target", "solver", "substeps"))
-def _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps):
+def _start(x0, probe):
+    """The ODE's initial state: the rows and one zero trace integral a probe."""
+    columns = 1 if probe is None else probe.shape[1]
+    return (x0, jnp.zeros((x0.shape[0], columns), x0.dtype))
+
+
+def _probes(trace, key, x0, probes):
+    """The Hutchinson probes of ``x0``'s rows (None for the exact trace)."""
+    if validate.one_of("trace", trace, traces.TRACES) == "exact":
+        return None
+    if key is None:
+        raise ValueError("key is required for trace 'hutchinson' (it draws the probes)")
+    return traces.probes(key, x0.shape[0], x0.shape[1], probes, x0.dtype)
+
+
+def _result(out, return_error):
+    """``log p / D`` per example, with its standard error when asked."""
+    value, variance = out
+    return (value, jnp.sqrt(variance)) if return_error else value
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "target", "solver", "substeps", "steps"))
+def _ode_loglik(apply_fn, params, schedule, x0, probe, target, solver, substeps, steps):
     log_abar = _log_alpha_bar_ext(schedule).astype(x0.dtype)
 
     def drift(x, u, i):
@@ -175,9 +198,10 @@ def _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps):
         eps, _ = diffusion.output_to_eps_x0(apply_fn(params, x[None], u)[0], x, a, s, target)
         return 0.5 * slope * (x - eps / s)
 
-    def step(state, u, h, i):
+    def step(state, u, h, segment_of):
         def field(st, v):
-            return _with_trace(lambda xi: drift(xi, v, i), st[0])
+            i = segment_of(v, u + h / 2)
+            return _with_trace(lambda xi: drift(xi, v, i), st[0], probe)
 
         if solver == "heun":
             k1 = field(state, u)
@@ -185,17 +209,34 @@ def _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps):
             return (state[0] + 0.5 * h * (k1[0] + k2[0]), state[1] + 0.5 * h * (k1[1] + k2[1]))
         return _rk4_step(field, state, u, h)
 
+    last = schedule.num_steps - 1
+    if steps is not None:  # an even grid over [0, T-1]
+        h = last / steps
+        nudge = 1e-3 * min(h, 1.0)
+
+        def segment_of(v, centre):
+            """The segment of stage time ``v``; on a knot, the one toward the step's
+            centre (a step's end reads the β it integrated over, not the next one's)."""
+            inward = v + nudge * jnp.sign(centre - v)
+            return jnp.clip(jnp.floor(inward).astype(jnp.int32) + 1, 1, last)
+
+        def one(state, u):
+            return step(state, u, h, segment_of), None
+
+        grid = jnp.arange(steps, dtype=x0.dtype) * h
+        end, _ = jax.lax.scan(one, _start(x0, probe), grid)
+        return _per_dim(*end)
+
     h = 1.0 / substeps
 
     def segment(state, i):
         def sub(st, j):
-            return step(st, (i - 1).astype(x0.dtype) + j * h, h, i), None
+            return step(st, (i - 1).astype(x0.dtype) + j * h, h, lambda v, centre: i), None
 
         state, _ = jax.lax.scan(sub, state, jnp.arange(substeps, dtype=x0.dtype))
         return state, None
 
-    state = (x0, jnp.zeros(x0.shape[0], x0.dtype))
-    end, _ = jax.lax.scan(segment, state, jnp.arange(1, schedule.num_steps))
+    end, _ = jax.lax.scan(segment, _start(x0, probe), jnp.arange(1, schedule.num_steps))
     return _per_dim(*end)
 
 
@@ -208,16 +249,26 @@ def ode_log_likelihood(
     target: str = "eps",
     solver: str = "rk4",
     substeps: int = 1,
-) -> jax.Array:
-    """Exact log-likelihood of the probability-flow ODE, per example, in nats per dimension.
+    steps: int | None = None,
+    trace: str = "exact",
+    key: jax.Array | None = None,
+    probes: int = traces.PROBES,
+    return_error: bool = False,
+):
+    """Log-likelihood of the probability-flow ODE, per example, in nats per dimension.
 
     In continuous step time ``u`` (:func:`alpha_bar_at`) the ODE is
     ``dx/du = -½ β(u) (x - ε_θ(x, u) / s(u))`` (Song et al. 2021, eq. 13 for the VP SDE,
     with ``∇ log p = -ε/s``), and ``log p_0(x_0) = log N(x(T-1); 0, I) + ∫ tr(∂f/∂x) du``
     (eq. 39). ``x`` and the trace integral are integrated together from ``u = 0`` to
     ``T-1`` with a fixed-step ``solver`` (``"rk4"`` or ``"heun"``), ``substeps`` steps per
-    schedule step so that no step straddles a change of ``β``. The trace is exact:
-    ``jax.jacfwd`` per example (``D`` forward-mode passes). The network is evaluated
+    schedule step so that no step straddles a change of ``β``, or ``steps`` even steps
+    over the whole range (a stage reads the ``β`` of the segment it falls on: fewer
+    evaluations, at an error ``benchmarks/likelihood.py`` measures). The trace is exact
+    (``jax.jacfwd``, ``D`` forward-mode passes an evaluation) or, with
+    ``trace="hutchinson"``, Hutchinson's unbiased estimate from ``probes`` Rademacher
+    probes a row drawn from ``key`` and held for the whole solve (FFJORD, Grathwohl et al.
+    2019, eq. 7: :mod:`jaxdiff.traces`). The network is evaluated
     between integer steps by interpolating its step embeddings (``MLPDenoiser`` with a
     float ``t``).
 
@@ -231,26 +282,40 @@ def ode_log_likelihood(
       target: what the network predicts.
       solver: ``"rk4"`` (4 evaluations a step) or ``"heun"`` (2).
       substeps: integration steps per schedule step.
+      steps: integration steps over ``[0, T-1]`` instead (None: ``substeps`` a step).
+      trace: ``"exact"`` or ``"hutchinson"``.
+      key: PRNG key of the probes (required for ``"hutchinson"``).
+      probes: probes a row (at least 2 for a standard error).
+      return_error: also return each estimate's standard error (0 for the exact trace).
 
     Returns:
-      ``log p(x_0) / D`` for each example, ``(n,)``.
+      ``log p(x_0) / D`` for each example, ``(n,)``; with ``return_error``, the pair
+      ``(log p / D, standard error)``.
     """
     if target not in diffusion.TARGETS:
         raise ValueError(f"target must be one of {diffusion.TARGETS}, got {target!r}")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     validate.positive_int("substeps", substeps)
+    if steps is not None:
+        validate.positive_int("steps", steps)
+        if substeps != 1:
+            raise ValueError(f"give steps or substeps, not both: got {steps} and {substeps}")
     x0 = jnp.asarray(x0)
     if x0.ndim != 2:
         raise ValueError(f"x0 must have shape (n, D), got {x0.shape}")
-    return _ode_loglik(apply_fn, params, schedule, x0, target, solver, substeps)
+    probe = _probes(trace, key, x0, probes)
+    out = _ode_loglik(apply_fn, params, schedule, x0, probe, target, solver, substeps, steps)
+    return _result(out, return_error)
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "steps"))
-def _flow_loglik(apply_fn, params, schedule, x0, steps):
+def _flow_loglik(apply_fn, params, schedule, x0, probe, steps):
     def field(state, t):
         return _with_trace(
-            lambda xi: apply_fn(params, xi[None], flows.network_time(t, schedule))[0], state[0]
+            lambda xi: apply_fn(params, xi[None], flows.network_time(t, schedule))[0],
+            state[0],
+            probe,
         )
 
     h = 1.0 / steps
@@ -258,30 +323,45 @@ def _flow_loglik(apply_fn, params, schedule, x0, steps):
     def step(state, t):
         return _rk4_step(field, state, t, h), None
 
-    state = (x0, jnp.zeros(x0.shape[0], x0.dtype))
-    end, _ = jax.lax.scan(step, state, jnp.arange(steps, dtype=x0.dtype) * h)
+    end, _ = jax.lax.scan(step, _start(x0, probe), jnp.arange(steps, dtype=x0.dtype) * h)
     return _per_dim(*end)
 
 
-def flow_log_likelihood(apply_fn, params, schedule: Schedule, x0: jax.Array, *, steps: int = 32):
-    """Exact log-likelihood of a flow model's ODE, per example, in nats per dimension.
+def flow_log_likelihood(
+    apply_fn,
+    params,
+    schedule: Schedule,
+    x0: jax.Array,
+    *,
+    steps: int = 32,
+    trace: str = "exact",
+    key: jax.Array | None = None,
+    probes: int = traces.PROBES,
+    return_error: bool = False,
+):
+    """Log-likelihood of a flow model's ODE, per example, in nats per dimension.
 
     ``log p_0(x_0) = log N(x_1; 0, I) + ∫_0^1 tr(∂v_θ/∂x)(x_t, t) dt`` along
     ``dx/dt = v_θ(x, t)`` from ``t = 0`` to 1 (Chen et al. 2018, arXiv:1806.07366, eq. 4;
     Lipman et al. 2023, §C), ``x`` and the trace integral integrated together by ``steps``
-    fixed RK4 steps (4 evaluations each). The trace is exact (``jax.jacfwd`` per example).
+    fixed RK4 steps (4 evaluations each). The trace is exact (``jax.jacfwd`` per example)
+    or Hutchinson's estimate (``trace``, ``key``, ``probes``, ``return_error``: as in
+    :func:`ode_log_likelihood`).
 
     Args:
       apply_fn, params: the flow model, ``apply_fn(params, x, network time)``.
       schedule: fixes the network's time range (:func:`jaxdiff.flows.network_time`).
       x0: data in model units, ``(n, D)``.
       steps: RK4 steps over ``[0, 1]``.
+      trace, key, probes, return_error: as in :func:`ode_log_likelihood`.
 
     Returns:
-      ``log p(x_0) / D`` for each example, ``(n,)``.
+      ``log p(x_0) / D`` for each example, ``(n,)`` (and its standard error with
+      ``return_error``).
     """
     validate.positive_int("steps", steps)
     x0 = jnp.asarray(x0)
     if x0.ndim != 2:
         raise ValueError(f"x0 must have shape (n, D), got {x0.shape}")
-    return _flow_loglik(apply_fn, params, schedule, x0, steps)
+    probe = _probes(trace, key, x0, probes)
+    return _result(_flow_loglik(apply_fn, params, schedule, x0, probe, steps), return_error)

@@ -95,6 +95,8 @@ def _losses(run_dir: pathlib.Path) -> np.ndarray:
 def _numbers(tree, prefix="") -> dict[str, float]:
     out = {}
     for k, v in sorted(tree.items()):
+        if k == "seconds":  # where the time went: not an output of the computation
+            continue
         if isinstance(v, dict):
             out.update(_numbers(v, f"{prefix}{k}."))
         elif isinstance(v, (int, float)) and not isinstance(v, bool):

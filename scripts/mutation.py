@@ -60,6 +60,7 @@ MODULES = {
     # flow_log_likelihood is checked with the flow solvers, on the Gaussian flow.
     "likelihood": ["tests/test_likelihood.py", "tests/test_flow_solvers.py"],
     "tables": ["tests/test_tables.py"],
+    "traces": ["tests/test_traces.py", "tests/test_likelihood.py"],
 }
 
 # Survivors read and found to compute the same thing as the original, by mutant name, with
@@ -269,6 +270,11 @@ EQUIVALENT = {
     "jaxdiff.likelihood.x__rk4_step__mutmut_74": (
         "for s0, a, b, c, e in zip(state, k1, k2, k3, k4, strict=False)",
         "the state and the four stages are pairs: zip stops at the same place",
+    ),
+    "jaxdiff.likelihood.x__start__mutmut_4": (
+        "columns = 2 if probe is None else probe.shape[1]",
+        "the exact trace's one column broadcasts into both: equal columns, the same mean "
+        "(a + a) / 2 = a exactly, and variance 0 as for one",
     ),
     "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_50": (
         ")",

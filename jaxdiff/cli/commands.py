@@ -109,6 +109,12 @@ def train(args) -> int:
         )
     if "quality" in report:
         print(evaluate.quality_table(report["quality"]))
+    parts = report.get("seconds", {})
+    print(
+        "time: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in parts.items())
+        + f" (of {sum(parts.values()):.1f} s after start-up)"
+    )
     return 0
 
 
@@ -123,6 +129,7 @@ def eval_(args) -> int:
         n=args.n,
         likelihood_n=args.likelihood_n,
         seed=args.seed,
+        trace=args.trace,
     )
     print(evaluate.quality_table(q))
     print(f"added 'quality' to {args.run}/report.json")

@@ -295,8 +295,9 @@ def add_run_flags(p: argparse.ArgumentParser, *, run_flag: bool) -> None:
     p.add_argument(
         "--checkpoint-every",
         type=POSITIVE_INT,
-        default=100,
-        help="epochs between checkpoints (default: 100)",
+        default=None,
+        help="epochs between checkpoints (default: 100, or about 2,000 optimiser steps' "
+        "worth where epochs are shorter: a small table's)",
     )
     p.add_argument(
         "--resume",

@@ -175,6 +175,14 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         default=1000,
         help="held-out points for the likelihoods, 0 to skip (default: 1000)",
     )
+    ev.add_argument(
+        "--trace",
+        choices=("exact", "hutchinson"),
+        default=None,
+        help="the ODE likelihood's Jacobian trace: exact, or Hutchinson's unbiased "
+        "estimate with its standard error (default: exact up to 8 columns, Hutchinson "
+        "beyond)",
+    )
 
     plot = sub.add_parser(
         "plot",

@@ -3,14 +3,16 @@ floor that perfect samples would score, and its held-out likelihood."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pathlib
+import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, likelihood, metrics, models, validate
+from jaxdiff import data, likelihood, metrics, models, traces, validate
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.rundir import RunError, load_config, read_report, write_json
 from jaxdiff.runs.setup import Setup, log_likelihood, setup
@@ -27,6 +29,7 @@ def quality(
     n: int = 5000,
     likelihood_n: int = 1000,
     floor: bool = True,
+    trace: str | None = None,
 ) -> dict:
     """Sample quality and likelihood of a trained model, each beside the data's own floor.
 
@@ -37,9 +40,12 @@ def quality(
     data's own units (the ``Normalizer``'s log-determinant added). A fixed set (a file,
     ``digits``) has no fresh draws: the reference is its held-out part, the floor the
     same number of training rows, and ``n`` at most the held-out size. A conditional
-    model's likelihood is that of its unconditional half (the null label). ``floor=False``
+    model's likelihood is that of its unconditional half (the null label), with the trace
+    ``trace`` (None: exact up to :data:`jaxdiff.traces.EXACT_UP_TO` columns, Hutchinson's
+    beyond, its standard error reported beside it). ``floor=False``
     leaves the floor out (it does not depend on the samples: score many samplers of one
-    model against one floor).
+    model against one floor). ``seconds`` says where the time went, part by part
+    (compilation included).
     """
     n = validate.non_negative_int("n", n)
     likelihood_n = validate.non_negative_int("likelihood_n", likelihood_n)
@@ -61,6 +67,14 @@ def quality(
         reference = jnp.asarray(s.held_out[:n])
         floor_draw = jnp.asarray(s.data[:n])
 
+    seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(part):
+        t0 = time.perf_counter()
+        yield
+        seconds[part] = seconds.get(part, 0.0) + time.perf_counter() - t0
+
     def scores(x):
         precision, recall = metrics.precision_recall(reference, x)
         return {
@@ -71,10 +85,14 @@ def quality(
             "recall": float(recall),
         }
 
-    out = {"n": n, "samples": scores(jnp.asarray(samples[:n]))}
+    with timed("scores"):
+        out = {"n": n, "samples": scores(jnp.asarray(samples[:n]))}
     if floor:
-        out["floor"] = scores(floor_draw)
-    out["copying"] = copying(s, samples[:n], np.asarray(reference))
+        with timed("floor"):
+            out["floor"] = scores(floor_draw)
+    with timed("copying"):
+        out["copying"] = copying(s, samples[:n], np.asarray(reference))
+    out["seconds"] = seconds
     if likelihood_n:
         if s.held_out is None:
             held_out = data.load(name, keys.eval_held_out, likelihood_n)
@@ -83,21 +101,30 @@ def quality(
             likelihood_n = held_out.shape[0]
         z = jnp.asarray(s.normalizer.encode(held_out), models.float_dtype())
         log_det = float(np.mean(np.log(s.normalizer.std)))
-        log_lik = log_likelihood(s.config, s.apply_fn, params, s.schedule, z)
+        with timed("likelihood"):
+            log_lik, error = log_likelihood(
+                s.config, s.apply_fn, params, s.schedule, z, key=keys.eval_probes, trace=trace
+            )
+            log_lik.block_until_ready()
         out["likelihood"] = {
             "n": likelihood_n,
             "nll_ode_nats_per_dim": float(-jnp.mean(log_lik)) + log_det,
+            "trace": traces.choose(trace, z.shape[1]),
+            # of the mean over rows, from the probes alone (0 for the exact trace)
+            "nll_ode_standard_error": float(jnp.sqrt(jnp.sum(jnp.square(error)))) / z.shape[0],
         }
         if s.config.train.objective == "ddpm":  # the bound of the diffusion's own chain
-            bound = likelihood.vlb(
-                keys.eval_vlb,
-                s.apply_fn,
-                params,
-                s.schedule,
-                z,
-                target=s.config.train.target,
-                variance=s.config.sample.variance,
-            )
+            with timed("bound"):
+                bound = likelihood.vlb(
+                    keys.eval_vlb,
+                    s.apply_fn,
+                    params,
+                    s.schedule,
+                    z,
+                    target=s.config.train.target,
+                    variance=s.config.sample.variance,
+                )
+                bound.total.block_until_ready()
             out["likelihood"]["vlb_nats_per_dim"] = float(jnp.mean(bound.total)) + log_det
             out["likelihood"]["vlb_prior_nats_per_dim"] = float(jnp.mean(bound.prior))
     return out
@@ -162,14 +189,19 @@ def quality_table(q: dict) -> str:
     if lik:
         ode = "probability-flow ODE" if "vlb_nats_per_dim" in lik else "flow ODE"
         label = f"NLL, {ode}"
+        error = lik.get("nll_ode_standard_error", 0.0)
+        spread = f" ± {error:.3f} (Hutchinson trace)" if error else ""
         lines.append(
             f"{label:30s} {lik['nll_ode_nats_per_dim']:>10.3f}"
-            f"  nats/dim, {lik['n']} held-out points"
+            f"  nats/dim, {lik['n']} held-out points{spread}"
         )
         if "vlb_nats_per_dim" in lik:
             lines.append(
                 f"{'NLL bound, VLB (Ho eq. 5)':30s} {lik['vlb_nats_per_dim']:>10.3f}  nats/dim"
             )
+    if q.get("seconds"):
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in q["seconds"].items())
+        lines.append(f"{'evaluation time':30s} {parts}")
     return "\n".join(lines)
 
 
@@ -182,6 +214,7 @@ def evaluate_run(
     seed: int | None = None,
     s: Setup | None = None,
     params=None,
+    trace: str | None = None,
 ) -> dict:
     """:func:`quality` of a run directory, saved as ``report.json``'s ``quality``.
 
@@ -189,7 +222,8 @@ def evaluate_run(
     with the run's sampler. The model is :func:`~jaxdiff.runs.trained.load`'s; the
     reference rows are the run's data set (or data copy). ``seed`` draws the fresh rows
     (reference, floor, held-out points) and any samples from seeds of its own instead of
-    the run's (a fixed set's held-out part stays the run's).
+    the run's (a fixed set's held-out part stays the run's). ``trace``: as in
+    :func:`quality`.
     """
     run_dir = pathlib.Path(run_dir)
     if s is None or params is None:
@@ -208,9 +242,12 @@ def evaluate_run(
         except (ValueError, OSError) as err:
             raise RunError(f"cannot read samples file {str(path)!r}: {err}") from err
     else:
-        m = max(n, 4)
+        m, t0 = max(n, 4), time.perf_counter()
         samples = draw(s, params, sample_key, m, labels=final_labels(s, m))
-    q = quality(s, params, samples, n=n, likelihood_n=likelihood_n)
+        drawn = time.perf_counter() - t0
+    q = quality(s, params, samples, n=n, likelihood_n=likelihood_n, trace=trace)
+    if not path.is_file():
+        q["seconds"] = {"sampling": drawn, **q["seconds"]}
     q["samples_file"] = str(path) if path.is_file() else None
     report = read_report(run_dir)
     report["quality"] = q

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion, plotting, samplers
+from jaxdiff import diffusion, samplers
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.rundir import read_metrics
 from jaxdiff.runs.setup import Setup, model_params, restore
@@ -30,6 +30,8 @@ def _forward_states(key, schedule, x0, steps):
 
 def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samples=None):
     """(Re)draws every figure of a run directory from its files and checkpoint."""
+    from jaxdiff import plotting  # matplotlib: 0.4 s of every command's start, when drawn
+
     run_dir = pathlib.Path(run_dir)
     if s is None or params is None:
         s, state = restore(run_dir)

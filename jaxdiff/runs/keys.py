@@ -101,3 +101,8 @@ class RunKeys:
     def eval_vlb(self) -> jax.Array:
         """The variational bound's forward draws: fixed, the same for every run."""
         return jax.random.key(1)
+
+    @property
+    def eval_probes(self) -> jax.Array:
+        """The Hutchinson probes of the held-out likelihood: fixed, the same for every run."""
+        return jax.random.key(2)

@@ -209,12 +209,34 @@ def _epoch_of(state) -> int:
     return int(np.max(np.asarray(state.epoch)))
 
 
+# Epochs a compiled chunk runs between callbacks, and between checkpoints, where an epoch
+# is at least MIN_EPOCH_STEPS optimiser steps (the default recipe's 20 on 10,000 rows).
+CHUNK_EPOCHS, CHECKPOINT_EPOCHS, MIN_EPOCH_STEPS = 25, 100, 20
+
+
+def cadence(steps_per_epoch: int, checkpoint_every: int | None, log_every: int | None):
+    """``(checkpoint_every, chunk)`` in epochs. Given ``checkpoint_every``: as given, and
+    chunks of 25 epochs or its divisor. Else 100 epochs, and 25-epoch chunks, stretched
+    in proportion where epochs are shorter than 20 steps (a small table: 2 steps an epoch
+    would otherwise stop to call back every 50 steps and checkpoint every 200), the
+    checkpoints a multiple of the chunk. A ``log_every`` divides the chunk."""
+    if checkpoint_every is None:
+        stretch = max(1, MIN_EPOCH_STEPS // max(1, steps_per_epoch))
+        chunk = CHUNK_EPOCHS * stretch
+        checkpoint_every = chunk * math.ceil(CHECKPOINT_EPOCHS * stretch / chunk)
+    else:
+        chunk = math.gcd(checkpoint_every, CHUNK_EPOCHS)
+    if log_every is not None:
+        chunk = math.gcd(chunk, log_every)
+    return checkpoint_every, chunk
+
+
 def train_run(
     cfg: Config,
     run_dir,
     *,
     resume: bool = False,
-    checkpoint_every: int = 100,
+    checkpoint_every: int | None = None,
     log_every: int | None = None,
     progress: bool = True,
     eval_n: int = 5000,
@@ -232,6 +254,8 @@ def train_run(
     likelihood of 1000 points costs more than the training itself on a 2-core CPU
     (``benchmarks/commands.py``); ``jaxdiff eval`` gives the finer estimate.
     ``figures=False`` skips the figures (``jaxdiff plot`` draws them later).
+    ``checkpoint_every`` (epochs; None: :func:`cadence`'s) also sets the compiled chunks.
+    ``report["seconds"]`` says where the call's time went.
     ``start_params``: a new run's first parameters, instead of the config's initialisation
     (``jaxdiff reflow`` starts from its teacher's); one model, not an ensemble.
 
@@ -243,10 +267,13 @@ def train_run(
       The report dictionary (also written to ``report.json``).
     """
     run_dir = pathlib.Path(run_dir)
-    checkpoint_every = validate.positive_int("checkpoint_every", checkpoint_every)
+    started = time.perf_counter()
+    if checkpoint_every is not None:
+        checkpoint_every = validate.positive_int("checkpoint_every", checkpoint_every)
     # Data and model first: a bad data file or an unlabelled --conditional fails here, in
     # one line, before anything is written.
     s = setup(cfg, run_dir)
+    checkpoint_every, chunk = cadence(s.steps_per_epoch, checkpoint_every, log_every)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -282,7 +309,6 @@ def train_run(
         if writer:
             write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in history))
 
-        chunk = math.gcd(checkpoint_every, 25 if log_every is None else math.gcd(25, log_every))
         with (
             (metrics_path if writer else pathlib.Path(os.devnull)).open("a") as metrics_file,
             Progress(
@@ -291,6 +317,7 @@ def train_run(
         ):
             record = _Recorder(s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every)
             record.state = state
+            fit_started = time.perf_counter()
             try:
                 if start_epoch < t.epochs:
                     state, fit_info = fit(
@@ -315,6 +342,7 @@ def train_run(
                 raise
         if checkpoints.latest_epoch(ckpt_dir) != _epoch_of(state):
             checkpoints.save(ckpt_dir, state)
+        fit_seconds = time.perf_counter() - fit_started
 
         t0 = time.perf_counter()
         params = model_params(s, state)
@@ -353,12 +381,28 @@ def train_run(
             old = read_report(run_dir)
             total = old.get("train_seconds_total", old.get("train_seconds", 0.0))
             report["train_seconds_total"] = total + report["train_seconds"]
+        t0 = time.perf_counter()
         if eval_n and (s.held_out is None or len(s.held_out) >= 4):  # 4 rows to score
             report["quality"] = quality(
                 s, params, samples, n=eval_n, likelihood_n=min(likelihood_n, eval_n)
             )
+        # Where the call's time went (wall clock, compilation inside each part).
+        seconds = {
+            "setup": fit_started - started,
+            "compilation": fit_info["compile_seconds"],
+            "training": fit_info["train_seconds"],
+            "checkpoints and logging": max(
+                0.0, fit_seconds - fit_info["compile_seconds"] - fit_info["train_seconds"]
+            ),
+            "sampling": sample_seconds,
+            "evaluation": time.perf_counter() - t0,
+        }
+        report["seconds"] = seconds
         if writer:
             write_json(run_dir / "report.json", report)
         if figures and writer:
+            t0 = time.perf_counter()
             plot_run(run_dir, s=s, params=params, history=history, samples=samples)
+            seconds["figures"] = time.perf_counter() - t0
+            write_json(run_dir / "report.json", report)
         return report

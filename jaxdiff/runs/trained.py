@@ -140,18 +140,29 @@ class TrainedModel:
             return self.encoder.decode(z)
         return {f"x{j}": z[:, j] for j in range(z.shape[1])}
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x, *, trace: str | None = None, seed: int = 0) -> np.ndarray:
         """``log p(x)`` in nats for each row of ``x`` ``(n, data_dim)`` in data units: the
         ODE likelihood of the standardised rows (the probability-flow ODE's,
         :func:`jaxdiff.likelihood.ode_log_likelihood`, or a flow's,
         :func:`jaxdiff.likelihood.flow_log_likelihood`), less the normaliser's
-        log-determinant ``Σ log std``.
+        log-determinant ``Σ log std``. The Jacobian's trace is exact up to
+        :data:`jaxdiff.traces.EXACT_UP_TO` columns and Hutchinson's unbiased estimate
+        beyond, its probes drawn from ``seed`` (``trace``: ``"exact"`` or
+        ``"hutchinson"`` instead of the rule).
         A conditional model is scored by its unconditional half."""
         x = data.check_array("x", x)
         if x.shape[1] != self.data_dim:
             raise validate.InvalidValue("x", f"rows of {self.data_dim} features", x.shape)
         z = jnp.asarray(self.normalizer.encode(x), models.float_dtype())
-        per_dim = log_likelihood(self.config, self.apply_fn, self.params, self.schedule, z)
+        per_dim, _ = log_likelihood(
+            self.config,
+            self.apply_fn,
+            self.params,
+            self.schedule,
+            z,
+            key=jax.random.key(validate.non_negative_int("seed", seed)),
+            trace=trace,
+        )
         log_det = float(np.sum(np.log(self.normalizer.std)))
         return np.asarray(per_dim, np.float64) * self.data_dim - log_det
 

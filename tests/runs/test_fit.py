@@ -127,6 +127,13 @@ def test_train_sizes_a_30_row_file_and_resumes_with_the_default_named(tmp_path):
     flags = ["--quiet", "--no-figures", "--eval-n", "0", "--data", path]
     result = run_cli("train", "--out", out, *flags)
     assert "sized for 24 rows x 3 columns" in result.stdout
+    # where the time went, part by part, in the output and the report
+    parts = json.loads((out / "report.json").read_text())["seconds"]
+    assert set(parts) == {
+        "setup", "compilation", "training", "checkpoints and logging", "sampling", "evaluation"
+    }  # fmt: skip
+    assert all(v >= 0 for v in parts.values()) and parts["training"] > 0
+    assert "time: setup " in result.stdout and "after start-up)" in result.stdout
     saved = json.loads((out / "config.json").read_text())["train"]
     assert saved["steps"] == presets.DEFAULT_STEPS and saved["epochs"] == 800
     assert saved["batch_size"] == 8

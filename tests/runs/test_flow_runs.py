@@ -65,8 +65,9 @@ def test_flow_run_reports_its_own_ode_likelihood_and_no_ddpm_bound(flow_run):
     out, _ = flow_run
     report = json.loads((out / "report.json").read_text())
     lik = report["quality"]["likelihood"]
-    assert set(lik) == {"n", "nll_ode_nats_per_dim"}
+    assert set(lik) == {"n", "nll_ode_nats_per_dim", "trace", "nll_ode_standard_error"}
     assert np.isfinite(lik["nll_ode_nats_per_dim"])
+    assert lik["trace"] == "exact" and lik["nll_ode_standard_error"] == 0  # 2 columns
     import jaxdiff as lib
 
     model = lib.load(out)

@@ -291,3 +291,17 @@ def test_divergence_after_good_epochs_checkpoints_the_last_good_one(tmp_path, mo
     monkeypatch.setattr(fitting, "fit_state", real_fit)
     resumed = jaxdiff("train", *flags, "--epochs", "3", "--resume")
     assert "trained 3 epochs" in resumed.stdout
+
+
+def test_the_cadence_of_chunks_and_checkpoints():
+    """Epochs of 20 steps or more keep chunks of 25 and checkpoints every 100 (every
+    registered set's run unchanged); shorter epochs stretch both in proportion, the
+    checkpoints a multiple of the chunk; a given cadence or log interval is kept."""
+    from jaxdiff.runs.train import cadence
+
+    assert cadence(20, None, None) == (100, 25) == cadence(79, None, None)
+    assert cadence(2, None, None) == (1000, 250)  # wine: 2 steps an epoch
+    assert cadence(3, None, None) == (600, 150)
+    assert cadence(10, None, None) == (200, 50)
+    assert cadence(2, 40, None) == (40, 5)  # given: as before
+    assert cadence(20, None, 100) == (100, 25) and cadence(2, None, 100) == (1000, 50)
