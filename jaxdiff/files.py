@@ -293,6 +293,44 @@ def typed_table(
     return encoder, x, y, classes
 
 
+MISSING_CELLS = ("", "na", "nan")
+
+
+def load_gaps(path) -> tuple[np.ndarray, list[str] | None, list[list[str]] | None]:
+    """Rows with missing cells: a ``.npy`` (NaN marks a gap) or a ``.csv`` of numbers
+    under an optional header, an empty, ``NA`` or ``nan`` cell a gap. Returns the rows
+    ``(n, D)`` as float64 with NaN in the gaps, the header (or None) and the ``.csv``'s
+    cells as text (or None), so that a filled copy can keep the known ones verbatim."""
+    path = _existing(path, (".npy", ".csv"))
+    if path.suffix == ".npy":
+        try:
+            x = np.asarray(np.load(path, allow_pickle=False), np.float64)
+        except (ValueError, OSError, EOFError, TypeError) as err:
+            raise _read_error(path, err) from err
+        header = cells = None
+    else:
+        import csv
+
+        try:
+            with open(path, newline="") as f:
+                cells = [r for r in csv.reader(f) if r]
+        except (OSError, UnicodeDecodeError) as err:
+            raise _read_error(path, err) from err
+        header = [h.strip() for h in cells.pop(0)] if _header_rows(path) and cells else None
+        try:
+            x = np.array(
+                [[np.nan if c.strip().lower() in MISSING_CELLS else float(c) for c in r]
+                 for r in cells], np.float64,
+            )  # fmt: skip
+        except ValueError as err:
+            raise _read_error(path, err) from err
+    if x.ndim != 2 or x.shape[0] < 1:
+        raise ValueError(f"data file {str(path)!r} must hold rows of numbers, got shape {x.shape}")
+    if header is not None and len(header) != x.shape[1]:
+        raise ValueError(f"data file {str(path)!r}: every row needs {len(header)} fields")
+    return x, header, cells
+
+
 def write_table(path, columns: dict) -> None:
     """Writes ``columns`` (name -> values, equal lengths) to a ``.csv`` with a header,
     atomically: integers as integers, booleans as ``true``/``false``, floats to 7

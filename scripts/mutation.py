@@ -61,6 +61,7 @@ MODULES = {
     "likelihood": ["tests/test_likelihood.py", "tests/test_flow_solvers.py"],
     "tables": ["tests/test_tables.py"],
     "traces": ["tests/test_traces.py", "tests/test_likelihood.py"],
+    "imputation": ["tests/test_imputation.py"],
 }
 
 # Survivors read and found to compute the same thing as the original, by mutant name, with
@@ -275,6 +276,14 @@ EQUIVALENT = {
         "columns = 2 if probe is None else probe.shape[1]",
         "the exact trace's one column broadcasts into both: equal columns, the same mean "
         "(a + a) / 2 = a exactly, and variance 0 as for one",
+    ),
+    "jaxdiff.imputation.x_repaint__mutmut_22": (
+        "known = jnp.asarray(known, None)",
+        "where() reads any non-zero as True and the shapes are compared, not the dtypes",
+    ),
+    "jaxdiff.imputation.x_repaint__mutmut_24": (
+        "known = jnp.asarray(known, )",
+        "where() reads any non-zero as True and the shapes are compared, not the dtypes",
     ),
     "jaxdiff.flow_solvers.x_adaptive_solve__mutmut_50": (
         ")",

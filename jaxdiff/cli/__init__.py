@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "train": commands.train,
         "sample": commands.sample,
         "eval": commands.eval_,
+        "impute": commands.impute,
         "plot": commands.plot,
         "check": commands.check,
         "export": commands.export,

@@ -14,6 +14,7 @@ __all__ = [
     "distill",
     "eval_",
     "export",
+    "impute",
     "plot",
     "reflow",
     "sample",
@@ -133,6 +134,53 @@ def eval_(args) -> int:
     )
     print(evaluate.quality_table(q))
     print(f"added 'quality' to {args.run}/report.json")
+    return 0
+
+
+def impute(args) -> int:
+    import numpy as np
+
+    from jaxdiff import files
+    from jaxdiff.runs import trained
+    from jaxdiff.runs.rundir import save_npy
+
+    out = pathlib.Path(args.out)
+    if out.suffix not in (".csv", ".npy"):
+        raise ValueError(f"--out: must end in .csv or .npy, got {args.out!r}")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out: folder {str(out.parent)!r} does not exist")
+    x, header, cells = files.load_gaps(args.data)
+    model = trained.load(args.run)
+    if x.shape[1] != model.data_dim:
+        raise ValueError(
+            f"--data: rows of {model.data_dim} columns, as the run's, got {x.shape[1]} "
+            f"in {args.data!r}"
+        )
+    gaps = np.isnan(x)
+    filled = np.stack(
+        [model.impute(x, seed=args.seed + d, resample=args.resample) for d in range(args.draws)]
+    )
+    if out.suffix == ".npy":
+        save_npy(out, filled if args.draws > 1 else filled[0])
+    else:
+        names = header or [f"x{j}" for j in range(x.shape[1])]
+
+        def text(i, j, v):  # a known cell as it was written; a filled one to 7 digits
+            return cells[i][j] if cells and not gaps[i, j] else format(float(v), ".7g")
+
+        rows = [
+            [text(i, j, v) for j, v in enumerate(row)]
+            for draw in filled
+            for i, row in enumerate(draw)
+        ]
+        columns = {n: [r[j] for r in rows] for j, n in enumerate(names)}
+        if args.draws > 1:
+            columns = {"draw": np.repeat(np.arange(args.draws), x.shape[0]), **columns}
+        files.write_table(out, columns)
+    print(
+        f"filled {int(gaps.sum())} missing cells of {x.shape[0]} rows "
+        f"({args.draws} draw{'s' if args.draws > 1 else ''}); wrote {out}"
+    )
     return 0
 
 

@@ -149,6 +149,35 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     )
     sample.add_argument("--quiet", action="store_true", help=flags.QUIET_HELP)
 
+    impute = sub.add_parser(
+        "impute",
+        help="fill the missing cells of rows with a trained diffusion run",
+        description="Fill every empty (or NA, nan) cell of a .csv, or NaN of a .npy, by a "
+        "draw given its row's known cells (RePaint's resampling, Lugmayr et al. 2022); the "
+        "known cells are written back as they were.",
+    )
+    impute.add_argument("--run", required=True, help=RUN_HELP)
+    impute.add_argument("--data", required=True, help="the .csv or .npy with the gaps")
+    impute.add_argument(
+        "--out",
+        required=True,
+        help="the filled .csv (the header kept) or .npy; with --draws, a .csv gains a "
+        "leading 'draw' column and a .npy a leading axis",
+    )
+    impute.add_argument(
+        "--draws",
+        type=flags.POSITIVE_INT,
+        default=1,
+        help="independent fillings, for multiple imputation (default: 1)",
+    )
+    impute.add_argument("--seed", type=flags.NON_NEGATIVE_INT, default=0, help="(default: 0)")
+    impute.add_argument(
+        "--resample",
+        type=flags.POSITIVE_INT,
+        default=10,
+        help="RePaint's rounds of resampling a step (default: 10)",
+    )
+
     ev = sub.add_parser(
         "eval",
         help="score a run's samples and likelihood against fresh data",
@@ -324,6 +353,7 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "demo": demo,
         "train": train,
         "sample": sample,
+        "impute": impute,
         "eval": ev,
         "plot": plot,
         "check": check,

@@ -23,12 +23,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, files, models, samplers, schedules, tables, validate
+from jaxdiff import data, files, imputation, models, samplers, schedules, tables, validate
 from jaxdiff.runs import checkpoints, draw
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.rundir import ENCODER, RunError, load_config, read_encoder, write_json, write_text
-from jaxdiff.runs.setup import build_model, build_schedule, log_likelihood, sampler_options
+from jaxdiff.runs.setup import (
+    build_model,
+    build_schedule,
+    log_likelihood,
+    model_target,
+    sampler_options,
+)
 
 __all__ = ["TrainedModel", "load", "write_data_units"]
 
@@ -165,6 +171,38 @@ class TrainedModel:
         )
         log_det = float(np.sum(np.log(self.normalizer.std)))
         return np.asarray(per_dim, np.float64) * self.data_dim - log_det
+
+    def impute(self, x, *, seed: int = 0, resample: int = imputation.RESAMPLE) -> np.ndarray:
+        """``x`` ``(n, data_dim)`` in data units with each missing cell (NaN) filled by a
+        draw given its row's known cells: RePaint's resampling over every step of the
+        model's chain (:func:`jaxdiff.imputation.repaint`, ``resample`` rounds a step).
+        The known cells come back exactly as given; other seeds give other draws (for
+        multiple imputation). A diffusion model of numbers (not a flow, a distilled
+        student or a typed table); a conditional one by its unconditional half."""
+        if self.config.train.objective != "ddpm":
+            raise ValueError("impute needs a diffusion model (objective 'ddpm'), not a flow")
+        if self.config.distill.teacher is not None:
+            raise ValueError("impute needs the whole chain; a distilled student has a few steps")
+        if self.encoder is not None:
+            raise ValueError("impute takes rows of numbers; this model's table is typed")
+        x = np.asarray(x, np.float64)
+        if x.ndim != 2 or x.shape[1] != self.data_dim:
+            raise validate.InvalidValue("x", f"rows of {self.data_dim} features", x.shape)
+        known = ~np.isnan(x)
+        if not np.all(np.isfinite(x[known])):
+            raise validate.InvalidValue("x", "numbers, or NaN for a missing cell", "inf")
+        z = self.normalizer.encode(np.where(known, x, self.normalizer.mean))
+        out = imputation.repaint(
+            jax.random.key(validate.non_negative_int("seed", seed)),
+            self.apply_fn,
+            self.params,
+            self.schedule,
+            jnp.asarray(z, models.float_dtype()),
+            known,
+            resample=resample,
+            target=model_target(self.config),
+        )
+        return np.where(known, x, self.normalizer.decode(np.asarray(out, np.float64)))
 
     def save(self, path) -> pathlib.Path:
         """Writes the model alone (settings, parameters, normaliser, class names) to a
