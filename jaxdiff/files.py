@@ -85,16 +85,21 @@ def load_file(path, columns: Sequence[str] | None = None) -> np.ndarray:
 
 
 def _header_rows(path) -> int:
-    """1 if the first row of a ``.csv`` names its columns (a token that is not a number,
-    as spreadsheets write ``x,y``), else 0."""
+    """1 if the first row of a ``.csv`` names its columns, else 0 (:func:`_is_header`)."""
     with open(path, encoding="utf-8", errors="replace") as f:
         first = f.readline()
-    for token in first.split(","):
+    return int(_is_header(first.split(",")))
+
+
+def _is_header(tokens) -> bool:
+    """Whether a row's fields name columns: the first that is not a number is text (as
+    spreadsheets write ``x,y``), not empty."""
+    for token in tokens:
         try:
             float(token)
         except ValueError:
-            return 1 if token.strip() else 0
-    return 0
+            return bool(token.strip())
+    return False
 
 
 def _csv_table(path) -> tuple[list[str], list[list[str]]]:
@@ -316,7 +321,7 @@ def load_gaps(path) -> tuple[np.ndarray, list[str] | None, list[list[str]] | Non
                 cells = [r for r in csv.reader(f) if r]
         except (OSError, UnicodeDecodeError) as err:
             raise _read_error(path, err) from err
-        header = [h.strip() for h in cells.pop(0)] if _header_rows(path) and cells else None
+        header = [h.strip() for h in cells.pop(0)] if cells and _is_header(cells[0]) else None
         try:
             x = np.array(
                 [[np.nan if c.strip().lower() in MISSING_CELLS else float(c) for c in r]

@@ -137,6 +137,19 @@ def eval_(args) -> int:
     return 0
 
 
+def _rows_file(out: str) -> pathlib.Path:
+    """``--out`` of a command that writes rows: a ``.npy`` or ``.csv`` in a writable
+    folder, checked before anything is computed."""
+    path = pathlib.Path(out)
+    if path.suffix not in (".npy", ".csv"):
+        raise ValueError(f"--out: must name a .npy or .csv file, got {out!r}")
+    if not path.parent.is_dir():
+        raise ValueError(f"--out folder {str(path.parent)!r} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"--out folder {str(path.parent)!r} is not writable")
+    return path
+
+
 def impute(args) -> int:
     import numpy as np
 
@@ -144,11 +157,7 @@ def impute(args) -> int:
     from jaxdiff.runs import trained
     from jaxdiff.runs.rundir import save_npy
 
-    out = pathlib.Path(args.out)
-    if out.suffix not in (".csv", ".npy"):
-        raise ValueError(f"--out: must end in .csv or .npy, got {args.out!r}")
-    if not out.parent.is_dir():
-        raise ValueError(f"--out: folder {str(out.parent)!r} does not exist")
+    out = _rows_file(args.out)
     x, header, cells = files.load_gaps(args.data)
     model = trained.load(args.run)
     if x.shape[1] != model.data_dim:
@@ -188,13 +197,7 @@ def sample(args) -> int:
     from jaxdiff import files
     from jaxdiff.runs import trained
 
-    out = pathlib.Path(args.out)
-    if out.suffix not in (".npy", ".csv"):
-        raise ValueError(f"--out: must name a .npy or .csv file, got {args.out!r}")
-    if not out.parent.is_dir():
-        raise ValueError(f"--out folder {str(out.parent)!r} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise ValueError(f"--out folder {str(out.parent)!r} is not writable")
+    out = _rows_file(args.out)
     model = trained.load(args.run, member=args.member)
     changes = sampler_changes(args)
     opts = model.options(label=args.label, guidance=args.guidance, **changes)

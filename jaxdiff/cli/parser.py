@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxdiff import grids, samplers, validate
+from jaxdiff import grids, imputation, samplers, traces, validate
 from jaxdiff.cli import flags
 from jaxdiff.runs import distill
 
@@ -174,8 +174,8 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     impute.add_argument(
         "--resample",
         type=flags.POSITIVE_INT,
-        default=10,
-        help="RePaint's rounds of resampling a step (default: 10)",
+        default=imputation.RESAMPLE,
+        help=f"RePaint's rounds of resampling a step (default: {imputation.RESAMPLE})",
     )
 
     ev = sub.add_parser(
@@ -206,11 +206,11 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     )
     ev.add_argument(
         "--trace",
-        choices=("exact", "hutchinson"),
+        choices=traces.TRACES,
         default=None,
         help="the ODE likelihood's Jacobian trace: exact, or Hutchinson's unbiased "
-        "estimate with its standard error (default: exact up to 8 columns, Hutchinson "
-        "beyond)",
+        f"estimate with its standard error (default: exact up to {traces.EXACT_UP_TO} "
+        "columns, Hutchinson beyond)",
     )
 
     plot = sub.add_parser(

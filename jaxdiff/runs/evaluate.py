@@ -229,7 +229,7 @@ def evaluate_run(
     if s is None or params is None:
         params = load(run_dir).params
         s = setup(load_config(run_dir), run_dir)  # the run's data: the reference rows
-    sample_key = s.keys.sample
+    sample_key, drawn = s.keys.sample, None
     if seed is not None:
         s = dataclasses.replace(s, keys=dataclasses.replace(s.keys, eval_seed=seed))
         sample_key = jax.random.key(seed)
@@ -246,7 +246,7 @@ def evaluate_run(
         samples = draw(s, params, sample_key, m, labels=final_labels(s, m))
         drawn = time.perf_counter() - t0
     q = quality(s, params, samples, n=n, likelihood_n=likelihood_n, trace=trace)
-    if not path.is_file():
+    if drawn is not None:
         q["seconds"] = {"sampling": drawn, **q["seconds"]}
     q["samples_file"] = str(path) if path.is_file() else None
     report = read_report(run_dir)

@@ -92,7 +92,7 @@ def test_the_impute_command_writes_known_cells_verbatim(runs, tmp_path):
         ("a,b,c\n1,,3\n", "f.csv", "--data: rows of 2 columns, as the run's, got 3"),
         ("a,b\n1,x\n", "f.csv", "cannot read data file"),
         ("a,b\n1,,3\n", "f.csv", "every row needs 2 fields"),
-        ("a,b\n1,\n", "f.txt", "--out: must end in .csv or .npy"),
+        ("a,b\n1,\n", "f.txt", "--out: must name a .npy or .csv file"),
     ],
 )
 def test_the_impute_command_refuses_bad_input_in_one_line(runs, tmp_path, text, out, match):
