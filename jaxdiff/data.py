@@ -75,6 +75,17 @@ def check_array(name: str, x) -> np.ndarray:
     return arr
 
 
+def check_context(context, n: int) -> np.ndarray | None:
+    """``context`` as a finite float ``(n, K)`` array, one row per data row (None stays
+    None), or a one-line ``ValueError``."""
+    if context is None:
+        return None
+    arr = check_array("context", context)
+    if arr.shape[0] != n:
+        raise ValueError(f"context must have one row per data row, {n}, got shape {arr.shape}")
+    return arr
+
+
 def check_labels(labels, n: int) -> np.ndarray | None:
     """``labels`` as int32 ``(n,)`` of classes ``>= 0`` (None stays None), or a one-line
     ``ValueError``."""

@@ -12,12 +12,14 @@ import numpy as np
 __all__ = ["load_file", "load_labelled_file", "names", "typed_table", "write_table"]
 
 
-def _check_rows(x, path) -> np.ndarray:
+def _check_rows(x, path, min_rows: int = 2) -> np.ndarray:
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise ValueError(f"data file {str(path)!r} must hold numbers, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
+    if x.ndim != 2 or x.shape[0] < min_rows or x.shape[1] < 1:
+        rows = "row" if min_rows == 1 else "rows"
         raise ValueError(
-            f"data file {str(path)!r} must hold a 2-D array of at least 2 rows, got shape {x.shape}"
+            f"data file {str(path)!r} must hold a 2-D array of at least {min_rows} {rows}, "
+            f"got shape {x.shape}"
         )
     bad = int(x.size - np.count_nonzero(np.isfinite(x)))
     if bad:
@@ -51,10 +53,11 @@ def _npz_arrays(path) -> dict[str, np.ndarray]:
         raise _read_error(path, err) from err
 
 
-def load_file(path, columns: Sequence[str] | None = None) -> np.ndarray:
+def load_file(path, columns: Sequence[str] | None = None, *, min_rows: int = 2) -> np.ndarray:
     """A user's data set from a ``.npy``, ``.csv`` (comma-separated numbers, under an
     optional header row of column names) or ``.npz`` (its ``x``) file, as float32 ``(n,
-    dim)``; anything else is a one-line ``ValueError``.
+    dim)`` of at least ``min_rows`` rows (a data set 2; contexts to sample given, 1);
+    anything else is a one-line ``ValueError``.
 
     ``columns`` names the header's columns that hold the rows, in that order (a ``.csv``
     with a header only); the other columns are not read, so they may hold text."""
@@ -81,7 +84,40 @@ def load_file(path, columns: Sequence[str] | None = None) -> np.ndarray:
                 )
     except (ValueError, OSError, EOFError) as err:
         raise _read_error(path, err) from err
-    return _check_rows(x, path)
+    return _check_rows(x, path, min_rows)
+
+
+def load_context_file(path, given, columns: Sequence[str] | None = None):
+    """Rows and the context each is drawn given: ``(x float32 (n, dim), context float32
+    (n, K))``. ``given`` names the context: a ``.csv``'s columns (comma-separated; the
+    rows are ``columns``, default every other column) or a ``.npz``'s array (the rows
+    are its ``x``)."""
+    path = _existing(path, (".npz", ".csv"))
+    if not names(given):
+        raise ValueError(f"--given must name the context's columns or array, got {given!r}")
+    if path.suffix == ".npz":
+        arrays = _npz_arrays(path)
+        if given not in arrays:
+            raise ValueError(f"--given {given!r} is not an array of {str(path)!r}")
+        x, c = load_file(path), _check_rows(arrays[given], path)
+        if c.shape[0] != x.shape[0]:
+            raise ValueError(f"{str(path)!r}: {given!r} has {c.shape[0]} rows, 'x' {x.shape[0]}")
+        return x, c
+    if not _header_rows(path):
+        raise ValueError(f"--given names columns of a .csv with a header row: {str(path)!r}")
+    header, body = _csv_table(path)
+    context = _column_indices(header, given, path)
+    rows = [k for k in range(len(header)) if k not in context]
+    if columns is not None:
+        rows = _column_indices(header, columns, path)
+        if set(rows) & set(context):
+            raise ValueError("--columns must not name a column of --given")
+    if not rows:
+        raise ValueError(f"--given names every column of {str(path)!r}; none is left to draw")
+    return (
+        _check_rows(_numbers(body, rows, path), path),
+        _check_rows(_numbers(body, context, path), path),
+    )
 
 
 def _header_rows(path) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdiff import training, validate
+from jaxdiff import conditions, training, validate
 from jaxdiff.schedules import Schedule
 
 __all__ = ["TrainingDiverged", "fit_state", "run_chunks"]
@@ -110,10 +110,12 @@ def fit_state(
     epochs_per_call: int = 25,
     callback: Callable | None = None,
     labels=None,
+    context=None,
 ) -> tuple[training.TrainState, dict]:
     """Trains from ``state.epoch`` up to ``epochs`` total epochs (see :func:`run_chunks`).
 
-    ``labels`` ``(N,)`` train a class-conditional model (``spec.label_drop``).
+    ``labels`` ``(N,)`` train a class-conditional model, ``context`` ``(N, K)`` a context
+    model (each dropped to the null condition at ``spec.label_drop``).
 
     Returns:
       The final state and ``{"losses": [...], "train_seconds", "compile_seconds",
@@ -125,7 +127,8 @@ def fit_state(
     """
     validate.positive_int("epochs", epochs)
     validate.positive_int("epochs_per_call", epochs_per_call)
-    inputs = training.check_inputs(data, labels, spec=spec, schedule=schedule)
+    cond = conditions.pick(labels, context)
+    inputs = training.check_inputs(data, cond, spec=spec, schedule=schedule)
 
     x, y = inputs
 

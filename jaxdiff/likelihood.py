@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import diffusion, flows, traces, validate
+from jaxdiff import conditions, diffusion, flows, traces, validate
 from jaxdiff.schedules import Schedule
 
 __all__ = ["VLB", "alpha_bar_at", "flow_log_likelihood", "ode_log_likelihood", "vlb"]
@@ -149,10 +149,32 @@ def _rk4_step(field, state, u, h):
     )
 
 
-def _with_trace(f, x, probe):
-    """The ODE state's two derivatives ``(dx, d log-density)`` for ``f`` of one row: the
-    exact trace (``probe`` None) or Hutchinson's estimate with the probes ``probe``."""
-    return traces.exact(f, x) if probe is None else traces.hutchinson(f, x, probe)
+def _with_trace(f, x, probe, cond):
+    """The ODE state's two derivatives ``(dx, d log-density)`` for ``f`` of one row (and
+    its condition's row, where ``cond`` is not None): the exact trace (``probe`` None) or
+    Hutchinson's estimate with the probes ``probe``."""
+    rows = () if cond is None else (cond,)
+    if probe is None:
+        return traces.exact(f, x, *rows)
+    return traces.hutchinson(f, x, probe, *rows)
+
+
+def _network(apply_fn, params, xi, t, c):
+    """The network on one row ``xi`` ``(D,)`` with its condition row (``c``: ``()`` or
+    ``(row,)``)."""
+    return apply_fn(params, xi[None], t, *(ci[None] for ci in c))[0]
+
+
+def _rows_of(labels, context, n):
+    """The condition of each of ``n`` rows (labels ``(n,)`` or a context ``(n, K)``), or
+    None for an unconditional likelihood."""
+    cond = conditions.pick(labels, context)
+    if cond is None:
+        return None
+    cond = jnp.asarray(cond)
+    if not conditions.is_context(cond):
+        cond = cond.astype(jnp.int32)
+    return conditions.broadcast(cond, n)
 
 
 def _per_dim(x_end, trace_integral):
@@ -186,22 +208,22 @@ def _result(out, return_error):
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "target", "solver", "substeps", "steps"))
-def _ode_loglik(apply_fn, params, schedule, x0, probe, target, solver, substeps, steps):
+def _ode_loglik(apply_fn, params, schedule, x0, probe, target, solver, substeps, steps, cond):
     log_abar = _log_alpha_bar_ext(schedule).astype(x0.dtype)
 
-    def drift(x, u, i):
+    def drift(x, u, i, *c):
         """``f(x, u) = -½ β(u) (x - ε_θ(x, u)/s(u))`` for one example ``x`` ``(D,)`` on
         segment ``[i-1, i]``, where ``log ᾱ`` falls linearly with slope ``-β(u)``."""
         slope = log_abar[i + 1] - log_abar[i]
         log_abar_u = log_abar[i] + slope * (u - (i - 1).astype(u.dtype))
         a, s = jnp.exp(0.5 * log_abar_u), jnp.sqrt(-jnp.expm1(log_abar_u))
-        eps, _ = diffusion.output_to_eps_x0(apply_fn(params, x[None], u)[0], x, a, s, target)
+        eps, _ = diffusion.output_to_eps_x0(_network(apply_fn, params, x, u, c), x, a, s, target)
         return 0.5 * slope * (x - eps / s)
 
     def step(state, u, h, segment_of):
         def field(st, v):
             i = segment_of(v, u + h / 2)
-            return _with_trace(lambda xi: drift(xi, v, i), st[0], probe)
+            return _with_trace(lambda xi, *c: drift(xi, v, i, *c), st[0], probe, cond)
 
         if solver == "heun":
             k1 = field(state, u)
@@ -254,6 +276,8 @@ def ode_log_likelihood(
     key: jax.Array | None = None,
     probes: int = traces.PROBES,
     return_error: bool = False,
+    labels=None,
+    context=None,
 ):
     """Log-likelihood of the probability-flow ODE, per example, in nats per dimension.
 
@@ -287,6 +311,8 @@ def ode_log_likelihood(
       key: PRNG key of the probes (required for ``"hutchinson"``).
       probes: probes a row (at least 2 for a standard error).
       return_error: also return each estimate's standard error (0 for the exact trace).
+      labels, context: a conditional model's condition of each row (one for all, or one
+        a row): ``log p(x_0 | c)``.
 
     Returns:
       ``log p(x_0) / D`` for each example, ``(n,)``; with ``return_error``, the pair
@@ -305,17 +331,19 @@ def ode_log_likelihood(
     if x0.ndim != 2:
         raise ValueError(f"x0 must have shape (n, D), got {x0.shape}")
     probe = _probes(trace, key, x0, probes)
-    out = _ode_loglik(apply_fn, params, schedule, x0, probe, target, solver, substeps, steps)
+    cond = _rows_of(labels, context, x0.shape[0])
+    out = _ode_loglik(apply_fn, params, schedule, x0, probe, target, solver, substeps, steps, cond)
     return _result(out, return_error)
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "steps"))
-def _flow_loglik(apply_fn, params, schedule, x0, probe, steps):
+def _flow_loglik(apply_fn, params, schedule, x0, probe, steps, cond):
     def field(state, t):
         return _with_trace(
-            lambda xi: apply_fn(params, xi[None], flows.network_time(t, schedule))[0],
+            lambda xi, *c: _network(apply_fn, params, xi, flows.network_time(t, schedule), c),
             state[0],
             probe,
+            cond,
         )
 
     h = 1.0 / steps
@@ -338,6 +366,8 @@ def flow_log_likelihood(
     key: jax.Array | None = None,
     probes: int = traces.PROBES,
     return_error: bool = False,
+    labels=None,
+    context=None,
 ):
     """Log-likelihood of a flow model's ODE, per example, in nats per dimension.
 
@@ -353,7 +383,8 @@ def flow_log_likelihood(
       schedule: fixes the network's time range (:func:`jaxdiff.flows.network_time`).
       x0: data in model units, ``(n, D)``.
       steps: RK4 steps over ``[0, 1]``.
-      trace, key, probes, return_error: as in :func:`ode_log_likelihood`.
+      trace, key, probes, return_error, labels, context: as in
+        :func:`ode_log_likelihood`.
 
     Returns:
       ``log p(x_0) / D`` for each example, ``(n,)`` (and its standard error with
@@ -364,4 +395,5 @@ def flow_log_likelihood(
     if x0.ndim != 2:
         raise ValueError(f"x0 must have shape (n, D), got {x0.shape}")
     probe = _probes(trace, key, x0, probes)
-    return _result(_flow_loglik(apply_fn, params, schedule, x0, probe, steps), return_error)
+    cond = _rows_of(labels, context, x0.shape[0])
+    return _result(_flow_loglik(apply_fn, params, schedule, x0, probe, steps, cond), return_error)

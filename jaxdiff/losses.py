@@ -7,7 +7,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import diffusion
+from jaxdiff import conditions, diffusion
 from jaxdiff.schedules import Schedule
 
 __all__ = ["T_SAMPLERS", "antithetic_timesteps", "denoising_loss", "uniform_timesteps"]
@@ -57,7 +57,8 @@ def denoising_loss(
     seed), ``x_0`` (``"x0"``) or ``v = a ε - s x_0`` (``"v"``, Salimans & Ho 2022).
 
     With ``labels`` the model is called as ``apply_fn(params, x_t, t, c)``, each label
-    replaced by the null label ``-1`` with probability ``label_drop``: one network learns
+    replaced by the null label ``-1`` (a context row: by NaN, :mod:`jaxdiff.conditions`)
+    with probability ``label_drop``: one network learns
     ``ε(x, c)`` and ``ε(x, ∅)`` together, as classifier-free guidance needs (Ho & Salimans
     2022, Algorithm 1, ``p_uncond``).
 
@@ -69,7 +70,7 @@ def denoising_loss(
       x0: clean data, ``(batch, dim)``.
       target: static, what the network predicts.
       t_sampler: ``t_sampler(key, batch_size, num_steps) -> (batch,)`` int array.
-      labels: optional int class labels ``(batch,)``.
+      labels: optional int class labels ``(batch,)``, or a context ``(batch, K)``.
       label_drop: probability in ``[0, 1]`` of dropping each label to ``-1``.
 
     Returns:
@@ -82,8 +83,7 @@ def denoising_loss(
         cond = ()
     else:
         t_key, eps_key, drop_key = jax.random.split(key, 3)
-        drop = jax.random.bernoulli(drop_key, label_drop, labels.shape)
-        cond = (jnp.where(drop, -1, labels),)
+        cond = (conditions.drop(drop_key, labels, label_drop),)
     t = t_sampler(t_key, x0.shape[0], schedule.num_steps)
     eps = jax.random.normal(eps_key, x0.shape, x0.dtype)
     xt = diffusion.perturb(schedule, x0, t, eps)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import initializers, validate
+from jaxdiff import conditions, initializers, validate
 from jaxdiff.features import fourier, sinusoidal
 
 __all__ = [
@@ -143,11 +143,20 @@ class MLPDenoiser(nn.Module):
     ``C`` is the null label ∅ of classifier-free guidance (Ho & Salimans 2022,
     arXiv:2207.12598, §3.2): the label ``-1`` or no label at all.
 
+    With ``context = K > 0`` the model is conditioned on a vector of ``K`` floats (a
+    posterior's observation, a table's known columns): the context and a flag of its
+    presence are embedded once, ``e = act(Dense([c | 1]))``, and each hidden layer adds
+    its own ``Dense(e)`` before its activation, as it adds a label's row. A row of NaN
+    (or no context at all) is the null context ``[0 | 0]`` of classifier-free guidance
+    (:mod:`jaxdiff.conditions`).
+
     Attributes:
       data_dim: the dimension ``D`` of the data and of the output.
       num_steps: ``T``, the rows of each step table.
       num_classes: classes of a conditional model (0: unconditional).
       config: the network's options.
+      context: columns of a context-conditional model's context (0: none); a model takes
+        class labels or a context, not both.
 
     Example:
       >>> net = MLPDenoiser(data_dim=2, num_steps=1000,
@@ -158,19 +167,22 @@ class MLPDenoiser(nn.Module):
     num_steps: int = 100
     num_classes: int = 0
     config: NetworkConfig = NetworkConfig()
+    context: int = 0
 
     @nn.compact
     def __call__(
         self,
         x: jax.Array,
         t: jax.Array,
-        label: jax.Array | None = None,
+        cond: jax.Array | None = None,
         interval: jax.Array | None = None,
     ) -> jax.Array:
         """Predicts the target for ``x`` ``(B, D)`` at steps ``t``, ``(B,)`` or scalar.
 
-        ``label`` (conditional models only): int class ``(B,)`` or scalar in ``[0, C)``,
-        ``-1`` for the null label; ``None`` means null for every row.
+        ``cond`` (conditional models only): a class-conditional model's int class
+        ``(B,)`` or scalar in ``[0, C)``, ``-1`` for the null label; a context model's
+        floats ``(B, K)`` or ``(K,)``, a row of NaN for the null context. ``None`` means
+        null for every row.
 
         ``interval`` (models built with ``interval`` only): ``h`` ``(B,)`` or scalar, in
         the units of ``t``; ``None`` means 0.
@@ -183,16 +195,20 @@ class MLPDenoiser(nn.Module):
         """
         t = jnp.asarray(t)
         cfg = self.config
-        if label is not None and not self.num_classes:
-            raise ValueError("label was given but the model is unconditional (num_classes=0)")
+        if cond is not None and not (self.num_classes or self.context):
+            raise ValueError("a condition was given but the model is unconditional")
+        if self.num_classes and self.context:
+            raise ValueError("a model takes class labels or a context, not both")
         if interval is not None and not cfg.interval:
             raise ValueError("interval was given but the model has none (interval=False)")
         h_in = jnp.zeros((), t.dtype) if interval is None else jnp.asarray(interval)
+        dtype = float_dtype()
         if self.num_classes:
             null = self.num_classes
-            c = jnp.full((), null, jnp.int32) if label is None else jnp.asarray(label, jnp.int32)
+            c = jnp.full((), null, jnp.int32) if cond is None else jnp.asarray(cond, jnp.int32)
             c = jnp.where(c < 0, null, c)
-        dtype = float_dtype()
+        if self.context:
+            c = _context_input(cond, x.shape[0], self.context, dtype)
         torch_init = cfg.init_style == "torch"
         embed_init = initializers.TORCH_EMBED if torch_init else nn.linear.default_embed_init
         act = ACTIVATIONS[cfg.activation]
@@ -212,6 +228,8 @@ class MLPDenoiser(nn.Module):
 
         def dense(features, fan_in, layer):
             name = f"Dense_{layer}"  # named, so that the numbering holds without Dense_0
+            if layer == "context":
+                name = "ContextEmbed"
             if torch_init:
                 return nn.Dense(
                     features,
@@ -230,8 +248,12 @@ class MLPDenoiser(nn.Module):
             bias = self.param("input_bias", nn.initializers.zeros, (cfg.width,), dtype)
             return _read_tables(table, x, cfg.input_bound) + bias
 
+        if self.context:
+            c = act(dense(cfg.width, self.context + 1, "context")(c))
+
         def conditioned(pre, layer):
-            """``pre`` plus the layer's step row (tables) and label row (conditional)."""
+            """``pre`` plus the layer's step row (tables) and its label row or context
+            projection (conditional)."""
             if cfg.time_embedding == "table":
                 table = nn.Embed(
                     self.num_steps, cfg.width, embedding_init=embed_init, param_dtype=dtype
@@ -255,6 +277,15 @@ class MLPDenoiser(nn.Module):
                     name=f"LabelEmbed_{layer}",
                 )
                 pre = pre + labels(c)
+            if self.context:
+                init = initializers.TORCH_KERNEL if torch_init else nn.linear.default_kernel_init
+                pre = pre + nn.Dense(
+                    cfg.width,
+                    use_bias=False,
+                    kernel_init=init,
+                    param_dtype=dtype,
+                    name=f"ContextDense_{layer}",
+                )(c)
             return pre
 
         if cfg.residual:
@@ -274,6 +305,18 @@ class MLPDenoiser(nn.Module):
         for layer in range(1, cfg.depth):
             h = act(conditioned(dense(cfg.width, cfg.width, layer)(h), layer))
         return dense(self.data_dim, cfg.width, cfg.depth)(h)
+
+
+def _context_input(cond, rows: int, width: int, dtype) -> jax.Array:
+    """``[c | 1]`` for each row of a context ``cond`` ``(rows, K)`` or ``(K,)``; ``[0 | 0]``
+    for a null row (any NaN) or no context."""
+    if cond is None:
+        return jnp.zeros((rows, width + 1), dtype)
+    c = conditions.broadcast(jnp.asarray(cond, dtype), rows)
+    if c.shape[-1] != width:
+        raise ValueError(f"context must have {width} columns, got shape {c.shape}")
+    present = ~jnp.any(jnp.isnan(c), axis=-1, keepdims=True)
+    return jnp.concatenate([jnp.where(present, c, 0.0), present.astype(dtype)], axis=-1)
 
 
 def _read_tables(table: jax.Array, x: jax.Array, bound: float) -> jax.Array:
@@ -307,13 +350,13 @@ def _lookup(table: nn.Embed, t: jax.Array, num_steps: int) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Apply:
-    """``apply_fn(params, x, t[, label][, interval=h])`` of a module: the functional
+    """``apply_fn(params, x, t[, cond][, interval=h])`` of a module: the functional
     adapter that :func:`functional` returns. Hashable, so jitted callers cache on it."""
 
     model: nn.Module
 
-    def __call__(self, params, x, t, label=None, interval=None):
-        return self.model.apply({"params": params}, x, t, label, interval)
+    def __call__(self, params, x, t, cond=None, interval=None):
+        return self.model.apply({"params": params}, x, t, cond, interval)
 
 
 def functional(model: MLPDenoiser, key: jax.Array):
@@ -345,6 +388,12 @@ def check(model: MLPDenoiser) -> None:
     for name in ("data_dim", "num_steps"):
         validate.positive_int(name, getattr(model, name))
     validate.non_negative_int("num_classes", model.num_classes)
+    validate.non_negative_int("context", model.context)
+    if model.num_classes and model.context:
+        raise ValueError(
+            f"a model takes class labels or a context, not both: got num_classes "
+            f"{model.num_classes} and context {model.context}"
+        )
     if not isinstance(model.config, NetworkConfig):
         raise validate.InvalidValue("config", "a NetworkConfig", model.config)
 
@@ -361,12 +410,14 @@ def check_fits(
     num_steps: int | None = None,
     labels=None,
     method: str | None = None,
+    context_required: bool = False,
 ) -> None:
     """Raises a one-line ``ValueError`` if data of ``data_dim`` features, a schedule of
     more than the model's ``num_steps`` steps, class ``labels`` (concrete ints; ``-1``
     is the null label) or the sampler ``method`` (``"mean"`` needs an interval input) do
     not fit the model behind ``apply_fn`` (from :func:`functional`; other callables are
-    not checked)."""
+    not checked). For a context model ``labels`` is its context, floats of its ``K``
+    columns; ``context_required``: training, which needs one."""
     model = getattr(apply_fn, "model", None)
     if not isinstance(model, MLPDenoiser):
         return
@@ -375,7 +426,9 @@ def check_fits(
             "method 'mean' needs a MeanFlow model (built with interval=True); sample this "
             "model with 'euler', 'midpoint', 'heun' or 'adaptive'"
         )
-    if labels is not None and not isinstance(labels, jax.core.Tracer):
+    if model.context and labels is not None:
+        _check_context(labels, model.context)
+    elif labels is not None and not isinstance(labels, jax.core.Tracer):
         c = np.asarray(labels)
         if not model.num_classes:
             raise ValueError("labels were given but the model is unconditional (num_classes=0)")
@@ -386,6 +439,8 @@ def check_fits(
                 f"labels must be in [0, {model.num_classes}) or -1 for none, "
                 f"got values in [{c.min()}, {c.max()}]"
             )
+    if model.context and context_required and labels is None:
+        raise ValueError(f"this model needs a context of {model.context} columns: give context")
     if data_dim is not None and data_dim != model.data_dim:
         raise ValueError(
             f"data has {data_dim} features but the model was built for {model.data_dim}"
@@ -396,4 +451,18 @@ def check_fits(
         raise ValueError(
             f"the schedule has {num_steps} steps but the model's step embeddings have only "
             f"{model.num_steps} rows; build both with the same T"
+        )
+
+
+def _check_context(context, width: int) -> None:
+    """A one-line ``ValueError`` unless ``context`` is floats ``(K,)`` or ``(n, K)``."""
+    shape = np.shape(context)
+    if not jnp.issubdtype(jnp.result_type(context), jnp.floating):
+        raise ValueError(
+            f"context must be floats, got dtype {jnp.result_type(context)} (class labels "
+            "are for a class-conditional model)"
+        )
+    if len(shape) not in (1, 2) or shape[-1] != width:
+        raise ValueError(
+            f"context must have shape ({width},) or (n, {width}) for this model, got {shape}"
         )

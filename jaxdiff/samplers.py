@@ -4,9 +4,10 @@ Every method is one ``jax.lax.scan`` over decreasing timesteps (:mod:`jaxdiff.so
 per-step noise comes from ``jax.random.fold_in(key, t)``, so a sampler's output is a pure
 function of its key, whatever the batch is split into.
 
-Class-conditional models (``MLPDenoiser(num_classes=C)``) sample with ``labels`` and
-classifier-free ``guidance`` w, for every method: the solvers only ever see
-``apply_fn(params, x, t)``, which :class:`Conditioned` provides.
+Class-conditional models (``MLPDenoiser(num_classes=C)``) sample with ``labels``, context
+models (``MLPDenoiser(context=K)``) with a ``context``, and either with classifier-free
+``guidance`` w, for every method: the solvers only ever see ``apply_fn(params, x, t)``,
+which :class:`Conditioned` provides.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion, fast_solvers, flow_solvers, flows, grids, solvers, validate
+from jaxdiff import (
+    conditions,
+    diffusion,
+    fast_solvers,
+    flow_solvers,
+    flows,
+    grids,
+    solvers,
+    validate,
+)
 from jaxdiff.models import check_fits, float_dtype
 from jaxdiff.schedules import Schedule
 
@@ -229,9 +239,10 @@ class SamplerOptions(SamplerSettings):
 
 @dataclasses.dataclass(frozen=True)
 class Conditioned:
-    """``apply_fn(params, x, t[, interval=h])`` of a class-conditional model with ``params
-    = (model params, labels, w)``: labels ``()`` or ``(B,)``, ``-1`` for the null label ∅
-    (``interval``: a MeanFlow model's, :mod:`jaxdiff.meanflow`).
+    """``apply_fn(params, x, t[, interval=h])`` of a conditional model with ``params =
+    (model params, condition, w)``: labels ``()`` or ``(B,)``, ``-1`` for the null label
+    ∅, or a context ``(K,)`` or ``(B, K)``, NaN rows for the null context
+    (:mod:`jaxdiff.conditions`; ``interval``: a MeanFlow model's, :mod:`jaxdiff.meanflow`).
 
     With ``guided``, classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598,
     eq. 6): ``ε̃ = (1 + w) ε(x, c) - w ε(x, ∅)``; the two predictions come from one call
@@ -246,7 +257,7 @@ class Conditioned:
 
     def __call__(self, params, x, t, interval=None):
         params, labels, w = params
-        c = jnp.broadcast_to(labels, x.shape[:1])
+        c = conditions.broadcast(labels, x.shape[0])
         gap = {} if interval is None else {"interval": interval}
         if not self.guided:
             return self.apply_fn(params, x, t, c, **gap)
@@ -257,7 +268,7 @@ class Conditioned:
             params,
             jnp.concatenate([x, x]),
             t2,
-            jnp.concatenate([c, jnp.full_like(c, -1)]),
+            jnp.concatenate([c, conditions.null_like(c)]),
             **gap,
         )
         cond, uncond = jnp.split(both, 2)
@@ -301,20 +312,24 @@ def _run(key, apply_fn, params, schedule, shape, options, labels, x_T, *, trajec
     )
     w = options.guidance
     if w and labels is None:
-        raise ValueError(f"guidance {w} needs labels to guide towards")
-    if labels is not None and (
-        np.ndim(labels) > 1 or (np.ndim(labels) == 1 and np.shape(labels)[0] != shape[0])
-    ):
-        raise ValueError(
-            f"labels must be one int or one per sample, shape ({shape[0]},), "
-            f"got shape {np.shape(labels)}"
+        raise ValueError(f"guidance {w} needs labels or a context to guide towards")
+    context = labels is not None and conditions.is_context(labels)
+    rows = np.ndim(labels) - context  # a context's rows have one more axis
+    if labels is not None and (rows > 1 or (rows == 1 and np.shape(labels)[0] != shape[0])):
+        what = (
+            "context must be one row or one per sample"
+            if context
+            else ("labels must be one int or one per sample")
         )
+        expected = f"({shape[0]}, K)" if context else f"({shape[0]},)"
+        raise ValueError(f"{what}, shape {expected}, got shape {np.shape(labels)}")
     if x_T is not None and tuple(x_T.shape) != shape:
         raise ValueError(f"x_T must have shape {shape}, got {tuple(x_T.shape)}")
     if labels is not None:
         apply_fn = Conditioned(apply_fn, guided=w != 0)
         w = jnp.asarray(w, float_dtype())
-        params = (params, jnp.asarray(labels, jnp.int32), w)
+        c = jnp.asarray(labels, float_dtype() if context else jnp.int32)
+        params = (params, c, w)
     return _sample(key, apply_fn, params, schedule, shape, x_T, options, trajectory)
 
 
@@ -327,6 +342,7 @@ def sample(
     options: SamplerOptions | None = None,
     *,
     labels=None,
+    context=None,
     x_T: jax.Array | None = None,
 ) -> jax.Array:
     """Draws samples of ``shape`` by running a reverse chain from ``x_T ~ N(0, I)``.
@@ -340,6 +356,8 @@ def sample(
         ancestral sampler).
       labels: class-conditional models only: one int class, or one per sample ``(n,)``;
         ``-1`` is the null label; None (default) samples without labels.
+      context: context models only: one context ``(K,)`` for every sample or one per
+        sample ``(n, K)``; a NaN row is the null context.
       x_T: optional starting noise of ``shape`` (then ``key`` only drives later noise).
 
     Returns:
@@ -349,7 +367,8 @@ def sample(
       >>> opts = SamplerOptions(method="dpm-solver", steps=10, target="v")
       >>> x = sample(jax.random.key(0), apply_fn, params, schedule, (1000, 2), opts)
     """
-    return _run(key, apply_fn, params, schedule, shape, options, labels, x_T, trajectory=False)
+    cond = conditions.pick(labels, context)
+    return _run(key, apply_fn, params, schedule, shape, options, cond, x_T, trajectory=False)
 
 
 def sample_trajectory(
@@ -361,6 +380,7 @@ def sample_trajectory(
     options: SamplerOptions | None = None,
     *,
     labels=None,
+    context=None,
     x_T: jax.Array | None = None,
 ) -> jax.Array:
     """As :func:`sample`, returning every state, ``x_T`` first and ``x_0`` last.
@@ -368,4 +388,5 @@ def sample_trajectory(
     Shape ``(K+1, *shape)`` (``K = T`` for ddpm). The last entry equals ``sample(...)``
     with the same key and options.
     """
-    return _run(key, apply_fn, params, schedule, shape, options, labels, x_T, trajectory=True)
+    cond = conditions.pick(labels, context)
+    return _run(key, apply_fn, params, schedule, shape, options, cond, x_T, trajectory=True)

@@ -58,24 +58,25 @@ def probes(key: jax.Array, n: int, dim: int, count: int = PROBES, dtype=jnp.floa
     return jax.random.rademacher(key, (n, count, dim), dtype)
 
 
-def exact(f, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(f(x), tr ∂f/∂x)`` for each row of ``x`` ``(n, D)``, ``f`` a function of one row:
-    the Jacobian by ``jax.jacfwd`` (``D`` forward-mode passes). The trace is ``(n, 1)``."""
-    jac = jax.vmap(jax.jacfwd(f))(x)
-    return jax.vmap(f)(x), jnp.trace(jac, axis1=1, axis2=2)[:, None]
+def exact(f, x: jax.Array, *rows) -> tuple[jax.Array, jax.Array]:
+    """``(f(x), tr ∂f/∂x)`` for each row of ``x`` ``(n, D)``, ``f`` a function of one row
+    (and of the same row of each of ``rows``, held fixed: a condition): the Jacobian by
+    ``jax.jacfwd`` (``D`` forward-mode passes). The trace is ``(n, 1)``."""
+    jac = jax.vmap(jax.jacfwd(f))(x, *rows)
+    return jax.vmap(f)(x, *rows), jnp.trace(jac, axis1=1, axis2=2)[:, None]
 
 
-def hutchinson(f, x: jax.Array, eps: jax.Array) -> tuple[jax.Array, jax.Array]:
+def hutchinson(f, x: jax.Array, eps: jax.Array, *rows) -> tuple[jax.Array, jax.Array]:
     """``(f(x), εᵀ (∂f/∂x) ε)`` for each row of ``x`` ``(n, D)`` and each of its probes
-    ``eps`` ``(n, M, D)``: one linearisation of ``f`` a row, one Jacobian-vector product a
-    probe. The estimates are ``(n, M)``; each is unbiased for the row's trace when
-    ``E[ε εᵀ] = I``."""
+    ``eps`` ``(n, M, D)`` (``rows``: as :func:`exact`): one linearisation of ``f`` a row,
+    one Jacobian-vector product a probe. The estimates are ``(n, M)``; each is unbiased
+    for the row's trace when ``E[ε εᵀ] = I``."""
 
-    def row(xi, ei):
-        fx, jvp = jax.linearize(f, xi)
+    def row(xi, ei, *ri):
+        fx, jvp = jax.linearize(lambda v: f(v, *ri), xi)
         return fx, jnp.sum(ei * jax.vmap(jvp)(ei), axis=1)
 
-    return jax.vmap(row)(x, eps)
+    return jax.vmap(row)(x, eps, *rows)
 
 
 def mean_and_variance(columns: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdiff import conditions, diffusion, flows, meanflow, validate
 from jaxdiff import data as data_lib
-from jaxdiff import diffusion, flows, meanflow, validate
 from jaxdiff.losses import T_SAMPLERS, denoising_loss
 from jaxdiff.models import MLPDenoiser, check_fits
 from jaxdiff.schedules import Schedule
@@ -303,16 +303,26 @@ def _check_batch(data, batch_size: int) -> None:
 
 def check_inputs(data, labels, *, spec: TrainSpec, schedule: Schedule):
     """Every check of a fit's inputs; returns ``(data, labels)`` as arrays ready for the
-    compiled epochs (labels None for an unconditional model)."""
+    compiled epochs (labels None for an unconditional model; a context ``(n, K)`` of
+    floats for a context model, in the labels' place)."""
     x = jnp.asarray(data_lib.check_array("data", data))
     _check_batch(x, spec.batch_size)
-    y = data_lib.check_labels(labels, x.shape[0])
+    if labels is not None and conditions.is_context(labels):
+        y = data_lib.check_context(labels, x.shape[0]).astype(x.dtype)
+    else:
+        y = data_lib.check_labels(labels, x.shape[0])
     dim = x.shape[-1]
     if spec.objective == "flow" and spec.pairing == "given":  # rows [x_0 | ε]
         if dim % 2:
             raise ValueError(f"pairs [x_0 | noise] need an even number of columns, got {dim}")
         dim //= 2
-    check_fits(spec.apply_fn, data_dim=dim, num_steps=schedule.num_steps, labels=y)
+    check_fits(
+        spec.apply_fn,
+        data_dim=dim,
+        num_steps=schedule.num_steps,
+        labels=y,
+        context_required=True,
+    )
     return x, (None if y is None else jnp.asarray(y))
 
 

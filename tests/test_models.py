@@ -123,7 +123,7 @@ def test_label_tables_sit_beside_the_step_tables():
     outs = [apply_fn(params, x, t, jnp.full(4, c)) for c in range(C)]
     assert all(not np.allclose(a, null) for a in outs)  # every class moves the output
     uncond, p0 = models.functional(models.MLPDenoiser(), jax.random.key(0))
-    with pytest.raises(ValueError, match="label was given but the model is unconditional"):
+    with pytest.raises(ValueError, match="a condition was given but the model is unconditional"):
         uncond(p0, x, t, jnp.zeros(4, jnp.int32))
 
 

@@ -204,7 +204,9 @@ def sample(args) -> int:
     t0 = time.perf_counter()
     kw = {"seed": args.seed, "chunk": args.chunk, "progress": not args.quiet}
     kw.update(label=args.label, guidance=args.guidance, **changes)
-    if out.suffix == ".csv":  # a table: the run's columns, decoded to their types
+    if args.given is not None:
+        _sample_given(model, out, files.load_file(args.given, min_rows=1), args.n, kw)
+    elif out.suffix == ".csv":  # a table: the run's columns, decoded to their types
         files.write_table(out, model.sample_table(args.n, **kw))
     else:
         model.sample(args.n, out=out, **kw)
@@ -218,6 +220,28 @@ def sample(args) -> int:
         + f", {opts.steps} steps, network evaluations per sample: {per_sample}"
     )
     return 0
+
+
+def _sample_given(model, out, context, n: int, kw: dict) -> None:
+    """``n`` rows drawn given each context row, written after it: ``[context | sample]``
+    (a .csv: columns ``c0, …`` then ``x0, …``)."""
+    import numpy as np
+
+    from jaxdiff import files
+    from jaxdiff.runs.rundir import save_npy
+
+    if not model.context_dim:
+        raise ValueError("--given needs a context run (trained with --given); this one is not")
+    draws = model.sample(n, context=context, **kw)
+    rows = np.concatenate(
+        [np.repeat(context, n, axis=0), draws.reshape(-1, model.data_dim)], axis=1
+    )
+    if out.suffix == ".csv":
+        names = [f"c{j}" for j in range(context.shape[1])]
+        names += [f"x{j}" for j in range(model.data_dim)]
+        files.write_table(out, {name: rows[:, j] for j, name in enumerate(names)})
+    else:
+        save_npy(out, rows)
 
 
 def plot(args) -> int:

@@ -87,6 +87,15 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "column but --label-column)",
     )
     p.add_argument(
+        "--given",
+        default=None,
+        metavar="NAMES",
+        help="with a .csv --data file with a header: the comma-separated columns the model "
+        "is given, a context (a simulation's observation x of a posterior p(theta | x)); "
+        "it learns the other columns given these. With a .npz: the name of its context "
+        "array beside 'x' (default: none)",
+    )
+    p.add_argument(
         "--categorical",
         default=None,
         metavar="NAMES",

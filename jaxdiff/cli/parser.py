@@ -134,6 +134,14 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     )
     sample.add_argument("--n", type=flags.POSITIVE_INT, default=10_000, help=N_HELP)
     sample.add_argument(
+        "--given",
+        default=None,
+        metavar="FILE",
+        help="a context run (trained with --given): a .csv or .npy of context rows; --n "
+        "samples are drawn given each, and each output row starts with its context "
+        "(default: none, the unconditional half)",
+    )
+    sample.add_argument(
         "--seed",
         type=flags.NON_NEGATIVE_INT,
         default=None,

@@ -44,6 +44,9 @@ class DataConfig:
     every column, the label column apart). ``categorical`` and ``integer`` name a
     ``.csv``'s columns of those types (comma-separated); a ``.csv`` with a column that is
     not numbers, or with either given, is a typed table (:mod:`jaxdiff.tables`).
+    ``given`` names a ``.csv``'s columns that are the context each row is drawn given
+    (comma-separated; a ``.npz`` holds it as ``context``): the model learns the other
+    columns given these (a posterior ``p(θ | x)``, a regression's ``p(y | x)``).
     ``n`` is ignored by fixed sets (files, ``digits``), which hold out ``held_out`` of
     their rows for evaluation.
     """
@@ -57,6 +60,7 @@ class DataConfig:
     columns: str | None = None
     categorical: str | None = None
     integer: str | None = None
+    given: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +81,12 @@ SCHEDULE_BETAS = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (No
 class ModelConfig(NetworkConfig):
     """The network: its options, declared once by :class:`jaxdiff.models.NetworkConfig`
     (sizes, initialisation, input features, step encoding, residual blocks, activation;
-    tabulated inputs, which only a distilled light student has), and whether the model is
-    class-conditional (its number of classes comes from the data)."""
+    tabulated inputs, which only a distilled light student has), whether the model is
+    class-conditional (its number of classes comes from the data), and the columns of a
+    context model's context (0: none; from the data)."""
 
     conditional: bool = False
+    context: int = 0
 
     @property
     def network(self) -> NetworkConfig:

@@ -30,11 +30,13 @@ BLOCK = 65_536
 
 def final_labels(s: Setup, n: int) -> np.ndarray | None:
     """Classes for a conditional run's ``n`` own samples, drawn from the training labels'
-    frequencies (seeded by the run), so the samples as a whole follow the data; None for
-    an unconditional run."""
-    if s.labels is None:
+    frequencies (seeded by the run), so the samples as a whole follow the data; a context
+    run's: contexts drawn from the training rows'; None for an unconditional run."""
+    if s.condition is None:
         return None
     rng = np.random.default_rng(s.keys.sample_labels)
+    if s.context is not None:  # a context run: training rows' contexts, standardised
+        return rng.choice(s.condition, n)
     return rng.choice(s.labels, n).astype(np.int32)
 
 
@@ -51,7 +53,7 @@ def options(
     """
     if nfe is not None and changes.get("steps") is not None:
         raise ValueError(f"give steps or nfe, not both; got steps={changes['steps']} nfe={nfe}")
-    if not s.num_classes:
+    if not (s.num_classes or s.context_dim):
         if labels is not None or guidance is not None:
             raise ValueError("labels and guidance need a conditional run; this one is not")
         opts = s.sampler.replace(**changes)
@@ -80,6 +82,11 @@ def check_labels(s: Setup | TrainedModel, labels, n: int) -> np.ndarray | None:
     classes of the run, None for None; a one-line error for anything else."""
     if labels is None:
         return None
+    if s.context_dim:  # standardised contexts, one a row (TrainedModel.sample made them)
+        context = np.asarray(labels, models.float_dtype())
+        if context.shape != (n, s.context_dim):
+            raise ValueError(f"context must be ({n}, {s.context_dim}), got {context.shape}")
+        return context
     if isinstance(labels, str):
         labels = label_index(s, labels)
     labels = np.asarray(labels)
@@ -120,7 +127,7 @@ def draw(
 
     ``changes`` and ``guidance`` change the sampler (see :func:`options`); ``labels``
     (conditional runs): one class for every row (an index, or a class name as a string)
-    or one per row, ``(n,)``.
+    or one per row, ``(n,)``; a context run's standardised contexts, one per row ``(n, K)``.
 
     The rows are computed ``chunk`` at a time (rounded to whole blocks): the result is the
     same for every ``chunk``. With ``out`` (a ``.npy`` path) the rows stream into a
@@ -167,7 +174,7 @@ def _fill(result, *, s: Setup | TrainedModel, params, key, opts, block, per_call
             count = min(per_call, full - first)
             keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(first, first + count))
             span = slice(first * block, (first + count) * block)
-            c = None if labels is None else labels[span].reshape(count, block)
+            c = None if labels is None else labels[span].reshape(count, block, *labels.shape[1:])
             z = _draw_blocks(keys, c, s.apply_fn, params, s.schedule, (block, dim), opts)
             result[span] = s.normalizer.decode(np.asarray(z).reshape(count * block, dim))
             bar.advance(count * block)

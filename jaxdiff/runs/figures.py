@@ -47,8 +47,8 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
             labels = final_labels(s, s.config.sample.n)
             samples = draw(s, params, s.keys.sample, s.config.sample.n, labels=labels)
     labels = np.load(labels_path) if labels_path.is_file() else final_labels(s, len(samples))
-    if labels is not None and labels.shape[0] != samples.shape[0]:
-        labels = None
+    if labels is not None and (labels.shape[0] != samples.shape[0] or s.context_dim):
+        labels = None  # (a context run's samples are not coloured by their context)
     if history:
         plotting.loss_curve([r["loss"] for r in history], run_dir / "loss.png")
     if s.data.shape[1] != 2:

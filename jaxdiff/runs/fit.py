@@ -15,7 +15,7 @@ from jaxdiff import data as data_sets
 from jaxdiff import files, tables
 from jaxdiff.runs.config import DataConfig
 from jaxdiff.runs.overrides import configure_for
-from jaxdiff.runs.setup import from_arrays, model_params
+from jaxdiff.runs.setup import from_arrays, model_params, with_context
 from jaxdiff.runs.train import fit as fit_setup
 from jaxdiff.runs.trained import TrainedModel
 
@@ -68,6 +68,8 @@ def fit(
     data,
     labels=None,
     *,
+    context=None,
+    given: str | None = None,
     preset: str = "default",
     label_column: str | None = None,
     columns: str | None = None,
@@ -83,6 +85,12 @@ def fit(
         ``.npy``, ``.csv`` or ``.npz`` file's path (as ``jaxdiff train --data``).
       labels: a class per row ``(n,)`` (integers from 0): the model is then
         class-conditional, as with ``--conditional``.
+      context: a context per row ``(n, K)``: the model then draws rows given a context
+        (a posterior ``p(θ | x)`` from simulated pairs: ``fit(theta, context=x)``), as
+        with ``--given``; it samples and scores given one (``sample(n, context=c)``,
+        ``log_prob(x, context=c)``).
+      given: a ``.csv`` file's context columns (comma-separated) or a ``.npz``'s context
+        array, as ``--given``.
       preset: the recipe (``"default"``, sized to the data's shape; ``"fast"``,
         ``"seed"``).
       label_column, columns: a ``.csv`` file's label column (a conditional model) and
@@ -106,19 +114,30 @@ def fit(
       >>> model.sample(5, seed=0).shape                                          # doctest: +SKIP
       (5, 3)
     """
-    given = sorted(set(settings) & set(_DATA_SETTINGS))
-    if given:
+    misplaced = sorted(set(settings) & set(_DATA_SETTINGS))
+    if misplaced:
         raise TypeError(
             f"fit takes the data as its first argument and labels as its second; "
-            f"drop the setting(s) {given}"
+            f"drop the setting(s) {misplaced}"
         )
-    x, y, names, encoder = _as_rows(data, labels, label_column, columns, categorical, integer)
+    if given is not None:
+        if not isinstance(data, (str, os.PathLike)) or context is not None:
+            raise ValueError("given names a file's context columns; give context= with rows")
+        x, c = files.load_context_file(pathlib.Path(data), given, columns)
+        y, names, encoder = data_sets.check_labels(labels, x.shape[0]), None, None
+    else:
+        x, y, names, encoder = _as_rows(data, labels, label_column, columns, categorical, integer)
+        c = None if context is None else data_sets.check_context(context, x.shape[0])
+    if c is not None and (y is not None or encoder is not None):
+        raise ValueError("context is for rows of numbers without labels (a model takes one)")
     conditional = y is not None
     cfg = configure_for(preset, x.shape[0], x.shape[1], conditional=conditional, **settings)
     cfg = dataclasses.replace(
         cfg, data=DataConfig(name=ARRAY, n=x.shape[0], standardize=cfg.data.standardize)
     )
-    s = from_arrays(cfg, x, y, label_names=names, encoder=encoder)
+    if c is not None:
+        cfg = with_context(cfg, c.shape[1])
+    s = from_arrays(cfg, x, y, label_names=names, encoder=encoder, context=c)
     state, _ = fit_setup(s)
     model = TrainedModel(
         config=cfg,
@@ -129,6 +148,7 @@ def fit(
         apply_fn=s.apply_fn,
         schedule=s.schedule,
         encoder=s.encoder,
+        context_normalizer=s.context_normalizer,
     )
     if out is not None:
         model.save(out)

@@ -65,6 +65,7 @@ _SETTINGS = {
     "columns": lambda c, v: _replace(c, "data", columns=v),
     "categorical": lambda c, v: _replace(c, "data", categorical=v),
     "integer": lambda c, v: _replace(c, "data", integer=v),
+    "given": lambda c, v: _replace(c, "data", given=v),
     "label_drop": lambda c, v: _replace(c, "train", label_drop=v),
     "guidance": lambda c, v: _replace(c, "sample", guidance=v),
     "epochs": _epochs,
@@ -122,9 +123,19 @@ def configure(base: Config, **settings) -> Config:
 _RUN_OWN = (
     (
         "data",
-        ("name", "path", "n", "held_out", "label_column", "columns", "categorical", "integer"),
+        (
+            "name",
+            "path",
+            "n",
+            "held_out",
+            "label_column",
+            "columns",
+            "categorical",
+            "integer",
+            "given",
+        ),
     ),
-    ("model", ("conditional",)),
+    ("model", ("conditional", "context")),
 )
 
 

@@ -16,12 +16,17 @@ __all__ = ["HELD_OUT_ROWS", "load_rows", "training_shape"]
 
 def load_rows(cfg: Config, keys: RunKeys, run_dir=None):
     """The rows of ``cfg.data``: ``(train rows, train labels or None, held-out rows or
-    None, class names or None, a typed table's encoder or None)``. A file's rows come from
-    the run's copy in ``run_dir`` where it holds one; a fixed set (a file, ``digits``)
-    holds out ``data.held_out`` of its rows, at most :data:`HELD_OUT_ROWS`."""
+    None, class names or None, a typed table's encoder or None)``; with ``data.given``
+    the second is each training row's context ``(n, K)`` instead of labels. A file's rows
+    come from the run's copy in ``run_dir`` where it holds one; a fixed set (a file,
+    ``digits``) holds out ``data.held_out`` of its rows, at most :data:`HELD_OUT_ROWS`."""
     d = cfg.data
     conditional = cfg.model.conditional
     names, encoder = None, None
+    if d.given is not None:
+        x, y = _context_rows(cfg, run_dir)
+        train, held = _split(cfg, keys, x.shape[0])
+        return x[train], y[train], x[held], None, None
     if d.name == "array":
         raise ValueError(
             "this model was trained on rows handed to jaxdiff.fit in Python, which it does "
@@ -75,11 +80,7 @@ def load_rows(cfg: Config, keys: RunKeys, run_dir=None):
             x, y = data.load(d.name, keys.data, d.n), None
         if d.name not in data.FINITE:
             return x, y, None, names, None
-    if not 0.0 < d.held_out < 1.0:
-        raise ValueError(f"data.held_out must be in (0, 1), got {d.held_out!r}")
-    if x.shape[0] < 4:
-        raise ValueError(f"a data file needs at least 4 rows to hold some out, got {x.shape[0]}")
-    train, held = data.split(x.shape[0], keys.split, min(d.held_out, HELD_OUT_ROWS / x.shape[0]))
+    train, held = _split(cfg, keys, x.shape[0])
     if y is not None:
         missing = sorted(set(range(len(names))) - set(y[train].tolist()))
         if missing:
@@ -88,6 +89,32 @@ def load_rows(cfg: Config, keys: RunKeys, run_dir=None):
                 f"(the other {d.held_out:.0%} is held out); give it more rows"
             )
     return x[train], (None if y is None else y[train]), x[held], names, encoder
+
+
+def _context_rows(cfg: Config, run_dir):
+    """The rows of a context run and their contexts: the run's copy (``data.npz``, its
+    ``x`` and ``context``) where it holds one, else the file's ``data.given``."""
+    d = cfg.data
+    if d.name != "file" or not d.path:
+        raise ValueError(f"--given needs a .csv or .npz --data file, got the data set {d.name!r}")
+    if cfg.model.conditional:
+        raise ValueError("--given and --conditional: a model takes a context or class labels")
+    if d.label_column is not None or d.categorical is not None or d.integer is not None:
+        raise ValueError("--given takes columns of numbers, without --label-column or types")
+    copy = pathlib.Path(run_dir) / "data.npz" if run_dir is not None else None
+    if copy is not None and copy.is_file():
+        return files.load_context_file(copy, "context")
+    return files.load_context_file(d.path, d.given, d.columns)
+
+
+def _split(cfg: Config, keys: RunKeys, rows: int):
+    """The training and held-out rows of a fixed set of ``rows`` rows."""
+    held_out = cfg.data.held_out
+    if not 0.0 < held_out < 1.0:
+        raise ValueError(f"data.held_out must be in (0, 1), got {held_out!r}")
+    if rows < 4:
+        raise ValueError(f"a data file needs at least 4 rows to hold some out, got {rows}")
+    return data.split(rows, keys.split, min(held_out, HELD_OUT_ROWS / rows))
 
 
 # A fixed set holds out ``data.held_out`` of its rows, and never more than this many: a

@@ -48,6 +48,7 @@ __all__ = [
     "restore",
     "sampler_options",
     "setup",
+    "with_context",
 ]
 
 
@@ -62,6 +63,8 @@ class Setup:
     ones). A reflow run (``config.reflow``) trains on ``pairs`` instead, its teacher's
     ``[x_0 | ε]`` rows (standardised), and is scored against the data as any run.
     ``encoder``: a typed table's (:mod:`jaxdiff.tables`); the rows are its encoding.
+    ``context`` (a context run's, else None): each training row's context in data units,
+    ``context_normalizer`` its standardisation for the model.
     """
 
     config: Config
@@ -79,11 +82,25 @@ class Setup:
     label_names: tuple[str, ...] | None = None
     pairs: np.ndarray | None = None
     encoder: tables.TableEncoder | None = None
+    context: np.ndarray | None = None
+    context_normalizer: data.Normalizer | None = None
 
     @property
     def num_classes(self) -> int:
         """Classes of a conditional run's model; 0 for an unconditional one."""
         return self.apply_fn.model.num_classes
+
+    @property
+    def context_dim(self) -> int:
+        """Columns of a context run's context; 0 for any other run."""
+        return self.apply_fn.model.context
+
+    @property
+    def condition(self) -> np.ndarray | None:
+        """What training conditions on: the labels, or the standardised contexts."""
+        if self.context is None:
+            return self.labels
+        return np.asarray(self.context_normalizer.encode(self.context), models.float_dtype())
 
     @property
     def data_dim(self) -> int:
@@ -101,7 +118,7 @@ class Setup:
             target=t.target,
             t_sampler=t.t_sampler,
             ema_decay=t.ema_decay,
-            label_drop=t.label_drop if self.labels is not None else 0.0,
+            label_drop=t.label_drop if self.condition is not None else 0.0,
             objective=t.objective,
             pairing=t.pairing,
         )
@@ -187,12 +204,14 @@ def build_optimizer(t: TrainConfig, steps_per_epoch: int):
 
 def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: int = 0):
     """The :class:`~jaxdiff.models.MLPDenoiser` that ``cfg`` describes for data of
-    ``data_dim`` features, ``num_steps`` steps (and ``num_classes`` when conditional)."""
+    ``data_dim`` features, ``num_steps`` steps (and ``num_classes`` when conditional; a
+    context of ``cfg.context`` columns)."""
     return models.MLPDenoiser(
         data_dim=data_dim,
         num_steps=num_steps,
         num_classes=num_classes if cfg.conditional else 0,
         config=cfg.network,
+        context=cfg.context,
     )
 
 
@@ -216,14 +235,16 @@ def model_target(cfg: Config) -> str:
 FAST_ODE_STEPS = 100
 
 
-def log_likelihood(cfg: Config, apply_fn, params, schedule, z, *, key, trace=None):
+def log_likelihood(cfg: Config, apply_fn, params, schedule, z, *, key, trace=None, context=None):
     """The ODE log-likelihood per dimension of standardised rows ``z`` under the run's
     model (its probability-flow ODE, or a flow's own ODE) and each row's standard error.
     Up to :data:`jaxdiff.traces.EXACT_UP_TO` columns the exact trace (a diffusion's ODE
     solved one RK4 step a schedule step); beyond, the fast path: Hutchinson's estimate
     with probes from ``key`` (a diffusion's ODE in :data:`FAST_ODE_STEPS` even steps).
-    ``trace`` names the path instead."""
+    ``trace`` names the path instead; ``context`` (standardised, one or one a row): a
+    context model's ``log p(z | c)``."""
     chosen = {"trace": traces.choose(trace, z.shape[1]), "key": key, "return_error": True}
+    chosen["context"] = context
     if cfg.train.objective == "flow":
         return likelihood.flow_log_likelihood(apply_fn, params, schedule, z, **chosen)
     steps = FAST_ODE_STEPS if chosen["trace"] == "hutchinson" else None
@@ -276,9 +297,17 @@ def setup(cfg: Config, run_dir=None) -> Setup:
     """
     _check_sizes(cfg)
     x, y, held_out, names, encoder = load_rows(cfg, RunKeys(cfg.seed), run_dir)
+    if cfg.data.given is not None:  # y: the contexts, whose width the model takes
+        cfg = with_context(cfg, y.shape[1])
+        return from_arrays(cfg, x, held_out=held_out, run_dir=run_dir, context=y)
     return from_arrays(
         cfg, x, y, held_out=held_out, label_names=names, run_dir=run_dir, encoder=encoder
     )
+
+
+def with_context(cfg: Config, width: int) -> Config:
+    """``cfg`` for a model of a context of ``width`` columns."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, context=width))
 
 
 def from_arrays(
@@ -290,14 +319,17 @@ def from_arrays(
     label_names: tuple[str, ...] | None = None,
     run_dir=None,
     encoder: tables.TableEncoder | None = None,
+    context: np.ndarray | None = None,
 ) -> Setup:
     """:func:`setup` of rows already in memory: ``x`` the training rows ``(n, dim)``,
     ``y`` their classes (a conditional run; ``label_names`` their names, default ``"0"``,
     ``"1"``, …), ``held_out`` the rows kept back for scoring (None: none), ``encoder`` a
-    typed table's (the rows are its encoding). ``cfg.data`` only says where they came
-    from."""
+    typed table's (the rows are its encoding), ``context`` each row's context (a context
+    run: ``cfg.model.context`` columns, standardised with the data). ``cfg.data`` only
+    says where they came from."""
     _check_sizes(cfg)
     keys = RunKeys(cfg.seed)
+    context_norm = _context_normalizer(cfg, x, y, context)
     names = label_names
     if cfg.model.conditional and names is None:
         if y is None:
@@ -343,7 +375,27 @@ def from_arrays(
         label_names=names if cfg.model.conditional else None,
         pairs=pairs,
         encoder=encoder,
+        context=context,
+        context_normalizer=context_norm,
     )
+
+
+def _context_normalizer(cfg: Config, x, y, context) -> data.Normalizer | None:
+    """The standardisation of a context run's contexts (None for any other run), after
+    checking that they fit the config: one row each of ``cfg.model.context`` columns."""
+    width = cfg.model.context
+    if context is None:
+        if width:
+            raise ValueError(f"a context model needs context: {width} columns for each row")
+        return None
+    if y is not None:
+        raise ValueError("a model takes class labels or a context, not both")
+    context = data.check_context(context, x.shape[0])
+    if context.shape[1] != width:
+        raise validate.InvalidValue("context", f"{width} columns (model.context)", context.shape)
+    if cfg.data.standardize:
+        return data.Normalizer.fit(context)
+    return data.Normalizer.identity(width)
 
 
 def _fit_rows(cfg: Config, x: np.ndarray) -> int:

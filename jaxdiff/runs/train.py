@@ -75,7 +75,7 @@ def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | No
         spec=s.spec,
         schedule=s.schedule,
         epochs=t.epochs,
-        labels=s.labels,
+        labels=s.condition,
         **kw,
     )
 
@@ -138,7 +138,7 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
     if not os.access(run_dir, os.W_OK):
         raise RunError(f"run directory {str(run_dir)!r} is not writable")
     typed = None
-    copy = run_dir / ("data.npz" if cfg.model.conditional else "data.npy")
+    copy = run_dir / ("data.npz" if cfg.model.conditional or s.context is not None else "data.npy")
     if s.encoder is not None and not copy.is_file():
         d = cfg.data
         label = d.label_column if cfg.model.conditional else None
@@ -149,6 +149,10 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
             save_npy(copy, x)
         else:
             save_npz(copy, x=x, y=y, names=np.array(names))
+    elif s.context is not None:
+        if not copy.is_file():
+            x, context = files.load_context_file(cfg.data.path, cfg.data.given, cfg.data.columns)
+            save_npz(copy, x=x, context=context)
     elif cfg.data.name == "file" and cfg.model.conditional:
         if not (run_dir / "data.npz").is_file():
             x, y, names = files.load_labelled_file(
@@ -159,7 +163,8 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
         # The run keeps its own copy of the data: it resumes, samples and evaluates the
         # same rows even if the original file changes or moves.
         save_npy(run_dir / "data.npy", files.load_file(cfg.data.path, cfg.data.columns))
-    write_data_units(run_dir, s.normalizer, s.label_names, s.encoder)  # what jaxdiff.load reads
+    # what jaxdiff.load reads
+    write_data_units(run_dir, s.normalizer, s.label_names, s.encoder, s.context_normalizer)
     abar_T = float(s.schedule.alphas_cumprod[-1])
     if abar_T > 0.05:
         warnings.warn(
@@ -273,6 +278,7 @@ def train_run(
     # Data and model first: a bad data file or an unlabelled --conditional fails here, in
     # one line, before anything is written.
     s = setup(cfg, run_dir)
+    cfg = s.config  # a context run's knows its context's width
     checkpoint_every, chunk = cadence(s.steps_per_epoch, checkpoint_every, log_every)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -351,7 +357,9 @@ def train_run(
         sample_seconds = time.perf_counter() - t0
         if writer:
             save_npy(run_dir / "samples.npy", samples)
-        if writer and sample_labels is not None:
+        if writer and s.context is not None:  # each sample's context, in data units
+            save_npy(run_dir / "sample_context.npy", s.context_normalizer.decode(sample_labels))
+        elif writer and sample_labels is not None:
             save_npy(run_dir / "sample_labels.npy", sample_labels)
 
         steps = fit_info["steps"]

@@ -3,7 +3,8 @@ directory written by :meth:`TrainedModel.save`, then sample and score with it.
 
 Loading reads the model's own files only: ``config.json`` (the network, schedule and
 sampler), ``normalizer.json`` (the data's units), ``classes.json`` (a conditional
-model's class names) and the parameters, from the newest intact checkpoint of a run
+model's class names), ``context_normalizer.json`` (a context model's context units) and
+the parameters, from the newest intact checkpoint of a run
 (``checkpoints/``, the EMA where the run keeps one) or from a saved model's ``params/``.
 It needs neither the training data nor an optimiser, so a run still loads after it is
 moved and its data copy deleted.
@@ -57,6 +58,8 @@ class TrainedModel:
       schedule: the noise schedule.
       encoder: a typed table's :class:`~jaxdiff.tables.TableEncoder` (its rows are the
         encoding :meth:`sample` returns; :meth:`sample_table` decodes them), else None.
+      context_normalizer: a context model's context units (it samples and scores given a
+        context), else None.
     """
 
     config: Config
@@ -67,11 +70,34 @@ class TrainedModel:
     apply_fn: Callable
     schedule: schedules.Schedule
     encoder: tables.TableEncoder | None = None
+    context_normalizer: data.Normalizer | None = None
 
     @property
     def num_classes(self) -> int:
         """Classes of a conditional model; 0 for an unconditional one."""
         return self.apply_fn.model.num_classes
+
+    @property
+    def context_dim(self) -> int:
+        """Columns of a context model's context; 0 for any other model."""
+        return self.apply_fn.model.context
+
+    def _context_rows(self, context, name: str = "context") -> np.ndarray | None:
+        """``context`` ``(K,)`` or ``(m, K)`` in data units as standardised ``(m, K)``
+        rows for the network (None for None); a one-line error where it does not fit."""
+        if context is None:
+            return None
+        if not self.context_dim:
+            raise ValueError(
+                f"{name} needs a context model (trained with context); this one is not"
+            )
+        c = np.asarray(context, np.float64)
+        c = c[None] if c.ndim == 1 else c
+        if c.ndim != 2 or c.shape[1] != self.context_dim or not np.all(np.isfinite(c)):
+            raise validate.InvalidValue(
+                name, f"finite rows of {self.context_dim} columns, (K,) or (m, K)", c.shape
+            )
+        return np.asarray(self.context_normalizer.encode(c), models.float_dtype())
 
     @property
     def data_dim(self) -> int:
@@ -95,13 +121,15 @@ class TrainedModel:
         seed: int | None = None,
         key: jax.Array | None = None,
         label=None,
+        context=None,
         guidance: float | None = None,
         out=None,
         chunk: int = 1_048_576,
         progress: bool = False,
         **sampler,
     ) -> np.ndarray:
-        """``n`` samples in data units, ``(n, data_dim)``.
+        """``n`` samples in data units, ``(n, data_dim)``; given ``m`` contexts, ``n`` for
+        each, ``(m, n, data_dim)``.
 
         Args:
           n: how many.
@@ -109,8 +137,11 @@ class TrainedModel:
             sampling key, as ``jaxdiff sample`` without ``--seed``.
           label: a conditional model's class for every row (an index or a class name) or
             one per row ``(n,)``; None draws from its unconditional half.
-          guidance: classifier-free guidance weight towards ``label`` (default: the
-            run's).
+          context: a context model's context in data units: one ``(K,)`` (``n`` rows
+            drawn given it) or ``m`` rows ``(m, K)`` (``n`` rows given each, the draws of
+            context ``i`` at ``[i]``); None draws from its unconditional half.
+          guidance: classifier-free guidance weight towards ``label`` or ``context``
+            (default: the run's).
           out: a ``.npy`` path to stream the rows into (memory-mapped, written
             atomically); the map is returned.
           chunk: rows computed at once (the result does not depend on it).
@@ -124,11 +155,17 @@ class TrainedModel:
             raise ValueError("give seed or key, not both")
         if key is None:
             key = RunKeys(self.config.seed).sample if seed is None else jax.random.key(seed)
-        return draw.draw(
+        rows = self._context_rows(context)
+        if rows is not None:
+            if label is not None:
+                raise ValueError("give label or context, not both")
+            n = validate.positive_int("n", n)
+            label = np.repeat(rows, n, axis=0)
+        x = draw.draw(
             self,
             self.params,
             key,
-            n,
+            n if rows is None else n * rows.shape[0],
             out=out,
             chunk=chunk,
             progress=progress,
@@ -136,6 +173,9 @@ class TrainedModel:
             guidance=guidance,
             **sampler,
         )
+        if rows is None or np.ndim(context) == 1:
+            return x
+        return x.reshape(rows.shape[0], n, self.data_dim)
 
     def sample_table(self, n: int, **kw) -> dict[str, np.ndarray]:
         """``n`` samples as columns by name (:meth:`sample`'s arguments): a typed table's
@@ -146,7 +186,7 @@ class TrainedModel:
             return self.encoder.decode(z)
         return {f"x{j}": z[:, j] for j in range(z.shape[1])}
 
-    def log_prob(self, x, *, trace: str | None = None, seed: int = 0) -> np.ndarray:
+    def log_prob(self, x, *, context=None, trace: str | None = None, seed: int = 0) -> np.ndarray:
         """``log p(x)`` in nats for each row of ``x`` ``(n, data_dim)`` in data units: the
         ODE likelihood of the standardised rows (the probability-flow ODE's,
         :func:`jaxdiff.likelihood.ode_log_likelihood`, or a flow's,
@@ -154,12 +194,16 @@ class TrainedModel:
         log-determinant ``Σ log std``. The Jacobian's trace is exact up to
         :data:`jaxdiff.traces.EXACT_UP_TO` columns and Hutchinson's unbiased estimate
         beyond, its probes drawn from ``seed`` (``trace``: ``"exact"`` or
-        ``"hutchinson"`` instead of the rule).
-        A conditional model is scored by its unconditional half."""
+        ``"hutchinson"`` instead of the rule). A context model scores ``log p(x | c)``
+        given ``context`` (data units; one ``(K,)`` for every row or one a row);
+        a conditional model without one is scored by its unconditional half."""
         x = data.check_array("x", x)
         if x.shape[1] != self.data_dim:
             raise validate.InvalidValue("x", f"rows of {self.data_dim} features", x.shape)
         z = jnp.asarray(self.normalizer.encode(x), models.float_dtype())
+        c = self._context_rows(context)
+        if c is not None and c.shape[0] not in (1, x.shape[0]):
+            raise validate.InvalidValue("context", f"one row or {x.shape[0]}", c.shape)
         per_dim, _ = log_likelihood(
             self.config,
             self.apply_fn,
@@ -168,6 +212,7 @@ class TrainedModel:
             z,
             key=jax.random.key(validate.non_negative_int("seed", seed)),
             trace=trace,
+            context=None if c is None else (c[0] if c.shape[0] == 1 else c),
         )
         log_det = float(np.sum(np.log(self.normalizer.std)))
         return np.asarray(per_dim, np.float64) * self.data_dim - log_det
@@ -219,7 +264,9 @@ class TrainedModel:
         try:
             train = dataclasses.replace(self.config.train, ensemble=1)  # one member's params
             write_text(tmp / "config.json", dataclasses.replace(self.config, train=train).to_json())
-            write_data_units(tmp, self.normalizer, self.label_names, self.encoder)
+            write_data_units(
+                tmp, self.normalizer, self.label_names, self.encoder, self.context_normalizer
+            )
             checkpoints.save_params(tmp, self.params)
             os.replace(tmp, path)
         finally:
@@ -228,21 +275,27 @@ class TrainedModel:
 
 
 def write_data_units(
-    folder: pathlib.Path, norm: data.Normalizer, label_names, encoder=None
+    folder: pathlib.Path, norm: data.Normalizer, label_names, encoder=None, context_norm=None
 ) -> None:
     """What a model needs of its data, beside its config: ``normalizer.json``, for a
-    conditional model (``label_names`` not None) ``classes.json``, and for a typed table
-    its encoder, ``encoder.json``."""
-    norm_json = {"mean": norm.mean.tolist(), "std": norm.std.tolist()}
-    write_text(folder / "normalizer.json", json.dumps(norm_json))
+    conditional model (``label_names`` not None) ``classes.json``, for a typed table
+    its encoder, ``encoder.json``, and for a context model ``context_normalizer.json``."""
+    for name, units in (("normalizer.json", norm), (CONTEXT_UNITS, context_norm)):
+        if units is not None:
+            units_json = {"mean": units.mean.tolist(), "std": units.std.tolist()}
+            write_text(folder / name, json.dumps(units_json))
     if label_names is not None:
         write_json(folder / "classes.json", {"names": list(label_names)})
     if encoder is not None:
         write_json(folder / ENCODER, encoder.to_dict())
 
 
-def _read_normalizer(folder: pathlib.Path) -> data.Normalizer:
-    path = folder / "normalizer.json"
+# A context model's context units, beside normalizer.json.
+CONTEXT_UNITS = "context_normalizer.json"
+
+
+def _read_normalizer(folder: pathlib.Path, name: str = "normalizer.json") -> data.Normalizer:
+    path = folder / name
     try:
         d = json.loads(path.read_text())
         mean, std = (np.asarray(d[k], np.float32) for k in ("mean", "std"))
@@ -327,4 +380,5 @@ def load(path, *, member: int = 0) -> TrainedModel:
         apply_fn=models.Apply(network),
         schedule=build_schedule(cfg.schedule),
         encoder=read_encoder(folder),
+        context_normalizer=_read_normalizer(folder, CONTEXT_UNITS) if cfg.model.context else None,
     )

@@ -193,11 +193,16 @@ def test_sample_config_is_the_sampler_settings_and_n():
 
 def test_model_config_is_the_networks_options_and_conditional():
     """The network's options are declared once, by ``models.NetworkConfig``: the run's
-    ``model`` section adds ``conditional`` alone, and builds the network from them."""
+    ``model`` section adds ``conditional`` and ``context`` alone (what the data make the
+    model conditional on), and builds the network from them."""
     from jaxdiff import models
 
     network = [f.name for f in dataclasses.fields(models.NetworkConfig)]
-    assert [f.name for f in dataclasses.fields(config.ModelConfig)] == [*network, "conditional"]
+    assert [f.name for f in dataclasses.fields(config.ModelConfig)] == [
+        *network,
+        "conditional",
+        "context",
+    ]
     cfg = presets.preset("default").model
     assert cfg.network == models.NetworkConfig(**{n: getattr(cfg, n) for n in network})
     assert setup.build_model(cfg, 1000, 2).config == cfg.network
