@@ -60,7 +60,8 @@ def run_chunks(
     epochs exactly as an uninterrupted one. A call with ``n = 0`` compiles (or finds in
     jit's cache) the one executable every chunk uses, before the clock starts. After each
     chunk ``callback(state, losses, seconds)`` is called (progress bars, logging and
-    checkpoints live there). With ``stop_on_divergence``, a chunk that ends short of its
+    checkpoints live there); when it returns True, training stops there (early stopping,
+    :mod:`jaxdiff.stopping`). With ``stop_on_divergence``, a chunk that ends short of its
     epochs raises :class:`TrainingDiverged` (the callback has seen the good epochs).
 
     Returns:
@@ -90,8 +91,8 @@ def run_chunks(
             raise TrainingDiverged(epoch + done + 1, float(losses[..., done]), state)
         epoch += n
         chunks.append(losses)
-        if callback is not None:
-            callback(state, losses, seconds)
+        if callback is not None and callback(state, losses, seconds):
+            break
     return state, {
         "losses": np.concatenate(chunks, axis=-1) if chunks else np.zeros((0,), np.float32),
         "train_seconds": train_seconds,

@@ -171,7 +171,10 @@ def test_likelihood_given_a_context_with_the_exact_denoiser():
     x = np.array([[0.0, 0.0], FAR, [-1.0, 0.5]], np.float32)[rng.integers(0, 3, 60)]
     theta = np.stack([rng.multivariate_normal(posterior_mean(xi), COV) for xi in x])
     exact = np.array(
-        [multivariate_normal(posterior_mean(xi), COV).logpdf(ti) for xi, ti in zip(x, theta)]
+        [
+            multivariate_normal(posterior_mean(xi), COV).logpdf(ti)
+            for xi, ti in zip(x, theta, strict=True)
+        ]
     )
     got = likelihood.ode_log_likelihood(
         apply_fn, {"scale": 1.0}, sched, jnp.asarray(theta, jnp.float32), context=x

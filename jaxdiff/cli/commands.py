@@ -101,6 +101,12 @@ def train(args) -> int:
         + (f" ({rate:,.0f} steps/s, compile {report['compile_seconds']:.1f} s)" if rate else "")
         + f"; final loss {report['final_loss']:.5f}; wrote {out}"
     )
+    stopped = report.get("stopped")
+    if stopped:
+        print(
+            f"held-out loss lowest at epoch {stopped['best_epoch']} "
+            f"({stopped['held_out_loss']:.5f}): the run keeps that epoch's parameters"
+        )
     t = cfg.train
     if t.steps is not None:
         print(

@@ -31,11 +31,18 @@ BLOCK = 65_536
 def final_labels(s: Setup, n: int) -> np.ndarray | None:
     """Classes for a conditional run's ``n`` own samples, drawn from the training labels'
     frequencies (seeded by the run), so the samples as a whole follow the data; a context
-    run's: contexts drawn from the training rows'; None for an unconditional run."""
+    run's: contexts drawn from the held-out rows' (else the training rows'); None for an
+    unconditional run."""
     if s.condition is None:
         return None
     rng = np.random.default_rng(s.keys.sample_labels)
-    if s.context is not None:  # a context run: training rows' contexts, standardised
+    if s.held_context is not None:  # a context run: held-out rows' contexts, so that
+        # its samples compare with the held-out rows (and do not copy training rows'
+        # through their contexts)
+        return rng.choice(s.context_normalizer.encode(s.held_context), n).astype(
+            models.float_dtype()
+        )
+    if s.context is not None:  # given its training rows' contexts
         return rng.choice(s.condition, n)
     return rng.choice(s.labels, n).astype(np.int32)
 

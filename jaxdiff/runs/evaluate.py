@@ -101,9 +101,20 @@ def quality(
             likelihood_n = held_out.shape[0]
         z = jnp.asarray(s.normalizer.encode(held_out), models.float_dtype())
         log_det = float(np.mean(np.log(s.normalizer.std)))
+        given = None  # a context run scores each held-out row given its own context
+        if s.held_context is not None:
+            given = s.context_normalizer.encode(s.held_context[:likelihood_n])
+            given = jnp.asarray(given, models.float_dtype())
         with timed("likelihood"):
             log_lik, error = log_likelihood(
-                s.config, s.apply_fn, params, s.schedule, z, key=keys.eval_probes, trace=trace
+                s.config,
+                s.apply_fn,
+                params,
+                s.schedule,
+                z,
+                key=keys.eval_probes,
+                trace=trace,
+                context=given,
             )
             log_lik.block_until_ready()
         out["likelihood"] = {
@@ -112,8 +123,10 @@ def quality(
             "trace": traces.choose(trace, z.shape[1]),
             # of the mean over rows, from the probes alone (0 for the exact trace)
             "nll_ode_standard_error": float(jnp.sqrt(jnp.sum(jnp.square(error)))) / z.shape[0],
+            "given_context": given is not None,
+            "ode": "flow ODE" if s.config.train.objective == "flow" else "probability-flow ODE",
         }
-        if s.config.train.objective == "ddpm":  # the bound of the diffusion's own chain
+        if s.config.train.objective == "ddpm" and given is None:  # the chain's own bound
             with timed("bound"):
                 bound = likelihood.vlb(
                     keys.eval_vlb,
@@ -189,6 +202,8 @@ def quality_table(q: dict) -> str:
     if lik:
         ode = "probability-flow ODE" if "vlb_nats_per_dim" in lik else "flow ODE"
         label = f"NLL, {ode}"
+        if lik.get("given_context"):  # (no bound: the chain's VLB is not conditional)
+            label = f"NLL | context, {lik['ode'].replace('probability-flow', 'PF')}"
         error = lik.get("nll_ode_standard_error", 0.0)
         spread = f" ± {error:.3f} (Hutchinson trace)" if error else ""
         lines.append(

@@ -14,9 +14,12 @@ import numpy as np
 from jaxdiff import data as data_sets
 from jaxdiff import files, tables
 from jaxdiff.runs.config import DataConfig
+from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.overrides import configure_for
+from jaxdiff.runs.rows import HELD_OUT_ROWS
 from jaxdiff.runs.setup import from_arrays, model_params, with_context
 from jaxdiff.runs.train import fit as fit_setup
+from jaxdiff.runs.train import held_out_check
 from jaxdiff.runs.trained import TrainedModel
 
 __all__ = ["ARRAY", "fit"]
@@ -26,6 +29,11 @@ ARRAY = "array"
 
 # Settings that say what the data are: fit takes the data and labels themselves instead.
 _DATA_SETTINGS = ("conditional",)
+# A context model keeps this fraction of its rows (at most HELD_OUT_ROWS) out of training
+# and stops where their loss stops falling (jaxdiff.stopping), checking it this many
+# times over the budget (a command line's run: at each chunk of runs.train.cadence).
+STOP_FRACTION = 0.1
+STOP_CHECKS = 50
 
 
 def _as_rows(data, labels, label_column, columns, categorical, integer):
@@ -131,20 +139,28 @@ def fit(
     if c is not None and (y is not None or encoder is not None):
         raise ValueError("context is for rows of numbers without labels (a model takes one)")
     conditional = y is not None
-    cfg = configure_for(preset, x.shape[0], x.shape[1], conditional=conditional, **settings)
+    width = 0 if c is None else c.shape[1]
+    cfg = configure_for(preset, x.shape[0], x.shape[1], width, conditional=conditional, **settings)
     cfg = dataclasses.replace(
         cfg, data=DataConfig(name=ARRAY, n=x.shape[0], standardize=cfg.data.standardize)
     )
+    held = None
     if c is not None:
         cfg = with_context(cfg, c.shape[1])
+        train, held = data_sets.split(x.shape[0], RunKeys(cfg.seed).split, _stop_fraction(x))
+        x, c, held = x[train], c[train], (x[held], c[held])
     s = from_arrays(cfg, x, y, label_names=names, encoder=encoder, context=c)
-    state, _ = fit_setup(s)
+    if held is None:
+        state, _ = fit_setup(s)
+        params, epoch = model_params(s, state), cfg.train.epochs
+    else:
+        params, epoch = _fit_stopping(s, *held)
     model = TrainedModel(
         config=cfg,
-        params=model_params(s, state),
+        params=params,
         normalizer=s.normalizer,
         label_names=s.label_names,
-        epoch=cfg.train.epochs,
+        epoch=epoch,
         apply_fn=s.apply_fn,
         schedule=s.schedule,
         encoder=s.encoder,
@@ -153,3 +169,20 @@ def fit(
     if out is not None:
         model.save(out)
     return model
+
+
+def _stop_fraction(x) -> float:
+    """The held-out fraction of a context model's rows: :data:`STOP_FRACTION`, at most
+    :data:`~jaxdiff.runs.rows.HELD_OUT_ROWS` rows."""
+    return min(STOP_FRACTION, HELD_OUT_ROWS / x.shape[0])
+
+
+def _fit_stopping(s, x_held, c_held):
+    """Trains ``s`` and returns the parameters of the lowest loss on the held-out rows
+    ``x_held`` given ``c_held`` (data units) and their epoch: checked :data:`STOP_CHECKS`
+    times over the budget, stopped after :data:`jaxdiff.stopping.PATIENCE` checks without
+    a new best (:func:`~jaxdiff.runs.train.held_out_check`)."""
+    check, stopper = held_out_check(s, x_held, c_held)
+    epochs_per_call = max(1, s.config.train.epochs // STOP_CHECKS)
+    fit_setup(s, epochs_per_call=epochs_per_call, callback=lambda st, *_: check(st))
+    return stopper.params, stopper.epoch

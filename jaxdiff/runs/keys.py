@@ -106,3 +106,9 @@ class RunKeys:
     def eval_probes(self) -> jax.Array:
         """The Hutchinson probes of the held-out likelihood: fixed, the same for every run."""
         return jax.random.key(2)
+
+    @property
+    def held_out_loss(self) -> jax.Array:
+        """The draws of the held-out loss that stops a context model's training: fixed
+        for the run, so that its checks compare."""
+        return jax.random.key(3)

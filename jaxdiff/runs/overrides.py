@@ -88,20 +88,23 @@ NETWORK = tuple(f.name for f in dataclasses.fields(NetworkConfig))
 SETTINGS = (*_SETTINGS, *NETWORK)
 
 
-def configure(base: Config, **settings) -> Config:
+def configure(base: Config, *, context: bool = False, **settings) -> Config:
     """``base`` with the named settings (:data:`SETTINGS`; None: not given) applied, as a
     command line means them: every option of the network by its name, ``data`` a
     registered name or a ``.npy``/``.csv`` path (files are standardised
     unless ``standardize=False``), ``epochs`` also the horizon of a cosine learning rate,
-    ``ema_decay=0`` no EMA, ``schedule`` a kind with that kind's own betas."""
+    ``ema_decay=0`` no EMA, ``schedule`` a kind with that kind's own betas. ``context``:
+    the model is given a context (rows handed to ``jaxdiff.fit`` with one), so that
+    ``label_drop`` and ``guidance`` apply as they do with ``conditional`` or ``given``."""
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
         raise TypeError(f"unknown setting(s) {unknown}; known: {sorted(SETTINGS)}")
     given = {k: v for k, v in settings.items() if v is not None}
-    if not given.get("conditional") and (
+    conditioned = given.get("conditional") or given.get("given") is not None or context
+    if not conditioned and (
         given.get("label_drop") is not None or given.get("guidance") is not None
     ):
-        raise ValueError("--label-drop and --guidance need --conditional")
+        raise ValueError("--label-drop and --guidance need --conditional or --given")
     if given.get("conditional") is False:
         del given["conditional"]
     cfg = base
@@ -149,15 +152,18 @@ def _fields(cfg: Config) -> dict[str, Any]:
     return out
 
 
-def configure_for(preset_name: str, rows: int, columns: int, **settings) -> Config:
+def configure_for(
+    preset_name: str, rows: int, columns: int, context: int = 0, **settings
+) -> Config:
     """:func:`configure` on the preset ``preset_name`` sized for ``rows`` training rows of
-    ``columns`` columns: the ``default`` preset is first sized to the shape
+    ``columns`` columns (given a context of ``context`` columns): the ``default`` preset
+    is first sized to the shape
     (:func:`~jaxdiff.runs.presets.sized`), so that a setting given by name always wins;
     the other presets are fixed recipes."""
     base = preset(preset_name)
     if preset_name == "default":
-        base = sized(base, rows, columns)
-    return configure(base, **settings)
+        base = sized(base, rows, columns, context=context)
+    return configure(base, context=context > 0, **settings)
 
 
 def resume_config(
@@ -165,7 +171,7 @@ def resume_config(
     preset_name: str | None = None,
     *,
     epochs: int | None = None,
-    shape: tuple[int, int] | None = None,
+    shape: tuple[int, int, int] | None = None,
     **settings,
 ) -> Config:
     """The config to resume ``saved`` with, given a command line's preset and settings.
@@ -176,7 +182,8 @@ def resume_config(
     difference raises ``ValueError`` naming the setting, the saved value and the given one.
     (:func:`jaxdiff.runs.train.train_run` refuses more epochs than the run's rate
     learns in: a cosine rate's horizon is part of the run.) ``shape``: the run's training
-    ``(rows, columns)``, which size the ``default`` preset as when the run started.
+    ``(rows, columns, context columns)``, which size the ``default`` preset as when the
+    run started.
     """
     base = saved
     if preset_name is not None and saved.data.name == "file" and settings.get("data") is None:
@@ -184,12 +191,12 @@ def resume_config(
     if preset_name is not None:
         base = preset(preset_name)
         if preset_name == "default" and shape is not None:
-            base = sized(base, *shape)
+            base = sized(base, shape[0], shape[1], context=shape[2])
         base = dataclasses.replace(base, seed=saved.seed)
         for section, names in _RUN_OWN:
             own = {n: getattr(getattr(saved, section), n) for n in names}
             base = _replace(base, section, **own)
-    given = configure(base, **settings)
+    given = configure(base, context=saved.model.context > 0, **settings)
     old, new = _fields(saved), _fields(given)
     for name in old:
         if name in ("train.epochs", "train.lr_decay_epochs", "train.steps"):

@@ -17,7 +17,15 @@ from jaxdiff.runs.config import (
     TrainConfig,
 )
 
-__all__ = ["DEFAULT_STEPS", "FAMILY_SAMPLERS", "FOURIER_COLUMNS", "PRESETS", "preset", "sized"]
+__all__ = [
+    "CONTEXT_STEPS",
+    "DEFAULT_STEPS",
+    "FAMILY_SAMPLERS",
+    "FOURIER_COLUMNS",
+    "PRESETS",
+    "preset",
+    "sized",
+]
 
 
 PRESETS: dict[str, Config] = {
@@ -105,19 +113,26 @@ def preset(name: str) -> Config:
 # The default recipe's training budget in optimiser steps: its 120 epochs of 20 batches of
 # 512 on 10,000 rows. `sized` keeps it for any table and derives the epochs.
 DEFAULT_STEPS = 2400
+# A context model's budget (benchmarks/sbi.py, docs/conditioning.md).
+CONTEXT_STEPS = 12_000
 # Columns up to which the default keeps its random Fourier features of each coordinate
 # (chosen on 2-D shapes; worse than none beyond a few columns: benchmarks/tables.py).
 FOURIER_COLUMNS = 3
 
 
-def sized(cfg: Config, rows: int, columns: int, *, steps: int = DEFAULT_STEPS) -> Config:
-    """``cfg`` sized for a table of ``rows`` training rows and ``columns`` columns, by one
-    rule (chosen by measurement, benchmarks/tables.py, docs/tables.md):
+def sized(
+    cfg: Config, rows: int, columns: int, *, context: int = 0, steps: int | None = None
+) -> Config:
+    """``cfg`` sized for a table of ``rows`` training rows and ``columns`` columns (drawn
+    given a context of ``context`` columns), by one rule (chosen by measurement,
+    benchmarks/tables.py, docs/tables.md; a context model's budget benchmarks/sbi.py):
 
     - the batch is the default's 512, or for fewer than 1,024 rows the largest power of two
       at most half the rows (at least 8, never more than the rows): every epoch then has at
       least two batches;
-    - the budget is ``steps`` optimiser steps; the epochs (and a cosine rate's horizon)
+    - the budget is ``steps`` optimiser steps (default :data:`DEFAULT_STEPS`, a context
+      model's :data:`CONTEXT_STEPS`: a posterior moves with its context, which takes
+      longer to learn than one distribution); the epochs (and a cosine rate's horizon)
       follow from it and the rows;
     - the network reads each coordinate through random Fourier features up to
       :data:`FOURIER_COLUMNS` columns, and the coordinates themselves beyond.
@@ -127,6 +142,8 @@ def sized(cfg: Config, rows: int, columns: int, *, steps: int = DEFAULT_STEPS) -
     """
     rows = validate.positive_int("rows", rows)
     columns = validate.positive_int("columns", columns)
+    if steps is None:
+        steps = CONTEXT_STEPS if validate.non_negative_int("context", context) else DEFAULT_STEPS
     t = cfg.train
     batch = t.batch_size
     if rows < 2 * batch:

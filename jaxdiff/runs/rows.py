@@ -17,7 +17,8 @@ __all__ = ["HELD_OUT_ROWS", "load_rows", "training_shape"]
 def load_rows(cfg: Config, keys: RunKeys, run_dir=None):
     """The rows of ``cfg.data``: ``(train rows, train labels or None, held-out rows or
     None, class names or None, a typed table's encoder or None)``; with ``data.given``
-    the second is each training row's context ``(n, K)`` instead of labels. A file's rows
+    the second is each training row's context ``(n, K)`` instead of labels, and the third
+    the pair ``(held-out rows, their contexts)``. A file's rows
     come from the run's copy in ``run_dir`` where it holds one; a fixed set (a file,
     ``digits``) holds out ``data.held_out`` of its rows, at most :data:`HELD_OUT_ROWS`."""
     d = cfg.data
@@ -26,7 +27,7 @@ def load_rows(cfg: Config, keys: RunKeys, run_dir=None):
     if d.given is not None:
         x, y = _context_rows(cfg, run_dir)
         train, held = _split(cfg, keys, x.shape[0])
-        return x[train], y[train], x[held], None, None
+        return x[train], y[train], (x[held], y[held]), None, None
     if d.name == "array":
         raise ValueError(
             "this model was trained on rows handed to jaxdiff.fit in Python, which it does "
@@ -122,8 +123,10 @@ def _split(cfg: Config, keys: RunKeys, rows: int):
 HELD_OUT_ROWS = 5000
 
 
-def training_shape(cfg: Config, run_dir=None) -> tuple[int, int]:
-    """``(rows, columns)`` of the rows a run of ``cfg`` trains on (a fixed set's training
-    part): what :func:`jaxdiff.runs.presets.sized` sizes the ``default`` recipe by."""
-    x = load_rows(cfg, RunKeys(cfg.seed), run_dir)[0]
-    return int(x.shape[0]), int(x.shape[1])
+def training_shape(cfg: Config, run_dir=None) -> tuple[int, int, int]:
+    """``(rows, columns, context columns)`` of the rows a run of ``cfg`` trains on (a
+    fixed set's training part; 0 context columns but for ``data.given``): what
+    :func:`jaxdiff.runs.presets.sized` sizes the ``default`` recipe by."""
+    x, y = load_rows(cfg, RunKeys(cfg.seed), run_dir)[:2]
+    context = int(y.shape[1]) if cfg.data.given is not None else 0
+    return int(x.shape[0]), int(x.shape[1]), context

@@ -64,7 +64,8 @@ class Setup:
     ``[x_0 | ε]`` rows (standardised), and is scored against the data as any run.
     ``encoder``: a typed table's (:mod:`jaxdiff.tables`); the rows are its encoding.
     ``context`` (a context run's, else None): each training row's context in data units,
-    ``context_normalizer`` its standardisation for the model.
+    ``context_normalizer`` its standardisation for the model, ``held_context`` the
+    held-out rows' contexts (a file's, whose held-out loss stops training).
     """
 
     config: Config
@@ -84,6 +85,7 @@ class Setup:
     encoder: tables.TableEncoder | None = None
     context: np.ndarray | None = None
     context_normalizer: data.Normalizer | None = None
+    held_context: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
@@ -299,7 +301,9 @@ def setup(cfg: Config, run_dir=None) -> Setup:
     x, y, held_out, names, encoder = load_rows(cfg, RunKeys(cfg.seed), run_dir)
     if cfg.data.given is not None:  # y: the contexts, whose width the model takes
         cfg = with_context(cfg, y.shape[1])
-        return from_arrays(cfg, x, held_out=held_out, run_dir=run_dir, context=y)
+        held_out, held_context = held_out
+        s = from_arrays(cfg, x, held_out=held_out, run_dir=run_dir, context=y)
+        return dataclasses.replace(s, held_context=held_context)
     return from_arrays(
         cfg, x, y, held_out=held_out, label_names=names, run_dir=run_dir, encoder=encoder
     )

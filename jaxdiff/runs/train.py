@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion, ensembles, files, fitting, models, training, validate
+from jaxdiff import diffusion, ensembles, files, fitting, models, stopping, training, validate
 from jaxdiff.runs import checkpoints, overrides, presets
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.draw import draw, final_labels
@@ -175,13 +175,35 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
         )
 
 
-class _Recorder:
-    """The callback of each chunk: metrics lines, checkpoints, the progress bar."""
+def held_out_check(s: Setup, x_held, c_held):
+    """``(check, stopper)`` for a context model: ``check(state)`` records the loss of the
+    run's parameters (:func:`~jaxdiff.runs.setup.model_params`) on held-out rows
+    ``x_held`` given ``c_held`` (data units; :func:`jaxdiff.stopping.held_out_loss`, the
+    run's fixed draws) and returns True when :class:`jaxdiff.stopping.Stopper` says stop;
+    ``stopper.params`` are the best."""
+    dtype = models.float_dtype()
+    z = jnp.asarray(s.normalizer.encode(x_held), dtype)
+    c = jnp.asarray(s.context_normalizer.encode(c_held), dtype)
+    stopper, key = stopping.Stopper(), s.keys.held_out_loss
 
-    def __init__(self, s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every):
+    def check(state) -> bool:
+        params = model_params(s, state)
+        loss = stopping.held_out_loss(params, z, c, key, s.schedule, s.spec)
+        return stopper.update(float(jax.device_get(loss)), params, _epoch_of(state))
+
+    return check, stopper
+
+
+class _Recorder:
+    """The callback of each chunk: metrics lines, checkpoints, the progress bar; a
+    context run's held-out check (``check``: True stops training)."""
+
+    def __init__(
+        self, s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every, check=None
+    ):
         self.s, self.ckpt_dir, self.file, self.history = s, ckpt_dir, metrics_file, history
         self.bar, self.every, self.log_every = bar, checkpoint_every, log_every
-        self.state = None
+        self.state, self.check = None, check
 
     def __call__(self, st, losses, seconds):
         s = self.s
@@ -208,6 +230,7 @@ class _Recorder:
         if epoch % self.every == 0 or epoch == s.config.train.epochs:
             checkpoints.save(self.ckpt_dir, st)
         self.bar.update(epoch, float(losses[-1]), len(losses), seconds, row["lr"])
+        return self.check is not None and self.check(st)
 
 
 def _epoch_of(state) -> int:
@@ -289,6 +312,11 @@ def train_run(
     writer = jax.process_index() == 0
     with hold(run_dir) if writer else contextlib.nullcontext():
         _check_target(cfg, run_dir, resume, s)
+        if resume and (run_dir / checkpoints.PARAMS).exists():
+            raise RunError(
+                f"{str(run_dir)!r} stopped on its held-out loss and keeps its best "
+                "parameters; train a new run for more"
+            )
         if writer:
             _prepare(cfg, run_dir, s)
         ckpt_dir = run_dir / "checkpoints"
@@ -321,7 +349,12 @@ def train_run(
                 progress, total=t.epochs, start=start_epoch, steps_per_epoch=s.steps_per_epoch
             ) as bar,
         ):
-            record = _Recorder(s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every)
+            check, stopper = None, None
+            if s.held_context is not None:  # a context run stops on its held-out loss
+                check, stopper = held_out_check(s, s.held_out, s.held_context)
+            record = _Recorder(
+                s, ckpt_dir, metrics_file, history, bar, checkpoint_every, log_every, check
+            )
             record.state = state
             fit_started = time.perf_counter()
             try:
@@ -352,6 +385,12 @@ def train_run(
 
         t0 = time.perf_counter()
         params = model_params(s, state)
+        if stopper is not None and stopper.params is not None:
+            # the parameters of the lowest held-out loss, kept where jaxdiff.load reads
+            # a model's own parameters first
+            params = stopper.params
+            if writer:
+                checkpoints.save_params(run_dir, params)
         sample_labels = final_labels(s, cfg.sample.n)
         samples = draw(s, params, s.keys.sample, cfg.sample.n, labels=sample_labels)
         sample_seconds = time.perf_counter() - t0
@@ -374,6 +413,9 @@ def train_run(
             "train_seconds": fit_info["train_seconds"],
             "compile_seconds": fit_info["compile_seconds"],
             "steps_per_second": steps / fit_info["train_seconds"] if steps else None,
+            "stopped": None
+            if stopper is None
+            else {"best_epoch": stopper.epoch, "held_out_loss": stopper.best},
             "final_loss": history[-1]["loss"] if history else None,
             "sample_seconds_with_compile": sample_seconds,
             "sampler": _sampler_summary(s),

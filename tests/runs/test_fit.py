@@ -160,5 +160,5 @@ def test_a_file_holds_out_a_fifth_of_its_rows_and_at_most_5000(tmp_path, rows, h
     path = tmp_path / "rows.npy"
     np.save(path, np.random.default_rng(0).normal(size=(rows, 2)).astype(np.float32))
     cfg = overrides.configure(DEFAULT, data=str(path))
-    assert run_rows.training_shape(cfg) == (rows - held, 2)
+    assert run_rows.training_shape(cfg) == (rows - held, 2, 0)
     assert run_rows.HELD_OUT_ROWS == 5000
