@@ -238,7 +238,7 @@ def _train(objective, pairing="independent", label_drop=0.0, epochs=100):
 
 
 @pytest.fixture(scope="module", params=[("ddpm", "independent"), ("flow", "ot")])
-def trained(request):
+def trained(request):  # (the slow tier: two trainings of 100 epochs)
     return _train(*request.param)
 
 
@@ -248,6 +248,7 @@ def _draw(model, x, n=8000):
     return np.asarray(out, np.float64)
 
 
+@pytest.mark.slow
 def test_trained_posterior_matches_the_closed_form(trained):
     """Measured (100 epochs of 4,000 simulations, constant rate, no EMA): mean errors
     ≤ 0.24 sd, variances within 13%, at the prior's mean and at an observation 1.8 sd
@@ -256,6 +257,7 @@ def test_trained_posterior_matches_the_closed_form(trained):
         assert _moments_ok(_draw(trained, x), x, tol_mean=0.3, tol_var=0.3)
 
 
+@pytest.mark.slow
 def test_a_model_that_ignores_its_context_fails_the_same_check():
     ignoring = _train("ddpm", label_drop=1.0, epochs=10)  # always trained on the null
     assert not _moments_ok(_draw(ignoring, FAR), FAR, tol_mean=0.3, tol_var=0.3)

@@ -192,9 +192,10 @@ def distill_run(
     ``seed``: of the student's rounds, pairs and samples (None: the teacher's)."""
     teacher_dir, out = pathlib.Path(teacher_dir), pathlib.Path(out)
     t_setup, t_state = restore(teacher_dir)
-    if t_setup.config.train.ensemble > 1 or t_setup.num_classes:
+    if t_setup.config.train.ensemble > 1 or t_setup.num_classes or t_setup.context_dim:
         raise RunError(
-            "distill takes one unconditional model; this teacher is an ensemble or conditional"
+            "distill takes one unconditional model; this teacher is an ensemble, "
+            "conditional or given a context"
         )
     if t_setup.config.train.objective != "ddpm":
         raise RunError(

@@ -27,6 +27,8 @@ def export_sampler(s: Setup, params, *, label=None, guidance=None, **changes) ->
     steps, nfe, eta, spacing, churn, as :func:`jaxdiff.runs.draw.draw` takes them). A
     conditional run's artifact draws class ``label`` (an index or a class name) with
     ``guidance`` (default: the run's), or from its unconditional half without one."""
+    if s.context_dim:
+        raise ValueError("export takes a model without a context; this run has one")
     opts = options(s, label, guidance, **changes).for_schedule(s.schedule)
     labels = None if label is None else int(check_labels(s, label, 1)[0])
     if opts.method == "adaptive":

@@ -131,6 +131,8 @@ def reflow_run(
                 f"{str(out)!r} already holds a trained run; pass --resume or another --out"
             )
         t_setup, t_state = restore(teacher_dir)
+        if t_setup.context_dim:
+            raise RunError("reflow takes a model without a context; this teacher has one")
         cfg = reflow_config(
             t_setup.config,
             teacher_dir,

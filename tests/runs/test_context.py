@@ -112,6 +112,11 @@ def test_train_given_then_sample_given_on_the_command_line(tmp_path, capsys):
     )
     np.testing.assert_allclose(np.load(npy), rows, rtol=1e-6, atol=1e-6)  # the .csv rounds
     capsys.readouterr()
+    for command in ("distill", "reflow", "export"):  # not for a context run yet: one line
+        target = tmp_path / command
+        assert cli.main([command, "--run", str(run), "--out", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "context" in err and "Traceback" not in err and not target.exists()
 
 
 @pytest.mark.parametrize(
