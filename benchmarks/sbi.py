@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 import pathlib
 import time
@@ -184,6 +185,7 @@ def run(task, budget, model, observations, samples, settings, seed=0) -> list[di
             "train_seconds": train_seconds,
             "sample_seconds": sample_seconds,
             "epochs": fitted.config.train.epochs,
+            "best_epoch": fitted.epoch,
         }
         if task == "gaussian_linear":
             row["log_prob_error"] = _log_prob_error(fitted, ref)
@@ -213,7 +215,8 @@ COLUMNS = [
     ("c2st_max", "worst obs.", "{:.3f}"),
     ("log_prob_error", "log p error (nats/dim)", "{:+.3f}"),
     ("train_seconds", "train s", "{:.1f}"),
-    ("epochs", "epochs", "{}"),
+    ("best_epoch", "kept epoch", "{}"),
+    ("epochs", "of epochs", "{}"),
 ]
 
 
@@ -231,6 +234,7 @@ def summary(rows: list[dict]) -> list[dict]:
             "c2st_max": float(np.max([r["c2st"] for r in mine])),
             "train_seconds": mine[0]["train_seconds"],
             "epochs": mine[0]["epochs"],
+            "best_epoch": mine[0].get("best_epoch"),
         }
         if "log_prob_error" in mine[0]:
             row["log_prob_error"] = float(np.mean([r["log_prob_error"] for r in mine]))
@@ -248,6 +252,13 @@ def main() -> None:
     ap.add_argument("--settings", default=None, help="jaxdiff.fit settings, K=V,...")
     ap.add_argument("--section", default="sbi")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument(
+        "--cells",
+        default=None,
+        help="task:budget pairs to run, in this order (e.g. two_moons:100000,slcp:10000), "
+        "instead of --tasks x --budgets; each is saved as it ends, beside the section's "
+        "rows of other cells",
+    )
     args = ap.parse_args()
     settings = {}
     for item in (args.settings or "").split(","):
@@ -255,26 +266,40 @@ def main() -> None:
             k, v = item.split("=")
             settings[k] = _guess(v)
     observations = _observations(args.observations)
-    checks, rows = {}, []
-    for task in args.tasks.split(","):
-        refs = [reference(task, o) for o in observations]
-        checks[task] = {"p_values": simulator_check(task, refs)}
-        if task == "gaussian_linear":  # the reference against its closed form N(x/2, 0.05 I)
-            err = [np.abs(r["posterior"].mean(0) - 0.5 * r["x"]).max() for r in refs]
-            var = [np.abs(r["posterior"].var(0) / 0.05 - 1).max() for r in refs]
-            checks[task].update(reference_mean_error=max(err), reference_var_error=max(var))
+    if args.cells:
+        cells = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cells.split(",")]
+    else:
+        budgets = [int(b) for b in args.budgets.split(",")]
+        cells = [(t, b) for t in args.tasks.split(",") for b in budgets]
+    path = _common.RESULTS / f"{_common.device_label()}.json"
+    old = json.loads(path.read_text()).get(args.section, {}) if path.is_file() else {}
+    checks, rows = dict(old.get("simulator_check", {})), list(old.get("rows", []))
+    for task, budget in cells:
+        if task not in checks or "p_values" not in checks[task]:
+            checks[task] = _check(task, observations)
         print(f"{task}: simulator check {checks[task]}")
-        for budget in (int(b) for b in args.budgets.split(",")):
-            for model in args.models.split(","):
-                new = run(task, budget, model, observations, args.samples, settings)
-                rows += new
-                print(_common.table(summary(new), COLUMNS), flush=True)
-    table = summary(rows)
-    print(_common.table(table, COLUMNS))
-    if not args.no_save:
-        ran = {"observations": observations, "samples": args.samples, "settings": settings}
-        payload = {"ran": ran, "simulator_check": checks, "columns": COLUMNS}
-        _common.save(args.section, {**payload, "summary": table, "rows": rows})
+        for model in args.models.split(","):
+            new = run(task, budget, model, observations, args.samples, settings)
+            print(_common.table(summary(new), COLUMNS), flush=True)
+            mine = (task, budget, model)
+            rows = [r for r in rows if (r["task"], r["budget"], r["model"]) != mine] + new
+            if not args.no_save:  # after every cell, so that a stopped run keeps what ended
+                ran = {"observations": observations, "samples": args.samples, "settings": settings}
+                payload = {"ran": ran, "simulator_check": checks, "columns": COLUMNS}
+                _common.save(args.section, {**payload, "summary": summary(rows), "rows": rows})
+    print(_common.table(summary(rows), COLUMNS))
+
+
+def _check(task: str, observations: list[int]) -> dict:
+    """The simulator check of ``task`` (and gaussian_linear's reference against its
+    closed form ``N(x/2, 0.05 I)``)."""
+    refs = [reference(task, o) for o in observations]
+    out = {"p_values": simulator_check(task, refs)}
+    if task == "gaussian_linear":
+        err = [np.abs(r["posterior"].mean(0) - 0.5 * r["x"]).max() for r in refs]
+        var = [np.abs(r["posterior"].var(0) / 0.05 - 1).max() for r in refs]
+        out.update(reference_mean_error=float(max(err)), reference_var_error=float(max(var)))
+    return out
 
 
 def _guess(v: str):

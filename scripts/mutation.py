@@ -62,8 +62,6 @@ MODULES = {
     "tables": ["tests/test_tables.py"],
     "traces": ["tests/test_traces.py", "tests/test_likelihood.py"],
     "imputation": ["tests/test_imputation.py"],
-    "conditions": ["tests/test_conditions.py"],
-    "stopping": ["tests/test_stopping.py"],
 }
 
 # Survivors read and found to compute the same thing as the original, by mutant name, with

@@ -123,9 +123,11 @@ def quality(
             "trace": traces.choose(trace, z.shape[1]),
             # of the mean over rows, from the probes alone (0 for the exact trace)
             "nll_ode_standard_error": float(jnp.sqrt(jnp.sum(jnp.square(error)))) / z.shape[0],
-            "given_context": given is not None,
-            "ode": "flow ODE" if s.config.train.objective == "flow" else "probability-flow ODE",
         }
+        if given is not None:  # a context run's, scored given each row's context
+            out["likelihood"]["given_context"] = True
+            flow = s.config.train.objective == "flow"
+            out["likelihood"]["ode"] = "flow ODE" if flow else "probability-flow ODE"
         if s.config.train.objective == "ddpm" and given is None:  # the chain's own bound
             with timed("bound"):
                 bound = likelihood.vlb(
