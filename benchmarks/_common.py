@@ -473,3 +473,19 @@ def digits_measure(cfg, label: str, samples: int, epochs: int, **changes):
         **{f"floor_{k}": v for k, v in q["floor"].items()},
     }
     return row, x, labels
+
+
+def parse_settings(text: str | None) -> dict:
+    """``K=V,K=V`` as a dict of ``jaxdiff.fit`` settings: each value an int, a float, a
+    bool (``true``/``false``) or else the text itself."""
+    out = {}
+    for item in filter(None, (text or "").split(",")):
+        key, value = item.split("=", 1)
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                continue
+        out[key] = {"true": True, "false": False}.get(value, value)
+    return out

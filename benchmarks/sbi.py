@@ -260,11 +260,7 @@ def main() -> None:
         "rows of other cells",
     )
     args = ap.parse_args()
-    settings = {}
-    for item in (args.settings or "").split(","):
-        if item:
-            k, v = item.split("=")
-            settings[k] = _guess(v)
+    settings = _common.parse_settings(args.settings)
     observations = _observations(args.observations)
     if args.cells:
         cells = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cells.split(",")]
@@ -300,15 +296,6 @@ def _check(task: str, observations: list[int]) -> dict:
         var = [np.abs(r["posterior"].var(0) / 0.05 - 1).max() for r in refs]
         out.update(reference_mean_error=float(max(err)), reference_var_error=float(max(var)))
     return out
-
-
-def _guess(v: str):
-    for kind in (int, float):
-        try:
-            return kind(v)
-        except ValueError:
-            pass
-    return v
 
 
 if __name__ == "__main__":

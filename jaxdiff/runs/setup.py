@@ -97,9 +97,10 @@ class Setup:
         """Columns of a context run's context; 0 for any other run."""
         return self.apply_fn.model.context
 
-    @property
+    @functools.cached_property
     def condition(self) -> np.ndarray | None:
-        """What training conditions on: the labels, or the standardised contexts."""
+        """What training conditions on: the labels, or the standardised contexts (encoded
+        once, on first use)."""
         if self.context is None:
             return self.labels
         return np.asarray(self.context_normalizer.encode(self.context), models.float_dtype())
