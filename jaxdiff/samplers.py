@@ -214,6 +214,24 @@ class SamplerOptions(SamplerSettings):
         steps = (nfe + 1) // 2 if (not flow and self.method == "heun") else nfe // per_step
         return self.replace(steps=steps)
 
+    def at_budget(self, nfe: int) -> SamplerOptions:
+        """:meth:`with_evaluations` for a budget named without a method: where this method
+        cannot spend ``nfe`` exactly, one that can. A flow's Euler for an odd budget (its
+        midpoint and heun take 2 a step; Euler is the best measured at 1, docs/flows.md),
+        its midpoint for an even one in place of adaptive; a diffusion model's ancestral
+        DDIM (η = 1) in place of the full chain and of heun's even budgets."""
+        nfe = validate.positive_int("nfe", nfe)
+        method = self.method
+        if self.target == flows.TARGET:
+            if method == "adaptive":
+                method = "euler" if nfe % 2 else "midpoint"
+            elif nfe % flow_solvers.EVALUATIONS_PER_STEP[method]:
+                method = "euler"
+        elif method == "ddpm" or (method == "heun" and nfe % 2 == 0):
+            return self.replace(method="ddim", eta=1.0).with_evaluations(nfe)
+        opts = self if method == self.method else self.replace(method=method)
+        return opts.with_evaluations(nfe)
+
     def for_schedule(self, schedule: Schedule) -> SamplerOptions:
         """These options resolved for ``schedule``: ``steps`` and ``spacing`` explicit and
         the ``grid`` computed (from the schedule's values for logsnr and karras, so call

@@ -501,9 +501,11 @@ def first_command(intel: dict) -> str:
     return (
         f"On a {_measured_commands(intel)}: {r['wall_seconds']:.0f} s for the whole command on "
         f"10,000 points ({r['train_seconds']:.1f} s of training, {r['compile_seconds']:.1f} s "
-        "of compilation, the rest starting Python, scoring the samples, the likelihoods and "
+        "of compilation from a warm cache, the rest starting Python, scoring the samples, the "
+        "likelihoods and "
         f"the figures); `--data checkerboard` {c['wall_seconds']:.0f} s "
-        f"({c['train_seconds']:.1f} s of training)."
+        f"({c['train_seconds']:.1f} s of training). A first run compiles more: JAX keeps its "
+        "compilations in a cache that later runs read."
     )
 
 
@@ -531,7 +533,7 @@ def eval_table(intel: dict) -> str:
     seed, fast = sec["eval"]["seed preset (jaxdiff demo)"], sec["eval"]["fast preset"]
     sq, fq = seed["quality"], fast["quality"]
     out = [
-        f"`jaxdiff eval --n {sec['eval_n']:,}` on a `jaxdiff demo` run ({seed['epochs']} epochs) "
+        f"`jaxdiff eval --n {sec['eval_n']}` on a `jaxdiff demo` run ({seed['epochs']} epochs) "
         f"and a `jaxdiff train --preset fast` run ({fast['epochs']} epochs), "
         f"{_measured_commands(intel)}; lower is better except precision and recall:",
         "",
@@ -631,7 +633,8 @@ def step_profile(amd: dict) -> str:
 def datasets(amd: dict) -> str:
     sec = amd["datasets"]
     out = [
-        f"`python benchmarks/datasets.py`, {sec['date'][:10]}, {_cpu(amd)}, JAX "
+        f"Measured by `benchmarks/datasets.py` (since split into `benchmarks/recipes.py` and "
+        f"`benchmarks/digits.py`), {sec['date'][:10]}, {_cpu(amd)}, JAX "
         f"{amd['jax_version']} (section `datasets` of `benchmarks/results/cpu-amd-epyc-2c.json`)."
         " Each 2-D set: `--preset fast` as it is (150 epochs, 10,000 points), 5,000 samples "
         "against a fresh draw, beside the floor (a second fresh draw against the same "

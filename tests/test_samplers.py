@@ -543,6 +543,30 @@ def test_an_evaluation_budget_is_the_steps_that_spend_it(method, target, nfe, st
     assert opts.for_schedule(schedules.cosine_schedule(50)).evaluations == nfe
 
 
+@pytest.mark.parametrize(
+    "method, target, nfe, spent_by",
+    [
+        ("midpoint", "velocity", 1, ("euler", 1)),  # odd: Euler, the best measured at 1
+        ("midpoint", "velocity", 3, ("euler", 3)),
+        ("midpoint", "velocity", 8, ("midpoint", 4)),  # the run's own where it can
+        ("heun", "velocity", 5, ("euler", 5)),
+        ("adaptive", "velocity", 4, ("midpoint", 2)),
+        ("adaptive", "velocity", 1, ("euler", 1)),
+        ("mean", "velocity", 2, ("mean", 2)),
+        ("ddpm", "eps", 10, ("ddim", 10)),  # the full chain: ancestral on a coarser grid
+        ("heun", "eps", 4, ("ddim", 4)),
+        ("heun", "eps", 5, ("heun", 3)),
+        ("dpm-solver", "v", 6, ("dpm-solver", 6)),
+    ],
+)
+def test_a_budget_without_a_method_is_spent_by_one_that_can(method, target, nfe, spent_by):
+    opts = samplers.SamplerOptions(method=method, target=target).at_budget(nfe)
+    assert (opts.method, opts.steps) == spent_by
+    assert opts.for_schedule(schedules.cosine_schedule(50)).evaluations == nfe
+    if spent_by[0] == "ddim":
+        assert opts.eta == 1.0  # ancestral, as the full chain is
+
+
 def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
     flow = samplers.SamplerOptions(method="midpoint", target="velocity")
     with pytest.raises(ValueError, match=r"nfe must be even for method 'midpoint'.*got 3"):

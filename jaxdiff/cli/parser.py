@@ -241,9 +241,9 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     dist = sub.add_parser(
         "distill",
         help="distil a run into a student that samples in a few steps",
-        description="A student that samples in --steps network evaluations, written as an "
+        description="A student that samples in --nfe network evaluations, written as an "
         "ordinary run directory whose sampler is the distilled one. --method direct (the "
-        "default): the student learns the end of its teacher's ODE at --steps noise levels and "
+        "default): the student learns the end of its teacher's ODE at --nfe noise levels and "
         "is sampled by restarting from each (Luhman & Luhman 2021; Song et al. 2023, Alg. 1); "
         "--method progressive: rounds of progressive distillation (Salimans & Ho 2022) "
         "halving from --start-steps deterministic DDIM steps.",

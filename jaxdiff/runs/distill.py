@@ -200,7 +200,7 @@ def distill_run(
     if t_setup.config.train.objective != "ddpm":
         raise RunError(
             "distill takes a ddpm teacher; this teacher is a flow model (sample it with "
-            "--method midpoint at a few steps instead)"
+            "--sampler midpoint --nfe 8 instead)"
         )
     cfg = student_config(
         t_setup.config, teacher_dir, spec, data_dim=t_setup.train_data.shape[-1], seed=seed

@@ -52,7 +52,9 @@ def options(
 ) -> samplers.SamplerOptions:
     """The run's sampler with ``changes`` (``method``, ``steps``, ``eta``, …; None: the
     run's), for drawing with ``labels``; ``nfe`` sets the steps that cost that many
-    network evaluations per sample (:meth:`~jaxdiff.samplers.SamplerOptions.with_evaluations`).
+    network evaluations per sample (:meth:`~jaxdiff.samplers.SamplerOptions.with_evaluations`;
+    without a ``method``, :meth:`~jaxdiff.samplers.SamplerOptions.at_budget`: another method
+    where the run's cannot spend ``nfe``).
 
     A conditional run draws with ``guidance`` (default: the run's) towards ``labels``;
     without labels it draws from its unconditional half, unguided. An unconditional run
@@ -70,7 +72,10 @@ def options(
                 raise ValueError("guidance needs a label, the class to guide towards")
             guidance = 0.0
         opts = s.sampler.replace(guidance=guidance, **changes)
-    return opts if nfe is None else opts.with_evaluations(nfe)
+    if nfe is None:
+        return opts
+    # a budget without a method: the run's method, or one that can spend it exactly
+    return opts.with_evaluations(nfe) if changes.get("method") else opts.at_budget(nfe)
 
 
 def label_index(s: Setup | TrainedModel, label: str) -> int:

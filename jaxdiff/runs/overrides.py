@@ -11,7 +11,7 @@ from typing import Any
 from jaxdiff import samplers
 from jaxdiff.models import NetworkConfig
 from jaxdiff.runs.config import DATA_SETS, SCHEDULE_BETAS, Config
-from jaxdiff.runs.presets import FAMILY_SAMPLERS, preset, sized
+from jaxdiff.runs.presets import FAMILY_SAMPLERS, FAMILY_T_SAMPLERS, preset, sized
 
 __all__ = ["NETWORK", "SETTINGS", "configure", "configure_for", "resume_config"]
 
@@ -47,8 +47,9 @@ def _schedule(cfg: Config, kind: str) -> Config:
 
 
 def _objective(cfg: Config, objective: str) -> Config:
-    """The objective, and the family's own sampler where the config's is the other's."""
-    cfg = _replace(cfg, "train", objective=objective)
+    """The objective with the family's own time draw (``t_sampler``, applied after, may
+    change it), and the family's own sampler where the config's is the other's."""
+    cfg = _replace(cfg, "train", objective=objective, t_sampler=FAMILY_T_SAMPLERS[objective])
     if (objective == "flow") != (cfg.sample.method in samplers.FLOW_METHODS):
         own = FAMILY_SAMPLERS[objective]
         cfg = dataclasses.replace(cfg, sample=dataclasses.replace(own, n=cfg.sample.n))

@@ -21,6 +21,7 @@ __all__ = [
     "CONTEXT_STEPS",
     "DEFAULT_STEPS",
     "FAMILY_SAMPLERS",
+    "FAMILY_T_SAMPLERS",
     "FOURIER_COLUMNS",
     "PRESETS",
     "preset",
@@ -95,12 +96,18 @@ PRESETS["default"] = Config(
 
 
 # The sampler a run takes when `--objective` moves it to the other family: a flow's
-# midpoint method at 2 steps (4 network evaluations; benchmarks/flows.py), the default
-# recipe's ancestral sampler for a diffusion model.
+# midpoint method at 4 steps (8 network evaluations: with OT pairs within the DDPM's
+# bounds on all six registered sets, 4 on none; benchmarks/flows.py, docs/flows.md), the
+# default recipe's ancestral sampler for a diffusion model.
 FAMILY_SAMPLERS = {
-    "flow": SampleConfig(method="midpoint", steps=2),
+    "flow": SampleConfig(method="midpoint", steps=4),
     "ddpm": PRESETS["default"].sample,
 }
+# The time draw a run takes with its objective (an explicit `--t-sampler` wins): the
+# flow's logit-normal (Esser et al. 2024), the one every flow table measured
+# (benchmarks/flows.py, families.py, reflow.py, ot_cost.py); the diffusion recipes'
+# antithetic draw.
+FAMILY_T_SAMPLERS = {"flow": "logit_normal", "ddpm": "antithetic"}
 
 
 def preset(name: str) -> Config:

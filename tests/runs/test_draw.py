@@ -43,6 +43,12 @@ def test_sampler_changes_follow_the_run_and_the_method(trained):
     fast = s.sampler.replace(method="dpm-solver", steps=20)
     assert fast.replace(method="ddim").steps == 20  # a fast method keeps the run's steps
     assert fast.replace(method="ddpm").steps is None  # ddpm always takes all T
+    # A budget alone: the seed's full chain cannot spend 10, its ancestral DDIM can;
+    # a budget with a method is that method's or refused.
+    assert (draw.options(s, nfe=10).method, draw.options(s, nfe=10).steps) == ("ddim", 10)
+    assert draw.options(s, method="heun", nfe=5).steps == 3
+    with pytest.raises(ValueError, match="method 'ddpm' evaluates every one"):
+        draw.options(s, method="ddpm", nfe=10)
     with pytest.raises(ValueError, match="need a conditional run"):
         draw.options(s, labels=1)
     with pytest.raises(ValueError, match=r"steps must be 100 .* for method 'ddpm', got 10"):

@@ -23,19 +23,21 @@ def flow_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("flow") / "run"
     result = jaxdiff(
         "train", "--data", "moons", "--objective", "flow", "--pairing", "ot",
-        "--t-sampler", "logit_normal", "--epochs", "15", "--eval-n", "1000",
+        "--epochs", "15", "--eval-n", "1000",
         "--no-figures", "--out", out, "--quiet",
     )  # fmt: skip
     return out, result
 
 
 def test_a_flow_run_learns_the_data_better_than_plausible_wrong_answers(flow_run):
-    """Its own 4-evaluation samples (midpoint, 2 steps) beat a moment-matched Gaussian
-    and a uniform box on every score, against fresh data."""
+    """Its own 8-evaluation samples (midpoint, 4 steps) beat a moment-matched Gaussian
+    and a uniform box on every score, against fresh data; ``--objective flow`` alone gave
+    it the flow's measured time draw (logit-normal)."""
     out, _ = flow_run
     cfg = json.loads((out / "config.json").read_text())
     assert (cfg["train"]["objective"], cfg["train"]["pairing"]) == ("flow", "ot")
-    assert (cfg["sample"]["method"], cfg["sample"]["steps"]) == ("midpoint", 2)
+    assert cfg["train"]["t_sampler"] == "logit_normal"
+    assert (cfg["sample"]["method"], cfg["sample"]["steps"]) == ("midpoint", 4)
     x = np.load(out / "samples.npy")[:3000]
     reference = data.load("moons", np.random.default_rng(7).integers(1 << 30), 3000)
     got = scores(reference, x)
@@ -88,9 +90,13 @@ def test_flow_run_plots_and_is_refused_by_distill(flow_run):
 
 def test_objective_settings_switch_the_sampler_and_refuse_ddpm_pairs(tmp_path):
     flow = overrides.configure(presets.preset("default"), objective="flow")
-    assert flow.sample.method == "midpoint"
+    assert (flow.sample.method, flow.sample.steps, flow.train.t_sampler) == (
+        "midpoint", 4, "logit_normal")  # fmt: skip
+    given = overrides.configure(presets.preset("default"), objective="flow", t_sampler="uniform")
+    assert given.train.t_sampler == "uniform"  # a named time draw wins
     back = overrides.configure(flow, objective="ddpm")
     assert back.sample == presets.preset("default").sample
+    assert back.train == presets.preset("default").train
     bad = jaxdiff("train", "--data", "moons", "--pairing", "ot", "--epochs", "1",
                   "--out", tmp_path / "r", check=False)  # fmt: skip
     assert bad.returncode == 2 and "pairing is for objectives 'flow'" in bad.stderr
@@ -105,9 +111,13 @@ def test_sample_spends_the_evaluations_asked_for_and_says_so(flow_run):
                    "--sampler", "heun", "--nfe", "4", "--quiet")  # fmt: skip
     assert "sampler heun, 2 steps, network evaluations per sample: 4" in done.stdout
     report = json.loads((out / "report.json").read_text())
-    assert report["sampler"] == {"method": "midpoint", "steps": 2, "evaluations": 4}
+    assert report["sampler"] == {"method": "midpoint", "steps": 4, "evaluations": 8}
+    # A budget the run's midpoint cannot spend, named without a method: Euler spends it.
+    one = jaxdiff("sample", "--run", out, "--out", out.parent / "o.npy", "--n", "300",
+                  "--nfe", "1", "--quiet")  # fmt: skip
+    assert "sampler euler, 1 steps, network evaluations per sample: 1" in one.stdout
     odd = jaxdiff("sample", "--run", out, "--out", out.parent / "o.npy", "--nfe", "3",
-                  check=False)  # fmt: skip
+                  "--sampler", "midpoint", check=False)  # fmt: skip
     assert odd.returncode == 2 and "nfe must be even for method 'midpoint'" in odd.stderr
     both = jaxdiff("sample", "--run", out, "--out", out.parent / "b.npy", "--nfe", "4",
                    "--steps", "2", check=False)  # fmt: skip

@@ -1,0 +1,90 @@
+"""Every fenced Python block of README.md and docs/*.md runs as printed.
+
+Each block runs in its own namespace inside one folder that holds what the pages name:
+``points.npy`` (a ring), the runs ``runs/p`` (a DDPM), ``runs/f`` (an OT flow) and
+``runs/moons``, and ``s.jaxexport`` (``runs/p``'s exported sampler). The runs are trained
+for 2 epochs, and the blocks are shrunk in two documented ways only, so that they run in
+the slow tier's minutes: ``jaxdiff.fit``'s size rule gets a budget of 40 optimiser steps
+(``SHRUNK_STEPS``) and the literal settings in ``SHRINK`` are replaced (long trainings).
+A block that is not meant to run sits under ``<!-- not run: why -->``; there are none
+today (``test_few_blocks_are_marked_not_to_run``)."""
+
+import pathlib
+import re
+
+import numpy as np
+import pytest
+from conftest import jaxdiff
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+NOT_RUN = "<!-- not run:"
+SHRUNK_STEPS = 40
+# Literal training lengths of the pages, replaced by short ones (nothing else is edited).
+SHRINK = {"epochs=400": "epochs=2", "epochs=120": "epochs=2"}
+FENCE = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
+
+
+def blocks() -> list[tuple[str, str, bool]]:
+    """``(where, code, marked not to run)`` of every fenced Python block of the pages."""
+    found = []
+    for page in PAGES:
+        text = page.read_text()
+        for m in FENCE.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            before = text[: m.start()].rstrip().rsplit("\n", 1)[-1]
+            where = f"{page.relative_to(ROOT)}:{line}"
+            found.append((where, m.group(1), before.startswith(NOT_RUN)))
+    return found
+
+
+BLOCKS = blocks()
+
+
+def test_the_pages_hold_python_blocks_and_the_finder_sees_them():
+    assert len(BLOCKS) >= 10
+    where = {w.split(":")[0] for w, _, _ in BLOCKS}
+    assert {"README.md", "docs/library.md", "docs/flows.md", "docs/tables.md"} <= where
+    code = "```python\nx = 1\n```\n\n<!-- not run: a sketch -->\n```python\ny\n```\n"
+    assert [(m.group(1)) for m in FENCE.finditer(code)] == ["x = 1\n", "y\n"]
+
+
+def test_few_blocks_are_marked_not_to_run():
+    marked = [w for w, _, skip in BLOCKS if skip]
+    assert len(marked) <= 2, marked
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """The files and runs the pages name, each trained for 2 epochs."""
+    root = tmp_path_factory.mktemp("docs")
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, 600)
+    ring = np.stack([np.cos(angle), np.sin(angle)], 1) + 0.05 * rng.standard_normal((600, 2))
+    np.save(root / "points.npy", ring.astype(np.float32))
+    short = ("--epochs", "2", "--eval-n", "0", "--no-figures", "--quiet")
+    jaxdiff("train", "--data", root / "points.npy", "--out", root / "runs/p", *short)
+    jaxdiff("train", "--data", root / "points.npy", "--objective", "flow", "--pairing", "ot",
+            "--out", root / "runs/f", *short)  # fmt: skip
+    jaxdiff("train", "--data", "moons", "--out", root / "runs/moons", *short)
+    jaxdiff("export", "--run", root / "runs/p", "--out", root / "s.jaxexport")
+    return root
+
+
+@pytest.mark.slow  # about a dozen small trainings and compilations
+@pytest.mark.parametrize("where, code, skip", BLOCKS, ids=[b[0] for b in BLOCKS])
+def test_every_python_block_of_the_pages_runs(where, code, skip, folder, monkeypatch):
+    if skip:
+        pytest.skip(f"{where} is marked not to run")
+    from jaxdiff.runs import overrides, presets
+
+    real = presets.sized
+    monkeypatch.setattr(
+        overrides,
+        "sized",
+        lambda cfg, rows, columns, context=0: real(cfg, rows, columns, steps=SHRUNK_STEPS),
+    )
+    monkeypatch.chdir(folder)
+    for long, short in SHRINK.items():
+        code = code.replace(long, short)
+    exec(compile(code, where, "exec"), {"__name__": "__docs__"})
