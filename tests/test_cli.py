@@ -26,6 +26,21 @@ def test_sample_shape_and_determinism(runs, tmp_path):
     assert not np.array_equal(np.load(a), np.load(c))
 
 
+def test_sample_without_out_writes_a_new_file_into_the_run_and_says_where(runs, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs[0], run)
+    first = jaxdiff("sample", "--run", run, "--n", "50", "--seed", "3", "--quiet")
+    second = jaxdiff("sample", "--run", run, "--n", "50", "--seed", "4", "--quiet")
+    assert f"wrote 50 samples to {run / 'drawn-1.npy'}" in first.stdout
+    assert f"wrote 50 samples to {run / 'drawn-2.npy'}" in second.stdout  # never overwritten
+    a, b = np.load(run / "drawn-1.npy"), np.load(run / "drawn-2.npy")
+    assert a.shape == b.shape == (50, 2) and not np.array_equal(a, b)
+    bad = jaxdiff("sample", "--run", tmp_path / "nope", check=False)
+    assert bad.returncode == 2 and "is not a run directory" in bad.stderr
+
+
 def test_fast_samplers_work_on_any_run(runs, tmp_path, capsys):
     full, _, _ = runs
     for sampler, steps in (("dpm-solver", "10"), ("ddim", "20")):

@@ -143,6 +143,18 @@ def eval_(args) -> int:
     return 0
 
 
+def _new_draw_file(run: str) -> str:
+    """``sample``'s file when ``--out`` is not given: the first unused ``drawn-K.npy`` of
+    the run directory (an earlier draw is never overwritten)."""
+    folder = pathlib.Path(run)
+    if not folder.is_dir():
+        raise ValueError(f"--run: {run!r} is not a run directory")
+    k = 1
+    while (folder / f"drawn-{k}.npy").exists():
+        k += 1
+    return str(folder / f"drawn-{k}.npy")
+
+
 def _rows_file(out: str) -> pathlib.Path:
     """``--out`` of a command that writes rows: a ``.npy`` or ``.csv`` in a writable
     folder, checked before anything is computed."""
@@ -203,7 +215,7 @@ def sample(args) -> int:
     from jaxdiff import files
     from jaxdiff.runs import trained
 
-    out = _rows_file(args.out)
+    out = _rows_file(args.out if args.out is not None else _new_draw_file(args.run))
     model = trained.load(args.run, member=args.member)
     changes = sampler_changes(args)
     opts = model.options(label=args.label, guidance=args.guidance, **changes)
@@ -220,7 +232,7 @@ def sample(args) -> int:
     evals = opts.evaluations
     per_sample = "chosen by the solver" if evals is None else str(evals)
     print(
-        f"wrote {args.n} samples to {args.out} in {time.perf_counter() - t0:.1f} s "
+        f"wrote {args.n} samples to {out} in {time.perf_counter() - t0:.1f} s "
         f"(peak memory {peak:,.0f} MiB); sampler {opts.method}"
         + (f" (eta {opts.eta:g})" if opts.method == "ddim" else "")
         + f", {opts.steps} steps, network evaluations per sample: {per_sample}"

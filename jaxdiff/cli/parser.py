@@ -128,9 +128,10 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     sample.add_argument("--run", required=True, help=RUN_HELP)
     sample.add_argument(
         "--out",
-        required=True,
+        default=None,
         help="the .npy file to write, or a .csv: the columns of the run's table with its header "
-        "and types (categories by name, integers as integers)",
+        "and types (categories by name, integers as integers) (default: a new "
+        "drawn-K.npy in the run directory)",
     )
     sample.add_argument("--n", type=flags.POSITIVE_INT, default=10_000, help=N_HELP)
     sample.add_argument(
