@@ -49,6 +49,11 @@ def test_the_pages_hold_python_blocks_and_the_finder_sees_them():
     assert [(m.group(1)) for m in FENCE.finditer(code)] == ["x = 1\n", "y\n"]
 
 
+def test_the_readme_stays_a_first_page():
+    """Under 10,000 characters (issue 49): the detail belongs to docs/."""
+    assert len((ROOT / "README.md").read_text()) < 10_000
+
+
 def test_few_blocks_are_marked_not_to_run():
     marked = [w for w, _, skip in BLOCKS if skip]
     assert len(marked) <= 2, marked
