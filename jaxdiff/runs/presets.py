@@ -120,7 +120,7 @@ def preset(name: str) -> Config:
 # The default recipe's training budget in optimiser steps: its 120 epochs of 20 batches of
 # 512 on 10,000 rows. `sized` keeps it for any table and derives the epochs.
 DEFAULT_STEPS = 2400
-# A context model's budget (benchmarks/sbi.py, docs/conditioning.md).
+# A context model's budget (benchmarks/posteriors.py, docs/conditioning.md).
 CONTEXT_STEPS = 12_000
 # Columns up to which the default keeps its random Fourier features of each coordinate
 # (chosen on 2-D shapes; worse than none beyond a few columns: benchmarks/tables.py).
@@ -132,7 +132,7 @@ def sized(
 ) -> Config:
     """``cfg`` sized for a table of ``rows`` training rows and ``columns`` columns (drawn
     given a context of ``context`` columns), by one rule (chosen by measurement,
-    benchmarks/tables.py, docs/tables.md; a context model's budget benchmarks/sbi.py):
+    benchmarks/tables.py, docs/tables.md; a context model's budget benchmarks/posteriors.py):
 
     - the batch is the default's 512, or for fewer than 1,024 rows the largest power of two
       at most half the rows (at least 8, never more than the rows): every epoch then has at
