@@ -109,6 +109,13 @@ def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def saved(section: str) -> dict:
+    """``section`` of this device's results file as last saved (empty if none), for a
+    rerun that keeps the rows it does not redo."""
+    path = RESULTS / f"{device_label()}.json"
+    return json.loads(path.read_text()).get(section, {}) if path.is_file() else {}
+
+
 def save(section: str, payload: dict, results_dir=None) -> pathlib.Path:
     """Merges ``payload`` as ``section`` into ``<results_dir>/<device>.json``."""
     folder = pathlib.Path(results_dir) if results_dir else RESULTS
@@ -159,6 +166,7 @@ __all__ = [
     "matmul_peak",
     "mlp_flops_per_row",
     "save",
+    "saved",
     "seed_sampler_seconds",
     "stolen_seconds",
     "table",

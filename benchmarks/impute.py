@@ -34,7 +34,6 @@ Usage: python benchmarks/impute.py [--sets iris,wine] [--splits 3] [--draws 10]
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 
@@ -192,8 +191,7 @@ def main() -> None:
     settings = _common.parse_settings(args.settings)
     rows = []
     if args.append:  # keep the section's rows of other sets or imputers
-        path = _common.RESULTS / f"{_common.device_label()}.json"
-        old = json.loads(path.read_text()).get(args.section, {}) if path.is_file() else {}
+        old = _common.saved(args.section)
         ran = set(args.sets.split(",")), set(imputers)
         rows = [
             r for r in old.get("rows", []) if not (r["set"] in ran[0] and r["imputer"] in ran[1])

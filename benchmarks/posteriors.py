@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 import pathlib
 import time
@@ -323,8 +322,7 @@ def main() -> None:
     else:
         budgets = [int(b) for b in args.budgets.split(",")]
         cells = [(t, b) for t in args.tasks.split(",") for b in budgets]
-    path = _common.RESULTS / f"{_common.device_label()}.json"
-    old = json.loads(path.read_text()).get(args.section, {}) if path.is_file() else {}
+    old = _common.saved(args.section)
     checks, rows = dict(old.get("simulator_check", {})), list(old.get("rows", []))
     for task, budget in cells:
         if task not in checks or "p_values" not in checks[task]:

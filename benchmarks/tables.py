@@ -27,7 +27,6 @@ Usage: python benchmarks/tables.py [--sets iris,wine] [--splits 3] [--generation
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 
@@ -316,8 +315,7 @@ def main() -> None:
     settings = _common.parse_settings(args.settings)
     rows = []
     if args.append:  # keep the section's rows of other sets or models
-        path = _common.RESULTS / f"{_common.device_label()}.json"
-        old = json.loads(path.read_text()).get(args.section, {}) if path.is_file() else {}
+        old = _common.saved(args.section)
         ran = set(args.sets.split(",")), set(models)
         rows = [r for r in old.get("rows", []) if not (r["set"] in ran[0] and r["model"] in ran[1])]
     for name in args.sets.split(","):
