@@ -76,6 +76,25 @@ def x64():
 
 
 @pytest.fixture
+def fit_budget(monkeypatch):
+    """``fit_budget(steps)``: ``jaxdiff.fit`` (through ``runs.overrides``) sizes its
+    recipe by the rule with a budget of ``steps`` optimiser steps, for runnable docs
+    blocks that would otherwise train for minutes."""
+    from jaxdiff.runs import overrides, presets
+
+    real = presets.sized
+
+    def shorten(steps: int) -> None:
+        monkeypatch.setattr(
+            overrides,
+            "sized",
+            lambda cfg, rows, columns, context=0: real(cfg, rows, columns, steps=steps),
+        )
+
+    return shorten
+
+
+@pytest.fixture
 def x64_standard():
     """Float64 with standard promotion, for code paths inside optax (not strict-clean)."""
     with jax.enable_x64(True):

@@ -78,17 +78,10 @@ def folder(tmp_path_factory):
 
 @pytest.mark.slow  # about a dozen small trainings and compilations
 @pytest.mark.parametrize("where, code, skip", BLOCKS, ids=[b[0] for b in BLOCKS])
-def test_every_python_block_of_the_pages_runs(where, code, skip, folder, monkeypatch):
+def test_every_python_block_of_the_pages_runs(where, code, skip, folder, monkeypatch, fit_budget):
     if skip:
         pytest.skip(f"{where} is marked not to run")
-    from jaxdiff.runs import overrides, presets
-
-    real = presets.sized
-    monkeypatch.setattr(
-        overrides,
-        "sized",
-        lambda cfg, rows, columns, context=0: real(cfg, rows, columns, steps=SHRUNK_STEPS),
-    )
+    fit_budget(SHRUNK_STEPS)
     monkeypatch.chdir(folder)
     for long, short in SHRINK.items():
         code = code.replace(long, short)

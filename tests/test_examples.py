@@ -106,11 +106,11 @@ def test_distil(tmp_path):
     assert (tmp_path / "moons-student" / "config.json").is_file()
 
 
-def test_readme_python_snippet_runs_the_default_recipe(tmp_path, monkeypatch):
+def test_readme_python_snippet_runs_the_default_recipe(tmp_path, monkeypatch, fit_budget):
     """The README's "Your own points in Python" block, run as written on a small file (the
     rule's step budget shortened to 40 steps): ``jaxdiff.fit`` sizes the default recipe
     to the file, and the samples have the data's shape and units; the saved model loads."""
-    from jaxdiff.runs import overrides, presets
+    from jaxdiff.runs import presets
 
     readme = (EXAMPLES.parent / "README.md").read_text()
     section = readme.split("## Your own points in Python", 1)[1]
@@ -118,8 +118,7 @@ def test_readme_python_snippet_runs_the_default_recipe(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     points = rng.normal([5.0, -3.0], [2.0, 0.5], (600, 2)).astype(np.float32)
     np.save(tmp_path / "points.npy", points)
-    real = presets.sized
-    monkeypatch.setattr(overrides, "sized", lambda cfg, r, c, context=0: real(cfg, r, c, steps=40))
+    fit_budget(40)
     monkeypatch.chdir(tmp_path)
     scope = {}
     exec(compile(code, "README.md", "exec"), scope)
@@ -134,16 +133,13 @@ def test_readme_python_snippet_runs_the_default_recipe(tmp_path, monkeypatch):
     np.testing.assert_array_equal(loaded.sample(5, seed=0), scope["model"].sample(5, seed=0))
 
 
-def test_conditioning_page_python_snippet_runs(tmp_path, monkeypatch):
+def test_conditioning_page_python_snippet_runs(fit_budget):
     """docs/conditioning.md's Python block, run as written (the budget shortened to 400
     steps): a context model from ``fit(theta, context=x)`` samples given one context and
     given several, and scores rows given a context."""
-    from jaxdiff.runs import overrides, presets
-
     page = (EXAMPLES.parent / "docs" / "conditioning.md").read_text()
     code = page.split("```python\n", 1)[1].split("```", 1)[0]
-    real = presets.sized
-    monkeypatch.setattr(overrides, "sized", lambda cfg, r, c, context=0: real(cfg, r, c, steps=400))
+    fit_budget(400)
     scope = {}
     exec(compile(code, "conditioning.md", "exec"), scope)
     assert scope["posterior"].shape == (1000, 2) and scope["several"].shape == (5, 1000, 2)
