@@ -22,7 +22,7 @@ is installed, its NPE, FMPE and NPSE with their defaults (``npe``, ``fmpe``, ``n
 
 Usage: python benchmarks/posteriors.py [--tasks two_moons,gaussian_linear]
        [--budgets 1000,10000] [--observations 1-10] [--samples 10000]
-       [--models ddpm,flow,npe,fmpe,npse] [--settings K=V,...]
+       [--models ddpm,flow,npe,fmpe,npse] [--settings K=V,...] [--figures DIR]
 """
 
 from __future__ import annotations
@@ -207,7 +207,9 @@ def _observations(text: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def run(task, budget, model, observations, samples, settings, seed=0) -> list[dict]:
+def run(task, budget, model, observations, samples, settings, seed=0):
+    """The rows of ``model`` on ``task`` at ``budget`` simulations (one per observation)
+    and its samples given the first observation."""
     prior, simulate, _ = TASKS[task]
     rng = np.random.default_rng(seed)
     theta = prior(rng, budget)
@@ -245,7 +247,7 @@ def run(task, budget, model, observations, samples, settings, seed=0) -> list[di
         if task == "gaussian_linear" and fitted is not None:
             row["log_prob_error"] = _log_prob_error(fitted, ref)
         rows.append(row)
-    return rows
+    return rows, drawn[0]
 
 
 def _log_prob_error(fitted, ref, n: int = 500) -> float:
@@ -308,6 +310,12 @@ def main() -> None:
     ap.add_argument("--section", default="sbi")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument(
+        "--figures",
+        default=None,
+        help="a folder: each cell's posterior given its first observation, one panel a "
+        "model beside the reference, as posterior_TASK_BUDGET.png",
+    )
+    ap.add_argument(
         "--cells",
         default=None,
         help="task:budget pairs to run, in this order (e.g. two_moons:100000,slcp:10000), "
@@ -325,11 +333,13 @@ def main() -> None:
     old = _common.saved(args.section)
     checks, rows = dict(old.get("simulator_check", {})), list(old.get("rows", []))
     for task, budget in cells:
+        drawn = {}
         if task not in checks or "p_values" not in checks[task]:
             checks[task] = _check(task, observations)
         print(f"{task}: simulator check {checks[task]}")
         for model in args.models.split(","):
-            new = run(task, budget, model, observations, args.samples, settings)
+            new, first = run(task, budget, model, observations, args.samples, settings)
+            drawn[model] = first
             print(_common.table(summary(new), COLUMNS), flush=True)
             mine = (task, budget, model)
             rows = [r for r in rows if (r["task"], r["budget"], r["model"]) != mine] + new
@@ -337,7 +347,36 @@ def main() -> None:
                 ran = {"observations": observations, "samples": args.samples, "settings": settings}
                 payload = {"ran": ran, "simulator_check": checks, "columns": COLUMNS}
                 _common.save(args.section, {**payload, "summary": summary(rows), "rows": rows})
+        if args.figures:
+            figure(task, budget, observations[0], drawn, pathlib.Path(args.figures))
     print(_common.table(summary(rows), COLUMNS))
+
+
+def figure(task: str, budget: int, observation: int, drawn: dict, folder: pathlib.Path):
+    """The first two parameters of each model's posterior samples given ``observation``,
+    one panel a model, beside sbibm's reference posterior (same axes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ref = reference(task, observation)["posterior"]
+    panels = {"reference": ref, **drawn}
+    lo, hi = np.percentile(ref[:, :2], [0.5, 99.5], axis=0)
+    pad = 0.25 * (hi - lo)
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8))
+    for ax, (name, pts) in zip(np.atleast_1d(axes), panels.items(), strict=True):
+        ax.scatter(pts[:2000, 0], pts[:2000, 1], s=1, alpha=0.4)
+        ax.set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]))
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.suptitle(f"{task}, {budget:,} simulations, observation {observation}", fontsize=9)
+    fig.tight_layout()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"posterior_{task}_{budget}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 def _check(task: str, observations: list[int]) -> dict:

@@ -117,7 +117,7 @@ def headline(intel: dict, amd: dict) -> str:
         "of the quality columns: precision / recall / MMD². The floor is a second fresh draw "
         "of the data scored the same way: what a perfect sampler would score. The light "
         "student is a `default` run distilled by `jaxdiff distill --student light` "
-        "([the light student](samplers.md#the-light-student)).",
+        "([the light student](results-samplers.md#the-light-student)).",
         "",
         "| data | `default` | peer (tiny-diffusion) | floor | DDPM solver | DDPM light student "
         "| flow OT |",
@@ -691,13 +691,13 @@ BLOCKS = (
     ("docs/benchmarks.md", "gpu-table", lambda d: gpu(d["gpu"], d["amd"])),
     ("README.md", "first-command", lambda d: first_command(d["intel"])),
     ("README.md", "demo-time", lambda d: demo_time(d["intel"])),
-    ("docs/quality.md", "eval-table", lambda d: eval_table(d["intel"])),
+    ("docs/results-quality.md", "eval-table", lambda d: eval_table(d["intel"])),
     ("docs/data.md", "datasets-table", lambda d: datasets(d["amd"])),
     ("docs/tests.md", "test-time", lambda d: test_time(d["intel"])),
     ("benchmarks/README.md", "step-profile", lambda d: step_profile(d["amd"])),
     ("docs/scale.md", "ensembles", lambda d: ensembles(d["amd"], d["gpu"])),
-    ("docs/quality.md", "recipes-table", lambda d: recipes(d["intel"])),
-    ("docs/quality.md", "recipes-findings", lambda d: recipes_findings(d["intel"])),
+    ("docs/results-quality.md", "recipes-table", lambda d: recipes(d["intel"])),
+    ("docs/results-quality.md", "recipes-findings", lambda d: recipes_findings(d["intel"])),
 )
 
 

@@ -1,8 +1,8 @@
-"""The tables of docs/flows.md, generated from the results files of benchmarks/flows.py,
+"""The tables of docs/results-flows.md, generated from the results files of benchmarks/flows.py,
 reflow.py, flow_peer.py, digits.py, ot_cost.py, speed_bound.py and families.py.
 
 ``python scripts/flows_table.py`` rewrites the block between the markers in
-docs/flows.md; ``--check`` exits 1 when the page and the results file disagree (run by
+docs/results-flows.md; ``--check`` exits 1 when the page and the results file disagree (run by
 tests/test_docs_tables.py), so no figure on that page is copied by hand.
 """
 
@@ -17,7 +17,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _pages import between, listed, span, sync
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PAGE = ROOT / "docs" / "flows.md"
+PAGE = ROOT / "docs" / "results-flows.md"
 RESULTS = ROOT / "benchmarks" / "results" / "cpu-intel-r-xeon-r-processor-2c.json"
 # The six registered sets, then the held-out shapes (each section one run).
 SECTIONS = ("flows_logit_normal", "flows_logit_normal_pinwheel_spirals")

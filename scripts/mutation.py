@@ -2,7 +2,7 @@
 
     python scripts/mutation.py                         # every module below (hours on 2 cores)
     python scripts/mutation.py --modules schedules grids --jobs 2
-    python scripts/mutation.py --table                 # docs/tests.md's table from the results
+    python scripts/mutation.py --table                 # docs/results-tests.md's table
     python scripts/mutation.py --check                 # exit 1 if the page is stale
     python scripts/mutation.py --modules samplers --collect COPY --minutes 40
                                     # record a stopped run from a copy of its work folder
@@ -42,7 +42,7 @@ from _pages import between, sync
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "mutation.json"
-PAGE = ROOT / "docs" / "tests.md"
+PAGE = ROOT / "docs" / "results-tests.md"
 
 # Each math module and the test files that are its own (the fast ones run; slow ones not).
 MODULES = {

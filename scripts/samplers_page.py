@@ -1,7 +1,7 @@
-"""The measured blocks of docs/samplers.md, generated from the benchmark results files.
+"""The measured blocks of docs/results-samplers.md, generated from the benchmark results files.
 
 ``python scripts/samplers_page.py`` rewrites every block between ``<!-- NAME:start -->``
-and ``<!-- NAME:end -->`` that it owns on docs/samplers.md; ``--check`` exits 1 when the
+and ``<!-- NAME:end -->`` that it owns on docs/results-samplers.md; ``--check`` exits 1 when the
 page and its results files disagree (run by tests/test_docs_tables.py). The findings under
 each table are computed here too, so no figure on the page is copied by hand.
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _pages import between, listed, span, sync
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PAGE = ROOT / "docs" / "samplers.md"
+PAGE = ROOT / "docs" / "results-samplers.md"
 RESULTS = ROOT / "benchmarks" / "results"
 INTEL = RESULTS / "cpu-intel-r-xeon-r-processor-2c.json"
 FAST = RESULTS / "fast_preset.json"

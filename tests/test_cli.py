@@ -247,13 +247,13 @@ def test_eval_seed_draws_its_own_fresh_data(trained, tmp_path, capsys):
 
 
 def _cli_table() -> dict[str, tuple[set[str], str]]:
-    """docs/cli.md's flag table: flag -> (commands, the row's text)."""
+    """docs/flags.md's flag table: flag -> (commands, the row's text)."""
     import pathlib
     import re
 
-    text = (pathlib.Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "flags.md").read_text()
     rows = {}
-    for line in text.split("## Every flag, one meaning", 1)[1].splitlines():
+    for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[0].startswith("`--"):
             rows[cells[0].strip("`")] = (set(re.findall(r"`(\w+)`", cells[1])), line)
@@ -261,7 +261,7 @@ def _cli_table() -> dict[str, tuple[set[str], str]]:
 
 
 def test_every_commands_flags_are_the_cli_tables_both_ways():
-    """Each flag of each command is in docs/cli.md's table under that command, with its
+    """Each flag of each command is in docs/flags.md's table under that command, with its
     other spellings; each (flag, command) of the table is a flag of that command."""
     from jaxdiff.cli import parser
 
@@ -272,7 +272,7 @@ def test_every_commands_flags_are_the_cli_tables_both_ways():
             flag, *aliases = action.option_strings or ["-"]
             if flag in ("-h", "-"):
                 continue
-            assert flag in table, f"{flag} ({command}) is not in docs/cli.md's flag table"
+            assert flag in table, f"{flag} ({command}) is not in docs/flags.md's flag table"
             seen.setdefault(flag, set()).add(command)
             for alias in aliases:
                 if alias.startswith("--no-"):  # BooleanOptionalAction's negative

@@ -54,6 +54,23 @@ def test_the_readme_stays_a_first_page():
     assert len((ROOT / "README.md").read_text()) < 10_000
 
 
+# Not guides: the project's map (docs/design.md) and the results pages, which hold the
+# tables the guides link to.
+NOT_GUIDES = ("design.md",)
+
+
+def test_every_guide_page_answers_in_150_lines():
+    """A guide answers its questions and links to its results page (issue 49)."""
+    guides = [
+        p
+        for p in sorted((ROOT / "docs").glob("*.md"))
+        if p.name not in NOT_GUIDES and not p.name.startswith("results-")
+    ]
+    assert len(guides) >= 12
+    long = {p.name: n for p in guides if (n := len(p.read_text().splitlines())) > 150}
+    assert long == {}, long
+
+
 def test_few_blocks_are_marked_not_to_run():
     marked = [w for w, _, skip in BLOCKS if skip]
     assert len(marked) <= 2, marked

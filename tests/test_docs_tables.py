@@ -36,11 +36,11 @@ def _script(name):
 @pytest.mark.parametrize(
     "name, page, old, new",
     [
-        ("flows_table", "flows.md", "| checkerboard |", "| checkerboard (edited) |"),
-        ("flows_table", "flows.md", "the target of at most 1.3×", "the target of at most 1.5×"),
-        ("mutation", "tests.md", "| schedules |", "| schedules (edited) |"),
-        ("samplers_page", "samplers.md", "| checkerboard |", "| checkerboard (edited) |"),
-        ("samplers_page", "samplers.md", "light student is within on", "light student is on"),
+        ("flows_table", "results-flows.md", "| checkerboard |", "| checkerboard (edited) |"),
+        ("flows_table", "results-flows.md", "target of at most 1.3×", "target of at most 1.5×"),
+        ("mutation", "results-tests.md", "| schedules |", "| schedules (edited) |"),
+        ("samplers_page", "results-samplers.md", "| checkerboard |", "| checkerboard (edited) |"),
+        ("samplers_page", "results-samplers.md", "light student is within", "light student is"),
     ],
 )
 def test_a_stale_page_is_caught(name, page, old, new, tmp_path, monkeypatch):
@@ -62,12 +62,12 @@ def test_a_stale_page_is_caught(name, page, old, new, tmp_path, monkeypatch):
         ("README.md", "× closer to the data", "0× closer to the data"),
         ("docs/benchmarks.md", "| 10,000 | 100 |", "| 10,000 | 101 |"),
         ("docs/benchmarks.md", "**met**", "**not met**"),
-        ("docs/quality.md", "| s_curve | jaxdiff default |", "| s_curve | jaxdiff |"),
-        ("docs/quality.md", "the peer is ahead on swiss_roll", "the peer is ahead on moons"),
+        ("docs/results-quality.md", "| s_curve | jaxdiff default |", "| s_curve | jaxdiff |"),
+        ("docs/results-quality.md", "peer is ahead on swiss_roll", "peer is ahead on moons"),
         ("docs/data.md", "| checkerboard | 2 |", "| checkerboard | 3 |"),
         ("README.md", "s for the whole command", "0 s for the whole command"),
         ("docs/tests.md", "under 5 minutes on 2 cores", "under 9 minutes on 2 cores"),
-        ("docs/quality.md", "| sliced W2 |", "| sliced W2 (edited) |"),
+        ("docs/results-quality.md", "| sliced W2 |", "| sliced W2 (edited) |"),
         ("benchmarks/README.md", "| + Adam |", "| + Adam (edited) |"),
         ("docs/scale.md", "The goal of ≥ 3× is", "The goal of ≥ 2× is"),
     ],
@@ -118,9 +118,9 @@ def test_the_generic_renderer_catches_an_edited_cell_and_renders_declared_column
     table = script.render(doc, "s")
     assert table.splitlines()[0] == "(a CPU, 2026-12-06; splits 3)"
     assert "| set | W1 | cov |" in table and "| iris | 0.24 | – |" in table
-    page = (ROOT / "docs" / "tables.md").read_text()
+    page = (ROOT / "docs" / "results-tables.md").read_text()
     assert "results:cpu-amd-epyc-2c:tables:start" in page
-    edited = tmp_path / "tables.md"
+    edited = tmp_path / "results-tables.md"
     lines = script.fill(page).splitlines()
     row = next(i for i, line in enumerate(lines) if line.startswith("| iris |"))
     lines[row] = lines[row].replace("| iris |", "| iris (edited) |")
