@@ -462,3 +462,33 @@ def test_flags_become_settings_including_a_negative_switch():
     assert (cfg.data.standardize, cfg.model.residual) == (False, False)
     given = commands.settings(parser.parse_args(["train", "--out", "r", "--timesteps", "50"]))
     assert overrides.configure(presets.preset("seed"), **given).schedule.num_steps == 50
+
+
+def test_smoke_caps_budgets_only_when_asked(monkeypatch):
+    """JAXDIFF_SMOKE=1 (jaxdiff.cli.smoke) caps epochs, samples and distillation budgets
+    and nothing else; unset, the parsed flags are the user's."""
+    from jaxdiff.cli import parser, smoke
+
+    p = parser.build()[0]
+    argv = ["train", "--data", "moons", "--out", "r", "--epochs", "400", "--eval-n", "9000"]
+    monkeypatch.delenv(smoke.VARIABLE, raising=False)
+    args = p.parse_args(argv)
+    smoke.shrink(args)
+    assert (args.epochs, args.eval_n) == (400, 9000)
+    monkeypatch.setenv(smoke.VARIABLE, "1")
+    args = p.parse_args(argv)
+    smoke.shrink(args)
+    assert (args.epochs, args.eval_n, args.data, args.out) == (2, 500, "moons", "r")
+    args = p.parse_args(["train", "--run", "r", "--epochs", "400"])
+    smoke.shrink(args)
+    assert args.epochs == 3  # a continued run trains one epoch more than a new one
+    args = p.parse_args(["distill", "--run", "r", "--nfe", "4", "--out", "s"])
+    smoke.shrink(args)
+    assert (args.iterations, args.pairs, args.steps) == (10, 512, 4)
+    args = p.parse_args(["eval", "--run", "r", "--n", "10000"])
+    smoke.shrink(args)
+    assert (args.n, args.likelihood_n) == (500, 50)
+    monkeypatch.setenv(smoke.VARIABLE, "0")
+    args = p.parse_args(["sample", "--run", "r", "--n", "10000"])
+    smoke.shrink(args)
+    assert args.n == 10000

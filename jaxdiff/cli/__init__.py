@@ -15,7 +15,7 @@ import sys
 import warnings
 
 from jaxdiff import validate
-from jaxdiff.cli import commands
+from jaxdiff.cli import commands, smoke
 from jaxdiff.cli import parser as parser_lib
 
 __all__ = ["main"]
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxdiff`` console script; returns the exit code."""
     parser, commands_ = parser_lib.build()
     args = parser.parse_args(argv)
+    smoke.shrink(args)
     _enable_compilation_cache()
     _quiet_closed_loops()
     warnings.formatwarning = lambda message, *rest, **kw: f"jaxdiff: warning: {message}\n"

@@ -154,13 +154,14 @@ def _fields(cfg: Config) -> dict[str, Any]:
 
 
 def configure_for(
-    preset_name: str, rows: int, columns: int, context: int = 0, **settings
+    preset_name: str, rows: int, columns: int, context: int = 0, /, **settings
 ) -> Config:
     """:func:`configure` on the preset ``preset_name`` sized for ``rows`` training rows of
     ``columns`` columns (given a context of ``context`` columns): the ``default`` preset
     is first sized to the shape
     (:func:`~jaxdiff.runs.presets.sized`), so that a setting given by name always wins;
-    the other presets are fixed recipes."""
+    the other presets are fixed recipes. The shape is positional only: ``columns`` among
+    ``settings`` is the setting (a ``.csv``'s columns to read), not the width."""
     base = preset(preset_name)
     if preset_name == "default":
         base = sized(base, rows, columns, context=context)

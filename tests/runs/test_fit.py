@@ -48,6 +48,14 @@ def test_a_setting_given_by_name_wins_over_the_rule():
     assert overrides.configure_for("fast", 113, 13) == presets.preset("fast")  # fixed recipes
 
 
+def test_the_columns_setting_is_not_the_shapes_width():
+    """``jaxdiff train --data cells.csv --columns x,y`` (docs/data.md) once failed with
+    "configure_for() got multiple values for argument 'columns'"."""
+    cfg = overrides.configure_for("default", 400, 2, 0, columns="x,y", label_column="kind")
+    assert cfg.data.columns == "x,y" and cfg.data.label_column == "kind"
+    assert cfg == overrides.configure_for("default", 400, 2, columns="x,y", label_column="kind")
+
+
 def _blobs(n=96, dim=3, seed=0):
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
