@@ -11,7 +11,12 @@ seconds (compilation excluded) come from each run's ``report.json``. Then ``jaxd
 - ``train --preset fast``;
 - ``demo``: the seed's 4000 epochs.
 
-Usage: python benchmarks/commands.py [--work DIR] [--demo-epochs N]
+With ``--first``, only the README's first command, twice: with an empty compilation
+cache (cold) and again with the cache the first call filled (warm), each with where its
+time went (``report.json``'s ``seconds``) and the whole command's wall time over its
+training plus compilation (issue 49's target: at most 1.5); section ``first_command``.
+
+Usage: python benchmarks/commands.py [--work DIR] [--demo-epochs N] [--first]
 Writes section ``commands`` of ``benchmarks/results/<device>.json``. Run it alone: it
 measures the machine.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -27,17 +33,46 @@ import tempfile
 import time
 
 import numpy as np
-from _common import save
+from _common import save, table
 from sklearn.datasets import make_s_curve
 
 EVAL_N = 10_000
 
 
-def run(argv: list[str]) -> float:
+def run(argv: list[str], env: dict | None = None) -> float:
     """Wall seconds of ``jaxdiff ARGV`` in a fresh interpreter (it must succeed)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "jaxdiff", *argv], check=True)
+    subprocess.run([sys.executable, "-m", "jaxdiff", *argv], check=True, env=env)
     return time.perf_counter() - start
+
+
+FIRST_COLUMNS = [
+    ("cache", "cache", ""),
+    ("wall", "whole s", "{:.1f}"),
+    ("compilation", "compile s", "{:.1f}"),
+    ("training", "train s", "{:.1f}"),
+    ("sampling", "sample s", "{:.1f}"),
+    ("evaluation", "score s", "{:.1f}"),
+    ("figures", "figures s", "{:.1f}"),
+    ("other", "start-up, rest s", "{:.1f}"),
+    ("ratio", "whole / (train + compile)", "{:.2f}"),
+]
+
+
+def first_command(work: pathlib.Path, points: pathlib.Path) -> list[dict]:
+    """The README's first command with a cold, then a warm compilation cache."""
+    env = {**os.environ, "JAXDIFF_CACHE_DIR": str(work / "xla-cache")}
+    rows = []
+    for cache in ("cold", "warm"):
+        out = work / f"first-{cache}"
+        wall = run(["train", "--data", str(points), "--out", str(out), "--quiet"], env)
+        parts = report(out)["seconds"]
+        row = {"cache": cache, "wall": wall, **{k: parts.get(k, 0.0) for k in parts}}
+        row["other"] = wall - sum(parts.values()) + parts.get("setup", 0.0)
+        row["ratio"] = wall / (parts["training"] + parts["compilation"])
+        rows.append(row)
+        print(table([row], FIRST_COLUMNS), flush=True)
+    return rows
 
 
 def report(run_dir: pathlib.Path) -> dict:
@@ -48,12 +83,18 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", default=None, help="folder for the runs (default: a temp dir)")
     p.add_argument("--demo-epochs", type=int, default=None, help="a shorter demo (a test)")
+    p.add_argument("--first", action="store_true", help="the first command, cold and warm")
     args = p.parse_args()
     work = pathlib.Path(args.work or tempfile.mkdtemp(prefix="jaxdiff-commands-"))
     work.mkdir(parents=True, exist_ok=True)
     points = work / "points.npy"
     x, _ = make_s_curve(10_000, noise=0.1, random_state=0)
     np.save(points, x[:, [0, 2]].astype(np.float32))
+    if args.first:
+        rows = first_command(work, points)
+        payload = {"ran": {"rows": 10_000, "columns": 2}, "columns": FIRST_COLUMNS}
+        print(f"wrote {save('first_command', {**payload, 'summary': rows, 'rows': rows})}")
+        return
 
     commands = {
         "train --data points.npy": ["train", "--data", str(points), "--out", str(work / "p")],

@@ -495,20 +495,6 @@ def _measured_commands(intel: dict) -> str:
     return f"{_cpu(intel)}, `benchmarks/commands.py` {intel['commands']['date'][:10]}"
 
 
-def first_command(intel: dict) -> str:
-    r = _command(intel, "train --data points.npy")
-    c = _command(intel, "train --data checkerboard")
-    return (
-        f"On a {_measured_commands(intel)}: {r['wall_seconds']:.0f} s for the whole command on "
-        f"10,000 points ({r['train_seconds']:.1f} s of training, {r['compile_seconds']:.1f} s "
-        "of compilation from a warm cache, the rest starting Python, scoring the samples, the "
-        "likelihoods and "
-        f"the figures); `--data checkerboard` {c['wall_seconds']:.0f} s "
-        f"({c['train_seconds']:.1f} s of training). A first run compiles more: JAX keeps its "
-        "compilations in a cache that later runs read."
-    )
-
-
 def demo_time(intel: dict) -> str:
     r = _command(intel, "demo")
     return (
@@ -689,7 +675,6 @@ BLOCKS = (
     ("docs/benchmarks.md", "cpu-training", lambda d: cpu_training(d["amd"])),
     ("docs/benchmarks.md", "goals", lambda d: goals(d["amd"], d["gpu"])),
     ("docs/benchmarks.md", "gpu-table", lambda d: gpu(d["gpu"], d["amd"])),
-    ("README.md", "first-command", lambda d: first_command(d["intel"])),
     ("README.md", "demo-time", lambda d: demo_time(d["intel"])),
     ("docs/results-quality.md", "eval-table", lambda d: eval_table(d["intel"])),
     ("docs/data.md", "datasets-table", lambda d: datasets(d["amd"])),

@@ -5,7 +5,7 @@ a Markdown table, with the columns the benchmark declared in the section (``colu
 ``[key, header, format]`` each) and a line naming the run (date, CPU, what it ran). No
 per-table code: a benchmark that saves ``columns`` and ``summary`` is rendered.
 
-Usage: python scripts/results_table.py [--check] [PAGE ...]   (default: every docs page)
+Usage: python scripts/results_table.py [--check] [PAGE ...]   (default: README.md, docs/*.md)
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ def fill(page: str) -> str:
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
-    pages = [pathlib.Path(a) for a in args if a != "--check"] or sorted(
-        (ROOT / "docs").glob("*.md")
-    )
+    pages = [pathlib.Path(a) for a in args if a != "--check"] or [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+    ]
     failed = 0
     for path in pages:
         text = path.read_text()

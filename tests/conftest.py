@@ -224,6 +224,8 @@ def runs(tmp_path_factory):
         "4",
         "--eval-n",
         "200",
+        "--likelihood-n",
+        "200",
         *common,
     )
     common += ["--eval-n", "0", "--no-figures"]

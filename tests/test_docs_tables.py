@@ -65,7 +65,6 @@ def test_a_stale_page_is_caught(name, page, old, new, tmp_path, monkeypatch):
         ("docs/results-quality.md", "| s_curve | jaxdiff default |", "| s_curve | jaxdiff |"),
         ("docs/results-quality.md", "peer is ahead on swiss_roll", "peer is ahead on moons"),
         ("docs/data.md", "| checkerboard | 2 |", "| checkerboard | 3 |"),
-        ("README.md", "s for the whole command", "0 s for the whole command"),
         ("docs/tests.md", "under 5 minutes on 2 cores", "under 9 minutes on 2 cores"),
         ("docs/results-quality.md", "| sliced W2 |", "| sliced W2 (edited) |"),
         ("benchmarks/README.md", "| + Adam |", "| + Adam (edited) |"),

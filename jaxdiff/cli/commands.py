@@ -91,6 +91,7 @@ def train(args) -> int:
         log_every=log_every,
         progress=not args.quiet,
         eval_n=args.eval_n,
+        likelihood_n=args.likelihood_n,
         figures=not args.no_figures,
         devices=getattr(args, "devices", None),
     )
@@ -355,6 +356,7 @@ def reflow(args) -> int:
         epochs=args.epochs,
         resume=args.resume,
         eval_n=args.eval_n,
+        likelihood_n=args.likelihood_n,
         figures=not args.no_figures,
         checkpoint_every=args.checkpoint_every,
         progress=not args.quiet,

@@ -321,6 +321,13 @@ def add_run_flags(p: argparse.ArgumentParser, *, run_flag: bool) -> None:
         help="samples scored against fresh data at the end, 0 to skip (default: 5000)",
     )
     p.add_argument(
+        "--likelihood-n",
+        type=NON_NEGATIVE_INT,
+        default=0,
+        help="held-out points whose likelihoods are computed at the end (default: 0; "
+        "`jaxdiff eval` computes them, on 1000)",
+    )
+    p.add_argument(
         "--no-figures",
         action="store_true",
         help="skip the figures (seconds of matplotlib); `jaxdiff plot` draws them later",

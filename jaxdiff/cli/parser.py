@@ -225,8 +225,8 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     plot = sub.add_parser(
         "plot",
         help="redraw every figure of a run",
-        description="Redraw forward.png, reverse.png, reverse.gif, loss.png "
-        "and samples.png from a run directory.",
+        description="Redraw forward.png, reverse.png, loss.png and samples.png from a run "
+        "directory, and draw reverse.gif (the reverse chain animated; train leaves it out).",
     )
     plot.add_argument("--run", required=True, help=RUN_HELP)
 

@@ -28,8 +28,18 @@ def _forward_states(key, schedule, x0, steps):
     return jax.vmap(lambda k, t: diffusion.q_sample(k, schedule, x0, t))(keys, steps)
 
 
-def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samples=None):
-    """(Re)draws every figure of a run directory from its files and checkpoint."""
+def plot_run(
+    run_dir,
+    *,
+    s: Setup | None = None,
+    params=None,
+    history=None,
+    samples=None,
+    animation: bool = True,
+):
+    """(Re)draws every figure of a run directory from its files and checkpoint;
+    ``animation=False`` leaves out the reverse chain's GIF (seconds of Pillow: the end of
+    ``jaxdiff train`` leaves it to ``jaxdiff plot``)."""
     from jaxdiff import plotting  # matplotlib: 0.4 s of every command's start, when drawn
 
     run_dir = pathlib.Path(run_dir)
@@ -75,5 +85,6 @@ def plot_run(run_dir, *, s: Setup | None = None, params=None, history=None, samp
     )
     traj = s.normalizer.decode(np.asarray(traj))
     plotting.reverse_grid(traj, run_dir / "reverse.png")
-    plotting.reverse_animation(traj, run_dir / "reverse.gif")
+    if animation:
+        plotting.reverse_animation(traj, run_dir / "reverse.gif")
     plotting.samples_vs_data(samples, s.data, run_dir / "samples.png", labels)

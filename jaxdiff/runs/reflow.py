@@ -100,6 +100,7 @@ def reflow_run(
     epochs: int | None = None,
     resume: bool = False,
     eval_n: int = 5000,
+    likelihood_n: int = 0,
     figures: bool = True,
     checkpoint_every: int = 100,
     progress: bool = False,
@@ -160,6 +161,7 @@ def reflow_run(
         checkpoint_every=checkpoint_every,
         progress=progress,
         eval_n=eval_n,
+        likelihood_n=likelihood_n,
         figures=figures,
         start_params=start,
     )

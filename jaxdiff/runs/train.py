@@ -268,7 +268,7 @@ def train_run(
     log_every: int | None = None,
     progress: bool = True,
     eval_n: int = 5000,
-    likelihood_n: int = 250,
+    likelihood_n: int = 0,
     figures: bool = True,
     devices: int | None = None,
     start_params=None,
@@ -277,11 +277,12 @@ def train_run(
 
     At the end the samples are scored by :func:`~jaxdiff.runs.evaluate.quality`
     (``eval_n`` points, ``0`` to skip; ``min(likelihood_n, eval_n)`` held-out points for
-    the likelihoods) into ``report["quality"]``. The likelihoods take 250 points here,
-    not ``jaxdiff eval``'s 1000: on the ``default`` recipe's 1000-step schedule the ODE
-    likelihood of 1000 points costs more than the training itself on a 2-core CPU
-    (``benchmarks/commands.py``); ``jaxdiff eval`` gives the finer estimate.
-    ``figures=False`` skips the figures (``jaxdiff plot`` draws them later).
+    the likelihoods) into ``report["quality"]``. The likelihoods are left to ``jaxdiff
+    eval`` unless ``likelihood_n`` asks: on the ``default`` recipe's 1000-step schedule
+    the ODE likelihood of 250 points cost as much as the training itself on a 2-core CPU
+    (``benchmarks/commands.py --first``).
+    ``figures=False`` skips the figures; the reverse chain's GIF is ``jaxdiff plot``'s
+    (which draws every figure again).
     ``checkpoint_every`` (epochs; None: :func:`cadence`'s) also sets the compiled chunks.
     ``report["seconds"]`` says where the call's time went.
     ``start_params``: a new run's first parameters, instead of the config's initialisation
@@ -452,7 +453,7 @@ def train_run(
             write_json(run_dir / "report.json", report)
         if figures and writer:
             t0 = time.perf_counter()
-            plot_run(run_dir, s=s, params=params, history=history, samples=samples)
+            plot_run(run_dir, s=s, params=params, history=history, samples=samples, animation=False)
             seconds["figures"] = time.perf_counter() - t0
             write_json(run_dir / "report.json", report)
         return report

@@ -23,7 +23,7 @@ def flow_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("flow") / "run"
     result = jaxdiff(
         "train", "--data", "moons", "--objective", "flow", "--pairing", "ot",
-        "--epochs", "15", "--eval-n", "1000",
+        "--epochs", "15", "--eval-n", "1000", "--likelihood-n", "250",
         "--no-figures", "--out", out, "--quiet",
     )  # fmt: skip
     return out, result

@@ -160,7 +160,8 @@ def test_train_on_a_file_keeps_a_copy_and_evaluates_on_held_out_rows(tmp_path):
     np.savetxt(source, x, delimiter=",")
     run = tmp_path / "run"
     common = ["--epochs", "2", "--batch-size", "100", "--no-figures", "--quiet"]
-    jaxdiff("train", "--preset", "seed", "--data", source, "--out", run, "--eval-n", "50", *common)
+    jaxdiff("train", "--preset", "seed", "--data", source, "--out", run, "--eval-n", "50",
+            "--likelihood-n", "50", *common)  # fmt: skip
     cfg = json.loads((run / "config.json").read_text())["data"]
     assert cfg["name"] == "file" and cfg["path"] == str(source.resolve()) and cfg["standardize"]
     np.testing.assert_allclose(np.load(run / "data.npy"), x, rtol=1e-6)
