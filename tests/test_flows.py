@@ -247,3 +247,53 @@ def test_ot_pairing_is_refused_over_sharded_batches():
         )  # fmt: skip
     training.TrainSpec(apply_fn, training.make_optimizer(), objective="flow",
                        batch_sharding=sharding)  # fmt: skip
+
+
+def test_a_conditional_flow_trains_on_pairs_made_within_each_class(monkeypatch):
+    """Training hands each batch's labels to ``ot_pairs`` (issue 50: left out, every test
+    passed while class 0's rows took the noise nearest them across both classes). Two
+    classes far apart: within each class the paired noise is a random half of the
+    batch's, centred; paired across them, class 0's noise sits left of 0."""
+    from jaxdiff import fitting, models, training
+
+    seen = []
+    real = flows.ot_pairs
+
+    def spy(keys, x, labels=None):
+        pairs = real(keys, x, labels)
+        seen.append((np.asarray(pairs), None if labels is None else np.asarray(labels)))
+        return pairs
+
+    monkeypatch.setattr(flows, "ot_pairs", spy)
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 128)
+    x = np.column_stack([np.where(y == 0, -4.0, 4.0), np.zeros(256)])
+    x = (x + 0.1 * rng.standard_normal((256, 2))).astype(np.float32)
+    net = models.MLPDenoiser(num_steps=T, num_classes=2, config=models.NetworkConfig(width=8))
+    apply_fn, params = models.functional(net, jax.random.key(0))
+    opt = training.make_optimizer(1e-3)
+    spec = training.TrainSpec(apply_fn, opt, batch_size=128, objective="flow", pairing="ot")
+    state = training.init_state(jax.random.key(1), params, opt)
+    with jax.disable_jit():  # the pairs as concrete arrays
+        fitting.fit_state(state, x, spec=spec, schedule=_sched(), epochs=1, labels=y)
+    ((pairs, labels),) = seen
+    assert labels is not None
+    noise_x, classes = pairs[..., 2].ravel(), labels.ravel()
+    for c in (0, 1):
+        assert abs(noise_x[classes == c].mean()) < 0.35, (c, noise_x[classes == c].mean())
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, 1.0])
+def test_a_flows_dropped_labels_are_the_null_label(rate):
+    """Classifier-free guidance trains the unconditional half on the null label ``-1``:
+    a dropped row carries it, a kept row its own class, and about ``rate`` of the rows
+    are dropped (issue 50: dropping to label 1 instead passed every test)."""
+    from jaxdiff import conditions
+
+    labels = jnp.arange(4000) % 3
+    x = jnp.zeros((4000, 2))
+    *_, (cond,) = flows.paired_batch(jax.random.key(7), x, "independent", labels, rate)
+    cond = np.asarray(cond)
+    dropped = cond == conditions.NULL_LABEL
+    assert np.array_equal(cond[~dropped], np.asarray(labels)[~dropped])
+    assert abs(dropped.mean() - rate) < 0.03
