@@ -144,3 +144,70 @@ def test_the_import_contract_holds_and_fails_on_a_planted_import(tmp_path):
     result = _lint_imports(copy, pythonpath=copy)
     assert result.returncode == 1
     assert "jaxdiff.metrics is not allowed to import jaxdiff.runs" in result.stdout
+
+
+def import_graph(package: pathlib.Path) -> dict[str, set[str]]:
+    """Each module of ``package`` (a folder) -> the package's modules it imports anywhere
+    in its file: at the top, under ``if TYPE_CHECKING:`` or inside a function."""
+    root, modules = package.parent, {}
+    for path in package.rglob("*.py"):
+        name = ".".join(path.relative_to(root).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for a in node.names:
+                    full = f"{node.module}.{a.name}"
+                    found.add(full if full in modules else node.module)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_not_even_a_type_only_one(tmp_path):
+    """No two library modules import each other, however indirectly: at the top, under
+    ``TYPE_CHECKING`` or inside a function (issue 50: runs.draw imported runs.trained for
+    a type). Shown failing on a planted type-only cycle."""
+    assert cycles(import_graph(ROOT / "jaxdiff")) == []
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg import b\n")
+    (pkg / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\n"
+    )
+    assert cycles(import_graph(pkg)) == [["pkg.a", "pkg.b"]]

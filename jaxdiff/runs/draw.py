@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import jax
 import jax.numpy as jnp
@@ -20,12 +20,32 @@ from jaxdiff.runs.progress import Progress
 from jaxdiff.runs.rundir import atomic_path
 from jaxdiff.runs.setup import Setup
 
-if TYPE_CHECKING:
-    from jaxdiff.runs.trained import TrainedModel
-
-__all__ = ["BLOCK", "check_labels", "draw", "final_labels", "label_index", "options"]
+__all__ = ["BLOCK", "Model", "check_labels", "draw", "final_labels", "label_index", "options"]
 
 BLOCK = 65_536
+
+
+class Model(Protocol):
+    """What drawing from a model reads: a run's :class:`~jaxdiff.runs.setup.Setup` or a
+    loaded :class:`~jaxdiff.runs.trained.TrainedModel` (named here by what it has, so that
+    this module does not import the one that imports it)."""
+
+    apply_fn: object
+    schedule: object
+    normalizer: object
+    label_names: object
+
+    @property
+    def sampler(self) -> samplers.SamplerOptions: ...
+
+    @property
+    def num_classes(self) -> int: ...
+
+    @property
+    def context_dim(self) -> int: ...
+
+    @property
+    def data_dim(self) -> int: ...
 
 
 def final_labels(s: Setup, n: int) -> np.ndarray | None:
@@ -47,9 +67,7 @@ def final_labels(s: Setup, n: int) -> np.ndarray | None:
     return rng.choice(s.labels, n).astype(np.int32)
 
 
-def options(
-    s: Setup | TrainedModel, labels=None, guidance=None, nfe=None, **changes
-) -> samplers.SamplerOptions:
+def options(s: Model, labels=None, guidance=None, nfe=None, **changes) -> samplers.SamplerOptions:
     """The run's sampler with ``changes`` (``method``, ``steps``, ``eta``, …; None: the
     run's), for drawing with ``labels``; ``nfe`` sets the steps that cost that many
     network evaluations per sample (:meth:`~jaxdiff.samplers.SamplerOptions.with_evaluations`;
@@ -78,7 +96,7 @@ def options(
     return opts.with_evaluations(nfe) if changes.get("method") else opts.at_budget(nfe)
 
 
-def label_index(s: Setup | TrainedModel, label: str) -> int:
+def label_index(s: Model, label: str) -> int:
     """The class of ``label``: one of the run's class names, or an index written out."""
     names = s.label_names or ()
     if label in names:
@@ -89,7 +107,7 @@ def label_index(s: Setup | TrainedModel, label: str) -> int:
     raise validate.InvalidValue("label", expected, label)
 
 
-def check_labels(s: Setup | TrainedModel, labels, n: int) -> np.ndarray | None:
+def check_labels(s: Model, labels, n: int) -> np.ndarray | None:
     """``labels`` (one class: an index or a class name; or ``(n,)``) as ``(n,)`` int32
     classes of the run, None for None; a one-line error for anything else."""
     if labels is None:
@@ -120,7 +138,7 @@ def _draw_blocks(keys, labels, apply_fn, params, schedule, rows, options):
 
 
 def draw(
-    s: Setup | TrainedModel,
+    s: Model,
     params,
     key: jax.Array,
     n: int,
@@ -177,7 +195,7 @@ def draw(
     return np.load(out, mmap_mode="r")
 
 
-def _fill(result, *, s: Setup | TrainedModel, params, key, opts, block, per_call, progress, labels):
+def _fill(result, *, s: Model, params, key, opts, block, per_call, progress, labels):
     """Writes the blocks of :func:`draw`'s stream into ``result`` ``(n, dim)``."""
     n, dim = result.shape
     full, ragged = divmod(n, block)
