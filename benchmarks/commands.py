@@ -67,7 +67,7 @@ def first_command(work: pathlib.Path, points: pathlib.Path) -> list[dict]:
         out = work / f"first-{cache}"
         wall = run(["train", "--data", str(points), "--out", str(out), "--quiet"], env)
         parts = report(out)["seconds"]
-        row = {"cache": cache, "wall": wall, **{k: parts.get(k, 0.0) for k in parts}}
+        row = {"cache": cache, "wall": wall, **parts}
         row["other"] = wall - sum(parts.values()) + parts.get("setup", 0.0)
         row["ratio"] = wall / (parts["training"] + parts["compilation"])
         rows.append(row)

@@ -218,18 +218,15 @@ def run(task, budget, model, observations, samples, settings, seed=0):
     obs = np.stack([r["x"] for r in refs])
     t0 = time.perf_counter()
     if model in PEERS:
-        fitted = None
-        draw = _peer(task, model, theta, x)
-        train_seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        drawn = np.asarray(draw(obs, samples, seed + 1), np.float64)
+        fitted, draw = None, _peer(task, model, theta, x)
     else:
         fitted = jaxdiff.fit(
             theta.astype(np.float32), context=x.astype(np.float32), objective=model, **settings
         )
-        train_seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        drawn = np.asarray(fitted.sample(samples, context=obs, seed=seed + 1), np.float64)
+        draw = lambda o, n, s: fitted.sample(n, context=o, seed=s)  # noqa: E731
+    train_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    drawn = np.asarray(draw(obs, samples, seed + 1), np.float64)
     sample_seconds = time.perf_counter() - t0
     rows = []
     for o, ref, post in zip(observations, refs, drawn, strict=True):

@@ -9,32 +9,23 @@ the slow tier's minutes: ``jaxdiff.fit``'s size rule gets a budget of 40 optimis
 A block that is not meant to run sits under ``<!-- not run: why -->``; there are none
 today (``test_few_blocks_are_marked_not_to_run``)."""
 
-import pathlib
-import re
-
 import numpy as np
 import pytest
 from conftest import jaxdiff
+from doc_pages import PAGES, ROOT, fences
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-NOT_RUN = "<!-- not run:"
 SHRUNK_STEPS = 40
 # Literal training lengths of the pages, replaced by short ones (nothing else is edited).
 SHRINK = {"epochs=400": "epochs=2", "epochs=120": "epochs=2"}
-FENCE = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
 
 
 def blocks() -> list[tuple[str, str, bool]]:
     """``(where, code, marked not to run)`` of every fenced Python block of the pages."""
     found = []
     for page in PAGES:
-        text = page.read_text()
-        for m in FENCE.finditer(text):
-            line = text.count("\n", 0, m.start()) + 1
-            before = text[: m.start()].rstrip().rsplit("\n", 1)[-1]
-            where = f"{page.relative_to(ROOT)}:{line}"
-            found.append((where, m.group(1), before.startswith(NOT_RUN)))
+        for language, code, line, marked in fences(page.read_text()):
+            if language == "python":
+                found.append((f"{page.relative_to(ROOT)}:{line}", code, marked))
     return found
 
 
@@ -46,7 +37,7 @@ def test_the_pages_hold_python_blocks_and_the_finder_sees_them():
     where = {w.split(":")[0] for w, _, _ in BLOCKS}
     assert {"README.md", "docs/library.md", "docs/flows.md", "docs/tables.md"} <= where
     code = "```python\nx = 1\n```\n\n<!-- not run: a sketch -->\n```python\ny\n```\n"
-    assert [(m.group(1)) for m in FENCE.finditer(code)] == ["x = 1\n", "y\n"]
+    assert [(b, m) for _, b, _, m in fences(code)] == [("x = 1\n", False), ("y\n", True)]
 
 
 def test_the_readme_stays_a_first_page():

@@ -18,10 +18,8 @@ import sys
 
 import numpy as np
 import pytest
+from doc_pages import PAGES, ROOT, fences
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-NOT_RUN = "<!-- not run:"
 SHELL = ("bash", "sh", "")
 PIP = re.compile(r"^pip install [^&]*&& ")
 
@@ -38,33 +36,16 @@ def script_lines(block: str) -> list[str]:
     return out
 
 
-def fences(text: str):
-    """``(language, body, first line number)`` of each fenced block of a Markdown page."""
-    lines, i = text.splitlines(), 0
-    while i < len(lines):
-        if lines[i].startswith("```"):
-            start, language = i, lines[i][3:].strip()
-            i += 1
-            while i < len(lines) and not lines[i].startswith("```"):
-                i += 1
-            yield language, "\n".join(lines[start + 1 : i]) + "\n", start + 1
-        i += 1
-
-
 def shell_blocks() -> dict[str, list[tuple[int, list[str], bool]]]:
     """``{page: [(line, its command lines, marked not to run), …]}`` of the pages with a
     ``jaxdiff`` command line."""
     found = {}
     for page in PAGES:
-        text = page.read_text()
-        above = text.splitlines()
-        for language, body, line in fences(text):
+        for language, body, line, marked in fences(page.read_text()):
             lines = script_lines(body)
             if language not in SHELL or not any(x.startswith("jaxdiff ") for x in lines):
                 continue
-            before = next((x for x in reversed(above[: line - 1]) if x.strip()), "")
-            name = str(page.relative_to(ROOT))
-            found.setdefault(name, []).append((line, lines, before.startswith(NOT_RUN)))
+            found.setdefault(str(page.relative_to(ROOT)), []).append((line, lines, marked))
     return found
 
 

@@ -16,7 +16,7 @@ import pytest
 ROOT = pathlib.Path(__file__).parents[1]
 BENCHMARKS = {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
 # Modules whose names a file may import: the project's own.
-OWN = {"jaxdiff", "conftest", "oracles", *BENCHMARKS}
+OWN = {"jaxdiff", "conftest", "oracles", "doc_pages", *BENCHMARKS}
 
 
 def _own(module: str) -> bool:
