@@ -497,3 +497,19 @@ def parse_settings(text: str | None) -> dict:
                 continue
         out[key] = {"true": True, "false": False}.get(value, value)
     return out
+
+
+# --- how the page blocks' notes print figures (benchmarks/summarize.py) ------------------
+
+
+def span(values, fmt: str, sep: str = "-") -> str:
+    """The smallest and largest of ``values`` as ``fmt`` prints them, ``sep`` between
+    (one figure when the two print alike)."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}{sep}{hi}"
+
+
+def listed(names) -> str:
+    """``names`` joined by commas, or "none"."""
+    names = list(names)
+    return ", ".join(names) if names else "none"

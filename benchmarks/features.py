@@ -107,5 +107,30 @@ def main():
     print(f"wrote {path}")
 
 
+# The rows docs/results-samplers.md shows: its label, the row's ``what``.
+SHOWN = (
+    ("`default` network", "default network, sincos_turns"),
+    ("light student network (`students.lighten` of it), features computed",
+     "light student network (models.lighten)"),
+    ("the same, inputs read from tables (`students.tabulate_inputs`)",
+     "light, inputs from tables (tabulate_inputs)"),
+    ("seed network", "seed network"),
+)  # fmt: skip
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """The page block of docs/results-samplers.md (benchmarks/summarize.py)."""
+    sec = doc[section]
+    rows = {r["what"]: r for r in sec["rows"]}
+    text = (
+        f"`python benchmarks/features.py`, {sec['date'][:10]}, 2-core Intel Xeon: one "
+        f"evaluation of the network on {sec['n']:,} rows (minimum of {sec['repeats']})."
+    )
+    columns = [("label", f"{sec['n']:,} rows, one evaluation", ""), ("ms", "ms", "{:.1f}"),
+               ("x_seed_network", "× seed network", "{:.1f}")]  # fmt: skip
+    shown = [{**rows[key], "label": label} for label, key in SHOWN]
+    return {"features-table": {"text": text, "columns": columns, "rows": shown}}
+
+
 if __name__ == "__main__":
     main()

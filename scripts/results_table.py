@@ -1,11 +1,18 @@
-"""The one generic renderer of results tables: a docs page that holds the markers
-``<!-- results:FILE:SECTION:start -->`` and ``<!-- results:FILE:SECTION:end -->`` gets,
-between them, the ``summary`` rows of that section of ``benchmarks/results/FILE.json`` as
-a Markdown table, with the columns the benchmark declared in the section (``columns``:
-``[key, header, format]`` each) and a line naming the run (date, CPU, what it ran). No
-per-table code: a benchmark that saves ``columns`` and ``summary`` is rendered.
+"""The one generic renderer of results tables. A docs page holds markers
+``<!-- results:FILE:SECTION:start -->`` / ``<!-- results:FILE:SECTION:end -->`` or, for one
+of the blocks a benchmark declares in a section, ``<!-- results:FILE:SECTION:BLOCK:start -->``;
+between them it writes what ``benchmarks/results/FILE.json`` holds there:
 
-Usage: python scripts/results_table.py [--check] [PAGE ...]   (default: README.md, docs/*.md)
+- a section's ``summary`` rows under the ``columns`` it declared (``[key, header, format]``
+  each), after a line naming the run (CPU, date, what it ran);
+- a block (``blocks[BLOCK]``): its ``text``, its ``rows`` under its ``columns``, then its
+  ``notes`` as a list.
+
+No per-table code: the benchmarks declare their columns and compute their rows and notes
+(benchmarks/summarize.py); this only lays them out.
+
+Usage: python scripts/results_table.py [--check] [PAGE ...]   (default: README.md, docs/*.md,
+benchmarks/README.md)
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from _pages import between, sync
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-MARKER = re.compile(r"<!-- results:([\w.-]+):(\w+):start -->")
+MARKER = re.compile(r"<!-- results:([\w.-]+):(\w+)(?::([\w-]+))?:start -->")
 
 
 def cell(value, fmt: str) -> str:
@@ -28,26 +35,42 @@ def cell(value, fmt: str) -> str:
     return fmt.format(value) if fmt else str(value)
 
 
+def grid(columns: list, rows: list[dict]) -> str:
+    """``rows`` as a Markdown table of ``columns`` (``[key, header, format]`` each)."""
+    head = "| " + " | ".join(h for _, h, _ in columns) + " |"
+    rule = "| " + " | ".join("---" for _ in columns) + " |"
+    body = ["| " + " | ".join(cell(r.get(k), f) for k, _, f in columns) + " |" for r in rows]
+    return "\n".join([head, rule, *body])
+
+
 def render(doc: dict, section: str) -> str:
     """The Markdown table of ``doc[section]``: its declared columns over its summary rows."""
     sec = doc[section]
-    columns = sec["columns"]
-    head = "| " + " | ".join(h for _, h, _ in columns) + " |"
-    rule = "| " + " | ".join("---" for _ in columns) + " |"
-    body = [
-        "| " + " | ".join(cell(r.get(k), f) for k, _, f in columns) + " |" for r in sec["summary"]
-    ]
     ran = ", ".join(f"{k} {v}" for k, v in sec.get("ran", {}).items())
     source = f"{doc.get('cpu', doc.get('device'))}, {sec['date'][:10]}" + (
         f"; {ran}" if ran else ""
     )
-    return "\n".join([f"({source})", "", head, rule, *body])
+    return f"({source})\n\n" + grid(sec["columns"], sec["summary"])
+
+
+def block(node: dict) -> str:
+    """A declared block: its text, its table, its notes (each where it has one)."""
+    parts = [node["text"]] if node.get("text") else []
+    if node.get("columns"):
+        parts.append(grid(node["columns"], node["rows"]))
+    if node.get("notes"):
+        parts.append("\n".join(f"- {n}" for n in node["notes"]))
+    return "\n\n".join(parts)
 
 
 def fill(page: str) -> str:
-    for name, section in MARKER.findall(page):
+    for name, section, part in MARKER.findall(page):
         doc = json.loads((RESULTS / f"{name}.json").read_text())
-        page = between(page, f"results:{name}:{section}", render(doc, section))
+        if part:
+            body, marker = block(doc[section]["blocks"][part]), f"{section}:{part}"
+        else:
+            body, marker = render(doc, section), section
+        page = between(page, f"results:{name}:{marker}", body)
     return page
 
 
@@ -57,6 +80,7 @@ def main(argv=None) -> int:
     pages = [pathlib.Path(a) for a in args if a != "--check"] or [
         ROOT / "README.md",
         *sorted((ROOT / "docs").glob("*.md")),
+        ROOT / "benchmarks" / "README.md",
     ]
     failed = 0
     for path in pages:

@@ -3,6 +3,7 @@ and its results file must agree (the script rewrites the page; nothing is copied
 hand)."""
 
 import importlib
+import json
 import pathlib
 import subprocess
 import sys
@@ -14,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize(
     "script",
-    ["flows_table.py", "mutation.py", "docs_pages.py", "samplers_page.py", "results_table.py"],
+    ["flows_table.py", "mutation.py", "docs_pages.py", "results_table.py"],
 )
 def test_each_generated_page_is_its_results_file(script):
     proc = subprocess.run(
@@ -39,8 +40,6 @@ def _script(name):
         ("flows_table", "results-flows.md", "| checkerboard |", "| checkerboard (edited) |"),
         ("flows_table", "results-flows.md", "target of at most 1.3×", "target of at most 1.5×"),
         ("mutation", "results-tests.md", "| schedules |", "| schedules (edited) |"),
-        ("samplers_page", "results-samplers.md", "| checkerboard |", "| checkerboard (edited) |"),
-        ("samplers_page", "results-samplers.md", "light student is within", "light student is"),
     ],
 )
 def test_a_stale_page_is_caught(name, page, old, new, tmp_path, monkeypatch):
@@ -125,3 +124,53 @@ def test_the_generic_renderer_catches_an_edited_cell_and_renders_declared_column
     lines[row] = lines[row].replace("| iris |", "| iris (edited) |")
     edited.write_text("\n".join(lines) + "\n")
     assert script.main(["--check", str(edited)]) == 1
+
+
+@pytest.mark.parametrize(
+    "page, old, new",
+    [
+        ("results-samplers.md", "| checkerboard |", "| checkerboard (edited) |"),
+        ("results-samplers.md", "light student is within", "light student is"),
+        (
+            "results-samplers.md",
+            "| **fast preset (150 epochs)** | 0.0046",
+            "| **fast preset (150 epochs)** | 0.0045",
+        ),
+    ],
+)
+def test_a_hand_edited_block_is_caught(page, old, new, tmp_path):
+    """A cell or a finding of a declared block, edited on the page, fails the generic
+    renderer's --check; the untouched copy passes."""
+    script = _script("results_table")
+    edited = tmp_path / page
+    text = (ROOT / "docs" / page).read_text()
+    edited.write_text(text)
+    assert script.main(["--check", str(edited)]) == 0
+    assert old in text
+    edited.write_text(text.replace(old, new, 1))
+    assert script.main(["--check", str(edited)]) == 1
+
+
+def test_every_saved_block_is_what_its_benchmark_derives_from_its_rows():
+    """benchmarks/summarize.py --check: the blocks in the results files are what each
+    owning benchmark's ``blocks`` gives from the rows saved beside them (a block edited in
+    the file, or code changed without rerunning the summary, fails)."""
+    proc = subprocess.run(
+        [sys.executable, "summarize.py", "--check"],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_block_edited_in_its_results_file_is_caught(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    summarize = importlib.import_module("summarize")
+    name = "fast_preset"
+    doc = json.loads((summarize.RESULTS / f"{name}.json").read_text())
+    doc["fast_preset"]["blocks"]["fast-preset"]["rows"][1]["sw2"] = 0.001
+    (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    monkeypatch.setattr(summarize, "OWNERS", (("fast_preset", "fast_preset", "fast_preset"),))
+    assert summarize.main(["--check"]) == 1
