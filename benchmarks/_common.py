@@ -513,3 +513,28 @@ def listed(names) -> str:
     """``names`` joined by commas, or "none"."""
     names = list(names)
     return ", ".join(names) if names else "none"
+
+
+def cells(headers, rows, **block) -> dict:
+    """A page block whose cells are printed already: its columns are ``headers`` (each its
+    own key), its rows the lists of cells under them; ``block`` adds its text and notes."""
+    return {"columns": [(h, h, "") for h in headers],
+            "rows": [dict(zip(headers, r, strict=True)) for r in rows], **block}  # fmt: skip
+
+
+def results(label: str) -> dict:
+    """The results file ``benchmarks/results/<label>.json`` as saved (a block that reads
+    another machine's run beside its own)."""
+    return json.loads((RESULTS / f"{label}.json").read_text())
+
+
+def cpu_name(doc: dict) -> str:
+    """A results file's machine as the pages name it: ``2-core AMD EPYC``."""
+    names = {"Xeon": "Intel Xeon", "EPYC": "AMD EPYC"}
+    name = next((v for k, v in names.items() if k in doc["cpu"]), doc["cpu"])
+    return f"{doc['cpu_count']}-core {name}"
+
+
+def span_of_seconds(x: float) -> str:
+    """Seconds as the speed tables print them: 3 decimals below 10 s, then 2."""
+    return f"{x:.3f}" if x < 10 else f"{x:.2f}"

@@ -147,3 +147,62 @@ def peer_rows(s, name, eval_n, ref, floor) -> list[dict]:
             rows.append(row)
             show({**row, "seconds": 0.0})
     return rows
+
+
+# --- what the flow page blocks share (benchmarks/summarize.py) -----------------------------
+
+# The six registered sets (a held-out shape is any other).
+REGISTERED = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
+
+
+def measured(doc: dict, sec: dict) -> str:
+    return f"Measured {sec['date'][:10]} on {doc['cpu']} ({doc['cpu_count']} cores)"
+
+
+def cell(r: dict) -> str:
+    """precision / recall / MMD² of a row."""
+    return f"{r['precision']:.3f} / {r['recall']:.3f} / {r['mmd2']:.1e}"
+
+
+def marked(r: dict | None, sampler: bool = True) -> str:
+    """A row's cell, ✓ when it is within the bounds, and (with ``sampler``) its sampler."""
+    if r is None:
+        return "-"
+    mark = " ✓" if r.get("within") else ""
+    return f"{cell(r)}{mark} ({r['sampler']})" if sampler else f"{cell(r)}{mark}"
+
+
+def by_set(rows: list[dict]):
+    """``(data set, its DDPM reference row, {model: its rows})`` in the run's order."""
+    for name in dict.fromkeys(r["data"] for r in rows):
+        models: dict[str, list[dict]] = {}
+        for r in rows:
+            if r["data"] == name:
+                models.setdefault(r["model"], []).append(r)
+        yield name, models["ddpm default"][0], models
+
+
+def row_of(rows: list[dict], sampler: str) -> dict:
+    """The row of ``sampler`` among one model's ``rows``."""
+    return next(r for r in rows if r["sampler"] == sampler)
+
+
+def best(rows: list[dict], evals: int) -> dict | None:
+    """The row at ``evals`` evaluations that is within the bounds, else of lowest MMD²."""
+    at = [r for r in rows if r["evals"] == evals]
+    return min(at, key=lambda r: (not r["within"], r["mmd2"]), default=None)
+
+
+def fewest_row(rows: list[dict]) -> dict | None:
+    """The row at the fewest evaluations within the bounds (fixed-step samplers only)."""
+    ok = [r for r in rows if r["within"] and r["sampler"] != "adaptive"]
+    return min(ok, key=lambda r: (r["evals"], r["mmd2"]), default=None)
+
+
+def short(r: dict, ref: dict) -> dict:
+    """How far a row is outside each bound (0 where it is within)."""
+    return {
+        "precision": max(0.0, abs(r["precision"] - ref["precision"]) - 0.01),
+        "recall": max(0.0, abs(r["recall"] - ref["recall"]) - 0.01),
+        "mmd2": max(0.0, r["mmd2"] - ref["mmd2"] - 5e-4),
+    }

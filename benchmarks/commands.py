@@ -33,7 +33,7 @@ import tempfile
 import time
 
 import numpy as np
-from _common import save, table
+from _common import cells, cpu_name, listed, save, table
 from sklearn.datasets import make_s_curve
 
 EVAL_N = 10_000
@@ -133,6 +133,61 @@ def main():
         print(f"eval {name}: {json.dumps(scored[name]['quality']['samples'])}", flush=True)
     path = save("commands", {"rows": rows, "eval": scored, "eval_n": EVAL_N})
     print(f"wrote {path}")
+
+
+# --- the page blocks of the README and docs/results-quality.md (benchmarks/summarize.py) ---
+
+# (label, key in the quality record, format, lower is better)
+EVAL_ROWS = (
+    ("sliced W2", "sliced_w2", ".4f", True),
+    ("MMD²", "mmd2", ".2e", True),
+    ("energy distance²", "energy", ".2e", True),
+    ("precision (k = 3)", "precision", ".3f", False),
+    ("recall (k = 3)", "recall", ".3f", False),
+)
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """The demo's time (README) and `jaxdiff eval` on a demo run and a fast run."""
+    sec = doc[section]
+    where = f"{cpu_name(doc)}, `benchmarks/commands.py` {sec['date'][:10]}"
+    demo = next(r for r in sec["rows"] if r["command"] == "jaxdiff demo")
+    demo_text = (
+        f"On a {where}, `jaxdiff demo` took {demo['wall_seconds'] / 60:.1f} "
+        f"minutes ({demo['train_seconds']:.0f} s of training, {demo['epochs']} epochs, "
+        f"{demo['steps']:,} steps)."
+    )
+    seed, fast = sec["eval"]["seed preset (jaxdiff demo)"], sec["eval"]["fast preset"]
+    sq, fq = seed["quality"], fast["quality"]
+    rows = [[label, format(sq["samples"][key], fmt), format(fq["samples"][key], fmt),
+             format(sq["floor"][key], fmt)] for label, key, fmt, _ in EVAL_ROWS]  # fmt: skip
+    sl, fl = sq["likelihood"], fq["likelihood"]
+    rows += [
+        [f"NLL, probability-flow ODE (nats/dim, {sl['n']:,} held-out points)",
+         f"{sl['nll_ode_nats_per_dim']:.3f}", f"{fl['nll_ode_nats_per_dim']:.3f}", ""],
+        ["NLL bound, VLB (nats/dim)", f"{sl['vlb_nats_per_dim']:.3f}",
+         f"{fl['vlb_nats_per_dim']:.3f}", ""],
+        ["training time", f"{seed['train_seconds']:.0f} s", f"{fast['train_seconds']:.1f} s", ""],
+    ]  # fmt: skip
+    better = {"seed": [], "fast": []}
+    for label, key, _, lower in EVAL_ROWS:
+        s, f = sq["samples"][key], fq["samples"][key]
+        better["fast" if (f < s) == lower else "seed"].append(label)
+    ode = "fast" if fl["nll_ode_nats_per_dim"] < sl["nll_ode_nats_per_dim"] else "seed"
+    vlb = "fast" if fl["vlb_nats_per_dim"] < sl["vlb_nats_per_dim"] else "seed"
+    better[ode].append("the ODE likelihood")
+    better[vlb].append("the VLB")
+    text = (
+        f"`jaxdiff eval --n {sec['eval_n']}` on a `jaxdiff demo` run ({seed['epochs']} epochs) "
+        f"and a `jaxdiff train --preset fast` run ({fast['epochs']} epochs), {where}; lower is "
+        "better except precision and recall:"
+    )
+    note = (f"The `fast` preset scores better by {listed(better['fast'])}; the seed's preset by "
+            f"{listed(better['seed'])}.")  # fmt: skip
+    heads = ["", f"seed preset, {seed['epochs']} epochs", f"fast preset, {fast['epochs']} epochs",
+             "data floor"]  # fmt: skip
+    return {"demo-time": {"text": demo_text},
+            "eval-table": cells(heads, rows, text=text, notes=[note])}  # fmt: skip
 
 
 if __name__ == "__main__":

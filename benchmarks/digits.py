@@ -17,7 +17,17 @@ from __future__ import annotations
 
 import argparse
 
-from _common import QUALITY_COLUMNS, cpu_model, digits_measure, digits_recipe, save, table
+from _common import (
+    QUALITY_COLUMNS,
+    cells,
+    cpu_model,
+    digits_measure,
+    digits_recipe,
+    listed,
+    save,
+    table,
+)
+from _flows import measured
 
 from jaxdiff.runs import overrides
 
@@ -59,6 +69,40 @@ def main():
         plotting.image_grid(x, labels, args.figure)
     section = "digits_flow" if args.flow else "digits"
     print(f"wrote {save(section, {'rows': rows}, args.results_dir)}")
+
+
+# --- the page blocks of docs/results-flows.md (benchmarks/summarize.py) -------------------
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """The flow beside the DDPM on the digits, and what it shows."""
+    sec = doc[section]
+    rows = sec["rows"]
+    text = (
+        f"{measured(doc, sec)}, one run of `python benchmarks/digits.py --flow --nfe 8`: 64-D "
+        "digits, class-conditional, samples in the data's class proportions against the 359 "
+        "held-out images."
+    )
+    heads = ["model", "epochs", "train s", "precision (floor)", "recall (floor)", "MMD² (floor)"]
+    table_ = [[r["model"], str(r["epochs"]), f"{r['train_seconds']:.1f}",
+               f"{r['precision']:.3f} ({r['floor_precision']:.3f})",
+               f"{r['recall']:.3f} ({r['floor_recall']:.3f})",
+               f"{r['mmd2']:.1e} ({r['floor_mmd2']:.1e})"] for r in rows]  # fmt: skip
+    ddpm = next(r for r in rows if r["model"].startswith("ddpm"))
+    flow = next(r for r in rows if r["model"].startswith("flow"))
+
+    def cmp(key, lower):
+        return "better" if (flow[key] < ddpm[key]) == lower else "worse"
+
+    reached = [r["model"] for r in rows if r["recall"] >= 0.85 and r["precision"] >= 0.90]
+    note = (
+        f"The flow's precision is {cmp('precision', False)} ({flow['precision']:.3f} against "
+        f"{ddpm['precision']:.3f}), its MMD² {cmp('mmd2', True)}, its recall "
+        f"{cmp('recall', False)} ({flow['recall']:.3f} against {ddpm['recall']:.3f}); "
+        + ("neither reaches the issue's recall 0.85 at precision 0.90." if not reached
+           else f"{listed(reached)} reach the issue's recall 0.85 at precision 0.90.")
+    )  # fmt: skip
+    return {"digits-table": cells(heads, table_, text=text), "digits-findings": {"notes": [note]}}
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import argparse
 
 import jax
 import jax.numpy as jnp
-from _common import block, save, table, timed
+from _common import block, cpu_name, results, save, table, timed
 
 from jaxdiff import data, ensembles, models, schedules, training
 
@@ -65,6 +65,27 @@ def main():
     )
     path = save("ensembles", {"rows": rows, "single_model_steps_per_s": plain}, args.results_dir)
     print(f"wrote {path}")
+
+
+# --- the page block of docs/scale.md (benchmarks/summarize.py) ------------------------------
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """The ensembles' speed-up on this CPU beside the lent H200's."""
+    cpu, dev = doc[section], results("gpu-nvidia-h200x1")["ensembles"]
+    rates = ", ".join(f"{r['members']}: {r['model_steps_per_s']:,.0f}" for r in cpu["rows"])
+    top = max(cpu["rows"], key=lambda r: r["members"])
+    met = "met" if top["speedup_vs_one"] >= 3 else "**not met**"
+    gpu = " and ".join(f"K = {r['members']} gives {r['speedup_vs_one']:.1f}×"
+                       for r in dev["rows"] if r["members"] > 1)  # fmt: skip
+    return {"ensembles": {"text": (
+        f"`python benchmarks/ensembles.py` ({cpu['date'][:10]}, {cpu_name(doc)}) measured the "
+        f"aggregate model-steps/s at batch 128, K = {rates}: "
+        f"{top['speedup_vs_one']:.1f}× at K = {top['members']}. The goal of ≥ 3× is "
+        f"{met} on this CPU: each step is already bound by the matmul rate, and batching "
+        "several models' 128-row products does not make XLA:CPU multiply faster. On an "
+        f"H200, where one model leaves the device idle, {gpu} ({dev['date'][:10]})."
+    )}}  # fmt: skip
 
 
 if __name__ == "__main__":

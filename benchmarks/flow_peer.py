@@ -117,5 +117,51 @@ def main():
     print(f"wrote {save(section, {'eval_n': args.eval_n, 'rows': rows}, args.results_dir)}")
 
 
+# --- the page blocks of docs/results-flows.md (benchmarks/summarize.py) -------------------
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """Ours against the peer at 4 and 8 evaluations, and the findings."""
+    from _common import cells, listed, span  # here: the peer's process never imports JAX
+    from _flows import by_set, cell, marked, measured
+
+    sec = doc[section]
+    sets = list(by_set(sec["rows"]))
+
+    def low(group, k):  # the better of Euler and midpoint at k evaluations, by MMD²
+        return min((r for r in group if r["evals"] == k), key=lambda r: r["mmd2"])
+
+    rows = []
+    for name, ref, m in sets:
+        ours, theirs = m["flow ot (ours)"], m["flow_matching peer"]
+        secs = f"{ours[0]['train_seconds']:.1f} / {theirs[0]['train_seconds']:.1f}"
+        shown = (marked(low(g, k)) for k in (4, 8) for g in (ours, theirs))
+        rows.append([name, cell(ref), *shown, secs])
+    heads = ["data", "DDPM ancestral 100", "ours, 4", "peer, 4", "ours, 8", "peer, 8",
+             "train s: ours / peer"]  # fmt: skip
+    text = (
+        f"{measured(doc, sec)}, one run of `python benchmarks/flow_peer.py`; cells as above "
+        "(the better of Euler and midpoint at each budget, by MMD²), ✓ within the DDPM's "
+        "bounds; train seconds without compilation."
+    )
+    notes = []
+    for k in (4, 8):
+        ours = {name: low(m["flow ot (ours)"], k) for name, _, m in sets}
+        peer = {name: low(m["flow_matching peer"], k) for name, _, m in sets}
+        p_win = [s for s in ours if ours[s]["precision"] > peer[s]["precision"]]
+        m_win = [s for s in ours if ours[s]["mmd2"] < peer[s]["mmd2"]]
+        r_lose = [s for s in ours if round(peer[s]["recall"], 3) > round(ours[s]["recall"], 3)]
+        notes.append(
+            f"At {k} evaluations ours has the higher precision on {len(p_win)} of "
+            f"{len(sets)} sets and the lower MMD² on {len(m_win)}; the peer's precision is "
+            f"{span([r['precision'] for r in peer.values()], '.2f', ' to ')}, its recall higher on "
+            f"{len(r_lose)} ({listed(r_lose)})."
+        )
+    time_ = [m["flow ot (ours)"][0]["train_seconds"] / m["flow_matching peer"][0]["train_seconds"]
+             for _, _, m in sets]  # fmt: skip
+    notes.append(f"Our training takes {span(time_, '.2f', ' to ')} of the peer's time.")
+    return {"peer-table": cells(heads, rows, text=text), "peer-findings": {"notes": notes}}
+
+
 if __name__ == "__main__":
     main()

@@ -28,14 +28,28 @@ import jax.numpy as jnp
 from _common import (
     MODEL_COLUMNS,
     SETS,
+    cells,
     cpu_model,
+    listed,
     model_rows,
     reference_row,
     save,
+    span,
     table,
     trained_default,
 )
-from _flows import MEAN_SAMPLERS, REFLOW_SAMPLERS, mean_flow, reflowed
+from _flows import (
+    MEAN_SAMPLERS,
+    REFLOW_SAMPLERS,
+    best,
+    by_set,
+    cell,
+    marked,
+    mean_flow,
+    measured,
+    reflowed,
+    row_of,
+)
 
 
 def rows_of(name: str, num_pairs: int, eval_n: int, kinds, time_steps: int) -> list[dict]:
@@ -81,6 +95,117 @@ def main():
                "meanflow_time_steps": args.meanflow_time_steps, "rows": rows}  # fmt: skip
     path = save("reflow" + ("_" + "_".join(names) if args.only else ""), payload, args.results_dir)
     print(f"wrote {path}")
+
+
+# --- the page blocks of docs/results-flows.md (benchmarks/summarize.py) -------------------
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """The reflow table and the MeanFlow table, each with its findings."""
+    sec = doc[section]
+    sets = list(by_set(sec["rows"]))
+    reflow_text = (
+        f"{measured(doc, sec)}, one run of `python benchmarks/reflow.py` "
+        f"({sec['pairs']:,} pairs); cells as above, ✓ within "
+        "0.01 / 0.01 / 5e-4 of the DDPM's 100 ancestral steps; train seconds of the OT flow, "
+        "then of the OT flow and its reflow together (pairs drawn and trained)."
+    )
+    reflow_rows, mean_rows = [], []
+    for name, ref, m in sets:
+        ot, re, mf = m["flow ot"], m["reflow of flow ot"], m["meanflow ot"]
+        reflow_rows.append([
+            name, cell(ref), marked(row_of(ot, "euler 1"), False),
+            marked(row_of(re, "euler 1"), False), marked(row_of(re, "euler 2"), False),
+            marked(best(re, 4)), marked(best(ot, 4)),
+            f"{ot[0]['train_seconds']:.1f} / {re[0]['train_seconds']:.1f}",
+        ])  # fmt: skip
+        mean_rows.append([
+            name, cell(ref), marked(row_of(re, "euler 1"), False),
+            marked(row_of(mf, "mean 1"), False), marked(row_of(re, "euler 2"), False),
+            marked(row_of(mf, "mean 2"), False), marked(best(re, 4)), marked(best(mf, 4)),
+            f"{re[0]['train_seconds']:.1f} / {mf[0]['train_seconds']:.1f}",
+        ])  # fmt: skip
+    mean_text = (
+        f"{measured(doc, sec)}, the same run of `python benchmarks/reflow.py` (MeanFlow's "
+        f"network time over {sec['meanflow_time_steps']} steps); cells and ✓ as above; "
+        "train seconds of the OT flow and its reflow together, then of the MeanFlow model."
+    )
+    reflow_heads = ["data", "DDPM ancestral 100", "OT, Euler 1", "reflow, Euler 1",
+                    "reflow, Euler 2", "reflow, 4 (best)", "OT, 4 (best)",
+                    "train s: OT / + reflow"]  # fmt: skip
+    mean_heads = ["data", "DDPM ancestral 100", "reflow, Euler 1", "MeanFlow, 1 step",
+                  "reflow, Euler 2", "MeanFlow, 2 steps", "reflow, 4 (best)",
+                  "MeanFlow, 4 (best)", "train s: reflow / MeanFlow"]  # fmt: skip
+    return {
+        "reflow-table": cells(reflow_heads, reflow_rows, text=reflow_text),
+        "meanflow-table": cells(mean_heads, mean_rows, text=mean_text),
+        "reflow-findings": {"notes": reflow_findings(sets)},
+        "meanflow-findings": {"notes": meanflow_findings(sets)},
+    }
+
+
+def reflow_findings(sets: list) -> list[str]:
+    n = len(sets)
+    re = {name: m["reflow of flow ot"] for name, _, m in sets}
+    ot = {name: m["flow ot"] for name, _, m in sets}
+    refs = {name: ref for name, ref, _ in sets}
+
+    def within_at(group, k):
+        return [name for name in group if best(group[name], k)["within"]]
+
+    re1 = [row_of(re[s], "euler 1")["mmd2"] for s in re]
+    ot1 = [row_of(ot[s], "euler 1")["mmd2"] for s in ot]
+    worst = min(re, key=lambda s: best(re[s], 4)["precision"] - refs[s]["precision"])
+    w = best(re[worst], 4)
+    secs_re = [re[s][0]["train_seconds"] for s in re]
+    secs_ot = [ot[s][0]["train_seconds"] for s in ot]
+    return [
+        f"One Euler step after one reflow: MMD² {span(re1, '.1e', ' to ')} against the OT "
+        f"flow's own {span(ot1, '.1e', ' to ')}.",
+        f"Within the DDPM's bounds at 4 evaluations on {len(within_at(re, 4))} of {n} "
+        f"sets ({listed(within_at(re, 4))}; the OT flow alone: "
+        f"{listed(within_at(ot, 4))}), at 2 on {len(within_at(re, 2))} "
+        f"({listed(within_at(re, 2))}), at 1 on {len(within_at(re, 1))} "
+        f"({listed(within_at(re, 1))}).",
+        f"Where it loses most: {worst}, precision {w['precision']:.3f} at 4 evaluations "
+        f"against the DDPM's {refs[worst]['precision']:.3f}.",
+        f"The cost is a second training: {span(secs_re, '.0f', ' to ')} s in all against "
+        f"{span(secs_ot, '.0f', ' to ')} s for the OT flow.",
+    ]
+
+
+def meanflow_findings(sets: list) -> list[str]:
+    refs = {name: ref for name, ref, _ in sets}
+
+    def at(model, label):
+        return {name: row_of(m[model], label) for name, _, m in sets}
+
+    def near(row, ref, p, m):  # within p in precision and recall, m in MMD²
+        close = abs(row["precision"] - ref["precision"]) <= p
+        return close and abs(row["recall"] - ref["recall"]) <= p and row["mmd2"] - ref["mmd2"] <= m
+
+    lines = []
+    for k, re_label, mf_label in ((1, "euler 1", "mean 1"), (2, "euler 2", "mean 2")):
+        re, mf = at("reflow of flow ot", re_label), at("meanflow ot", mf_label)
+        wins = [s for s in mf if mf[s]["mmd2"] < re[s]["mmd2"]]
+        p, m = (0.02, 1e-3) if k == 1 else (0.01, 5e-4)
+        ok_re = [s for s in re if near(re[s], refs[s], p, m)]
+        ok_mf = [s for s in mf if near(mf[s], refs[s], p, m)]
+        lines.append(
+            f"At {k} evaluation{'s' if k > 1 else ''}: MeanFlow's MMD² is lower than the "
+            f"reflow's on {len(wins)} of {len(sets)} sets ({listed(wins)}); within {p} and "
+            f"{m:.0e} of the DDPM: reflow on {len(ok_re)} ({listed(ok_re)}), MeanFlow on "
+            f"{len(ok_mf)} ({listed(ok_mf)})."
+        )
+    re8 = at("flow ot", "midpoint 4")
+    mf8 = at("meanflow ot", "midpoint 4")
+    lower = [s for s in mf8 if mf8[s]["precision"] < re8[s]["precision"]]
+    lines.append(
+        f"Solved as a flow (midpoint, 8 evaluations) the MeanFlow model's precision is below "
+        f"the OT flow's on {len(lower)} of {len(sets)} sets ({listed(lower)}): learning the "
+        "average velocity costs the instantaneous one some of its accuracy."
+    )
+    return lines
 
 
 if __name__ == "__main__":

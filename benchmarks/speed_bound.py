@@ -24,10 +24,12 @@ from _common import (
     matmul_peak,
     save,
     seed_sampler_seconds,
+    span,
     stolen_seconds,
     table,
     timed,
 )
+from _flows import measured
 
 from jaxdiff.runs import draw, overrides, presets, setup
 
@@ -98,6 +100,42 @@ def main():
         "rows": rows,
     }
     print(f"wrote {save('speed_bound', payload, args.results_dir)}")
+
+
+# --- the page blocks of docs/results-flows.md (benchmarks/summarize.py) -------------------
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """The flop bound beside the measured seconds at each budget, and what it rules out."""
+    sec = doc[section]
+    text = (
+        f"{measured(doc, sec)}, one run of `python benchmarks/speed_bound.py`: the "
+        f"`default` network does {sec['flops_per_row']:,.0f} floating-point operations per "
+        f"row and evaluation (XLA's count); this machine multiplied float32 matrices at "
+        f"{sec['matmul']['peak_gflops']:.0f} GFLOP/s at best; the seed's PyTorch sampler "
+        f"took {sec['seed_seconds']:.3f} s for 10,000 samples in the same run."
+    )
+    columns = [("evals", "evaluations", "{}"), ("bound_s", "flop bound, s / 10k", "{:.4f}"),
+               ("x_seed_max", "× seed at most", "{:.1f}×"), ("target", "× seed asked", "{}×"),
+               ("seconds", "measured s / 10k", "{:.4f}"), ("x_seed", "× seed measured", "{:.1f}×"),
+               ("share_of_peak", "of peak", "{:.0%}")]  # fmt: skip
+    rows = {r["evals"]: r for r in sec["rows"]}
+    targets = [r for r in rows.values() if r["target"]]
+    reach = all(r["x_seed_max"] >= r["target"] for r in targets)
+    parts = " and ".join(f"about {r['x_seed_max']:.0f}× at {r['evals']}" for r in targets)
+    one = rows[1]
+    note = (
+        "Even at peak with nothing else to do, the `default` network cannot sample faster "
+        f"than the seed's sampler by more than {parts} evaluations on this machine: **the "
+        + " and ".join(f"≥ {r['target']}×" for r in targets)
+        + (" targets are within reach" if reach else " targets are out of reach")
+        + " for this network on this CPU** (our samplers reach "
+        f"{span([100 * r['share_of_peak'] for r in rows.values()], '.0f', ' to ')}% of the peak). "
+        f"Only 1 evaluation leaves room ({one['x_seed_max']:.0f}× at most, "
+        f"{one['x_seed']:.0f}× measured)."
+    )
+    return {"speed-table": {"text": text, "columns": columns, "rows": sec["rows"]},
+            "speed-findings": {"notes": [note]}}  # fmt: skip
 
 
 if __name__ == "__main__":

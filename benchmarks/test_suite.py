@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from _common import save
+from _common import cpu_name, save, span
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -90,6 +90,45 @@ def main():
                 flush=True,
             )
     print(f"wrote {save('test_suite', {'rows': rows})}")
+
+
+# --- the page block of docs/tests.md (benchmarks/summarize.py) ------------------------------
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+# The other variants, as the page names them.
+LABELS = {
+    "new-emitters": "With XLA's current CPU fusion emitters (level 0 alone, the suite's "
+    "setting until 2026-12-03)",
+    "xla-default": "At XLA's default settings (`JAXDIFF_TEST_XLA=default`, CI's extra step)",
+}
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """How long the README's test command took, and whether it is under 5 minutes."""
+    sec = doc[section]
+    rows = sec["rows"]
+    readme = [r for r in rows if r["variant"] == "readme"]
+    walls = [r["wall_seconds"] for r in readme]
+    met = max(walls) < 300 and not any(r["failed"] for r in readme)
+    out = (
+        f"`python benchmarks/test_suite.py` ({cpu_name(doc)}, {sec['date'][:10]}, alone): the "
+        f"README's `pytest` ran {readme[0]['passed'] + readme[0]['failed']} tests "
+        + (f"({readme[0]['failed']} failed) " if readme[0]["failed"] else "")
+        + "in " + " and ".join(_minutes(w) for w in walls)
+        + f"; a fixed Python loop took {span([r['loop_seconds'] for r in rows], '.2f')} s "
+        "meanwhile (the machine's speed at the time). The target is under 5 minutes on 2 "
+        f"cores: {'**met**' if met else '**not met**'} in this run."
+    )  # fmt: skip
+    for variant, label in LABELS.items():
+        if others := [r for r in rows if r["variant"] == variant]:
+            out += f" {label}: " + " and ".join(_minutes(r["wall_seconds"]) for r in others) + "."
+    if len({r["variant"] for r in rows}) > 1:
+        out += " The variants ran alternated, so they share the machine's drift."
+    return {"test-time": {"text": out}}
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import _torch_seed as torch_seed
 import jax
 import jax.numpy as jnp
 import optax
-from _common import block, matmul_peak, mlp_flops_per_row, save, table, timed
+from _common import block, cells, cpu_name, matmul_peak, mlp_flops_per_row, save, table, timed
 
 from jaxdiff import data, losses, metrics, models, schedules, training
 from jaxdiff.runs import draw, presets, setup, train
@@ -259,6 +259,40 @@ def main():
         payload["time_to_quality"] = q
     path = save("training_quick" if args.quick else "training", payload, args.results_dir)
     print(f"\nwrote {path}")
+
+
+# --- the page blocks of docs/benchmarks.md, benchmarks/README.md (benchmarks/summarize.py) -
+
+
+def blocks(doc: dict, section: str) -> dict:
+    """Training speed against the seed's, the time to the seed's quality, and where a
+    step's time goes."""
+    sec = doc[section]
+    rows = [[str(r["batch"]), f"{r['scan_steps_per_s']:,.0f}", f"{r['loop_steps_per_s']:,.0f}",
+             f"{r['torch_seed_steps_per_s']:,.0f}", f"{r['speedup_vs_seed']:.1f}"]
+            for r in sec["speed"]]  # fmt: skip
+    t = sec["time_to_quality"]
+    hist = t["fast_history"]
+    last, before = hist[-1], hist[-2] if len(hist) > 1 else None
+    prior = f"; epoch {before['epoch']} gave {before['sliced_w2']:.4f}" if before else ""
+    note = (
+        f"Time to the seed's final quality (sliced W2 ≤ {t['threshold_sliced_w2']:.4f}, "
+        "10,000 samples against a fresh draw, scored every 10 epochs of one `fast` run): "
+        f"**{t['fast_preset_train_seconds']:.1f} s** of training (epoch {last['epoch']}, "
+        f"sliced W2 {last['sliced_w2']:.4f}{prior}); the seed preset's 316,000 steps take "
+        f"{t['seed_preset_jaxdiff_seconds_at_measured_rate']:,.0f} s in jaxdiff and "
+        f"{t['seed_preset_torch_seconds_at_measured_rate']:,.0f} s in the seed's PyTorch at "
+        "these rates."
+    )
+    text = (
+        f"`python benchmarks/training.py`, {sec['date'][:10]}, {cpu_name(doc)}: training "
+        "steps/s of the seed's model and loss (clipping and Adam):"
+    )
+    heads = ["batch", "jaxdiff scanned epoch", "jitted-step loop", "seed's PyTorch", "× seed"]
+    profile = {"text": f"{cpu_name(doc)}, {sec['date'][:10]}, JAX {doc['jax_version']}:",
+               "columns": [("part", "part", ""), ("us", "µs/step", "{:,.0f}")],
+               "rows": sec["profile"]}  # fmt: skip
+    return {"cpu-training": cells(heads, rows, text=text, notes=[note]), "step-profile": profile}
 
 
 if __name__ == "__main__":

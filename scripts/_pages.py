@@ -1,7 +1,6 @@
 """Generated blocks of the README and docs pages: the text between two markers,
 ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``, is written by a script from a results
-file, never by hand. Shared by ``docs_pages.py``, ``samplers_page.py``, ``flows_table.py``
-and ``mutation.py``, with the two ways their findings print figures: ``span`` and ``listed``."""
+file, never by hand (``results_table.py``, ``mutation.py``)."""
 
 from __future__ import annotations
 
@@ -32,15 +31,3 @@ def sync(path: pathlib.Path, new: str, *, check: bool, fix: str) -> int:
     path.write_text(new)
     return 0
 
-
-def span(values, fmt: str, sep: str = "-") -> str:
-    """The smallest and largest of ``values`` as ``fmt`` prints them, ``sep`` between
-    (one figure when the two print alike)."""
-    lo, hi = format(min(values), fmt), format(max(values), fmt)
-    return lo if lo == hi else f"{lo}{sep}{hi}"
-
-
-def listed(names) -> str:
-    """``names`` joined by commas, or "none"."""
-    names = list(names)
-    return ", ".join(names) if names else "none"

@@ -5,7 +5,7 @@ between them it writes what ``benchmarks/results/FILE.json`` holds there:
 
 - a section's ``summary`` rows under the ``columns`` it declared (``[key, header, format]``
   each), after a line naming the run (CPU, date, what it ran);
-- a block (``blocks[BLOCK]``): its ``text``, its ``rows`` under its ``columns``, then its
+- a block (``page[BLOCK]``): its ``text``, its ``rows`` under its ``columns``, then its
   ``notes`` as a list.
 
 No per-table code: the benchmarks declare their columns and compute their rows and notes
@@ -67,7 +67,7 @@ def fill(page: str) -> str:
     for name, section, part in MARKER.findall(page):
         doc = json.loads((RESULTS / f"{name}.json").read_text())
         if part:
-            body, marker = block(doc[section]["blocks"][part]), f"{section}:{part}"
+            body, marker = block(doc[section]["page"][part]), f"{section}:{part}"
         else:
             body, marker = render(doc, section), section
         page = between(page, f"results:{name}:{marker}", body)
