@@ -30,4 +30,3 @@ def sync(path: pathlib.Path, new: str, *, check: bool, fix: str) -> int:
         return 0
     path.write_text(new)
     return 0
-

@@ -30,16 +30,8 @@ from jaxdiff.runs import checkpoints, rundir, setup
 
 
 def _cmd(out, epochs, resume):
-    base = [
-        sys.executable,
-        "-m",
-        "jaxdiff.cli",
-        "train",
-        "--out",
-        str(out),
-        "--epochs",
-        str(epochs),
-    ]
+    base = [sys.executable, "-m", "jaxdiff.cli", "train", "--out", str(out)]
+    base += ["--epochs", str(epochs)]
     flags = ["--checkpoint-every", "1", "--quiet", "--eval-n", "0", "--no-figures"]
     return [*base, *(["--resume"] if resume else ["--batch-size", "1000"]), *flags]
 
@@ -76,20 +68,14 @@ def main():
     while kills < args.kills:
         has_ckpt = checkpoints.latest_epoch(out / "checkpoints") is not None
         start = _epochs_logged(out)
-        proc = subprocess.Popen(
-            _cmd(out, args.epochs, has_ckpt),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        cmd = _cmd(out, args.epochs, has_ckpt)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         target = start + rng.randint(1, 3)
         while _epochs_logged(out) < target and proc.poll() is None:
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.08))
         if proc.poll() is not None:
-            print(
-                f"round {kills + 1}: training finished before the kill; starting over is not needed"
-            )
+            print(f"round {kills + 1}: training finished before the kill")
             break
         proc.send_signal(signal.SIGKILL)
         proc.wait()

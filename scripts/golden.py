@@ -9,10 +9,10 @@ through jaxdiff, so the reader does not change with the code), and the numbers o
 whether each output is bit-identical to the recorded one (and the largest difference
 where it is not). Exit status 1 if anything differs.
 
-The runs: the seed preset (30 epochs, seed 5), the fast preset (20 epochs), a
-conditional moons run with guidance, a 2-member ensemble; ``sample`` with every method (ddpm,
-ddim, dpm-solver, dpm-solver-3m, sde-dpm-solver, heun, restart), a labelled guided draw
-and an ensemble member; ``eval`` of two runs.
+The runs (tests/golden_runs.toml): the seed preset (30 epochs, seed 5), the fast preset
+(20 epochs), a conditional moons run with guidance, a 2-member ensemble; ``sample`` with
+every method (ddpm, ddim, dpm-solver, dpm-solver-3m, sde-dpm-solver, heun, restart), a
+labelled guided draw and an ensemble member; ``eval`` of three runs.
 
 Usage: python scripts/golden.py --write DIR | --check DIR [--keep WORKDIR]
 """
@@ -27,39 +27,14 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import tomllib
 
 import numpy as np
 
-TRAIN = {
-    "seed": ["--preset", "seed", "--epochs", "30", "--seed", "5"],
-    "fast": ["--preset", "fast", "--epochs", "20"],
-    "moons_cond": [
-        "--data", "moons", "--conditional", "--preset", "fast", "--epochs", "20",
-        "--guidance", "1.5",
-    ],
-    "ensemble": ["--preset", "seed", "--epochs", "10", "--ensemble", "2"],
-}  # fmt: skip
-
-SAMPLE = {
-    "seed_ddpm": ("seed", ["--sampler", "ddpm", "--n", "3000", "--seed", "7"]),
-    "seed_ddim": ("seed", ["--sampler", "ddim", "--steps", "10", "--eta", "0.5", "--n", "3000"]),
-    "fast_ddim": ("fast", ["--sampler", "ddim", "--steps", "25", "--n", "3000", "--seed", "2"]),
-    "fast_dpm": ("fast", ["--sampler", "dpm-solver", "--steps", "10", "--n", "3000"]),
-    "fast_default": ("fast", ["--n", "70000", "--chunk", "65536"]),
-    "fast_restart": ("fast", ["--sampler", "restart", "--steps", "6", "--n", "3000"]),
-    "fast_heun": ("fast", ["--sampler", "heun", "--steps", "8", "--n", "3000"]),
-    "fast_3m": ("fast", ["--sampler", "dpm-solver-3m", "--steps", "10", "--n", "3000"]),
-    "fast_sde": ("fast", ["--sampler", "sde-dpm-solver", "--steps", "12", "--n", "3000"]),
-    "moons_label": ("moons_cond", ["--label", "1", "--guidance", "2", "--n", "3000"]),
-    "moons_null": ("moons_cond", ["--n", "3000"]),
-    "ensemble_member": ("ensemble", ["--member", "1", "--n", "3000"]),
-}
-
-EVAL = {
-    "seed": ["--n", "2000", "--likelihood-n", "200"],
-    "fast": ["--n", "2000", "--likelihood-n", "200"],
-    "moons_cond": ["--n", "1000", "--likelihood-n", "100"],
-}
+# The runs, as data (tests/golden_runs.toml): train's flags, sample's run and flags, eval's.
+RUNS = tomllib.loads((pathlib.Path(__file__).parents[1] / "tests" / "golden_runs.toml").read_text())
+TRAIN, EVAL = RUNS["train"], RUNS["eval"]
+SAMPLE = {name: (s["run"], s["args"]) for name, s in RUNS["sample"].items()}
 
 
 def _jaxdiff(*args: str) -> None:

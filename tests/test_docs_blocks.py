@@ -50,6 +50,13 @@ def test_the_readme_stays_a_first_page():
 NOT_GUIDES = ("design.md",)
 
 
+def test_the_scripts_stay_under_1000_lines():
+    """Issue 49: no per-table rendering code; scripts/ stays at most 1,000 lines (the pages'
+    blocks are each benchmark's, laid out by scripts/results_table.py)."""
+    lines = {p.name: len(p.read_text().splitlines()) for p in (ROOT / "scripts").glob("*.py")}
+    assert sum(lines.values()) <= 1_000, lines
+
+
 def test_every_guide_page_answers_in_150_lines():
     """A guide answers its questions and links to its results page (issue 49)."""
     guides = [
