@@ -82,6 +82,46 @@ def _slcp(rng, theta):
     return draws.reshape(n, 8)
 
 
+def _glm_design() -> np.ndarray:
+    """sbibm bernoulli_glm's design matrix (100 × 10): a column of ones, then the white-noise
+    stimulus (``RandomState(42).randn(100)`` as float32) delayed by 0 to 8 steps."""
+    stimulus = np.random.RandomState(42).randn(100).astype(np.float32)
+    design = np.zeros((100, 10), np.float32)
+    design[:, 0] = 1.0
+    for j in range(9):
+        design[j:, j + 1] = stimulus[: 100 - j]
+    return design
+
+
+def _glm_precision() -> np.ndarray:
+    """sbibm bernoulli_glm's prior precision: 0.5 for the offset, ``FᵀF`` for the filter,
+    ``F = D² + diag(√(k/9))`` with ``D`` the first difference over 9 taps."""
+    d = np.eye(9) - np.eye(9, k=-1)
+    f = d @ d + np.diag(np.sqrt(np.arange(9) / 9))
+    precision = np.zeros((10, 10))
+    precision[0, 0] = 0.5
+    precision[1:, 1:] = f.T @ f
+    return precision
+
+
+GLM_DESIGN, GLM_PRECISION = _glm_design(), _glm_precision()
+
+
+def _glm_prior(rng, n):
+    """``θ ~ N(0, P⁻¹)`` with P :data:`GLM_PRECISION`."""
+    chol = np.linalg.cholesky(np.linalg.inv(GLM_PRECISION))
+    return rng.normal(size=(n, 10)) @ chol.T
+
+
+def _bernoulli_glm(rng, theta):
+    """sbibm bernoulli_glm: 100 Bernoulli spikes ``y ~ B(σ(Xθ))`` of the design ``X``; the
+    summary is ``Xᵀy`` (the spike count, then the spike-triggered sums of the stimulus: the
+    task's ``conv1d`` is the same sums, checked to float32 rounding)."""
+    p = 1.0 / (1.0 + np.exp(-(theta @ GLM_DESIGN.T.astype(np.float64))))
+    y = (rng.random(p.shape) < p).astype(np.float64)
+    return y @ GLM_DESIGN.astype(np.float64)
+
+
 def _uniform(bound, dim):
     return lambda rng, n: rng.uniform(-bound, bound, (n, dim))
 
@@ -96,6 +136,7 @@ TASKS = {
     ),
     "gaussian_mixture": (_uniform(10.0, 2), _gaussian_mixture, 2),
     "slcp": (_uniform(3.0, 5), _slcp, 5),
+    "bernoulli_glm": (_glm_prior, _bernoulli_glm, 10),
 }
 
 
@@ -110,6 +151,7 @@ PEER_PRIORS = {
     "gaussian_linear": ("normal", 0.1),
     "gaussian_mixture": ("box", 10.0),
     "slcp": ("box", 3.0),
+    "bernoulli_glm": ("precision", GLM_PRECISION),
 }
 
 
@@ -126,6 +168,9 @@ def _peer(task: str, model: str, theta: np.ndarray, x: np.ndarray):
     kind, scale = PEER_PRIORS[task]
     if kind == "box":
         prior = BoxUniform(low=-scale * torch.ones(dim), high=scale * torch.ones(dim))
+    elif kind == "precision":
+        precision = torch.as_tensor(scale, dtype=torch.float32)
+        prior = torch.distributions.MultivariateNormal(torch.zeros(dim), precision_matrix=precision)
     else:
         prior = torch.distributions.MultivariateNormal(torch.zeros(dim), scale * torch.eye(dim))
     trainer = getattr(inference, PEERS[model])(prior)
