@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jaxdiff import tables
+
 __all__ = ["load_file", "load_labelled_file", "names", "typed_table", "write_table"]
 
 
@@ -293,8 +295,6 @@ def typed_table(
     read as numbers (not a ``.csv`` with a header, or every chosen column numbers and no
     ``categorical`` or ``integer`` named). An empty cell is refused naming its line and
     column."""
-    from jaxdiff import tables
-
     path = _existing(path, (".npy", ".csv", ".npz"))
     cat, ints = names(categorical), names(integer)
     if path.suffix != ".csv" or not _header_rows(path):
@@ -334,9 +334,6 @@ def typed_table(
     return encoder, x, y, classes
 
 
-MISSING_CELLS = ("", "na", "nan")
-
-
 def load_gaps(path) -> tuple[np.ndarray, list[str] | None, list[list[str]] | None]:
     """Rows with missing cells: a ``.npy`` (NaN marks a gap) or a ``.csv`` of numbers
     under an optional header, an empty, ``NA`` or ``nan`` cell a gap. Returns the rows
@@ -360,7 +357,7 @@ def load_gaps(path) -> tuple[np.ndarray, list[str] | None, list[list[str]] | Non
         header = [h.strip() for h in cells.pop(0)] if cells and _is_header(cells[0]) else None
         try:
             x = np.array(
-                [[np.nan if c.strip().lower() in MISSING_CELLS else float(c) for c in r]
+                [[np.nan if tables.is_missing(c) else float(c) for c in r]
                  for r in cells], np.float64,
             )  # fmt: skip
         except ValueError as err:
@@ -370,6 +367,27 @@ def load_gaps(path) -> tuple[np.ndarray, list[str] | None, list[list[str]] | Non
     if header is not None and len(header) != x.shape[1]:
         raise ValueError(f"data file {str(path)!r}: every row needs {len(header)} fields")
     return x, header, cells
+
+
+def csv_cells(path) -> tuple[list[str], list[list[str]]]:
+    """A ``.csv`` with a header as text: its header and its rows of cells (gaps kept as
+    written), every row as wide as the header."""
+    path = _existing(path, (".csv",))
+    if not _header_rows(path):
+        raise ValueError(f"data file {str(path)!r} needs a header row naming its columns")
+    return _csv_table(path)
+
+
+def cell_text(v) -> str:
+    """A typed value as a table's cell: ``true``/``false``, an integer, a float to 7
+    significant digits, a category's name."""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return format(float(v), ".7g")
+    return str(v)
 
 
 def write_table(path, columns: dict) -> None:
@@ -384,19 +402,10 @@ def write_table(path, columns: dict) -> None:
     names = list(columns)
     values = [np.asarray(columns[n]) for n in names]
 
-    def text(v):
-        if isinstance(v, (bool, np.bool_)):
-            return "true" if v else "false"
-        if isinstance(v, (int, np.integer)):
-            return str(int(v))
-        if isinstance(v, (float, np.floating)):
-            return format(float(v), ".7g")
-        return str(v)
-
     tmp = path.with_name(f".{path.name}.writing-{os.getpid()}")
     with open(tmp, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(names)
         for row in zip(*values, strict=True):
-            out.writerow([text(v) for v in row])
+            out.writerow([cell_text(v) for v in row])
     os.replace(tmp, path)

@@ -101,6 +101,14 @@ class Column:
         return np.rint(v).astype(np.int64) if self.kind == "integer" else v.astype(np.float64)
 
 
+# How a missing cell is written (case aside): empty, NA or nan.
+MISSING_CELLS = ("", "na", "nan")
+
+
+def is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING_CELLS
+
+
 @dataclasses.dataclass(frozen=True)
 class TableEncoder:
     """The columns of a table, in order; :meth:`encode` rows of text cells to ``(n,
@@ -163,6 +171,21 @@ class TableEncoder:
             return np.zeros((0, self.width), np.float32)
         parts = [c.encode([row[j] for row in body]) for j, c in enumerate(self.columns)]
         return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def encode_gaps(self, body: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of text cells with gaps (:func:`is_missing`): ``(z, known)``, both ``(n,
+        width)``, ``z`` float64 coordinates with 0 in a gap and ``known`` False over every
+        coordinate of a missing cell (all of a category's, so it is drawn whole)."""
+        parts, known = [], []
+        for j, c in enumerate(self.columns):
+            cells = [row[j] for row in body]
+            gap = np.array([is_missing(x) for x in cells], bool)
+            z = np.zeros((len(cells), c.width))
+            if not gap.all():
+                z[~gap] = c.encode([x for x, g in zip(cells, gap, strict=True) if not g])
+            parts.append(z)
+            known.append(np.repeat(~gap[:, None], c.width, axis=1))
+        return np.concatenate(parts, axis=1), np.concatenate(known, axis=1)
 
     def decode(self, z) -> dict[str, np.ndarray]:
         """Each column's values, by name in order, from ``(n, width)`` coordinates."""

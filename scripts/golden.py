@@ -33,8 +33,30 @@ import numpy as np
 
 # The runs, as data (tests/golden_runs.toml): train's flags, sample's run and flags, eval's.
 RUNS = tomllib.loads((pathlib.Path(__file__).parents[1] / "tests" / "golden_runs.toml").read_text())
-TRAIN, EVAL = RUNS["train"], RUNS["eval"]
-SAMPLE = {name: (s["run"], s["args"]) for name, s in RUNS["sample"].items()}
+TRAIN, EVAL, SAMPLE, IMPUTE = RUNS["train"], RUNS["eval"], RUNS["sample"], RUNS["impute"]
+
+
+def _inputs(work: pathlib.Path) -> None:
+    """The input files of the table, context and imputation runs, the same on every call."""
+    rng = np.random.default_rng(0)
+    n = 600
+    kind = rng.choice(["x", "y", "z"], n)
+    a = rng.normal(size=n) + (kind == "y") * 2.0
+    b = rng.poisson(4.0, n) + (kind == "z") * 3
+    rows = [f"{ai:.5f},{bi},{ki}" for ai, bi, ki in zip(a, b, kind, strict=True)]
+    (work / "table.csv").write_text("a,b,kind\n" + "\n".join(rows) + "\n")
+    gaps = rng.normal(size=(40, 2)).astype(np.float32)
+    np.save(work / "gaps.npy", np.where(rng.random(gaps.shape) < 0.3, np.nan, gaps))
+    theta = rng.uniform(-1, 1, (800, 2))
+    x = theta + 0.1 * rng.normal(size=theta.shape)
+    sims = [",".join(f"{v:.5f}" for v in r) for r in np.hstack([theta, x])]
+    (work / "sims.csv").write_text("theta1,theta2,x1,x2\n" + "\n".join(sims) + "\n")
+    (work / "obs.csv").write_text("x1,x2\n0.2,-0.3\n-0.5,0.6\n")
+
+
+def _read(path: pathlib.Path) -> np.ndarray:
+    """A written file as an array: a .npy's, or a text file's bytes."""
+    return np.load(path) if path.suffix == ".npy" else np.frombuffer(path.read_bytes(), np.uint8)
 
 
 def _jaxdiff(*args: str) -> None:
@@ -82,10 +104,15 @@ def _numbers(tree, prefix="") -> dict[str, float]:
 def produce(work: pathlib.Path) -> dict[str, np.ndarray]:
     """Runs every command in ``work``; returns every output as named arrays."""
     outputs: dict[str, np.ndarray] = {}
+    _inputs(work)
+
+    def at(flags):  # the flags with {work} filled in
+        return [f.replace("{work}", str(work)) for f in flags]
+
     for name, flags in TRAIN.items():
         run_dir = work / name
         print(f"train {name}", flush=True)
-        _jaxdiff("train", "--out", str(run_dir), "--quiet", "--no-figures", *flags)
+        _jaxdiff("train", "--out", str(run_dir), "--quiet", "--no-figures", *at(flags))
         outputs[f"train/{name}/samples.npy"] = np.load(run_dir / "samples.npy")
         outputs[f"train/{name}/losses"] = _losses(run_dir)
         for leaf, value in _checkpoint_leaves(run_dir).items():
@@ -93,11 +120,14 @@ def produce(work: pathlib.Path) -> dict[str, np.ndarray]:
         quality = json.loads((run_dir / "report.json").read_text()).get("quality", {})
         for k, v in _numbers(quality).items():
             outputs[f"train/{name}/report.quality.{k}"] = np.array(v)
-    for name, (run, flags) in SAMPLE.items():
-        print(f"sample {name}", flush=True)
-        path = work / f"{name}.npy"
-        _jaxdiff("sample", "--run", str(work / run), "--out", str(path), "--quiet", *flags)
-        outputs[f"sample/{name}"] = np.load(path)
+    for kind, runs in (("sample", SAMPLE), ("impute", IMPUTE)):
+        for name, spec in runs.items():
+            print(f"{kind} {name}", flush=True)
+            path = work / f"{name}{spec.get('out', '.npy')}"
+            quiet = ["--quiet"] if kind == "sample" else []
+            run = ["--run", str(work / spec["run"]), "--out", str(path), *quiet]
+            _jaxdiff(kind, *run, *at(spec["args"]))
+            outputs[f"{kind}/{name}"] = _read(path)
     for run, flags in EVAL.items():
         print(f"eval {run}", flush=True)
         _jaxdiff("eval", "--run", str(work / run), *flags)

@@ -172,3 +172,26 @@ def test_a_bound_is_kept_exactly_whatever_the_coordinates_dtype():
     hold (0.1) decodes to the bound itself."""
     enc = tables.TableEncoder.fit(["p"], [["0"], ["0.1"]])
     assert enc.decode(np.array([[5.0]], np.float32))["p"][0] == 0.1
+
+
+def test_encode_gaps_masks_every_coordinate_of_a_missing_cell_and_keeps_the_rest():
+    """A known cell is coded as ``encode`` codes it; a missing one (empty, NA, nan, any
+    case) is unknown over its column's whole width (a category's every coordinate, so it
+    is drawn whole), its coordinates 0."""
+    header = ["a", "b", "kind", "ok"]
+    full = [["1.5", "2", "x", "true"], ["0.5", "3", "y", "false"], ["2.5", "1", "z", "yes"]]
+    enc = tables.TableEncoder.fit(header, full)
+    gapped = [["1.5", "", "x", "true"], ["NA", "3", " ", "false"], ["2.5", "1", "z", "NaN"]]
+    z, known = enc.encode_gaps(gapped)
+    assert z.shape == known.shape == (3, enc.width) == (3, 6)
+    expect = np.array([
+        [1, 0, 1, 1, 1, 1], [0, 1, 0, 0, 0, 1], [1, 1, 1, 1, 1, 0],
+    ], bool)  # fmt: skip
+    np.testing.assert_array_equal(known, expect)
+    np.testing.assert_array_equal(z[known], enc.encode(full).astype(np.float64)[known])
+    assert np.all(z[~known] == 0.0)
+    # a row with nothing missing is coded as encode codes it
+    z2, k2 = enc.encode_gaps(full)
+    assert k2.all() and np.array_equal(z2, enc.encode(full).astype(np.float64))
+    with pytest.raises(ValueError, match="'w' is not one of its categories"):
+        enc.encode_gaps([["1", "2", "w", "true"]])

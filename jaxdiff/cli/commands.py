@@ -177,8 +177,10 @@ def impute(args) -> int:
     from jaxdiff.runs.rundir import save_npy
 
     out = _rows_file(args.out)
-    x, header, cells = files.load_gaps(args.data)
     model = trained.load(args.run)
+    if model.encoder is not None:
+        return _impute_table(args, model, out)
+    x, header, cells = files.load_gaps(args.data)
     if x.shape[1] != model.data_dim:
         raise ValueError(
             f"--data: rows of {model.data_dim} columns, as the run's, got {x.shape[1]} "
@@ -207,6 +209,36 @@ def impute(args) -> int:
         files.write_table(out, columns)
     print(
         f"filled {int(gaps.sum())} missing cells of {x.shape[0]} rows "
+        f"({args.draws} draw{'s' if args.draws > 1 else ''}); wrote {out}"
+    )
+    return 0
+
+
+def _impute_table(args, model, out) -> int:
+    """``jaxdiff impute`` of a typed table's run: the .csv's cells by the run's header,
+    the known ones written back as they were, the filled ones as the run's types."""
+    import numpy as np
+
+    from jaxdiff import files, tables
+
+    if out.suffix != ".csv":
+        raise ValueError(f"--out: a typed table is filled into a .csv, got {str(out)!r}")
+    header, body = files.csv_cells(args.data)
+    names = list(model.encoder.names)
+    if header != names:
+        raise ValueError(f"--data: the run's columns {names} as its header, got {header}")
+    gaps = np.array([[tables.is_missing(c) for c in row] for row in body], bool)
+    columns = {n: [] for n in names}
+    for d in range(args.draws):
+        filled = model.impute_table(body, seed=args.seed + d, resample=args.resample)
+        for j, n in enumerate(names):
+            cells = zip(filled[n], [row[j].strip() for row in body], gaps[:, j], strict=True)
+            columns[n] += [files.cell_text(v) if g else c for v, c, g in cells]
+    if args.draws > 1:
+        columns = {"draw": np.repeat(np.arange(args.draws), len(body)), **columns}
+    files.write_table(out, columns)
+    print(
+        f"filled {int(gaps.sum())} missing cells of {len(body)} rows "
         f"({args.draws} draw{'s' if args.draws > 1 else ''}); wrote {out}"
     )
     return 0

@@ -163,7 +163,8 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         help="fill the missing cells of rows with a trained diffusion run",
         description="Fill every empty (or NA, nan) cell of a .csv, or NaN of a .npy, by a "
         "draw given its row's known cells (RePaint's resampling, Lugmayr et al. 2022); the "
-        "known cells are written back as they were.",
+        "known cells are written back as they were. A typed table's run fills its .csv in "
+        "its own types (categories by name, integers as integers).",
     )
     impute.add_argument("--run", required=True, help=RUN_HELP)
     impute.add_argument("--data", required=True, help="the .csv or .npy with the gaps")

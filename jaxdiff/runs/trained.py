@@ -224,18 +224,42 @@ class TrainedModel:
         The known cells come back exactly as given; other seeds give other draws (for
         multiple imputation). A diffusion model of numbers (not a flow, a distilled
         student or a typed table); a conditional one by its unconditional half."""
-        if self.config.train.objective != "ddpm":
-            raise ValueError("impute needs a diffusion model (objective 'ddpm'), not a flow")
-        if self.config.distill.teacher is not None:
-            raise ValueError("impute needs the whole chain; a distilled student has a few steps")
         if self.encoder is not None:
-            raise ValueError("impute takes rows of numbers; this model's table is typed")
+            raise ValueError("impute takes rows of numbers; a typed table's: impute_table")
         x = np.asarray(x, np.float64)
         if x.ndim != 2 or x.shape[1] != self.data_dim:
             raise validate.InvalidValue("x", f"rows of {self.data_dim} features", x.shape)
         known = ~np.isnan(x)
         if not np.all(np.isfinite(x[known])):
             raise validate.InvalidValue("x", "numbers, or NaN for a missing cell", "inf")
+        return self._repaint(x, known, seed, resample)
+
+    def impute_table(
+        self, rows, *, seed: int = 0, resample: int = imputation.RESAMPLE
+    ) -> dict[str, np.ndarray]:
+        """A typed table's rows of text cells (in its columns' order; an empty, ``NA`` or
+        ``nan`` cell missing) filled as :meth:`impute` fills numbers: each column by name,
+        decoded (a missing category drawn whole, then named; an integer rounded within its
+        range). A known cell decodes to its value: the same category, boolean or integer,
+        a number to float rounding."""
+        if self.encoder is None:
+            raise ValueError("impute_table needs a typed table's model; rows of numbers: impute")
+        names = self.encoder.names
+        bad = next((r for r in rows if len(r) != len(names)), None)
+        if bad is not None:
+            raise validate.InvalidValue("rows", f"{len(names)} cells a row ({list(names)})", bad)
+        try:
+            x, known = self.encoder.encode_gaps(rows)
+        except ValueError as err:
+            raise ValueError(f"rows: {err}") from None
+        return self.encoder.decode(self._repaint(x, known, seed, resample))
+
+    def _repaint(self, x, known, seed, resample) -> np.ndarray:
+        """Rows ``x`` in data units, the ``known`` cells kept, the rest drawn by RePaint."""
+        if self.config.train.objective != "ddpm":
+            raise ValueError("impute needs a diffusion model (objective 'ddpm'), not a flow")
+        if self.config.distill.teacher is not None:
+            raise ValueError("impute needs the whole chain; a distilled student has a few steps")
         z = self.normalizer.encode(np.where(known, x, self.normalizer.mean))
         out = imputation.repaint(
             jax.random.key(validate.non_negative_int("seed", seed)),

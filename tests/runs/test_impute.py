@@ -105,3 +105,107 @@ def test_the_impute_command_refuses_bad_input_in_one_line(runs, tmp_path, text, 
     assert result.returncode == 2 and match in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / out).exists()
+
+
+def _typed(n=300, seed=0):
+    """A typed table whose category fixes its number's sign: ``up`` near +2, ``down``
+    near -2, and a count of 1 to 4."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(["up", "down"], n)
+    value = np.where(kind == "up", 2.0, -2.0) + 0.3 * rng.normal(size=n)
+    count = rng.integers(1, 5, n)
+    return pd.DataFrame({"value": value.round(4), "count": count, "kind": kind})
+
+
+GAPS = [["1.9", "", "up"], ["", "2", "down"], ["-2.1", "3", ""], ["", "", ""]]
+
+
+def test_impute_table_keeps_known_cells_and_fills_each_in_its_type(tmp_path):
+    import jaxdiff
+
+    model = jaxdiff.fit(_typed(), epochs=2, width=16)
+    filled = model.impute_table(GAPS, seed=0, resample=2)
+    assert list(filled) == ["value", "count", "kind"]
+    assert filled["value"][0] == 1.9 and filled["kind"][0] == "up"  # known, as given
+    assert filled["count"][1] == 2 and filled["kind"][1] == "down"
+    assert filled["value"][2] == -2.1 and filled["count"][2] == 3
+    assert set(filled["kind"]) <= {"up", "down"} and all(1 <= c <= 4 for c in filled["count"])
+    assert np.all(np.isfinite(filled["value"].astype(float)))
+    again = model.impute_table(GAPS, seed=0, resample=2)
+    assert all(np.array_equal(again[k], filled[k]) for k in filled)
+    with pytest.raises(ValueError, match=r"rows must be 3 cells a row"):
+        model.impute_table([["1", "2"]])
+    with pytest.raises(ValueError, match="'sideways' is not one of its categories"):
+        model.impute_table([["1", "2", "sideways"]])
+    with pytest.raises(ValueError, match="a typed table's: impute_table"):
+        model.impute(np.zeros((1, 4)))
+    plain = jaxdiff.fit(np.random.default_rng(0).normal(size=(64, 2)), epochs=1, width=16)
+    with pytest.raises(ValueError, match="impute_table needs a typed table's model"):
+        plain.impute_table(GAPS)
+
+
+def test_the_impute_command_fills_a_typed_table_and_writes_known_cells_verbatim(tmp_path):
+    import csv
+
+    from conftest import jaxdiff as run_cli
+
+    data = tmp_path / "t.csv"
+    _typed().to_csv(data, index=False)
+    run = tmp_path / "r"
+    run_cli("train", "--data", data, "--out", run, "--epochs", "2", "--width", "16",
+            "--quiet", "--no-figures", "--eval-n", "0")  # fmt: skip
+    gaps = tmp_path / "gaps.csv"
+    gaps.write_text("value,count,kind\n" + "\n".join(",".join(r) for r in GAPS) + "\n")
+    out = tmp_path / "filled.csv"
+    result = run_cli("impute", "--run", run, "--data", gaps, "--out", out,
+                     "--draws", "2", "--resample", "2")  # fmt: skip
+    assert "filled 6 missing cells of 4 rows (2 draws)" in result.stdout
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["draw", "value", "count", "kind"] and len(rows) == 9
+    for i, given in enumerate(GAPS * 2):
+        row = rows[1 + i]
+        assert row[0] == str(i // 4)
+        for cell, was in zip(row[1:], given, strict=True):
+            assert cell == was if was else cell != ""  # known verbatim, gaps filled
+        assert row[3] in ("up", "down") and row[2].isdigit()
+    bad = [
+        (("--out", tmp_path / "f.npy"), "--out: a typed table is filled into a .csv"),
+        (("--data", _header(tmp_path, "v,count,kind")), "--data: the run's columns"),
+    ]
+    for flags, match in bad:
+        args = {"--data": gaps, "--out": tmp_path / "g.csv"}
+        args.update(dict([flags]))
+        done = run_cli("impute", "--run", run, *[x for kv in args.items() for x in kv],
+                       check=False)  # fmt: skip
+        assert done.returncode == 2 and match in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / "g.csv").exists() and not (tmp_path / "f.npy").exists()
+
+
+def _header(folder, header):
+    path = folder / "other.csv"
+    path.write_text(f"{header}\n1,2,up\n,3,down\n")
+    return path
+
+
+@pytest.mark.slow
+def test_a_typed_model_imputes_a_category_from_the_number_it_fixes():
+    """Trained on rows where the category fixes the number's sign (``up`` near +2,
+    ``down`` near -2), the category imputed given a number is the right one for ≥ 90% of
+    rows (measured on a 2-core AMD EPYC: see the commit); an imputer that ignores the known
+    cells, the model's own unconditional samples, is right about half the time."""
+    import jaxdiff
+
+    model = jaxdiff.fit(_typed(n=4000))
+    rng = np.random.default_rng(1)
+    values = rng.choice([-2.0, 2.0], 400) + 0.3 * rng.normal(size=400)
+    rows = [[f"{v:.4f}", "", ""] for v in values]
+    kind = model.impute_table(rows, seed=0)["kind"]
+    right = np.mean((kind == "up") == (values > 0))
+    assert right >= 0.9, right
+    blind = model.sample_table(400, seed=0)["kind"]
+    assert abs(np.mean((blind == "up") == (values > 0)) - 0.5) < 0.1
+    # and the number given the category: on the category's side
+    value = model.impute_table([["", "2", "down"]] * 200, seed=0)["value"].astype(float)
+    assert np.mean(value < 0) >= 0.9
