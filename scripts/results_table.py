@@ -22,11 +22,28 @@ import pathlib
 import re
 import sys
 
-from _pages import between, sync
-
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 MARKER = re.compile(r"<!-- results:([\w.-]+):(\w+)(?::([\w-]+))?:start -->")
+
+
+def between(page: str, name: str, body: str) -> str:
+    """``page`` with the text between the markers of ``name`` replaced by ``body``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in page or end not in page:
+        raise ValueError(f"the page has no {start} ... {end} block")
+    head, rest = page.split(start, 1)
+    return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
+def sync(path: pathlib.Path, new: str, *, check: bool, fix: str) -> int:
+    """Writes ``new`` to ``path``, or with ``check`` exits 1 (saying ``fix``) when it differs."""
+    if check and path.read_text() != new:
+        print(f"{path} disagrees with its results file: run {fix}")
+        return 1
+    if not check:
+        path.write_text(new)
+    return 0
 
 
 def cell(value, fmt: str) -> str:
