@@ -362,6 +362,7 @@ def sample(
     labels=None,
     context=None,
     x_T: jax.Array | None = None,
+    trajectory: bool = False,
 ) -> jax.Array:
     """Draws samples of ``shape`` by running a reverse chain from ``x_T ~ N(0, I)``.
 
@@ -377,6 +378,7 @@ def sample(
       context: context models only: one context ``(K,)`` for every sample or one per
         sample ``(n, K)``; a NaN row is the null context.
       x_T: optional starting noise of ``shape`` (then ``key`` only drives later noise).
+      trajectory: return every state of the chain instead (:func:`sample_trajectory`).
 
     Returns:
       ``x_0``, of ``shape``.
@@ -386,25 +388,11 @@ def sample(
       >>> x = sample(jax.random.key(0), apply_fn, params, schedule, (1000, 2), opts)
     """
     cond = conditions.pick(labels, context)
-    return _run(key, apply_fn, params, schedule, shape, options, cond, x_T, trajectory=False)
+    return _run(key, apply_fn, params, schedule, shape, options, cond, x_T, trajectory=trajectory)
 
 
-def sample_trajectory(
-    key: jax.Array,
-    apply_fn: Callable,
-    params,
-    schedule: Schedule,
-    shape: tuple[int, ...],
-    options: SamplerOptions | None = None,
-    *,
-    labels=None,
-    context=None,
-    x_T: jax.Array | None = None,
-) -> jax.Array:
-    """As :func:`sample`, returning every state, ``x_T`` first and ``x_0`` last.
-
-    Shape ``(K+1, *shape)`` (``K = T`` for ddpm). The last entry equals ``sample(...)``
-    with the same key and options.
-    """
-    cond = conditions.pick(labels, context)
-    return _run(key, apply_fn, params, schedule, shape, options, cond, x_T, trajectory=True)
+def sample_trajectory(*args, **kwargs) -> jax.Array:
+    """:func:`sample` with its arguments, returning every state, ``x_T`` first and ``x_0``
+    last: shape ``(K+1, *shape)`` (``K = T`` for ddpm). The last entry equals
+    ``sample(...)`` with the same key and options."""
+    return sample(*args, **kwargs, trajectory=True)

@@ -97,6 +97,16 @@ def _sampler_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _on_run(sub, name: str, help: str, description: str, *, run=RUN_HELP, out=None):
+    """A command that reads an existing run (``--run``, required) and, where ``out`` is
+    its help, writes what a required ``--out`` names."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.add_argument("--run", required=True, help=run)
+    if out is not None:
+        p.add_argument("--out", required=True, help=out)
+    return p
+
+
 def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The ``jaxdiff`` parser and its commands' parsers by name."""
     parser = _Parser(
@@ -120,12 +130,12 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     )
     flags.add_train_flags(train, demo=False)
 
-    sample = sub.add_parser(
+    sample = _on_run(
+        sub,
         "sample",
-        help="draw samples from a trained run",
-        description="Draw samples from a run's newest checkpoint into a .npy file.",
+        "draw samples from a trained run",
+        "Draw samples from a run's newest checkpoint into a .npy file.",
     )
-    sample.add_argument("--run", required=True, help=RUN_HELP)
     sample.add_argument(
         "--out",
         default=None,
@@ -158,22 +168,18 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     )
     sample.add_argument("--quiet", action="store_true", help=flags.QUIET_HELP)
 
-    impute = sub.add_parser(
+    impute = _on_run(
+        sub,
         "impute",
-        help="fill the missing cells of rows with a trained diffusion run",
-        description="Fill every empty (or NA, nan) cell of a .csv, or NaN of a .npy, by a "
+        "fill the missing cells of rows with a trained diffusion run",
+        "Fill every empty (or NA, nan) cell of a .csv, or NaN of a .npy, by a "
         "draw given its row's known cells (RePaint's resampling, Lugmayr et al. 2022); the "
         "known cells are written back as they were. A typed table's run fills its .csv in "
         "its own types (categories by name, integers as integers).",
-    )
-    impute.add_argument("--run", required=True, help=RUN_HELP)
-    impute.add_argument("--data", required=True, help="the .csv or .npy with the gaps")
-    impute.add_argument(
-        "--out",
-        required=True,
-        help="the filled .csv (the header kept) or .npy; with --draws, a .csv gains a "
+        out="the filled .csv (the header kept) or .npy; with --draws, a .csv gains a "
         "leading 'draw' column and a .npy a leading axis",
     )
+    impute.add_argument("--data", required=True, help="the .csv or .npy with the gaps")
     impute.add_argument(
         "--draws",
         type=flags.POSITIVE_INT,
@@ -188,15 +194,15 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         help=f"RePaint's rounds of resampling a step (default: {imputation.RESAMPLE})",
     )
 
-    ev = sub.add_parser(
+    ev = _on_run(
+        sub,
         "eval",
-        help="score a run's samples and likelihood against fresh data",
-        description="Compare a run's samples with a fresh draw of its data set (sliced W2, "
+        "score a run's samples and likelihood against fresh data",
+        "Compare a run's samples with a fresh draw of its data set (sliced W2, "
         "MMD, energy distance, precision/recall, beside the data-vs-data floor), compute "
         "its held-out likelihood (probability-flow ODE and VLB), and add a 'quality' "
         "section to report.json.",
     )
-    ev.add_argument("--run", required=True, help=RUN_HELP)
     ev.add_argument(
         "--samples", default=None, help="a .npy of samples (default: the run's samples.npy)"
     )
@@ -223,35 +229,36 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
         "columns, Hutchinson beyond)",
     )
 
-    plot = sub.add_parser(
+    _on_run(
+        sub,
         "plot",
-        help="redraw every figure of a run",
-        description="Redraw forward.png, reverse.png, loss.png and samples.png from a run "
+        "redraw every figure of a run",
+        "Redraw forward.png, reverse.png, loss.png and samples.png from a run "
         "directory, and draw reverse.gif (the reverse chain animated; train leaves it out).",
     )
-    plot.add_argument("--run", required=True, help=RUN_HELP)
 
-    check = sub.add_parser(
+    _on_run(
+        sub,
         "check",
-        help="verify every checkpoint of a run against its content digest",
-        description="Read every checkpoint of a run and compare its bytes with the digest "
+        "verify every checkpoint of a run against its content digest",
+        "Read every checkpoint of a run and compare its bytes with the digest "
         "saved beside it; list each as intact, damaged or unverified (written before "
         "digests). Exits 1 when the newest checkpoint is damaged.",
     )
-    check.add_argument("--run", required=True, help=RUN_HELP)
 
-    dist = sub.add_parser(
+    dist = _on_run(
+        sub,
         "distill",
-        help="distil a run into a student that samples in a few steps",
-        description="A student that samples in --nfe network evaluations, written as an "
+        "distil a run into a student that samples in a few steps",
+        "A student that samples in --nfe network evaluations, written as an "
         "ordinary run directory whose sampler is the distilled one. --method direct (the "
         "default): the student learns the end of its teacher's ODE at --nfe noise levels and "
         "is sampled by restarting from each (Luhman & Luhman 2021; Song et al. 2023, Alg. 1); "
         "--method progressive: rounds of progressive distillation (Salimans & Ho 2022) "
         "halving from --start-steps deterministic DDIM steps.",
+        run="the teacher: " + RUN_HELP,
+        out="the student's run directory to write",
     )
-    dist.add_argument("--run", required=True, help="the teacher: " + RUN_HELP)
-    dist.add_argument("--out", required=True, help="the student's run directory to write")
     dist.add_argument(
         "--method",
         choices=distill.METHODS,
@@ -321,17 +328,18 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     dist.add_argument("--no-figures", action="store_true", help="skip the figures")
     dist.add_argument("--quiet", action="store_true", help=flags.QUIET_HELP)
 
-    ref = sub.add_parser(
+    ref = _on_run(
+        sub,
         "reflow",
-        help="train a flow run again on its own noise-to-sample pairs, for fewer steps",
-        description="Reflow (Liu et al. 2023, §2.3): the flow run's ODE carries --pairs "
+        "train a flow run again on its own noise-to-sample pairs, for fewer steps",
+        "Reflow (Liu et al. 2023, §2.3): the flow run's ODE carries --pairs "
         "noise rows to samples, and a new run, started from its parameters, learns those "
         "pairs, whose paths are straighter: one or two Euler steps follow them better. "
         "Written as an ordinary run directory (config section 'reflow', the pairs kept as "
         "reflow_pairs.npy) that samples, evaluates and resumes as any run.",
+        run="the teacher, a flow run: " + RUN_HELP,
+        out="the new run directory to write",
     )
-    ref.add_argument("--run", required=True, help="the teacher, a flow run: " + RUN_HELP)
-    ref.add_argument("--out", required=True, help="the new run directory to write")
     ref.add_argument(
         "--pairs",
         type=flags.POSITIVE_INT,
@@ -346,28 +354,15 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     )
     flags.add_run_flags(ref, run_flag=False)
 
-    export = sub.add_parser(
+    export = _on_run(
+        sub,
         "export",
-        help="serialise a run's sampler with jax.export (usable with jax alone)",
-        description="Write the run's sampler as a jax.export artifact: StableHLO with the "
+        "serialise a run's sampler with jax.export (usable with jax alone)",
+        "Write the run's sampler as a jax.export artifact: StableHLO with the "
         "parameters baked in, the number of samples symbolic. Load it with "
         "jax.export.deserialize(bytearray(open(FILE, 'rb').read())) and call it as "
         ".call(jax.random.key_data(jax.random.key(SEED)), jnp.zeros(N)).",
-    )
-    export.add_argument("--run", required=True, help=RUN_HELP)
-    export.add_argument(
-        "--out", required=True, help="the artifact to write (e.g. sampler.jaxexport)"
+        out="the artifact to write (e.g. sampler.jaxexport)",
     )
     _sampler_flags(export)
-    return parser, {
-        "demo": demo,
-        "train": train,
-        "sample": sample,
-        "impute": impute,
-        "eval": ev,
-        "plot": plot,
-        "check": check,
-        "export": export,
-        "distill": dist,
-        "reflow": ref,
-    }
+    return parser, dict(sub.choices)

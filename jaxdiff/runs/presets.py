@@ -79,17 +79,9 @@ PRESETS["default"] = Config(
         activation="gelu",
     ),
     schedule=ScheduleConfig(kind="cosine", num_steps=1000, beta_start=None, beta_end=None),
-    train=TrainConfig(
-        epochs=120,
-        batch_size=512,
-        learning_rate=5e-3,
-        clip_norm=1.0,
-        target="v",
-        t_sampler="antithetic",
-        ema_decay=0.99,
-        lr_schedule="cosine",
-        lr_decay_epochs=120,
-        warmup_steps=100,
+    # The fast preset's training, longer, at twice its batch and a higher rate.
+    train=dataclasses.replace(
+        PRESETS["fast"].train, epochs=120, batch_size=512, learning_rate=5e-3, lr_decay_epochs=120
     ),
     sample=SampleConfig(method="ddim", steps=100, eta=1.0),
 )
