@@ -1,14 +1,14 @@
 """Sample-quality metrics between two point clouds ``x`` ``(n, D)`` and ``y`` ``(m, D)``.
 
-All are jitted JAX. Pairwise quantities run over row blocks of ``x`` with ``lax.map``, so
+All are jitted JAX, each by ``f = jax.jit(f, ...)`` after its definition (the decorator's
+object, bit for bit) so that mutation testing, which skips decorated functions, mutates
+its body (docs/tests.md). Pairwise quantities run over row blocks of ``x`` with ``lax.map``, so
 a 10,000 × 10,000 comparison holds ``block × m`` distances at a time, never ``n × m``.
 References: Gretton et al. 2012 (MMD), Székely & Rizzo 2013 (energy distance),
 Kynkäänniemi et al. 2019 (precision and recall), Bonneel et al. 2015 (sliced Wasserstein).
 """
 
 from __future__ import annotations
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +30,6 @@ def _wasserstein_1d(px: jax.Array, py: jax.Array, p: int) -> jax.Array:
     return jnp.sum(width[:, None] * gap**p, axis=0)
 
 
-@functools.partial(jax.jit, static_argnames=("num_projections", "p"))
 def sliced_wasserstein(
     key: jax.Array, x: jax.Array, y: jax.Array, num_projections: int = 256, p: int = 2
 ) -> jax.Array:
@@ -44,6 +43,9 @@ def sliced_wasserstein(
     theta = theta / jnp.linalg.norm(theta, axis=1, keepdims=True)
     px, py = jnp.sort(x @ theta.T, axis=0), jnp.sort(y @ theta.T, axis=0)
     return jnp.mean(_wasserstein_1d(px, py, p)) ** (1.0 / p)
+
+
+sliced_wasserstein = jax.jit(sliced_wasserstein, static_argnames=("num_projections", "p"))
 
 
 def _map_rows(f, x: jax.Array, block: int) -> jax.Array:
@@ -67,7 +69,6 @@ def _pair_sum(f, x, y, block) -> jax.Array:
     return jnp.sum(_map_rows(lambda a: jnp.sum(f(_sq_dist(a, y)), axis=1), x, block))
 
 
-@functools.partial(jax.jit, static_argnames=("bandwidths", "block"))
 def mmd2(
     x: jax.Array,
     y: jax.Array,
@@ -91,7 +92,9 @@ def mmd2(
     return kxx + kyy - 2.0 * kxy
 
 
-@functools.partial(jax.jit, static_argnames=("block",))
+mmd2 = jax.jit(mmd2, static_argnames=("bandwidths", "block"))
+
+
 def energy_distance(x: jax.Array, y: jax.Array, block: int = 512) -> jax.Array:
     """Squared energy distance ``2E‖X-Y‖ - E‖X-X'‖ - E‖Y-Y'‖`` (V-statistic; Székely &
     Rizzo 2013). ``scipy.stats.energy_distance`` (1-D) returns its square root."""
@@ -104,6 +107,9 @@ def energy_distance(x: jax.Array, y: jax.Array, block: int = 512) -> jax.Array:
     exx = _pair_sum(dist, x, x, block) / (n * n)
     eyy = _pair_sum(dist, y, y, block) / (m * m)
     return 2.0 * exy - exx - eyy
+
+
+energy_distance = jax.jit(energy_distance, static_argnames=("block",))
 
 
 def _knn_radius2(x: jax.Array, k: int, block: int) -> jax.Array:
@@ -128,7 +134,6 @@ def _covered(q: jax.Array, ref: jax.Array, radius2: jax.Array, block: int) -> ja
     return jnp.mean(inside.astype(jnp.float32))
 
 
-@functools.partial(jax.jit, static_argnames=("k", "block"))
 def precision_recall(
     real: jax.Array, fake: jax.Array, k: int = 3, block: int = 512
 ) -> tuple[jax.Array, jax.Array]:
@@ -146,10 +151,15 @@ def precision_recall(
     return precision, recall
 
 
-@functools.partial(jax.jit, static_argnames=("block",))
+precision_recall = jax.jit(precision_recall, static_argnames=("k", "block"))
+
+
 def nearest_distance(x: jax.Array, rows: jax.Array, block: int = 512) -> jax.Array:
     """Euclidean distance ``min_j ‖x_i - rows_j‖`` from each row of ``x`` to its closest
     row of ``rows``, ``(len(x),)``: the distance to the closest record of the privacy and
     memorisation checks of synthetic tables (DCR; e.g. Zhao et al. 2021, CTAB-GAN §4).
     Samples that sit closer to the training rows than held-out rows do copy them."""
     return jnp.sqrt(_map_rows(lambda a: jnp.min(_sq_dist(a, rows), axis=1), x, block))
+
+
+nearest_distance = jax.jit(nearest_distance, static_argnames=("block",))

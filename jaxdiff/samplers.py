@@ -13,7 +13,6 @@ which :class:`Conditioned` provides.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -293,13 +292,17 @@ class Conditioned:
         return (1.0 + w) * cond - w * uncond
 
 
-@functools.partial(jax.jit, static_argnames=("apply_fn", "shape", "options", "trajectory"))
 def _sample(key, apply_fn, params, schedule, shape, x_T, options, trajectory):
     init_key, loop_key = jax.random.split(key)
     if x_T is None:
         x_T = jax.random.normal(init_key, shape)
     chain = (flow_solvers.CHAINS if options.target == flows.TARGET else CHAINS)[options.method]
     return chain(loop_key, apply_fn, params, schedule, x_T, options, trajectory)
+
+
+# Jitted here rather than by a decorator (the same object): mutation testing mutates only
+# undecorated bodies (docs/tests.md).
+_sample = jax.jit(_sample, static_argnames=("apply_fn", "shape", "options", "trajectory"))
 
 
 def _is_size(d) -> bool:

@@ -108,9 +108,30 @@ def test_precision_recall_brute_force():
 
 
 def test_precision_recall_rejects_bad_k():
-    x = jnp.zeros((5, 2))
-    with pytest.raises(ValueError, match="k must be in"):
-        metrics.precision_recall(x, x, k=5)
+    """The bound named is one less than the smaller set's rows (3 columns, so that a
+    column count in its place shows)."""
+    x, y = jnp.zeros((5, 3)), jnp.zeros((8, 3))
+    with pytest.raises(ValueError, match=r"^k must be in \[1, 4\], got 5\b"):
+        metrics.precision_recall(x, y, k=5)
+    with pytest.raises(ValueError, match=r"^k must be in \[1, 4\], got 9\b"):
+        metrics.precision_recall(y, x, k=9)
+
+
+def test_the_defaults_are_the_papers_256_directions_and_k_3():
+    """sliced W2 over 256 directions (Bonneel et al. 2015's count here) and k = 3
+    (Kynkäänniemi et al. 2019) by default."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(60, 2)), jnp.float32)
+    y = jnp.asarray(rng.normal(size=(50, 2)) + 0.3, jnp.float32)
+    key = jax.random.key(0)
+    assert metrics.sliced_wasserstein(key, x, y) == metrics.sliced_wasserstein(
+        key, x, y, num_projections=256
+    )
+    assert metrics.sliced_wasserstein(key, x, y) != metrics.sliced_wasserstein(
+        key, x, y, num_projections=257
+    )
+    got, three, four = (metrics.precision_recall(x, y, **kw) for kw in ({}, {"k": 3}, {"k": 4}))
+    assert got == three and got != four
 
 
 def test_metrics_sit_at_their_floor_for_one_distribution_and_rise_for_another():
