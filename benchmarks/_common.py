@@ -533,8 +533,3 @@ def cpu_name(doc: dict) -> str:
     names = {"Xeon": "Intel Xeon", "EPYC": "AMD EPYC"}
     name = next((v for k, v in names.items() if k in doc["cpu"]), doc["cpu"])
     return f"{doc['cpu_count']}-core {name}"
-
-
-def span_of_seconds(x: float) -> str:
-    """Seconds as the speed tables print them: 3 decimals below 10 s, then 2."""
-    return f"{x:.3f}" if x < 10 else f"{x:.2f}"

@@ -153,6 +153,10 @@ def peer_rows(s, name, eval_n, ref, floor) -> list[dict]:
 
 # The six registered sets (a held-out shape is any other).
 REGISTERED = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
+# The flow models of few steps, and with the DDPM's light student every model that may
+# stand in for the DDPM's 100 steps at few evaluations, trained or not.
+FEW_STEPS = ("flow independent", "flow ot", "reflow of flow ot", "meanflow ot")
+FEW_MODELS = (*FEW_STEPS, "ddpm light student")
 
 
 def measured(doc: dict, sec: dict) -> str:

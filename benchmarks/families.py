@@ -70,6 +70,8 @@ from _common import (
     within,
 )
 from _flows import (
+    FEW_MODELS,
+    FEW_STEPS,
     MEAN_SAMPLERS,
     REFLOW_SAMPLERS,
     REGISTERED,
@@ -244,9 +246,6 @@ FAMILY_MODELS = (
     ("flow_matching peer", "flow_matching peer"),
 )
 TRAINING_FREE = ("flow independent", "flow ot")
-FEW_STEPS = ("flow independent", "flow ot", "reflow of flow ot", "meanflow ot")
-# The models that may stand in for the DDPM's 100 steps at few evaluations, trained or not.
-FEW_MODELS = (*FEW_STEPS, "ddpm light student")
 
 
 def _fixed(rows: list[dict]) -> list[dict]:

@@ -39,7 +39,7 @@ from _common import (
     span,
     table,
 )
-from _flows import REGISTERED, best, cell, fewest_row
+from _flows import FEW_MODELS, REGISTERED, best, cell, fewest_row
 
 from jaxdiff import models
 from jaxdiff.runs import config, draw, evaluate, overrides, presets, setup, train
@@ -169,15 +169,13 @@ def main():
 # docs/results-quality.md's recipes (benchmarks/summarize.py) -----------------------------
 
 AMD = "cpu-amd-epyc-2c"
-# The models that may stand in for the DDPM's 100 steps at few evaluations (families.py).
-FEW_MODELS = ("flow independent", "flow ot", "reflow of flow ot", "meanflow ot",
-              "ddpm light student")  # fmt: skip
 
 
 def blocks(doc: dict, section: str) -> dict:
+    amd = results(AMD)
     return {
-        "three-numbers": three_numbers(doc, results(AMD)),
-        "headline": headline(doc, results(AMD)),
+        "three-numbers": three_numbers(doc, amd),
+        "headline": headline(doc, amd),
         "recipes-table": recipes_table(doc, doc[section]),
         "recipes-findings": {"notes": recipes_findings(doc, doc[section])},
     }

@@ -28,7 +28,6 @@ from _common import (
     mlp_flops_per_row,
     results,
     save,
-    span_of_seconds,
     table,
     timed,
 )
@@ -213,10 +212,14 @@ SAMPLER_NAMES = {
 SEED_RECORDED_DEMO_S = 673.0
 
 
+def _s(x: float) -> str:
+    """Seconds as the speed tables print them: 3 decimals below 10 s, then 2."""
+    return f"{x:.3f}" if x < 10 else f"{x:.2f}"
+
+
 def blocks(doc: dict, section: str) -> dict:
     """The CPU's sampling speed and samplers, and the speed goals on each machine."""
     sec = doc[section]
-    _s = span_of_seconds
     rows = [[f"{r['n']:,}", str(r["T"]), _s(r["scan_s"]), _s(r["loop_s"]),
              _s(r["torch_seed_s"]) if "torch_seed_s" in r else "",
              f"{r['speedup_vs_seed']:.1f}" if "speedup_vs_seed" in r else "",

@@ -81,8 +81,11 @@ def block(node: dict) -> str:
 
 
 def fill(page: str) -> str:
+    docs = {}  # each results file read once, however many of its blocks the page holds
     for name, section, part in MARKER.findall(page):
-        doc = json.loads((RESULTS / f"{name}.json").read_text())
+        if name not in docs:
+            docs[name] = json.loads((RESULTS / f"{name}.json").read_text())
+        doc = docs[name]
         if part:
             body, marker = block(doc[section]["page"][part]), f"{section}:{part}"
         else:
