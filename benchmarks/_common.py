@@ -349,7 +349,7 @@ def student_rows(
     tables, and with ``features`` first with their Fourier features computed: the same
     function, drawn slower), direct students (the teacher's network) at ``direct_ks``, and
     the progressive ones at 8 and 4 (rounds 64 → 4); each with its distillation seconds."""
-    from jaxdiff import distillation
+    from jaxdiff.ddpm import distillation
     from jaxdiff.runs.distill import BUDGETS, light_model, light_network, tabulated
 
     rows = []
@@ -461,7 +461,7 @@ def digits_recipe(epochs: int):
 def digits_measure(cfg, label: str, samples: int, epochs: int, **changes):
     """Trains ``cfg`` (:func:`digits_recipe`'s) and scores ``samples`` in the data's class
     proportions: ``(row, samples, labels)``."""
-    from jaxdiff import models
+    from jaxdiff.core import models
     from jaxdiff.runs import draw, evaluate, setup, train
 
     s = setup.setup(cfg)

@@ -19,7 +19,10 @@ import jax
 import numpy as np
 from _common import model_rows, show, trained_default, within
 
-from jaxdiff import fitting, flow_solvers, models, schedules, training
+from jaxdiff.core import models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import fitting, training
+from jaxdiff.flow import flow_solvers
 from jaxdiff.runs import evaluate, reflow, setup
 
 EVALS = (1, 2, 4, 8, 16)

@@ -64,7 +64,7 @@ def main():
         )
     )
     if args.figure:
-        from jaxdiff import plotting
+        from jaxdiff.core import plotting
 
         plotting.image_grid(x, labels, args.figure)
     section = "digits_flow" if args.flow else "digits"

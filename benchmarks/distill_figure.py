@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from _common import trained_default
 
-from jaxdiff import distillation
+from jaxdiff.ddpm import distillation
 from jaxdiff.runs import draw
 from jaxdiff.runs.distill import BUDGETS, light_model, light_network, tabulated
 

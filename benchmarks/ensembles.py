@@ -11,7 +11,9 @@ import jax
 import jax.numpy as jnp
 from _common import block, cpu_name, results, save, table, timed
 
-from jaxdiff import data, ensembles, models, schedules, training
+from jaxdiff.core import data, models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import ensembles, training
 
 
 def main():

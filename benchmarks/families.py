@@ -87,7 +87,7 @@ from _flows import (
     short,
 )
 
-from jaxdiff.flow_solvers import EVALUATIONS_PER_STEP
+from jaxdiff.flow.flow_solvers import EVALUATIONS_PER_STEP
 from jaxdiff.runs import draw, overrides
 
 # The DDPM's few-evaluation solvers: sde-dpm-solver (issue 16's closest at 8), dpm-solver-3m.

@@ -19,7 +19,7 @@ import time
 import jax
 import numpy as np
 
-from jaxdiff import data, metrics
+from jaxdiff.core import data, metrics
 from jaxdiff.runs import draw, presets, rundir, setup, train
 
 

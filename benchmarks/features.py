@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 from _common import block, cpu_model, save, table, timed
 
-from jaxdiff import features, models, students
+from jaxdiff.core import features, models
+from jaxdiff.ddpm import students
 from jaxdiff.runs import presets, setup
 from jaxdiff.runs.distill import TABLE_BOUND, TABLE_POINTS
 

@@ -31,7 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import likelihood, metrics, models, traces
+from jaxdiff.core import metrics, models, traces
+from jaxdiff.engine import likelihood
 from jaxdiff.runs import presets, rundir, setup, train, trained
 
 WIDTHS = (2, 4, 8, 16, 32, 64)

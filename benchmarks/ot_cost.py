@@ -37,7 +37,7 @@ from _common import (
 )
 from _flows import best, by_set, cell, marked, measured
 
-from jaxdiff import flows
+from jaxdiff.flow import flows
 
 SAMPLERS = (
     ("midpoint 2", 4, {"method": "midpoint", "steps": 2}),

@@ -41,7 +41,7 @@ from _common import (
 )
 from _flows import FEW_MODELS, REGISTERED, best, cell, fewest_row
 
-from jaxdiff import models
+from jaxdiff.core import models
 from jaxdiff.runs import config, draw, evaluate, overrides, presets, setup, train
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
@@ -140,7 +140,7 @@ def main():
                 drawn["peer"] = x
                 print(f"{data_name} peer: {row['train_seconds']:.1f} s", flush=True)
             if args.figures:
-                from jaxdiff import plotting
+                from jaxdiff.core import plotting
 
                 folder = pathlib.Path(args.figures)
                 folder.mkdir(parents=True, exist_ok=True)

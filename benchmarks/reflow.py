@@ -10,7 +10,7 @@ on them with ``pairing="given"`` for as many optimiser steps as the first, unifo
 Each flow is sampled by Euler at 1, 2, 4 evaluations and midpoint at 4 and 8; rows as in
 benchmarks/flows.py. The reflow's seconds include drawing its pairs.
 
-The MeanFlow model (``jaxdiff.meanflow``) is the OT flow's network with an interval input,
+The MeanFlow model (``jaxdiff.flow.meanflow``) is the OT flow's network with an interval input,
 trained as long, with the same optimiser, batch, time draws and OT pairs, on the MeanFlow
 loss (25% of rows with ``r < t``); its network sees time through a schedule of
 ``--meanflow-time-steps`` steps (``flows.network_time``: ``t · (T - 1)``). It is sampled

@@ -32,7 +32,9 @@ from _common import (
     timed,
 )
 
-from jaxdiff import data, metrics, models, samplers, schedules, solvers
+from jaxdiff.core import data, metrics, models
+from jaxdiff.ddpm import schedules, solvers
+from jaxdiff.engine import samplers
 from jaxdiff.runs import draw, presets, setup, train
 
 

@@ -37,7 +37,7 @@ from _tables import CHECK_SETS, SET_ORDER, SETS, Cells, Space, coverage, l1, loa
 from sklearn import ensemble, linear_model, metrics
 
 import jaxdiff
-from jaxdiff import tables
+from jaxdiff.core import tables
 
 MODELS = ("oracle", "gaussian", "copula", "forestflow", "ddpm", "flow")
 

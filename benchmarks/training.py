@@ -17,7 +17,9 @@ import jax.numpy as jnp
 import optax
 from _common import block, cells, cpu_name, matmul_peak, mlp_flops_per_row, save, table, timed
 
-from jaxdiff import data, losses, metrics, models, schedules, training
+from jaxdiff.core import data, metrics, models
+from jaxdiff.ddpm import losses, schedules
+from jaxdiff.engine import training
 from jaxdiff.runs import draw, presets, setup, train
 
 SEED_STEPS = 4000 * 79  # the seed's 4000 epochs of 79 batches

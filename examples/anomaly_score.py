@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxdiff
-from jaxdiff import likelihood
+from jaxdiff.engine import likelihood
 
 
 def main():
@@ -26,8 +26,8 @@ def main():
     args = p.parse_args()
     epochs, n = (60, 100) if args.quick else (300, 500)
 
-    data = np.asarray(jaxdiff.data.load("moons", jax.random.key(0), 6000))
-    norm = jaxdiff.data.Normalizer.fit(data)
+    data = np.asarray(jaxdiff.core.data.load("moons", jax.random.key(0), 6000))
+    norm = jaxdiff.core.data.Normalizer.fit(data)
     train, held_out = norm.encode(data[:5000]), norm.encode(data[5000 : 5000 + n])
     schedule = jaxdiff.cosine_schedule(100)
     model = jaxdiff.MLPDenoiser(

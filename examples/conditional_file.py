@@ -27,7 +27,7 @@ def main():
     args = p.parse_args()
     epochs = 30 if args.quick else 120
 
-    x, y = jaxdiff.data.moons(0, 4000, labels=True)
+    x, y = jaxdiff.core.data.moons(0, 4000, labels=True)
     names = np.array(["upper", "lower"])[np.asarray(y)]
     with open("labelled.csv", "w") as f:
         f.write("x,y,moon\n")

@@ -23,7 +23,7 @@ def main():
     args = p.parse_args()
     steps = 50 if args.quick else args.steps
 
-    data = jnp.asarray(jaxdiff.data.load("moons", jax.random.key(0), 5000))
+    data = jnp.asarray(jaxdiff.core.data.load("moons", jax.random.key(0), 5000))
     data = (data - data.mean(0)) / data.std(0)
     schedule = jaxdiff.cosine_schedule(200)
     model = jaxdiff.MLPDenoiser(

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxdiff
-from jaxdiff import data, metrics
+from jaxdiff.core import data, metrics
 from jaxdiff.runs import config, distill, overrides, presets, train
 
 

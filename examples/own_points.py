@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 import jaxdiff
-from jaxdiff import plotting
+from jaxdiff.core import plotting
 from jaxdiff.runs import presets, setup
 
 
@@ -41,7 +41,7 @@ def main():
         )
     t = cfg.train
 
-    norm = jaxdiff.data.Normalizer.fit(x)  # standardise; decode the samples later
+    norm = jaxdiff.core.data.Normalizer.fit(x)  # standardise; decode the samples later
     schedule = setup.build_schedule(cfg.schedule)  # cosine, T = 1000
     model = setup.build_model(cfg.model, cfg.schedule.num_steps, x.shape[1])
     apply_fn, params = jaxdiff.functional(model, jax.random.key(0))

@@ -22,9 +22,9 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# pdoc evaluates the annotations of NamedTuple's generated __init__ outside jaxdiff.data,
+# pdoc evaluates the annotations of NamedTuple's generated __init__ outside jaxdiff.core.data,
 # where `np` is not imported; the field types are still shown. The one warning let pass.
-ALLOWED = "Error parsing type annotation ForwardRef('np.ndarray') for jaxdiff.data.Normalizer"
+ALLOWED = "Error parsing type annotation ForwardRef('np.ndarray') for jaxdiff.core.data.Normalizer"
 
 
 def guide_pages() -> list[pathlib.Path]:

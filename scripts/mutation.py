@@ -45,22 +45,22 @@ RESULTS = ROOT / "benchmarks" / "results" / "mutation.json"
 
 # Each math module and the test files that are its own (the fast ones run; slow ones not).
 MODULES = {
-    "schedules": ["tests/test_schedules.py"],
-    "grids": ["tests/test_grids.py"],
-    "diffusion": ["tests/test_diffusion.py"],
-    "losses": ["tests/test_losses.py"],
-    "metrics": ["tests/test_metrics.py"],
-    "flows": ["tests/test_flows.py"],
-    "flow_solvers": ["tests/test_flow_solvers.py"],
+    "ddpm.schedules": ["tests/test_schedules.py"],
+    "ddpm.grids": ["tests/test_grids.py"],
+    "ddpm.diffusion": ["tests/test_diffusion.py"],
+    "ddpm.losses": ["tests/test_losses.py"],
+    "core.metrics": ["tests/test_metrics.py"],
+    "flow.flows": ["tests/test_flows.py"],
+    "flow.flow_solvers": ["tests/test_flow_solvers.py"],
     # The DDIM and restart chains and the data prediction are checked in test_samplers.py.
-    "solvers": ["tests/test_solvers.py", "tests/test_samplers.py"],
-    "fast_solvers": ["tests/test_samplers.py", "tests/test_solvers.py"],
-    "samplers": ["tests/test_samplers.py", "tests/test_solvers.py"],
+    "ddpm.solvers": ["tests/test_solvers.py", "tests/test_samplers.py"],
+    "ddpm.fast_solvers": ["tests/test_samplers.py", "tests/test_solvers.py"],
+    "engine.samplers": ["tests/test_samplers.py", "tests/test_solvers.py"],
     # flow_log_likelihood is checked with the flow solvers, on the Gaussian flow.
-    "likelihood": ["tests/test_likelihood.py", "tests/test_flow_solvers.py"],
-    "tables": ["tests/test_tables.py"],
-    "traces": ["tests/test_traces.py", "tests/test_likelihood.py"],
-    "imputation": ["tests/test_imputation.py"],
+    "engine.likelihood": ["tests/test_likelihood.py", "tests/test_flow_solvers.py"],
+    "core.tables": ["tests/test_tables.py"],
+    "core.traces": ["tests/test_traces.py", "tests/test_likelihood.py"],
+    "engine.imputation": ["tests/test_imputation.py"],
 }
 
 # Survivors read and found to compute the same thing as the original, by mutant name: the
@@ -79,7 +79,7 @@ def _config(module: str, tests: list[str]) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["jaxdiff"]\n'
-        f'only_mutate = ["jaxdiff/{module}.py"]\n'
+        f'only_mutate = ["jaxdiff/{module.replace(".", "/")}.py"]\n'
         f"pytest_add_cli_args = {json.dumps([*args, '-x', '-q'])}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
         'process_isolation = "forkserver"\n'

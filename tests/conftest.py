@@ -105,7 +105,9 @@ def x64_standard():
 def small():
     """A small model, state and data set, and ``kw(batch_size=16, **spec settings)`` giving
     the ``spec`` and ``schedule`` arguments of the training functions."""
-    from jaxdiff import models, schedules, training
+    from jaxdiff.core import models
+    from jaxdiff.ddpm import schedules
+    from jaxdiff.engine import training
 
     sched = schedules.sigmoid_schedule()
     apply_fn, params = models.functional(
@@ -134,7 +136,7 @@ def scores(reference, x) -> dict:
     """MMD², precision and recall (k = 3) of ``x`` against ``reference``."""
     import jax.numpy as jnp
 
-    from jaxdiff import metrics
+    from jaxdiff.core import metrics
 
     reference, x = jnp.asarray(reference, jnp.float32), jnp.asarray(x, jnp.float32)
     precision, recall = metrics.precision_recall(reference, x)

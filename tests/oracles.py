@@ -25,7 +25,7 @@ def jump_grid(spacing, betas, k):
 
 def grid(spacing, betas, k, rho=7.0):
     """The K decreasing timesteps a sampler visits, written here from the papers rather
-    than taken from ``jaxdiff.grids``: ``"trailing"`` ``round(T - iT/K) - 1``;
+    than taken from ``jaxdiff.ddpm.grids``: ``"trailing"`` ``round(T - iT/K) - 1``;
     ``"leading"`` ``(K-1-i) ⌊T/K⌋`` (Song et al. 2021's DDIM); ``"linspace"`` both ends;
     ``"logsnr"`` uniform in ``λ = log(a/s)`` from step T-1 to 0 (Lu et al. 2022, §3.3);
     ``"karras"`` ``σ_i = (σ_max^{1/ρ} + i/(K-1) (σ_min^{1/ρ} - σ_max^{1/ρ}))^ρ``, ρ = 7

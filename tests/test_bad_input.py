@@ -11,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import data, fitting, likelihood, metrics, models, samplers, schedules, training
+from jaxdiff.core import data, metrics, models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import fitting, likelihood, samplers, training
 from jaxdiff.runs import config, presets, rundir, setup
 
 NET = None

@@ -12,7 +12,8 @@ import pytest
 from conftest import jaxdiff, jaxdiff_subprocess
 from scipy.spatial import cKDTree
 
-from jaxdiff import cli, data
+from jaxdiff import cli
+from jaxdiff.core import data
 
 
 def test_sample_shape_and_determinism(runs, tmp_path):
@@ -178,8 +179,10 @@ def test_setting_flags_are_named_after_their_settings_with_the_librarys_choices(
     library's own."""
     import dataclasses
 
-    from jaxdiff import diffusion, models, samplers
     from jaxdiff.cli import parser
+    from jaxdiff.core import models
+    from jaxdiff.ddpm import diffusion
+    from jaxdiff.engine import samplers
     from jaxdiff.runs import distill, overrides
 
     commands = parser.build()[1]

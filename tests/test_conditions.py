@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from jaxdiff import (
-    conditions,
-    fitting,
-    flows,
-    likelihood,
-    models,
-    samplers,
-    schedules,
-    training,
-)
+from jaxdiff.core import conditions, models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import fitting, likelihood, samplers, training
+from jaxdiff.flow import flows
 
 # θ ~ N(0, I₂), x = A θ + N(0, S2 I₂): the posterior p(θ | x) is N(C Aᵀ x / S2, C) with
 # C = (I + Aᵀ A / S2)⁻¹ (Bishop 2006, eq. 2.116-2.117).

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_s_curve
 
-from jaxdiff import data
+from jaxdiff.core import data
 
 
 def test_s_curve_is_the_seeds_construction():
@@ -62,7 +62,7 @@ TOYS = {
 
 @pytest.mark.parametrize("name", sorted(TOYS))
 def test_toy_generators_shape_range_and_determinism(name):
-    from jaxdiff import data
+    from jaxdiff.core import data
 
     gen = data.DATASETS[name]
     x = gen(3, 2000)
@@ -74,7 +74,7 @@ def test_toy_generators_shape_range_and_determinism(name):
 
 
 def test_toy_shapes_are_the_named_shapes():
-    from jaxdiff import data
+    from jaxdiff.core import data
 
     board = data.checkerboard(0, 5000)
     assert np.all((np.floor(board[:, 0]) + np.floor(board[:, 1])) % 2 == 0)  # dark squares only

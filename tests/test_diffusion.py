@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from jaxdiff import diffusion, schedules
+from jaxdiff.ddpm import diffusion, schedules
 
 
 @pytest.fixture(scope="module")

@@ -14,18 +14,10 @@ import numpy as np
 import pytest
 from conftest import leaves_equal
 
-from jaxdiff import (
-    data,
-    distillation,
-    fitting,
-    metrics,
-    models,
-    samplers,
-    schedules,
-    students,
-    training,
-)
-from jaxdiff.solvers import data_prediction
+from jaxdiff.core import data, metrics, models
+from jaxdiff.ddpm import distillation, schedules, students
+from jaxdiff.ddpm.solvers import data_prediction
+from jaxdiff.engine import fitting, samplers, training
 
 
 def test_round_grids_are_every_other_teacher_step():

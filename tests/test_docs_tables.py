@@ -39,7 +39,7 @@ def test_a_mutation_record_edited_without_its_table_is_caught(tmp_path, monkeypa
     (a count edited by hand, or a new record saved without ``--table``)."""
     script = _script("mutation")
     doc = json.loads(script.RESULTS.read_text())
-    doc["modules"]["schedules"]["killed"] -= 1
+    doc["modules"]["ddpm.schedules"]["killed"] -= 1
     edited = tmp_path / "mutation.json"
     edited.write_text(json.dumps(doc))
     monkeypatch.setattr(script, "RESULTS", edited)
@@ -66,7 +66,7 @@ def test_a_mutation_record_edited_without_its_table_is_caught(tmp_path, monkeypa
         ("docs/results-samplers.md", "(150 epochs)** | 0.0046", "(150 epochs)** | 0.0045"),
         ("docs/results-flows.md", "| checkerboard |", "| checkerboard (edited) |"),
         ("docs/results-flows.md", "target of at most 1.3×", "target of at most 1.5×"),
-        ("docs/results-tests.md", "| schedules |", "| schedules (edited) |"),
+        ("docs/results-tests.md", "| ddpm.schedules |", "| ddpm.schedules (edited) |"),
     ],
 )
 def test_a_stale_readme_or_docs_number_is_caught(page, old, new, tmp_path):

@@ -5,7 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import ensembles, fitting, models, schedules, training
+from jaxdiff.core import models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import ensembles, fitting, training
 
 
 # slow: 28 s here each (two members and their twins trained); .ci/run runs it

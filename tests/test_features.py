@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import features
+from jaxdiff.core import features
 
 
 def test_sinusoidal_features_equal_their_formula():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import jaxdiff
 
-from jaxdiff import data, files
+from jaxdiff.core import data, files
 
 
 def _moons(tmp_path, n=400):
@@ -103,7 +103,7 @@ def test_conditional_run_from_a_labelled_file(tmp_path):
 
 
 def test_load_file_reads_npy_and_csv(tmp_path):
-    from jaxdiff import files
+    from jaxdiff.core import files
 
     x = np.arange(12, dtype=np.float64).reshape(6, 2)
     np.save(tmp_path / "a.npy", x)
@@ -129,7 +129,7 @@ def test_load_file_reads_npy_and_csv(tmp_path):
     ],
 )
 def test_load_file_rejects_bad_files_in_one_line(tmp_path, name, write, message):
-    from jaxdiff import files
+    from jaxdiff.core import files
 
     path = tmp_path / name
     write(path)

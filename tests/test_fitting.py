@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from conftest import leaves_equal
 
-from jaxdiff import fitting, models, schedules, training
+from jaxdiff.core import models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import fitting, training
 
 
 def test_fit_resumes_exactly(small):

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from oracles import flow_solver_affine, flow_velocity_apply
 
-from jaxdiff import flow_solvers, likelihood, samplers, schedules
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import likelihood, samplers
+from jaxdiff.flow import flow_solvers
 
 T = 1000
 

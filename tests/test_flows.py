@@ -1,4 +1,4 @@
-"""The flow-matching path, loss, time draws and minibatch OT pairing (jaxdiff.flows),
+"""The flow-matching path, loss, time draws and minibatch OT pairing (jaxdiff.flow.flows),
 against closed forms (EQUATIONS.md, "Flow matching") and brute force."""
 
 import functools
@@ -11,7 +11,8 @@ import pytest
 import scipy.stats
 from oracles import flow_loss_minimum, flow_velocity_apply
 
-from jaxdiff import flows, schedules
+from jaxdiff.ddpm import schedules
+from jaxdiff.flow import flows
 
 T = 1000
 
@@ -163,7 +164,7 @@ def test_ot_pairing_keeps_the_noise_standard_normal():
 
 
 def test_flow_loss_with_ot_pairing_and_labels_runs_under_jit_and_grad():
-    from jaxdiff import models
+    from jaxdiff.core import models
 
     apply_fn, params = models.functional(
         models.MLPDenoiser(num_steps=T, num_classes=3, config=models.NetworkConfig(width=16)),
@@ -216,7 +217,8 @@ def test_given_pairs_on_straight_paths_have_zero_loss(x64_standard):
 
 
 def test_pairs_with_an_odd_number_of_columns_are_refused():
-    from jaxdiff import models, training
+    from jaxdiff.core import models
+    from jaxdiff.engine import training
 
     apply_fn, _ = models.functional(
         models.MLPDenoiser(num_steps=T, config=models.NetworkConfig(width=8)), jax.random.key(0)
@@ -234,7 +236,8 @@ def test_ot_pairing_is_refused_over_sharded_batches():
     """The host's assignment inside a batch sharded over devices deadlocked XLA's
     partitioner (measured: the gradient's all-reduce waited 40 s, then the process
     aborted); the settings are refused in one line instead."""
-    from jaxdiff import models, parallel, training
+    from jaxdiff.core import models
+    from jaxdiff.engine import parallel, training
 
     apply_fn, _ = models.functional(
         models.MLPDenoiser(num_steps=T, config=models.NetworkConfig(width=8)), jax.random.key(0)
@@ -254,7 +257,8 @@ def test_a_conditional_flow_trains_on_pairs_made_within_each_class(monkeypatch):
     passed while class 0's rows took the noise nearest them across both classes). Two
     classes far apart: within each class the paired noise is a random half of the
     batch's, centred; paired across them, class 0's noise sits left of 0."""
-    from jaxdiff import fitting, models, training
+    from jaxdiff.core import models
+    from jaxdiff.engine import fitting, training
 
     seen = []
     real = flows.ot_pairs
@@ -288,7 +292,7 @@ def test_a_flows_dropped_labels_are_the_null_label(rate):
     """Classifier-free guidance trains the unconditional half on the null label ``-1``:
     a dropped row carries it, a kept row its own class, and about ``rate`` of the rows
     are dropped (issue 50: dropping to label 1 instead passed every test)."""
-    from jaxdiff import conditions
+    from jaxdiff.core import conditions
 
     labels = jnp.arange(4000) % 3
     x = jnp.zeros((4000, 2))

@@ -4,7 +4,7 @@ schedule-aware ones, and the jump solvers' convention."""
 import numpy as np
 import pytest
 
-from jaxdiff import grids, schedules
+from jaxdiff.ddpm import grids, schedules
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import imputation, schedules
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import imputation
 
 MU = np.array([0.5, -0.3])
 COV = np.array([[1.0, 0.9], [0.9, 1.0]]) * 0.6

@@ -105,14 +105,61 @@ def _contracts():
     return config["tool"]["importlinter"]["contracts"]
 
 
-def test_every_library_module_is_under_the_import_contract():
-    library = {
-        f"jaxdiff.{p.stem}"
-        for p in (ROOT / "jaxdiff").glob("*.py")
-        if p.stem not in ("__init__", "__main__")
+LIBRARY = ("core", "ddpm", "flow", "engine")
+
+
+def test_every_library_module_is_in_a_package_under_the_import_contracts():
+    flat = {p.stem for p in (ROOT / "jaxdiff").glob("*.py")}
+    assert flat == {"__init__", "__main__"}
+    packages = {p.parent.name for p in (ROOT / "jaxdiff").glob("*/__init__.py")}
+    assert packages == {*LIBRARY, "runs", "cli"}
+    contracts = {c["name"]: c for c in _contracts()}
+    (layers,) = [c for c in contracts.values() if c["type"] == "layers"]
+    named = {m.strip() for layer in layers["layers"] for m in layer.split("|")}
+    assert named == {f"jaxdiff.{p}" for p in packages}
+    (library,) = [c for c in contracts.values() if "jaxdiff.runs" in c.get("forbidden_modules", ())]
+    assert set(library["source_modules"]) == {f"jaxdiff.{p}" for p in LIBRARY}
+
+
+def picture_levels(design: str) -> dict[str, int]:
+    """Each package of docs/design.md's opening picture -> its row, top first (the two
+    families share one)."""
+    block = design.split("```")[1]
+    levels = {}
+    for line in block.splitlines():
+        names = []  # the leading names of a row: the boxes, not the words beside them
+        for word in line.split():
+            if not word.startswith("jaxdiff."):
+                break
+            names.append(word)
+        row = len(set(levels.values()))
+        levels.update(dict.fromkeys(names, row))
+    return levels
+
+
+def package_imports() -> set[tuple[str, str]]:
+    """(importer, imported) for each pair of jaxdiff's packages with a direct import."""
+    graph = import_graph(ROOT / "jaxdiff")
+    top = lambda m: ".".join(m.split(".")[:2])  # noqa: E731
+    return {
+        (top(a), top(b))
+        for a, bs in graph.items()
+        for b in bs
+        if a.count(".") >= 1 and b.count(".") >= 1 and top(a) != top(b)
     }
-    (contract,) = [c for c in _contracts() if "jaxdiff.runs" in c["forbidden_modules"]]
-    assert set(contract["source_modules"]) == library
+
+
+def test_the_design_pages_picture_shows_the_packages_and_their_imports_point_down():
+    levels = picture_levels((ROOT / "docs" / "design.md").read_text())
+    packages = {f"jaxdiff.{p.parent.name}" for p in (ROOT / "jaxdiff").glob("*/__init__.py")}
+    assert set(levels) == packages
+    assert levels["jaxdiff.ddpm"] == levels["jaxdiff.flow"]
+    edges = {(a, b) for a, b in package_imports() if a in packages and b in packages}
+    assert ("jaxdiff.engine", "jaxdiff.ddpm") in edges  # the graph is read at all
+    assert [(a, b) for a, b in sorted(edges) if levels[a] >= levels[b]] == []
+    # a picture that puts the engine below a family is caught
+    wrong = {**levels, "jaxdiff.engine": levels["jaxdiff.core"]}
+    assert [(a, b) for a, b in sorted(edges) if wrong[a] >= wrong[b]] != []
 
 
 def _lint_imports(cwd: pathlib.Path, pythonpath: pathlib.Path | None = None):
@@ -127,11 +174,28 @@ def _lint_imports(cwd: pathlib.Path, pythonpath: pathlib.Path | None = None):
     )
 
 
-def test_the_import_contract_holds_and_fails_on_a_planted_import(tmp_path):
+def test_the_import_contracts_hold():
     result = _lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout
-    # A copy of the package in which one library module imports the application.
+    assert f"{len(_contracts())} kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "broken"),
+    [
+        # the library reaching up into the application
+        ("core/metrics.py", "from jaxdiff.runs import rundir", "the library never imports"),
+        # one family importing the other, either way
+        ("ddpm/grids.py", "from jaxdiff.flow import flows", "the two families never"),
+        ("flow/meanflow.py", "import jaxdiff.ddpm.schedules", "the two families never"),
+        # the core importing a family, or the engine
+        ("core/tables.py", "from jaxdiff.ddpm import schedules", "the core never imports"),
+        ("core/data.py", "from jaxdiff.engine import training", "the core never imports"),
+        # a family importing the engine above it, inside a function
+        ("flow/flows.py", "def f():\n    from jaxdiff.engine import samplers", "layers:"),
+    ],
+)
+def test_each_import_contract_fails_on_a_planted_import(tmp_path, module, planted, broken):
     copy = tmp_path / "tree"
     copy.mkdir()
     (copy / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
@@ -139,11 +203,12 @@ def test_the_import_contract_holds_and_fails_on_a_planted_import(tmp_path):
         target = copy / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(path.read_text())
-    planted = copy / "jaxdiff" / "metrics.py"
-    planted.write_text(planted.read_text() + "\nfrom jaxdiff.runs import rundir\n")
+    target = copy / "jaxdiff" / module
+    target.write_text(target.read_text() + "\n" + planted + "\n")
     result = _lint_imports(copy, pythonpath=copy)
     assert result.returncode == 1
-    assert "jaxdiff.metrics is not allowed to import jaxdiff.runs" in result.stdout
+    # the planted import breaks its contract (and, through the chain it opens, maybe more)
+    assert broken in result.stdout.split("Broken contracts")[-1], result.stdout
 
 
 def import_graph(package: pathlib.Path) -> dict[str, set[str]]:

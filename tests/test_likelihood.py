@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from oracles import ddpm_moments, eps_star_apply, star_output, vlb_expected
 
-from jaxdiff import likelihood, models, schedules
+from jaxdiff.core import models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import likelihood
 
 MU, C = 0.3, 0.5
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from oracles import eps_star_apply
 
-from jaxdiff import losses, schedules
+from jaxdiff.ddpm import losses, schedules
 
 
 @pytest.mark.parametrize("batch", [1, 2, 7, 16, 127, 128])

@@ -1,4 +1,4 @@
-"""MeanFlow (jaxdiff.meanflow, flow_solvers.mean_chain, the interval input of the
+"""MeanFlow (jaxdiff.flow.meanflow, flow_solvers.mean_chain, the interval input of the
 network) against the exact average velocity of Gaussian data (EQUATIONS.md, "MeanFlow";
 tests/oracles.py) and closed forms."""
 
@@ -15,7 +15,10 @@ from oracles import (
     meanflow_loss_minimum,
 )
 
-from jaxdiff import flows, meanflow, models, samplers, schedules, training
+from jaxdiff.core import models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import samplers, training
+from jaxdiff.flow import flows, meanflow
 
 T = 1000
 MU, C = 0.4, 0.5
@@ -153,7 +156,7 @@ def test_meanflow_training_learns():
     mean chain from the untrained model's ``N(0, 1)``-like output to the data's mean
     and spread. (The MeanFlow loss is no measure of progress: its target moves with
     the network, and here it rises as the network's time derivative grows.)"""
-    from jaxdiff import fitting
+    from jaxdiff.engine import fitting
 
     opt = training.make_optimizer(1e-3)
     # Two steps: the network sees t itself (flows.network_time), whose time derivative

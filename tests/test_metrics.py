@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import spatial, stats
 
-from jaxdiff import data, metrics
+from jaxdiff.core import data, metrics
 
 
 def _directions(key, num, dim):

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import models
+from jaxdiff.core import models
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +230,9 @@ def test_a_short_training_with_the_options_beats_the_untrained_model(options):
     spray misses: it covers the modes (its recall is high) but lies mostly between them."""
     from conftest import scores
 
-    from jaxdiff import data, fitting, samplers, schedules, training
+    from jaxdiff.core import data
+    from jaxdiff.ddpm import schedules
+    from jaxdiff.engine import fitting, samplers, training
 
     sched = schedules.cosine_schedule(100)
     model = models.MLPDenoiser(config=models.NetworkConfig(init_style="flax", **options))

@@ -30,4 +30,4 @@ def test_a_test_file_that_makes_an_array_at_import_is_refused_and_a_clean_one_is
     clean = tmp_path / "test_array_inside.py"
     clean.write_text("import jax.numpy as jnp\n\n\ndef test_x():\n    jnp.zeros(3)\n")
     mutation.check_collection([str(clean)])
-    mutation.check_collection(mutation.MODULES["samplers"])
+    mutation.check_collection(mutation.MODULES["engine.samplers"])

@@ -16,7 +16,7 @@ from oracles import (
     sde_dpm_moments,
 )
 
-from jaxdiff import schedules
+from jaxdiff.ddpm import schedules
 
 
 def test_oracle_ddpm_gives_the_documented_discrete_time_gaps():

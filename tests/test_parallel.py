@@ -12,7 +12,9 @@ SCRIPT = textwrap.dedent(
     """
     import dataclasses
     import jax, numpy as np
-    from jaxdiff import fitting, models, parallel, schedules, training
+    from jaxdiff.engine import fitting, parallel, training
+    from jaxdiff.core import models
+    from jaxdiff.ddpm import schedules
 
     assert jax.device_count() == 4, jax.devices()
     model = models.MLPDenoiser(config=models.NetworkConfig(width=32))

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from jaxdiff import plotting
+from jaxdiff.core import plotting
 
 RNG = np.random.default_rng(0)
 

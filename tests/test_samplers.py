@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from oracles import ddpm_moments, eps_star_apply
 
-from jaxdiff import grids, models, samplers, schedules
+from jaxdiff.core import models
+from jaxdiff.ddpm import grids, schedules
+from jaxdiff.engine import samplers
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from conftest import seed_betas_np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxdiff import schedules
+from jaxdiff.ddpm import schedules
 
 
 def _naive_np(betas):

@@ -7,7 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import models, samplers, schedules, solvers
+from jaxdiff.core import models
+from jaxdiff.ddpm import schedules, solvers
+from jaxdiff.engine import samplers
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import flows, losses, models, schedules, stopping, training
+from jaxdiff.core import models
+from jaxdiff.ddpm import losses, schedules
+from jaxdiff.engine import stopping, training
+from jaxdiff.flow import flows
 
 
 def _spec(objective="ddpm", context=0, classes=0):

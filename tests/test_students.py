@@ -7,7 +7,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdiff import models, students
+from jaxdiff.core import models
+from jaxdiff.ddpm import students
 
 
 def _residual_sinusoidal():

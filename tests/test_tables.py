@@ -1,10 +1,10 @@
-"""Typed tables (jaxdiff.tables): kinds inferred from text cells, an encoding that round
+"""Typed tables (jaxdiff.core.tables): kinds inferred from text cells, an encoding that round
 trips, a decoder that only ever returns values a column can hold."""
 
 import numpy as np
 import pytest
 
-from jaxdiff import files, tables
+from jaxdiff.core import files, tables
 
 HEADER = ["city", "rooms", "garden", "price"]
 BODY = [

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff import traces
+from jaxdiff.core import traces
 
 D = 6
 RNG = np.random.default_rng(0)

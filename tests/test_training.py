@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import impostors, leaves_equal, passes, scores
 
-from jaxdiff import data, fitting, samplers, training
+from jaxdiff.core import data
+from jaxdiff.engine import fitting, samplers, training
 
 
 def _adam_np(grads, lr=1e-3, clip=1.0, b1=0.9, b2=0.999, eps=1e-8):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from jaxdiff import validate
+from jaxdiff.core import validate
 
 
 @pytest.mark.parametrize("good", [1, 7, np.int32(3)])

@@ -14,9 +14,9 @@ import signal
 import sys
 import warnings
 
-from jaxdiff import validate
 from jaxdiff.cli import commands, smoke
 from jaxdiff.cli import parser as parser_lib
+from jaxdiff.core import validate
 
 __all__ = ["main"]
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as err:
         import jax
 
-        from jaxdiff import fitting
+        from jaxdiff.engine import fitting
 
         if "RESOURCE_EXHAUSTED" in str(err):  # XLA could not allocate: say so in one line
             first = str(err).strip().splitlines()[0]

@@ -57,7 +57,7 @@ def train(args) -> int:
 
     distributed = getattr(args, "distributed", None)  # demo has neither this nor --devices
     if distributed:
-        from jaxdiff import parallel
+        from jaxdiff.engine import parallel
 
         parts = distributed.split(",")
         if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
@@ -172,7 +172,7 @@ def _rows_file(out: str) -> pathlib.Path:
 def impute(args) -> int:
     import numpy as np
 
-    from jaxdiff import files
+    from jaxdiff.core import files
     from jaxdiff.runs import trained
     from jaxdiff.runs.rundir import save_npy
 
@@ -219,7 +219,7 @@ def _impute_table(args, model, out) -> int:
     the known ones written back as they were, the filled ones as the run's types."""
     import numpy as np
 
-    from jaxdiff import files, tables
+    from jaxdiff.core import files, tables
 
     if out.suffix != ".csv":
         raise ValueError(f"--out: a typed table is filled into a .csv, got {str(out)!r}")
@@ -245,7 +245,7 @@ def _impute_table(args, model, out) -> int:
 
 
 def sample(args) -> int:
-    from jaxdiff import files
+    from jaxdiff.core import files
     from jaxdiff.runs import trained
 
     out = _rows_file(args.out if args.out is not None else _new_draw_file(args.run))
@@ -278,7 +278,7 @@ def _sample_given(model, out, context, n: int, kw: dict) -> None:
     (a .csv: columns ``c0, …`` then ``x0, …``)."""
     import numpy as np
 
-    from jaxdiff import files
+    from jaxdiff.core import files
     from jaxdiff.runs.rundir import save_npy
 
     if not model.context_dim:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxdiff import data, diffusion, flows, losses, models, training, validate
+from jaxdiff.core import data, models, validate
+from jaxdiff.ddpm import diffusion, losses
+from jaxdiff.engine import training
+from jaxdiff.flow import flows
 from jaxdiff.runs.config import SCHEDULE_BETAS
 from jaxdiff.runs.presets import FAMILY_SAMPLERS, PRESETS
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxdiff import grids, imputation, samplers, traces, validate
 from jaxdiff.cli import flags
+from jaxdiff.core import traces, validate
+from jaxdiff.ddpm import grids
+from jaxdiff.engine import imputation, samplers
 from jaxdiff.runs import distill
 
 __all__ = ["build"]

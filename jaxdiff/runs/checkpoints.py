@@ -1,4 +1,4 @@
-"""Checkpoints of a :class:`~jaxdiff.training.TrainState` with orbax-checkpoint.
+"""Checkpoints of a :class:`~jaxdiff.engine.training.TrainState` with orbax-checkpoint.
 
 Orbax writes each checkpoint into a temporary directory and renames it into place when
 complete, so a crash mid-save leaves the previous checkpoints intact; the manager keeps
@@ -26,8 +26,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxdiff.engine.training import TrainState
 from jaxdiff.runs.rundir import WriteError
-from jaxdiff.training import TrainState
 
 __all__ = [
     "CheckpointError",

@@ -12,9 +12,9 @@ import dataclasses
 import json
 from typing import Any
 
-from jaxdiff import data, validate
-from jaxdiff.models import NetworkConfig
-from jaxdiff.samplers import SamplerSettings
+from jaxdiff.core import data, validate
+from jaxdiff.core.models import NetworkConfig
+from jaxdiff.engine.samplers import SamplerSettings
 
 __all__ = [
     "DATA_SETS",
@@ -43,7 +43,7 @@ class DataConfig:
     ``columns`` the header's columns that hold the rows (comma-separated, in order; None:
     every column, the label column apart). ``categorical`` and ``integer`` name a
     ``.csv``'s columns of those types (comma-separated); a ``.csv`` with a column that is
-    not numbers, or with either given, is a typed table (:mod:`jaxdiff.tables`).
+    not numbers, or with either given, is a typed table (:mod:`jaxdiff.core.tables`).
     ``given`` names a ``.csv``'s columns that are the context each row is drawn given
     (comma-separated; a ``.npz`` holds it as ``context``): the model learns the other
     columns given these (a posterior ``p(θ | x)``, a regression's ``p(y | x)``).
@@ -79,7 +79,7 @@ SCHEDULE_BETAS = {"sigmoid": (1e-5, 5e-3), "linear": (None, None), "cosine": (No
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(NetworkConfig):
-    """The network: its options, declared once by :class:`jaxdiff.models.NetworkConfig`
+    """The network: its options, declared once by :class:`jaxdiff.core.models.NetworkConfig`
     (sizes, initialisation, input features, step encoding, residual blocks, activation;
     tabulated inputs, which only a distilled light student has), whether the model is
     class-conditional (its number of classes comes from the data), and the columns of a
@@ -104,7 +104,7 @@ class TrainConfig:
     horizon, so that resuming with more ``epochs`` replays the same rates).
 
     ``objective`` is ``"ddpm"`` (the seed's denoising loss, with ``target``) or ``"flow"``
-    (flow matching, :mod:`jaxdiff.flows`: the network predicts the velocity, ``target``
+    (flow matching, :mod:`jaxdiff.flow.flows`: the network predicts the velocity, ``target``
     is not used), with ``pairing`` of data and noise ``"independent"`` or ``"ot"``.
     ``t_sampler`` is the objective's draw of times (a flow's may be ``"logit_normal"``).
     ``steps``: the optimiser-step budget that :func:`jaxdiff.runs.presets.sized` derived
@@ -132,7 +132,7 @@ class TrainConfig:
 @dataclasses.dataclass(frozen=True)
 class SampleConfig(SamplerSettings):
     """How ``sample`` and ``demo`` draw: the sampler, declared once by
-    :class:`jaxdiff.samplers.SamplerSettings` (``steps`` None: all T; ``spacing`` None: the
+    :class:`jaxdiff.engine.samplers.SamplerSettings` (``steps`` None: all T; ``spacing`` None: the
     method's own; ``guidance``: the run's own weight), and the number of samples a run
     draws."""
 

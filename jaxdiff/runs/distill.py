@@ -1,5 +1,5 @@
 """``jaxdiff distill``: a student run distilled from a teacher run
-(:mod:`jaxdiff.distillation`, direct or progressive), written as an ordinary run directory.
+(:mod:`jaxdiff.ddpm.distillation`, direct or progressive), written as an ordinary run directory.
 
 The student's ``config.json`` is the teacher's with a ``distill`` section naming the
 teacher and the distilled sampler (direct: ``restart`` over the ``geometric`` levels;
@@ -21,7 +21,8 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jaxdiff import distillation, models, students, validate
+from jaxdiff.core import models, validate
+from jaxdiff.ddpm import distillation, students
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, DistillConfig, ModelConfig
 from jaxdiff.runs.draw import draw, final_labels
@@ -82,10 +83,10 @@ TABLE_POINTS, TABLE_BOUND, TABLE_DIMS = 2048, 8.0, 8
 
 
 def light_model(teacher: Config, data_dim: int) -> ModelConfig:
-    """The ``"light"`` student's network (:func:`jaxdiff.students.lighten` of the teacher's):
+    """The ``"light"`` student's network (:func:`jaxdiff.ddpm.students.lighten` of the teacher's):
     step tables, one residual block fewer (when there are two or more), ReLU; distilled
     with the Fourier features computed, then read from tables
-    (:func:`jaxdiff.students.tabulate_inputs`) when the teacher has them, its data are
+    (:func:`jaxdiff.ddpm.students.tabulate_inputs`) when the teacher has them, its data are
     standardized and ``data_dim <= TABLE_DIMS``."""
     model = teacher.model
     drop = 1 if model.residual and model.depth > 1 else 0
@@ -100,7 +101,7 @@ def light_model(teacher: Config, data_dim: int) -> ModelConfig:
 
 def light_network(teacher_fn, teacher_params, light: ModelConfig):
     """The network a ``"light"`` student is distilled into, started from its teacher's
-    parameters: :func:`jaxdiff.students.lighten` with the blocks and activation that
+    parameters: :func:`jaxdiff.ddpm.students.lighten` with the blocks and activation that
     ``light`` (:func:`light_model`) chose; its Fourier features computed. Returns
     ``(apply_fn, params)``."""
     teacher = teacher_fn.model
@@ -114,7 +115,7 @@ def light_network(teacher_fn, teacher_params, light: ModelConfig):
 
 def tabulated(light: ModelConfig, apply_fn, params):
     """A distilled light student as ``jaxdiff distill`` writes it: its inputs read from
-    tables (:func:`jaxdiff.students.tabulate_inputs`) of the size and bound ``light``
+    tables (:func:`jaxdiff.ddpm.students.tabulate_inputs`) of the size and bound ``light``
     chose, or unchanged where ``light`` has none. Returns ``(apply_fn, params)``."""
     if not light.input_table:
         return apply_fn, params

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import models, samplers, validate
+from jaxdiff.core import models, validate
+from jaxdiff.engine import samplers
 from jaxdiff.runs.progress import Progress
 from jaxdiff.runs.rundir import atomic_path
 from jaxdiff.runs.setup import Setup
@@ -70,9 +71,10 @@ def final_labels(s: Setup, n: int) -> np.ndarray | None:
 def options(s: Model, labels=None, guidance=None, nfe=None, **changes) -> samplers.SamplerOptions:
     """The run's sampler with ``changes`` (``method``, ``steps``, ``eta``, …; None: the
     run's), for drawing with ``labels``; ``nfe`` sets the steps that cost that many
-    network evaluations per sample (:meth:`~jaxdiff.samplers.SamplerOptions.with_evaluations`;
-    without a ``method``, :meth:`~jaxdiff.samplers.SamplerOptions.at_budget`: another method
-    where the run's cannot spend ``nfe``).
+    network evaluations per sample
+    (:meth:`~jaxdiff.engine.samplers.SamplerOptions.with_evaluations`; without a
+    ``method``, :meth:`~jaxdiff.engine.samplers.SamplerOptions.at_budget`: another
+    method where the run's cannot spend ``nfe``).
 
     A conditional run draws with ``guidance`` (default: the run's) towards ``labels``;
     without labels it draws from its unconditional half, unguided. An unconditional run

@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, likelihood, metrics, models, traces, validate
+from jaxdiff.core import data, metrics, models, traces, validate
+from jaxdiff.engine import likelihood
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.rundir import RunError, load_config, read_report, write_json
 from jaxdiff.runs.setup import Setup, log_likelihood, setup
@@ -41,7 +42,7 @@ def quality(
     ``digits``) has no fresh draws: the reference is its held-out part, the floor the
     same number of training rows, and ``n`` at most the held-out size. A conditional
     model's likelihood is that of its unconditional half (the null label), with the trace
-    ``trace`` (None: exact up to :data:`jaxdiff.traces.EXACT_UP_TO` columns, Hutchinson's
+    ``trace`` (None: exact up to :data:`jaxdiff.core.traces.EXACT_UP_TO` columns, Hutchinson's
     beyond, its standard error reported beside it). ``floor=False``
     leaves the floor out (it does not depend on the samples: score many samplers of one
     model against one floor). ``seconds`` says where the time went, part by part

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import models, samplers
+from jaxdiff.core import models
+from jaxdiff.engine import samplers
 from jaxdiff.runs.draw import check_labels, options
 from jaxdiff.runs.setup import Setup
 

@@ -1,4 +1,4 @@
-"""Every figure of a run directory, drawn by :mod:`jaxdiff.plotting` from the run's files
+"""Every figure of a run directory, drawn by :mod:`jaxdiff.core.plotting` from the run's files
 and model."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion, samplers
+from jaxdiff.ddpm import diffusion
+from jaxdiff.engine import samplers
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.rundir import read_metrics
 from jaxdiff.runs.setup import Setup, model_params, restore
@@ -40,7 +41,7 @@ def plot_run(
     """(Re)draws every figure of a run directory from its files and checkpoint;
     ``animation=False`` leaves out the reverse chain's GIF (seconds of Pillow: the end of
     ``jaxdiff train`` leaves it to ``jaxdiff plot``)."""
-    from jaxdiff import plotting  # matplotlib: 0.4 s of every command's start, when drawn
+    from jaxdiff.core import plotting  # matplotlib: 0.4 s of every command's start, when drawn
 
     run_dir = pathlib.Path(run_dir)
     if s is None or params is None:

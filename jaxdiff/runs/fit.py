@@ -11,8 +11,8 @@ import pathlib
 
 import numpy as np
 
-from jaxdiff import data as data_sets
-from jaxdiff import files, tables
+from jaxdiff.core import data as data_sets
+from jaxdiff.core import files, tables
 from jaxdiff.runs.config import DataConfig
 from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.overrides import configure_for
@@ -30,7 +30,7 @@ ARRAY = "array"
 # Settings that say what the data are: fit takes the data and labels themselves instead.
 _DATA_SETTINGS = ("conditional",)
 # A context model keeps this fraction of its rows (at most HELD_OUT_ROWS) out of training
-# and stops where their loss stops falling (jaxdiff.stopping), checking it this many
+# and stops where their loss stops falling (jaxdiff.engine.stopping), checking it this many
 # times over the budget (a command line's run: at each chunk of runs.train.cadence).
 STOP_FRACTION = 0.1
 STOP_CHECKS = 50
@@ -105,7 +105,7 @@ def fit(
         the columns that hold the rows, as the command line's flags.
       categorical, integer: columns (comma-separated names) to read as categories or
         integers. A DataFrame or ``.csv`` with a column that is not numbers, or with
-        either given, is a typed table (:mod:`jaxdiff.tables`): the model's rows are its
+        either given, is a typed table (:mod:`jaxdiff.core.tables`): the model's rows are its
         encoding, and ``TrainedModel.sample_table`` decodes samples to its columns.
       out: a new directory to save the model into (:meth:`TrainedModel.save`), or None.
       **settings: the command line's training settings by name (``epochs``,
@@ -180,7 +180,7 @@ def _stop_fraction(x) -> float:
 def _fit_stopping(s, x_held, c_held):
     """Trains ``s`` and returns the parameters of the lowest loss on the held-out rows
     ``x_held`` given ``c_held`` (data units) and their epoch: checked :data:`STOP_CHECKS`
-    times over the budget, stopped after :data:`jaxdiff.stopping.PATIENCE` checks without
+    times over the budget, stopped after :data:`jaxdiff.engine.stopping.PATIENCE` checks without
     a new best (:func:`~jaxdiff.runs.train.held_out_check`)."""
     check, stopper = held_out_check(s, x_held, c_held)
     epochs_per_call = max(1, s.config.train.epochs // STOP_CHECKS)

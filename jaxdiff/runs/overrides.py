@@ -8,8 +8,8 @@ import dataclasses
 import pathlib
 from typing import Any
 
-from jaxdiff import samplers
-from jaxdiff.models import NetworkConfig
+from jaxdiff.core.models import NetworkConfig
+from jaxdiff.engine import samplers
 from jaxdiff.runs.config import DATA_SETS, SCHEDULE_BETAS, Config
 from jaxdiff.runs.presets import FAMILY_SAMPLERS, FAMILY_T_SAMPLERS, preset, sized
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from jaxdiff import validate
+from jaxdiff.core import validate
 from jaxdiff.runs.config import (
     Config,
     DataConfig,

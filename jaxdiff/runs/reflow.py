@@ -3,7 +3,7 @@
 directory.
 
 The teacher's adaptive ODE solver carries ``pairs`` noise rows to samples
-(:func:`jaxdiff.flows.reflow_pairs`); the run keeps them as ``reflow_pairs.npy`` and
+(:func:`jaxdiff.flow.flows.reflow_pairs`); the run keeps them as ``reflow_pairs.npy`` and
 trains on them with ``pairing="given"`` and uniform ``t``, starting from the teacher's
 parameters, for as many optimiser steps as the teacher took (``epochs`` None). Its
 ``config.json`` is the teacher's with a ``reflow`` section naming the teacher; it
@@ -22,7 +22,9 @@ import time
 import jax
 import numpy as np
 
-from jaxdiff import flows, samplers, validate
+from jaxdiff.core import validate
+from jaxdiff.engine import samplers
+from jaxdiff.flow import flows
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, ReflowConfig
 from jaxdiff.runs.keys import RunKeys
@@ -83,7 +85,7 @@ def reflow_config(
 
 def reflow_pairs(s: Setup, params, key: jax.Array, n: int) -> np.ndarray:
     """``n`` rows ``[x_0 | ε]`` (standardised) of the flow ``(s, params)``: noise and the
-    sample its adaptive ODE solver carries it to (:func:`jaxdiff.flows.reflow_pairs`)."""
+    sample its adaptive ODE solver carries it to (:func:`jaxdiff.flow.flows.reflow_pairs`)."""
     opts = samplers.SamplerOptions(method="adaptive", target=flows.TARGET)
 
     def carry(eps):

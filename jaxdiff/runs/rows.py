@@ -1,12 +1,12 @@
 """The rows a run trains on and the rows it holds out: a registered set drawn with the
-run's seed, a user's file (numbers, labels, or a typed table: :mod:`jaxdiff.tables`),
+run's seed, a user's file (numbers, labels, or a typed table: :mod:`jaxdiff.core.tables`),
 or the run's own copy of it, split by the run's seed."""
 
 from __future__ import annotations
 
 import pathlib
 
-from jaxdiff import data, files
+from jaxdiff.core import data, files
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.rundir import read_encoder

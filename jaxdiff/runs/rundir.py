@@ -56,14 +56,14 @@ REFLOW_PAIRS = "reflow_pairs.npy"
 # Files a run made from another (a distilled student, a reflow) shares with it: the data
 # copy, the normaliser, the class names.
 TEACHER_FILES = ("data.npy", "data.npz", "normalizer.json", "classes.json", "encoder.json")
-# A typed table's encoder (jaxdiff.tables): its data copy holds encoded rows.
+# A typed table's encoder (jaxdiff.core.tables): its data copy holds encoded rows.
 ENCODER = "encoder.json"
 
 
 def read_encoder(folder):
-    """The :class:`~jaxdiff.tables.TableEncoder` in ``folder/encoder.json``, or None where
+    """The :class:`~jaxdiff.core.tables.TableEncoder` in ``folder/encoder.json``, or None where
     the run's data are numbers."""
-    from jaxdiff import tables
+    from jaxdiff.core import tables
 
     path = pathlib.Path(folder) / ENCODER
     if not path.is_file():

@@ -16,19 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdiff import (
-    data,
-    ensembles,
-    flows,
-    likelihood,
-    models,
-    samplers,
-    schedules,
-    tables,
-    traces,
-    training,
-    validate,
-)
+from jaxdiff.core import data, models, tables, traces, validate
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import ensembles, likelihood, samplers, training
+from jaxdiff.flow import flows
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, ModelConfig, ScheduleConfig, TrainConfig
 from jaxdiff.runs.keys import RunKeys
@@ -62,7 +53,7 @@ class Setup:
     fixed set keeps back for evaluation (None for generated data sets, which draw fresh
     ones). A reflow run (``config.reflow``) trains on ``pairs`` instead, its teacher's
     ``[x_0 | ε]`` rows (standardised), and is scored against the data as any run.
-    ``encoder``: a typed table's (:mod:`jaxdiff.tables`); the rows are its encoding.
+    ``encoder``: a typed table's (:mod:`jaxdiff.core.tables`); the rows are its encoding.
     ``context`` (a context run's, else None): each training row's context in data units,
     ``context_normalizer`` its standardisation for the model, ``held_context`` the
     held-out rows' contexts (a file's, whose held-out loss stops training).
@@ -169,7 +160,7 @@ def _compiled(schedule):
 
 
 def build_schedule(cfg: ScheduleConfig) -> schedules.Schedule:
-    """The :class:`~jaxdiff.schedules.Schedule` that ``cfg`` describes."""
+    """The :class:`~jaxdiff.ddpm.schedules.Schedule` that ``cfg`` describes."""
     if cfg.kind == "sigmoid":
         return schedules.sigmoid_schedule(cfg.num_steps, cfg.beta_start, cfg.beta_end)
     if cfg.kind == "linear":
@@ -206,7 +197,7 @@ def build_optimizer(t: TrainConfig, steps_per_epoch: int):
 
 
 def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: int = 0):
-    """The :class:`~jaxdiff.models.MLPDenoiser` that ``cfg`` describes for data of
+    """The :class:`~jaxdiff.core.models.MLPDenoiser` that ``cfg`` describes for data of
     ``data_dim`` features, ``num_steps`` steps (and ``num_classes`` when conditional; a
     context of ``cfg.context`` columns)."""
     return models.MLPDenoiser(
@@ -219,7 +210,7 @@ def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: in
 
 
 def sampler_options(cfg: Config) -> samplers.SamplerOptions:
-    """The :class:`~jaxdiff.samplers.SamplerOptions` of ``cfg.sample`` for a model trained
+    """The :class:`~jaxdiff.engine.samplers.SamplerOptions` of ``cfg.sample`` for a model trained
     on ``cfg.train.target`` (a flow: its velocity; guidance only for a conditional model)."""
     sc = cfg.sample
     chosen = {f.name: getattr(sc, f.name) for f in dataclasses.fields(samplers.SamplerSettings)}
@@ -241,7 +232,7 @@ FAST_ODE_STEPS = 100
 def log_likelihood(cfg: Config, apply_fn, params, schedule, z, *, key, trace=None, context=None):
     """The ODE log-likelihood per dimension of standardised rows ``z`` under the run's
     model (its probability-flow ODE, or a flow's own ODE) and each row's standard error.
-    Up to :data:`jaxdiff.traces.EXACT_UP_TO` columns the exact trace (a diffusion's ODE
+    Up to :data:`jaxdiff.core.traces.EXACT_UP_TO` columns the exact trace (a diffusion's ODE
     solved one RK4 step a schedule step); beyond, the fast path: Hutchinson's estimate
     with probes from ``key`` (a diffusion's ODE in :data:`FAST_ODE_STEPS` even steps).
     ``trace`` names the path instead; ``context`` (standardised, one or one a row): a

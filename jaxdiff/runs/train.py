@@ -16,7 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion, ensembles, files, fitting, models, stopping, training, validate
+from jaxdiff.core import files, models, validate
+from jaxdiff.ddpm import diffusion
+from jaxdiff.engine import ensembles, fitting, stopping, training
 from jaxdiff.runs import checkpoints, overrides, presets
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.draw import draw, final_labels
@@ -55,8 +57,8 @@ def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | No
 
     Starts from ``state`` (default: the fresh ``s.state``); ``kw`` go to ``fit_state``
     (``epochs_per_call``, ``callback``). ``devices=N`` shards each batch over the first N
-    devices (:mod:`jaxdiff.parallel`); an ensemble trains its members in one program
-    (:mod:`jaxdiff.ensembles`).
+    devices (:mod:`jaxdiff.engine.parallel`); an ensemble trains its members in one program
+    (:mod:`jaxdiff.engine.ensembles`).
     """
     t = s.config.train
     run = fitting.fit_state
@@ -65,7 +67,7 @@ def fit(s: Setup, state: training.TrainState | None = None, *, devices: int | No
             raise ValueError("devices cannot be combined with an ensemble yet")
         run = ensembles.fit_ensemble
     if devices is not None:
-        from jaxdiff import parallel
+        from jaxdiff.engine import parallel
 
         kw["mesh"] = parallel.make_mesh(devices)
         run = parallel.fit
@@ -178,8 +180,8 @@ def _prepare(cfg: Config, run_dir: pathlib.Path, s: Setup) -> None:
 def held_out_check(s: Setup, x_held, c_held):
     """``(check, stopper)`` for a context model: ``check(state)`` records the loss of the
     run's parameters (:func:`~jaxdiff.runs.setup.model_params`) on held-out rows
-    ``x_held`` given ``c_held`` (data units; :func:`jaxdiff.stopping.held_out_loss`, the
-    run's fixed draws) and returns True when :class:`jaxdiff.stopping.Stopper` says stop;
+    ``x_held`` given ``c_held`` (data units; :func:`jaxdiff.engine.stopping.held_out_loss`, the
+    run's fixed draws) and returns True when :class:`jaxdiff.engine.stopping.Stopper` says stop;
     ``stopper.params`` are the best."""
     dtype = models.float_dtype()
     z = jnp.asarray(s.normalizer.encode(x_held), dtype)

@@ -24,7 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import data, files, imputation, models, samplers, schedules, tables, validate
+from jaxdiff.core import data, files, models, tables, validate
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import imputation, samplers
 from jaxdiff.runs import checkpoints, draw
 from jaxdiff.runs.config import Config
 from jaxdiff.runs.keys import RunKeys
@@ -56,7 +58,7 @@ class TrainedModel:
         model).
       apply_fn: ``apply_fn(params, x, t[, label])``, the network.
       schedule: the noise schedule.
-      encoder: a typed table's :class:`~jaxdiff.tables.TableEncoder` (its rows are the
+      encoder: a typed table's :class:`~jaxdiff.core.tables.TableEncoder` (its rows are the
         encoding :meth:`sample` returns; :meth:`sample_table` decodes them), else None.
       context_normalizer: a context model's context units (it samples and scores given a
         context), else None.
@@ -148,7 +150,7 @@ class TrainedModel:
           progress: show a progress bar.
           **sampler: changes to the model's sampler: ``method``, ``steps``, ``eta``,
             ``spacing``, ``churn`` (None: the model's own), as
-            :class:`~jaxdiff.samplers.SamplerOptions`; or ``nfe``, the network
+            :class:`~jaxdiff.engine.samplers.SamplerOptions`; or ``nfe``, the network
             evaluations per sample, instead of ``steps``.
         """
         if seed is not None and key is not None:
@@ -189,10 +191,10 @@ class TrainedModel:
     def log_prob(self, x, *, context=None, trace: str | None = None, seed: int = 0) -> np.ndarray:
         """``log p(x)`` in nats for each row of ``x`` ``(n, data_dim)`` in data units: the
         ODE likelihood of the standardised rows (the probability-flow ODE's,
-        :func:`jaxdiff.likelihood.ode_log_likelihood`, or a flow's,
-        :func:`jaxdiff.likelihood.flow_log_likelihood`), less the normaliser's
+        :func:`jaxdiff.engine.likelihood.ode_log_likelihood`, or a flow's,
+        :func:`jaxdiff.engine.likelihood.flow_log_likelihood`), less the normaliser's
         log-determinant ``Σ log std``. The Jacobian's trace is exact up to
-        :data:`jaxdiff.traces.EXACT_UP_TO` columns and Hutchinson's unbiased estimate
+        :data:`jaxdiff.core.traces.EXACT_UP_TO` columns and Hutchinson's unbiased estimate
         beyond, its probes drawn from ``seed`` (``trace``: ``"exact"`` or
         ``"hutchinson"`` instead of the rule). A context model scores ``log p(x | c)``
         given ``context`` (data units; one ``(K,)`` for every row or one a row);
@@ -220,7 +222,7 @@ class TrainedModel:
     def impute(self, x, *, seed: int = 0, resample: int = imputation.RESAMPLE) -> np.ndarray:
         """``x`` ``(n, data_dim)`` in data units with each missing cell (NaN) filled by a
         draw given its row's known cells: RePaint's resampling over every step of the
-        model's chain (:func:`jaxdiff.imputation.repaint`, ``resample`` rounds a step).
+        model's chain (:func:`jaxdiff.engine.imputation.repaint`, ``resample`` rounds a step).
         The known cells come back exactly as given; other seeds give other draws (for
         multiple imputation). A diffusion model of numbers (not a flow, a distilled
         student or a typed table); a conditional one by its unconditional half."""

@@ -173,7 +173,7 @@ def test_sample_config_is_the_sampler_settings_and_n():
     """The sampler's settings are declared once, by ``samplers.SamplerSettings``: the run's
     ``sample`` section adds ``n`` alone; a config written when "all T" was ``steps = 0``
     reads as None."""
-    from jaxdiff import samplers
+    from jaxdiff.engine import samplers
 
     chosen = [f.name for f in dataclasses.fields(samplers.SamplerSettings)]
     assert [f.name for f in dataclasses.fields(config.SampleConfig)] == [*chosen, "n"]
@@ -195,7 +195,7 @@ def test_model_config_is_the_networks_options_and_conditional():
     """The network's options are declared once, by ``models.NetworkConfig``: the run's
     ``model`` section adds ``conditional`` and ``context`` alone (what the data make the
     model conditional on), and builds the network from them."""
-    from jaxdiff import models
+    from jaxdiff.core import models
 
     network = [f.name for f in dataclasses.fields(models.NetworkConfig)]
     assert [f.name for f in dataclasses.fields(config.ModelConfig)] == [
@@ -218,7 +218,7 @@ def test_light_network_and_tables_are_the_ones_the_config_names():
     config describes."""
     import jax
 
-    from jaxdiff import models
+    from jaxdiff.core import models
     from jaxdiff.runs import distill, setup
 
     for teacher in (presets.preset("default"), overrides.configure(presets.preset("default"),

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdiff import samplers
+from jaxdiff.engine import samplers
 from jaxdiff.runs import draw, setup
 
 

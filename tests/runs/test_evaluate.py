@@ -21,7 +21,7 @@ def test_eval_scores_a_run_and_writes_quality(runs, tmp_path, capsys):
     assert quality["n"] == 200 and quality["likelihood"]["n"] == 200
     assert quality["samples_file"].endswith("samples.npy")
     # Scoring the data itself instead of the samples lands at the floor.
-    from jaxdiff import data
+    from jaxdiff.core import data
 
     own = tmp_path / "data.npy"
     np.save(own, data.s_curve(77, 200))
@@ -58,7 +58,7 @@ def test_the_copying_check_flags_copies_and_passes_fresh_draws():
     quality)."""
     import dataclasses
 
-    from jaxdiff import data
+    from jaxdiff.core import data
     from jaxdiff.runs import evaluate, presets, setup
 
     cfg = presets.preset("fast")

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from conftest import impostors, jaxdiff, leaves_equal, scores
 
-from jaxdiff import data, flows, samplers
+from jaxdiff.core import data
+from jaxdiff.engine import samplers
+from jaxdiff.flow import flows
 from jaxdiff.runs import overrides, presets, setup
 
 # A 15-epoch CLI training shared by the module (about 50 s in all): a step of .ci/run

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import impostors, passes, scores
 
-from jaxdiff import data, training
+from jaxdiff.core import data
+from jaxdiff.engine import training
 from jaxdiff.runs import draw, overrides, presets, setup, train
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from conftest import ENV, jaxdiff, leaves_equal
 
-from jaxdiff import data, ensembles, fitting
+from jaxdiff.core import data
+from jaxdiff.engine import ensembles, fitting
 from jaxdiff.runs import checkpoints, draw, overrides, presets, setup, train
 
 

@@ -15,7 +15,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxdiff.solvers import data_prediction, log_snr
+from jaxdiff.ddpm.solvers import data_prediction, log_snr
 
 __all__ = ["dpm_solver_3m_chain", "dpm_solver_chain", "heun_chain", "sde_dpm_solver_chain"]
 

@@ -6,7 +6,7 @@ compiled function: equal specs share one compiled program.
 
 ``train_step`` is one jitted update; ``train_epoch`` is one compiled ``lax.scan`` over a
 shuffled epoch; ``train_epochs`` runs several epochs in one compiled call. The Python
-driver around them (chunks of epochs, callbacks, divergence) is :mod:`jaxdiff.fitting`.
+driver around them (chunks of epochs, callbacks, divergence) is :mod:`jaxdiff.engine.fitting`.
 
 The last, ragged batch of an epoch (10,000 = 78 × 128 + 16 for the seed) is taken as a
 second compiled step of its own size after the scan, not by masking: the update is then
@@ -23,11 +23,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxdiff import conditions, diffusion, flows, meanflow, validate
-from jaxdiff import data as data_lib
-from jaxdiff.losses import T_SAMPLERS, denoising_loss
-from jaxdiff.models import MLPDenoiser, check_fits
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import conditions, validate
+from jaxdiff.core import data as data_lib
+from jaxdiff.core.models import MLPDenoiser, check_fits
+from jaxdiff.ddpm import diffusion
+from jaxdiff.ddpm.losses import T_SAMPLERS, denoising_loss
+from jaxdiff.ddpm.schedules import Schedule
+from jaxdiff.flow import flows, meanflow
 
 __all__ = [
     "FLOW_OBJECTIVES",
@@ -87,17 +89,17 @@ class TrainSpec:
         (``objective="ddpm"``; a flow predicts its velocity).
       t_sampler: ``"antithetic"`` (the seed's) or ``"uniform"`` timestep draws; a flow's
         time draws: ``"antithetic"``, ``"uniform"`` or ``"logit_normal"``
-        (:data:`jaxdiff.flows.TIME_SAMPLERS`).
+        (:data:`jaxdiff.flow.flows.TIME_SAMPLERS`).
       ema_decay: ``ema ← decay · ema + (1 - decay) · params`` after each step, or None.
       label_drop: probability of training a labelled row on the null label (classifier-free
         guidance, Ho & Salimans 2022, Alg. 1).
       batch_sharding: a ``NamedSharding`` spreading each batch over devices
-        (:mod:`jaxdiff.parallel`), or None.
+        (:mod:`jaxdiff.engine.parallel`), or None.
       objective: ``"ddpm"`` (the seed's), ``"flow"`` (flow matching) or ``"meanflow"``
-        (:mod:`jaxdiff.meanflow`; the model must take an interval).
+        (:mod:`jaxdiff.flow.meanflow`; the model must take an interval).
       pairing: a flow's pairing of data and noise: ``"independent"``, ``"ot"``
-        (minibatch optimal transport, :func:`jaxdiff.flows.ot_permutation`) or
-        ``"given"`` (rows ``[x_0 | ε]``, :func:`jaxdiff.flows.reflow_pairs`).
+        (minibatch optimal transport, :func:`jaxdiff.flow.flows.ot_permutation`) or
+        ``"given"`` (rows ``[x_0 | ε]``, :func:`jaxdiff.flow.flows.reflow_pairs`).
     """
 
     apply_fn: Callable
@@ -189,7 +191,7 @@ init_state = jax.jit(init_state, static_argnames=("optimizer", "ema"))
 
 def _step(state, batch, key, schedule, spec: TrainSpec, paired: bool = False):
     if spec.batch_sharding is not None:
-        # Data parallelism (jaxdiff.parallel): rows of the batch live on different devices;
+        # Data parallelism (jaxdiff.engine.parallel): rows of the batch live on different devices;
         # with replicated parameters XLA inserts the gradient all-reduce itself.
         batch = jax.tree_util.tree_map(
             lambda a: jax.lax.with_sharding_constraint(a, spec.batch_sharding), batch

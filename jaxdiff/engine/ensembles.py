@@ -1,6 +1,6 @@
 """K independent models trained in one compiled program, with ``jax.vmap``.
 
-Every leaf of an ensemble's :class:`~jaxdiff.training.TrainState` has a leading axis of
+Every leaf of an ensemble's :class:`~jaxdiff.engine.training.TrainState` has a leading axis of
 size K; ``vmap`` maps the single-model epochs (``training.epochs_program``) over it, so
 member ``i`` follows exactly the arithmetic of a model trained alone from member ``i``'s
 key (up to the order of float reductions that batching may change). Members differ by
@@ -15,8 +15,9 @@ from collections.abc import Callable
 import jax
 import optax
 
-from jaxdiff import fitting, training, validate
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import validate
+from jaxdiff.ddpm.schedules import Schedule
+from jaxdiff.engine import fitting, training
 
 __all__ = ["fit_ensemble", "init_ensemble", "member", "single", "train_epochs"]
 

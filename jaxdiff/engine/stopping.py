@@ -13,10 +13,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import flows, meanflow, validate
-from jaxdiff.losses import T_SAMPLERS, denoising_loss
-from jaxdiff.schedules import Schedule
-from jaxdiff.training import TrainSpec
+from jaxdiff.core import validate
+from jaxdiff.ddpm.losses import T_SAMPLERS, denoising_loss
+from jaxdiff.ddpm.schedules import Schedule
+from jaxdiff.engine.training import TrainSpec
+from jaxdiff.flow import flows, meanflow
 
 __all__ = ["DRAWS", "PATIENCE", "Stopper", "held_out_loss"]
 

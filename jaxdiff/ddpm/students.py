@@ -1,7 +1,7 @@
-"""Network surgery for distillation: a trained :class:`~jaxdiff.models.MLPDenoiser` made
+"""Network surgery for distillation: a trained :class:`~jaxdiff.core.models.MLPDenoiser` made
 cheaper to evaluate (:func:`lighten`, :func:`tabulate_inputs`) or cut to the few steps a
 student is trained at (:func:`on_steps`). Each takes and returns ``(apply_fn, params)``
-as :func:`jaxdiff.models.functional` does."""
+as :func:`jaxdiff.core.models.functional` does."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import validate
-from jaxdiff.features import fourier_frequencies, sinusoidal
-from jaxdiff.models import ACTIVATIONS, Apply, MLPDenoiser
+from jaxdiff.core import validate
+from jaxdiff.core.features import fourier_frequencies, sinusoidal
+from jaxdiff.core.models import ACTIVATIONS, Apply, MLPDenoiser
 
 __all__ = ["OnSteps", "has_step_tables", "lighten", "on_steps", "tabulate_inputs"]
 
@@ -34,7 +34,7 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
 
     Only change 1 keeps the function (up to float rounding, and at integer steps: tables
     interpolate between rows); 2 and 3 make a nearby network, a starting point for
-    distillation (:func:`jaxdiff.distillation.distill_endpoints`), not a substitute.
+    distillation (:func:`jaxdiff.ddpm.distillation.distill_endpoints`), not a substitute.
 
     Args:
       model: an unconditional :class:`MLPDenoiser`.
@@ -44,8 +44,8 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
 
     Returns:
       ``(apply_fn, params)`` of the cheaper network, as
-      :func:`~jaxdiff.models.functional` returns them (``apply_fn.model`` is its
-      :class:`~jaxdiff.models.MLPDenoiser`).
+      :func:`~jaxdiff.core.models.functional` returns them (``apply_fn.model`` is its
+      :class:`~jaxdiff.core.models.MLPDenoiser`).
     """
     validate.one_of("activation", activation, tuple(ACTIVATIONS))
     net = model.config
@@ -84,7 +84,7 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
 def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
     """The same network with its Fourier input layer read from tables instead of computed.
 
-    With random Fourier features of each coordinate (:func:`~jaxdiff.features.fourier`),
+    With random Fourier features of each coordinate (:func:`~jaxdiff.core.features.fourier`),
     the input part of the first layer is a sum of functions of one coordinate each,
     ``Σ_i g_i(x_i)`` with ``g_i(x) = Σ_k a_ik sin 2π b_k x + c_ik cos 2π b_k x`` (a vector
     of ``width``). Each ``g_i`` is replaced by its cubic Hermite interpolant on ``size``
@@ -100,8 +100,8 @@ def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
     learn only from the samples that fall in it).
 
     Args:
-      apply_fn: from :func:`~jaxdiff.models.functional` or :func:`lighten`: an
-        :class:`~jaxdiff.models.MLPDenoiser` with ``input_features="fourier"`` and step
+      apply_fn: from :func:`~jaxdiff.core.models.functional` or :func:`lighten`: an
+        :class:`~jaxdiff.core.models.MLPDenoiser` with ``input_features="fourier"`` and step
         tables (:func:`lighten` gives them).
       params: its parameters.
       size: points per coordinate, at least 2.
@@ -109,7 +109,7 @@ def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
         8 standard deviations).
 
     Returns:
-      ``(apply_fn, params)`` as :func:`~jaxdiff.models.functional` returns them:
+      ``(apply_fn, params)`` as :func:`~jaxdiff.core.models.functional` returns them:
       ``Dense_0`` becomes ``input_table`` ``(D, 4, size - 1, width)`` and ``input_bias``.
     """
     model = getattr(apply_fn, "model", None)
@@ -162,7 +162,7 @@ class OnSteps:
 
 
 def has_step_tables(apply_fn) -> bool:
-    """Whether ``apply_fn`` (from :func:`~jaxdiff.models.functional` or :func:`lighten`) is an
+    """Whether ``apply_fn`` (from :func:`~jaxdiff.core.models.functional` or :func:`lighten`) is an
     :class:`MLPDenoiser` with step tables (``time_embedding="table"``), which
     :func:`on_steps` can cut."""
     model = getattr(apply_fn, "model", None)
@@ -172,7 +172,7 @@ def has_step_tables(apply_fn) -> bool:
 def on_steps(apply_fn, params, steps):
     """The network at a few integer steps only, each step table cut to their rows.
 
-    For training at a few steps (:func:`jaxdiff.distillation.distill_endpoints` at its
+    For training at a few steps (:func:`jaxdiff.ddpm.distillation.distill_endpoints` at its
     noise levels): a table row that no sample reads has no gradient, and an optimiser
     that leaves such an entry where it is (Adam without weight decay: its moments stay
     0) leaves the row untouched. Training the cut tables and writing their rows back
@@ -181,8 +181,8 @@ def on_steps(apply_fn, params, steps):
     bit for bit against the whole tables).
 
     Args:
-      apply_fn: from :func:`~jaxdiff.models.functional` or :func:`lighten`: an
-        :class:`~jaxdiff.models.MLPDenoiser` with step tables (``time_embedding="table"``).
+      apply_fn: from :func:`~jaxdiff.core.models.functional` or :func:`lighten`: an
+        :class:`~jaxdiff.core.models.MLPDenoiser` with step tables (``time_embedding="table"``).
       params: its parameters.
       steps: the integer steps the network will be called at, each in ``[0, T)``; called
         at any other step, the cut network reads a wrong row.

@@ -14,8 +14,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdiff import conditions, training, validate
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import conditions, validate
+from jaxdiff.ddpm.schedules import Schedule
+from jaxdiff.engine import training
 
 __all__ = ["TrainingDiverged", "fit_state", "run_chunks"]
 
@@ -61,7 +62,7 @@ def run_chunks(
     jit's cache) the one executable every chunk uses, before the clock starts. After each
     chunk ``callback(state, losses, seconds)`` is called (progress bars, logging and
     checkpoints live there); when it returns True, training stops there (early stopping,
-    :mod:`jaxdiff.stopping`). With ``stop_on_divergence``, a chunk that ends short of its
+    :mod:`jaxdiff.engine.stopping`). With ``stop_on_divergence``, a chunk that ends short of its
     epochs raises :class:`TrainingDiverged` (the callback has seen the good epochs).
 
     Returns:

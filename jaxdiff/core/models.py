@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import conditions, initializers, validate
-from jaxdiff.features import fourier, sinusoidal
+from jaxdiff.core import conditions, initializers, validate
+from jaxdiff.core.features import fourier, sinusoidal
 
 __all__ = [
     "ACTIVATIONS",
@@ -64,25 +64,25 @@ class NetworkConfig:
         Embedding ~ N(0, 1)), as the seed; ``"flax"`` uses Flax's defaults.
       input_features: each coordinate of ``x`` becomes ``feature_size`` features:
         ``"none"`` (the seed: ``x`` as it is), ``"sinusoidal"``
-        (:func:`~jaxdiff.features.sinusoidal` at ``feature_scale``) or ``"fourier"``
+        (:func:`~jaxdiff.core.features.sinusoidal` at ``feature_scale``) or ``"fourier"``
         (random Fourier features of std ``feature_scale``, Tancik et al. 2020). They let
         a small MLP draw sharp edges and thin modes in low dimension.
       feature_size: features per coordinate (even: sines and cosines).
       feature_scale: the sinusoidal frequency scale, or the Fourier frequencies' std.
       time_embedding: ``"table"`` (the seed: a learned row per step and hidden layer) or
-        ``"sinusoidal"`` (:func:`~jaxdiff.features.sinusoidal` features of ``t``, size
+        ``"sinusoidal"`` (:func:`~jaxdiff.core.features.sinusoidal` features of ``t``, size
         ``width``, concatenated to the input; defined for any real ``t``).
       residual: an input layer, then ``depth`` blocks ``h ← h + act(Dense(h))``.
       activation: ``"relu"`` (seed), ``"gelu"`` or ``"silu"``.
       input_table: ``n > 0`` (Fourier features and step tables only): the first layer's
         input part is read from per-coordinate tables of ``n`` cubic pieces' points
-        instead of computed (:func:`jaxdiff.students.tabulate_inputs` makes them from a
+        instead of computed (:func:`jaxdiff.ddpm.students.tabulate_inputs` makes them from a
         trained model; they are not for training). 0: computed.
       input_bound: with ``input_table``, the tables cover ``[-input_bound,
         input_bound]`` in each coordinate; a coordinate beyond is read at the nearer end.
       interval: the network also takes an interval ``h`` in the step's units, encoded as
         the step is (a second table per layer, or a second set of sinusoidal features):
-        a MeanFlow model's ``t - r`` (:mod:`jaxdiff.meanflow`). ``h = 0`` (or none
+        a MeanFlow model's ``t - r`` (:mod:`jaxdiff.flow.meanflow`). ``h = 0`` (or none
         given) is the instantaneous velocity.
     """
 
@@ -148,7 +148,7 @@ class MLPDenoiser(nn.Module):
     presence are embedded once, ``e = act(Dense([c | 1]))``, and each hidden layer adds
     its own ``Dense(e)`` before its activation, as it adds a label's row. A row of NaN
     (or no context at all) is the null context ``[0 | 0]`` of classifier-free guidance
-    (:mod:`jaxdiff.conditions`).
+    (:mod:`jaxdiff.core.conditions`).
 
     Attributes:
       data_dim: the dimension ``D`` of the data and of the output.

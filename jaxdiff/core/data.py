@@ -13,7 +13,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jaxdiff import validate
+from jaxdiff.core import validate
 
 __all__ = [
     "DATASETS",

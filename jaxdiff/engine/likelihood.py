@@ -4,8 +4,8 @@
   ``-log p_θ(x_0)`` of the ancestral sampler's own chain.
 * :func:`ode_log_likelihood`: the log-density of the probability-flow ODE (Song et al.
   2021, arXiv:2011.13456, eqs. 13 and 39), with the exact Jacobian trace or Hutchinson's
-  estimate of it (:mod:`jaxdiff.traces`).
-* :func:`flow_log_likelihood`: the same for a flow model's ODE (:mod:`jaxdiff.flows`).
+  estimate of it (:mod:`jaxdiff.core.traces`).
+* :func:`flow_log_likelihood`: the same for a flow model's ODE (:mod:`jaxdiff.flow.flows`).
 
 Both take data in the model's units (after any ``Normalizer``); for data units add
 ``mean(log std)`` to a negative log-likelihood (the change of variables). The compiled
@@ -21,8 +21,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import conditions, diffusion, flows, traces, validate
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import conditions, traces, validate
+from jaxdiff.ddpm import diffusion
+from jaxdiff.ddpm.schedules import Schedule
+from jaxdiff.flow import flows
 
 __all__ = ["VLB", "alpha_bar_at", "flow_log_likelihood", "ode_log_likelihood", "vlb"]
 
@@ -299,7 +301,7 @@ def ode_log_likelihood(
     (``jax.jacfwd``, ``D`` forward-mode passes an evaluation) or, with
     ``trace="hutchinson"``, Hutchinson's unbiased estimate from ``probes`` Rademacher
     probes a row drawn from ``key`` and held for the whole solve (FFJORD, Grathwohl et al.
-    2019, eq. 7: :mod:`jaxdiff.traces`). The network is evaluated
+    2019, eq. 7: :mod:`jaxdiff.core.traces`). The network is evaluated
     between integer steps by interpolating its step embeddings (``MLPDenoiser`` with a
     float ``t``).
 
@@ -389,7 +391,7 @@ def flow_log_likelihood(
 
     Args:
       apply_fn, params: the flow model, ``apply_fn(params, x, network time)``.
-      schedule: fixes the network's time range (:func:`jaxdiff.flows.network_time`).
+      schedule: fixes the network's time range (:func:`jaxdiff.flow.flows.network_time`).
       x0: data in model units, ``(n, D)``.
       steps: RK4 steps over ``[0, 1]``.
       trace, key, probes, return_error, labels, context: as in

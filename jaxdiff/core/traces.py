@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import validate
+from jaxdiff.core import validate
 
 __all__ = [
     "EXACT_UP_TO",

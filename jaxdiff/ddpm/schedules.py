@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import validate
+from jaxdiff.core import validate
 
 __all__ = [
     "Schedule",

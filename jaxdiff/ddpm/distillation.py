@@ -16,9 +16,9 @@ Two methods:
   of its teacher land. Each round halves K; the student of one round is the teacher of
   the next.
 
-Progressive grids are trailing (:func:`jaxdiff.grids.timesteps`): the student's K steps are every
-other step of the teacher's 2K, so a round needs ``2K ≤ T``. The last step of every grid
-goes to clean data (DDIM's ``t_prev = -1``), as ``samplers`` does for ``ddim``.
+Progressive grids are trailing (:func:`jaxdiff.ddpm.grids.timesteps`): the student's K
+steps are every other step of the teacher's 2K, so a round needs ``2K ≤ T``. The last
+step of every grid goes to clean data (DDIM's ``t_prev = -1``), as ``samplers`` does for ``ddim``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdiff import grids, students, validate
-from jaxdiff.schedules import Schedule
-from jaxdiff.solvers import data_prediction
+from jaxdiff.core import validate
+from jaxdiff.ddpm import grids, students
+from jaxdiff.ddpm.schedules import Schedule
+from jaxdiff.ddpm.solvers import data_prediction
 
 __all__ = [
     "ddim_jump",
@@ -267,11 +268,11 @@ def distill_endpoints(
     ``max(16, ⌈ode_steps (t+1)/T⌉)`` steps (64 from ``T-1``: fewer below, where the
     ODE is nearly straight). The student, ``student = (student_fn, student_params)`` or
     by default the teacher's own ``(apply_fn, teacher_params)``, starts from those
-    parameters (a cheaper network started near the teacher: :func:`jaxdiff.students.lighten`)
+    parameters (a cheaper network started near the teacher: :func:`jaxdiff.ddpm.students.lighten`)
     and takes ``iterations`` Adam steps (linear decay of ``learning_rate`` to 0) on the
     mean squared error of its data prediction ``x_θ(z, t)`` against the endpoint, levels
     mixed in every batch (a student with step tables trains only its tables' rows at the
-    levels, :func:`jaxdiff.students.on_steps`: the same parameters at less cost per step).
+    levels, :func:`jaxdiff.ddpm.students.on_steps`: the same parameters at less cost per step).
     One compiled ``lax.scan``. Returns ``(student params, losses)``.
     """
     steps = validate.positive_int("steps", steps)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxdiff import tables
+from jaxdiff.core import tables
 
 __all__ = ["load_file", "load_labelled_file", "names", "typed_table", "write_table"]
 
@@ -291,7 +291,7 @@ def typed_table(
 ):
     """A ``.csv`` with a header read as a typed table: ``(encoder, x float32 (n, width),
     labels int32 or None, class names or None)`` with ``encoder`` a
-    :class:`~jaxdiff.tables.TableEncoder` of the chosen columns; None where the file is
+    :class:`~jaxdiff.core.tables.TableEncoder` of the chosen columns; None where the file is
     read as numbers (not a ``.csv`` with a header, or every chosen column numbers and no
     ``categorical`` or ``integer`` named). An empty cell is refused naming its line and
     column."""

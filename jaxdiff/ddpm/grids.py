@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxdiff import validate
+from jaxdiff.core import validate
 
 __all__ = ["JUMP_METHODS", "SPACINGS", "for_method", "timesteps"]
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import conditions, diffusion
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import conditions
+from jaxdiff.ddpm import diffusion
+from jaxdiff.ddpm.schedules import Schedule
 
 __all__ = ["T_SAMPLERS", "antithetic_timesteps", "denoising_loss", "uniform_timesteps"]
 
@@ -57,7 +58,7 @@ def denoising_loss(
     seed), ``x_0`` (``"x0"``) or ``v = a ε - s x_0`` (``"v"``, Salimans & Ho 2022).
 
     With ``labels`` the model is called as ``apply_fn(params, x_t, t, c)``, each label
-    replaced by the null label ``-1`` (a context row: by NaN, :mod:`jaxdiff.conditions`)
+    replaced by the null label ``-1`` (a context row: by NaN, :mod:`jaxdiff.core.conditions`)
     with probability ``label_drop``: one network learns
     ``ε(x, c)`` and ``ε(x, ∅)`` together, as classifier-free guidance needs (Ho & Salimans
     2022, Algorithm 1, ``p_uncond``).

@@ -15,8 +15,9 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import diffusion, solvers, validate
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import validate
+from jaxdiff.ddpm import diffusion, solvers
+from jaxdiff.ddpm.schedules import Schedule
 
 __all__ = ["RESAMPLE", "repaint"]
 

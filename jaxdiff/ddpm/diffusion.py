@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdiff.schedules import Schedule
+from jaxdiff.ddpm.schedules import Schedule
 
 __all__ = [
     "TARGETS",

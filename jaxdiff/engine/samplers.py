@@ -1,6 +1,6 @@
 """Sampling: one frozen :class:`SamplerOptions` and the functions that run a reverse chain.
 
-Every method is one ``jax.lax.scan`` over decreasing timesteps (:mod:`jaxdiff.solvers`);
+Every method is one ``jax.lax.scan`` over decreasing timesteps (:mod:`jaxdiff.ddpm.solvers`);
 per-step noise comes from ``jax.random.fold_in(key, t)``, so a sampler's output is a pure
 function of its key, whatever the batch is split into.
 
@@ -21,18 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import (
-    conditions,
-    diffusion,
-    fast_solvers,
-    flow_solvers,
-    flows,
-    grids,
-    solvers,
-    validate,
-)
-from jaxdiff.models import check_fits, float_dtype
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import conditions, validate
+from jaxdiff.core.models import check_fits, float_dtype
+from jaxdiff.ddpm import diffusion, fast_solvers, grids, solvers
+from jaxdiff.ddpm.schedules import Schedule
+from jaxdiff.flow import flow_solvers, flows
 
 __all__ = [
     "CHAINS",
@@ -56,7 +49,7 @@ CHAINS: dict[str, Callable] = {
     "heun": fast_solvers.heun_chain,
     "restart": solvers.restart_chain,
 }
-# A flow model's samplers (jaxdiff.flow_solvers): "heun" is Heun's method on whichever
+# A flow model's samplers (jaxdiff.flow.flow_solvers): "heun" is Heun's method on whichever
 # ODE the model has.
 FLOW_METHODS = tuple(flow_solvers.CHAINS)
 METHODS = (*CHAINS, *(m for m in FLOW_METHODS if m not in CHAINS))
@@ -80,13 +73,13 @@ class SamplerSettings:
         (DPM-Solver++(3M)), ``"heun"`` (Karras et al. 2022, Alg. 2) or ``"restart"`` (a
         jump to clean data from each grid level, restarted with fresh noise: the sampler
         of students distilled by ``distillation.distill_endpoints``). A flow model's
-        (:mod:`jaxdiff.flow_solvers`): ``"euler"``, ``"midpoint"``, ``"heun"`` (Heun's
+        (:mod:`jaxdiff.flow.flow_solvers`): ``"euler"``, ``"midpoint"``, ``"heun"`` (Heun's
         method on the flow ODE) or ``"adaptive"`` (diffrax's Tsit5).
       steps: grid points ``K ≤ T`` (None: all ``T``); ddpm always takes all ``T``. Every
         method evaluates the network ``K`` times, but heun ``2K - 1``. A flow model's
         ``K`` equal steps of ``[0, 1]`` (None: ``T``): Euler ``K`` evaluations, midpoint
         and Heun ``2K``; adaptive chooses its own steps.
-      spacing: which K of the T steps (:func:`jaxdiff.grids.timesteps`): ``"trailing"``,
+      spacing: which K of the T steps (:func:`jaxdiff.ddpm.grids.timesteps`): ``"trailing"``,
         ``"leading"``, ``"linspace"``, ``"logsnr"``, ``"karras"`` or ``"geometric"``; None:
         the method's own (karras for heun, geometric for restart, trailing for the others);
         flow samplers take none.
@@ -259,7 +252,8 @@ class Conditioned:
     """``apply_fn(params, x, t[, interval=h])`` of a conditional model with ``params =
     (model params, condition, w)``: labels ``()`` or ``(B,)``, ``-1`` for the null label
     ∅, or a context ``(K,)`` or ``(B, K)``, NaN rows for the null context
-    (:mod:`jaxdiff.conditions`; ``interval``: a MeanFlow model's, :mod:`jaxdiff.meanflow`).
+    (:mod:`jaxdiff.core.conditions`; ``interval``: a MeanFlow model's,
+    :mod:`jaxdiff.flow.meanflow`).
 
     With ``guided``, classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598,
     eq. 6): ``ε̃ = (1 + w) ε(x, c) - w ε(x, ∅)``; the two predictions come from one call

@@ -1,7 +1,7 @@
 """MeanFlow (Geng et al. 2025, arXiv:2505.13447): a network of the average velocity over
 an interval of the flow's time, trained from scratch for sampling in one or a few steps.
 
-On the straight path of :mod:`jaxdiff.flows` (``z_t = (1 - t) x_0 + t ε``, velocity
+On the straight path of :mod:`jaxdiff.flow.flows` (``z_t = (1 - t) x_0 + t ε``, velocity
 ``v = ε - x_0``, noise at ``t = 1``) the average velocity over ``[r, t]`` is
 
     u(z_t, r, t) = 1/(t - r) ∫_r^t v(z_τ, τ) dτ                       (eq. 3)
@@ -15,11 +15,11 @@ Differentiating ``(t - r) u`` in ``t`` gives the MeanFlow identity
 whose right side, a Jacobian-vector product of the network with tangent ``(v, 0, 1)`` in
 ``(z, r, t)`` (``jax.jvp``), is the regression target under a stop-gradient (eq. 9-10).
 
-The network is :class:`~jaxdiff.models.MLPDenoiser` built with ``interval=True``: it
-sees ``t`` and the interval ``t - r`` both through :func:`jaxdiff.flows.network_time`
+The network is :class:`~jaxdiff.core.models.MLPDenoiser` built with ``interval=True``: it
+sees ``t`` and the interval ``t - r`` both through :func:`jaxdiff.flow.flows.network_time`
 (the paper's ``(t, t - r)`` conditioning, Table 1c). At ``r = t`` it is the
-instantaneous velocity, so the flow solvers of :mod:`jaxdiff.flow_solvers` sample it
-too; :func:`jaxdiff.flow_solvers.mean_chain` takes its ``K`` average-velocity steps.
+instantaneous velocity, so the flow solvers of :mod:`jaxdiff.flow.flow_solvers` sample it
+too; :func:`jaxdiff.flow.flow_solvers.mean_chain` takes its ``K`` average-velocity steps.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import flows, validate
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import validate
+from jaxdiff.core.chains import Clock
+from jaxdiff.flow import flows
 
 __all__ = [
     "RATIO",
@@ -45,7 +46,7 @@ __all__ = [
 RATIO = 0.25
 
 
-def average_velocity(apply_fn: Callable, params, schedule: Schedule) -> Callable:
+def average_velocity(apply_fn: Callable, params, schedule: Clock) -> Callable:
     """``u(z, r, t)`` of a MeanFlow network: ``apply_fn`` fed ``network_time(t)`` and the
     interval ``network_time(t - r)``; ``r`` and ``t`` scalars or ``(B,)``."""
 
@@ -93,7 +94,7 @@ def meanflow_loss(
     key: jax.Array,
     apply_fn: Callable,
     params,
-    schedule: Schedule,
+    schedule: Clock,
     x0: jax.Array,
     *,
     t_sampler: Callable = flows.uniform_times,
@@ -108,16 +109,16 @@ def meanflow_loss(
 
     ``(r, t)`` come from :func:`time_pairs`; the data, noise, pairing (``"independent"``,
     ``"ot"``, ``"given"``), labels and label drop are those of
-    :func:`jaxdiff.flows.flow_loss`, which this equals where ``r = t``.
+    :func:`jaxdiff.flow.flows.flow_loss`, which this equals where ``r = t``.
 
     Args:
-      key: PRNG key, split by :func:`jaxdiff.flows.paired_batch` (its ``t`` key draws
+      key: PRNG key, split by :func:`jaxdiff.flow.flows.paired_batch` (its ``t`` key draws
         the time pairs).
       apply_fn, params: a model built with ``interval=True``.
       schedule: fixes the network's time range only.
       x0: data ``(B, D)``; pairs ``(B, 2D)`` with ``pairing="given"``.
       t_sampler: ``t_sampler(key, B) -> (B,)`` times in ``[0, 1]``.
-      pairing, labels, label_drop: as :func:`jaxdiff.flows.flow_loss`.
+      pairing, labels, label_drop: as :func:`jaxdiff.flow.flows.flow_loss`.
       ratio: the fraction of rows with ``r < t``.
     """
     t_key, x0, eps, cond = flows.paired_batch(key, x0, pairing, labels, label_drop)

@@ -8,11 +8,11 @@ The path is CondOT / rectified flow (Lipman et al. 2023, arXiv:2210.02747, eq. 2
     x_t = (1 - t) x_0 + t ε,      u = dx_t/dt = ε - x_0,
 
 and the network learns ``v_θ(x_t, t) ≈ E[u | x_t]``, whose ODE ``dx/dt = v_θ`` carries
-noise at ``t = 1`` to data at ``t = 0`` (:mod:`jaxdiff.flow_solvers`).
+noise at ``t = 1`` to data at ``t = 0`` (:mod:`jaxdiff.flow.flow_solvers`).
 
 The network sees ``t`` as ``t · (T - 1)`` (:func:`network_time`), where ``T`` is the
 schedule's number of steps: the range of a DDPM model's step input, so every time
-encoding of :class:`~jaxdiff.models.MLPDenoiser` (step tables read between rows,
+encoding of :class:`~jaxdiff.core.models.MLPDenoiser` (step tables read between rows,
 sinusoidal features) works unchanged. A flow's schedule sets nothing else.
 """
 
@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from jaxdiff import conditions, validate
-from jaxdiff.schedules import Schedule
+from jaxdiff.core import conditions, validate
+from jaxdiff.core.chains import Clock
 
 __all__ = [
     "PAIRINGS",
@@ -56,7 +56,7 @@ PAIRINGS = ("independent", "ot", "given")
 OT_BLOCK = 128
 
 
-def network_time(t: jax.Array, schedule: Schedule) -> jax.Array:
+def network_time(t: jax.Array, schedule: Clock) -> jax.Array:
     """The network's time input for flow time ``t ∈ [0, 1]``: ``t · (T - 1)``."""
     return t * (schedule.num_steps - 1)
 
@@ -193,7 +193,7 @@ def flow_loss(
     key: jax.Array,
     apply_fn: Callable,
     params,
-    schedule: Schedule,
+    schedule: Clock,
     x0: jax.Array,
     *,
     t_sampler: Callable = uniform_times,
@@ -210,7 +210,7 @@ def flow_loss(
     row of ``x0`` as a pair ``[x_0 | ε]`` of ``2D`` columns (:func:`reflow_pairs`): the
     noise is the pair's own, as reflow trains (Liu et al. 2023, §2.3). ``labels`` and ``label_drop``
     train a class-conditional model for classifier-free guidance, as
-    :func:`jaxdiff.losses.denoising_loss`.
+    :func:`jaxdiff.ddpm.losses.denoising_loss`.
 
     Args:
       key: PRNG key, split into ones for ``t``, ``ε`` (and the dropped labels).
@@ -236,7 +236,7 @@ def paired_batch(
     label_drop: float = 0.0,
 ):
     """``(t_key, x_0, ε, cond)`` of one batch for a flow's loss (:func:`flow_loss`,
-    :func:`jaxdiff.meanflow.meanflow_loss`): ``key`` split into the key of the times, the
+    :func:`jaxdiff.flow.meanflow.meanflow_loss`): ``key`` split into the key of the times, the
     noise (:func:`noise`; ``pairing="ot"`` reordered by :func:`ot_permutation` within
     each class; ``"given"``: each row's own ``[x_0 | ε]``) and the dropped labels;
     ``cond`` is ``()`` or the labels, each dropped to ``-1`` with probability

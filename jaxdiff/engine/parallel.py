@@ -21,7 +21,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxdiff import fitting, training, validate
+from jaxdiff.core import validate
+from jaxdiff.engine import fitting, training
 
 __all__ = ["batch_sharding", "fit", "initialize", "make_mesh", "replicate"]
 

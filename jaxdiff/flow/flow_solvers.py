@@ -1,14 +1,14 @@
 """Samplers of a flow model: the ODE ``dx/dt = v_θ(x, t)`` from noise at ``t = 1`` to data
-at ``t = 0`` (:mod:`jaxdiff.flows`), with fixed steps (Euler, midpoint, Heun; each one
+at ``t = 0`` (:mod:`jaxdiff.flow.flows`), with fixed steps (Euler, midpoint, Heun; each one
 ``lax.scan``) or an adaptive solver (diffrax).
 
 A chain is ``chain(key, apply_fn, params, schedule, x_T, options, trajectory)`` as in
-:mod:`jaxdiff.solvers`: the model as ``apply_fn(params, x, network time)``, the
+:mod:`jaxdiff.ddpm.solvers`: the model as ``apply_fn(params, x, network time)``, the
 ``schedule`` fixing only the network's time range, ``options`` a resolved
 ``samplers.SamplerOptions`` whose ``steps`` ``K`` divide ``[0, 1]`` into equal steps.
 The flow ODE is deterministic: ``key`` is not used. Network evaluations: Euler ``K``,
 midpoint and Heun ``2K``; adaptive reports its own (:func:`adaptive_solve`). A MeanFlow
-model (:mod:`jaxdiff.meanflow`) also has ``mean``: ``K`` steps of its average velocity,
+model (:mod:`jaxdiff.flow.meanflow`) also has ``mean``: ``K`` steps of its average velocity,
 ``K`` evaluations.
 """
 
@@ -19,9 +19,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxdiff import flows, meanflow
-from jaxdiff.schedules import Schedule
-from jaxdiff.solvers import scan_steps
+from jaxdiff.core.chains import Clock, scan_steps
+from jaxdiff.flow import flows, meanflow
 
 __all__ = [
     "ADAPTIVE_TOLERANCE",
@@ -43,7 +42,7 @@ ADAPTIVE_TOLERANCE = 1e-3
 ADAPTIVE_SAVES = 65
 
 
-def velocity(apply_fn: Callable, params, schedule: Schedule) -> Callable:
+def velocity(apply_fn: Callable, params, schedule: Clock) -> Callable:
     """``v(x, t)`` for flow time ``t`` (scalar), the network fed :func:`flows.network_time`."""
 
     def v(x, t):
@@ -100,7 +99,7 @@ def mean_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
     """``K`` steps of a MeanFlow model's average velocity, ``x ← x - (t - r) u(x, r, t)``
     from ``t`` to ``r = t - 1/K`` (Geng et al. 2025, arXiv:2505.13447, eq. 4; one step:
     Algorithm 2): exact for the exact ``u`` at any ``K``. The model must take an interval
-    (:mod:`jaxdiff.meanflow`)."""
+    (:mod:`jaxdiff.flow.meanflow`)."""
     u = meanflow.average_velocity(apply_fn, params, schedule)
     ts = times(options.steps, x_T.dtype)
 
@@ -113,7 +112,7 @@ def mean_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
 def adaptive_solve(
     apply_fn: Callable,
     params,
-    schedule: Schedule,
+    schedule: Clock,
     x_T: jax.Array,
     *,
     tolerance: float = ADAPTIVE_TOLERANCE,

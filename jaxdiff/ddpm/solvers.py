@@ -1,12 +1,12 @@
 """The reverse-process solvers of the first kind: ancestral DDPM and DDIM, their steps,
-and the pieces every chain shares. The higher-order solvers are in :mod:`jaxdiff.fast_solvers`.
+and the pieces every chain shares. The higher-order solvers are in :mod:`jaxdiff.ddpm.fast_solvers`.
 
 A chain is ``chain(key, apply_fn, params, schedule, x_T, options, trajectory)``, the
 model seen as ``apply_fn(params, x, t)`` (conditioning, if any, inside it) and
 ``options`` a resolved ``samplers.SamplerOptions`` (its ``grid`` set). It returns
 ``x_0``, or every state ``x_T … x_0`` with ``trajectory``; each chain is one
 ``lax.scan``. Per-step noise comes from ``jax.random.fold_in(key, t)``, so the output is
-a pure function of the key, whatever the batch is split into. :mod:`jaxdiff.samplers` is
+a pure function of the key, whatever the batch is split into. :mod:`jaxdiff.engine.samplers` is
 the public entry point.
 """
 
@@ -18,8 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff import diffusion
-from jaxdiff.schedules import Schedule
+from jaxdiff.core.chains import scan_steps
+from jaxdiff.ddpm import diffusion
+from jaxdiff.ddpm.schedules import Schedule
 
 __all__ = [
     "data_prediction",
@@ -29,7 +30,6 @@ __all__ = [
     "ddpm_step",
     "log_snr",
     "restart_chain",
-    "scan_steps",
 ]
 
 
@@ -99,21 +99,6 @@ def ddim_step(
     return jnp.sqrt(abar_prev) * x0 + direction * eps + sigma * z
 
 
-def scan_steps(step, x_T, pairs, trajectory):
-    """``x ← step(x, *row)`` over the rows of ``pairs``, a tuple of arrays scanned together
-    (``(t, t_prev)`` for DDIM's steps, ``(t,)`` for DDPM's steps and restart's levels);
-    the states too with ``trajectory``."""
-
-    def body(x, pair):
-        x = step(x, *pair)
-        return x, (x if trajectory else None)
-
-    x_0, xs = jax.lax.scan(body, x_T, pairs)
-    if trajectory:
-        return jnp.concatenate([x_T[None], xs], axis=0)
-    return x_0
-
-
 def ddpm_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
     """Ancestral sampling over every step ``T-1 … 0`` (Ho et al. 2020, Algorithm 2)."""
     ts = jnp.arange(schedule.num_steps - 1, -1, -1)
@@ -163,7 +148,7 @@ def restart_chain(key, apply_fn, params, schedule, x_T, options, trajectory):
     ``x̂_0 = x_θ(x_{t_k}, t_k)``: the multistep sampling of consistency models (Song et al.
     2023, "Consistency Models", Alg. 1), one network evaluation per level. Made for a
     model whose data prediction is the end of the probability-flow ODE from ``(x_t, t)``
-    (a distilled student, :func:`jaxdiff.distillation.distill_endpoints`): the fresh
+    (a distilled student, :func:`jaxdiff.ddpm.distillation.distill_endpoints`): the fresh
     noise of each restart contracts the errors of the jumps before it (Xu et al. 2023,
     "Restart Sampling"). With ``trajectory``: ``x_T`` and each ``x̂_0``.
     """
