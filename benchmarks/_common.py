@@ -461,7 +461,7 @@ def digits_recipe(epochs: int):
 def digits_measure(cfg, label: str, samples: int, epochs: int, **changes):
     """Trains ``cfg`` (:func:`digits_recipe`'s) and scores ``samples`` in the data's class
     proportions: ``(row, samples, labels)``."""
-    from jaxdiff.core import models
+    from jaxdiff.core import apply
     from jaxdiff.runs import draw, evaluate, setup, train
 
     s = setup.setup(cfg)
@@ -475,7 +475,7 @@ def digits_measure(cfg, label: str, samples: int, epochs: int, **changes):
         "model": label,
         "epochs": epochs,
         "train_seconds": info["train_seconds"],
-        "params": models.param_count(params),
+        "params": apply.param_count(params),
         "n": q["n"],
         **q["samples"],
         **{f"floor_{k}": v for k, v in q["floor"].items()},

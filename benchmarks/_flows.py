@@ -19,11 +19,11 @@ import jax
 import numpy as np
 from _common import model_rows, show, trained_default, within
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import fitting, training
+from jaxdiff.engine import fitting, train_spec
 from jaxdiff.flow import flow_solvers
-from jaxdiff.runs import evaluate, reflow, setup
+from jaxdiff.runs import build, evaluate, reflow
 
 EVALS = (1, 2, 4, 8, 16)
 
@@ -85,14 +85,14 @@ def mean_flow(s, time_steps: int):
     with its model and time range, EMA params, seconds)``."""
     net = s.config.model.network.replace(interval=True)
     model = models.MLPDenoiser(s.data_dim, time_steps, config=net)
-    apply_fn, params = models.functional(model, jax.random.key(s.config.seed))
+    apply_fn, params = apply.functional(model, jax.random.key(s.config.seed))
     t = s.config.train
-    spec = training.TrainSpec(
+    spec = train_spec.TrainSpec(
         apply_fn, s.optimizer, batch_size=t.batch_size, t_sampler=t.t_sampler,
         ema_decay=t.ema_decay, objective="meanflow", pairing=t.pairing,
     )  # fmt: skip
     schedule = schedules.cosine_schedule(time_steps)
-    state = training.init_state(jax.random.key(1), params, s.optimizer, ema=True)
+    state = train_spec.init_state(jax.random.key(1), params, s.optimizer, ema=True)
     state, info = fitting.fit_state(
         state, s.train_data, spec=spec, schedule=schedule, epochs=t.epochs
     )
@@ -106,12 +106,12 @@ def reflowed(s, params, num_pairs: int):
     t0 = time.perf_counter()
     pairs = reflow.reflow_pairs(s, params, s.keys.sample, num_pairs)
     t = reflow.reflow_config(s.config, ".", s.steps_per_epoch, pairs=num_pairs).train
-    optimizer, _ = setup.build_optimizer(t, math.ceil(num_pairs / t.batch_size))
-    spec = training.TrainSpec(
+    optimizer, _ = build.build_optimizer(t, math.ceil(num_pairs / t.batch_size))
+    spec = train_spec.TrainSpec(
         s.apply_fn, optimizer, batch_size=t.batch_size, t_sampler=t.t_sampler,
         ema_decay=t.ema_decay, objective="flow", pairing=t.pairing,
     )  # fmt: skip
-    state = training.init_state(jax.random.key(1), params, optimizer, ema=True)
+    state = train_spec.init_state(jax.random.key(1), params, optimizer, ema=True)
     state, info = fitting.fit_state(state, pairs, spec=spec, schedule=s.schedule, epochs=t.epochs)
     return state.ema_params, time.perf_counter() - t0 - info["compile_seconds"]
 

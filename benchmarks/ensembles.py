@@ -11,9 +11,9 @@ import jax
 import jax.numpy as jnp
 from _common import block, cpu_name, results, save, table, timed
 
-from jaxdiff.core import data, models
+from jaxdiff.core import apply, data, models
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import ensembles, training
+from jaxdiff.engine import ensembles, train_spec, training
 
 
 def main():
@@ -23,16 +23,16 @@ def main():
     p.add_argument("--results-dir", default=None)
     args = p.parse_args()
     model = models.MLPDenoiser()
-    apply_fn, _ = models.functional(model, jax.random.key(0))
+    apply_fn, _ = apply.functional(model, jax.random.key(0))
 
     def init_params(key):
         return model.init(key, jnp.zeros((1, 2)), jnp.zeros((1,), jnp.int32))["params"]
 
-    opt = training.make_optimizer(1e-3, 1.0)
+    opt = train_spec.make_optimizer(1e-3, 1.0)
     sched = schedules.sigmoid_schedule(100, 1e-5, 5e-3)
     x = jnp.asarray(data.s_curve(1234))
     steps_per_epoch = -(-x.shape[0] // 128)
-    spec = training.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=128)
+    spec = train_spec.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=128)
     kw = dict(spec=spec, schedule=sched)
     rows = []
     for k in (int(v) for v in args.sizes.split(",")):
@@ -48,7 +48,7 @@ def main():
     base = rows[0]["model_steps_per_s"] if rows[0]["members"] == 1 else None
     for r in rows:
         r["speedup_vs_one"] = r["model_steps_per_s"] / base if base else None
-    single = training.init_state(jax.random.key(0), init_params(jax.random.key(1)), opt)
+    single = train_spec.init_state(jax.random.key(0), init_params(jax.random.key(1)), opt)
     t = timed(
         lambda: block(training.train_epochs(single, x, args.epochs, **kw)[1]),
         3,

@@ -23,9 +23,9 @@ import jax
 import jax.numpy as jnp
 from _common import block, cpu_model, save, table, timed
 
-from jaxdiff.core import features, models
+from jaxdiff.core import apply, features, models
 from jaxdiff.ddpm import students
-from jaxdiff.runs import presets, setup
+from jaxdiff.runs import build, presets
 from jaxdiff.runs.distill import TABLE_BOUND, TABLE_POINTS
 
 N = 10_000
@@ -47,7 +47,7 @@ def _xla_features():
 
 
 def _network(model):
-    apply_fn, params = models.functional(model, jax.random.key(0))
+    apply_fn, params = apply.functional(model, jax.random.key(0))
     return jax.jit(lambda p, x, t: apply_fn(p, x, t)), params
 
 
@@ -59,7 +59,7 @@ def main():
 
     x = jax.random.normal(jax.random.key(1), (N, 2))
     t = jnp.int32(500)
-    default = setup.build_model(presets.preset("default").model, num_steps=1000, data_dim=2)
+    default = build.build_model(presets.preset("default").model, num_steps=1000, data_dim=2)
     rows = []
 
     def row(label, fn):
@@ -80,7 +80,7 @@ def main():
     row("default network, sincos_turns", lambda: block(f(params, x, t)))
     f, params = _network(default.clone(config=default.config.replace(input_features="none")))
     row("default network without input features", lambda: block(f(params, x, t)))
-    light = students.lighten(default, models.functional(default, jax.random.key(0))[1])[0].model
+    light = students.lighten(default, apply.functional(default, jax.random.key(0))[1])[0].model
     f, params = _network(light)
     row("light student network (models.lighten)", lambda: block(f(params, x, t)))
     tables = light.config.replace(input_table=TABLE_POINTS, input_bound=TABLE_BOUND)

@@ -33,7 +33,7 @@ import numpy as np
 
 from jaxdiff.core import metrics, models, traces
 from jaxdiff.engine import likelihood
-from jaxdiff.runs import presets, rundir, setup, train, trained
+from jaxdiff.runs import build, presets, rundir, setup, train, trained
 
 WIDTHS = (2, 4, 8, 16, 32, 64)
 
@@ -47,12 +47,12 @@ def _clock(fn):
     return t1 - t0, time.perf_counter() - t1, out
 
 
-def cost(rows: int = 256, steps: int = setup.FAST_ODE_STEPS) -> list[dict]:
+def cost(rows: int = 256, steps: int = build.FAST_ODE_STEPS) -> list[dict]:
     out = []
     for d in WIDTHS:
         cfg = presets.sized(presets.preset("default"), 10_000, d)
-        sched = setup.build_schedule(cfg.schedule)
-        model = setup.build_model(cfg.model, sched.num_steps, d)
+        sched = build.build_schedule(cfg.schedule)
+        model = build.build_model(cfg.model, sched.num_steps, d)
         params = model.init(jax.random.key(0), jnp.zeros((1, d)), jnp.zeros((1,), jnp.int32))
         x = jax.random.normal(jax.random.key(1), (rows, d))
         row = {"columns": d, "rows": rows, "steps": steps}
@@ -96,8 +96,8 @@ def digits(keys: int = 5) -> list[dict]:
 
     rows = [nll("exact", None, 0)]
     print(_common.table(rows, DIGITS_COLUMNS), flush=True)
-    rows.append(nll("exact", setup.FAST_ODE_STEPS, 0))
-    rows += [nll("hutchinson", setup.FAST_ODE_STEPS, k) for k in range(keys)]
+    rows.append(nll("exact", build.FAST_ODE_STEPS, 0))
+    rows += [nll("hutchinson", build.FAST_ODE_STEPS, k) for k in range(keys)]
     for r in rows:
         r["minus_exact"] = r["nll"] - rows[0]["nll"]
     return rows

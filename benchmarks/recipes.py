@@ -41,7 +41,7 @@ from _common import (
 )
 from _flows import FEW_MODELS, REGISTERED, best, cell, fewest_row
 
-from jaxdiff.core import models
+from jaxdiff.core import apply
 from jaxdiff.runs import config, draw, evaluate, overrides, presets, setup, train
 
 SETS = ("s_curve", "moons", "swiss_roll", "circles", "eight_gaussians", "checkerboard")
@@ -72,7 +72,7 @@ def run_recipe(name, cfg, eval_n):
         {
             "recipe": name,
             "train_seconds": info["train_seconds"],
-            "params": models.param_count(params),
+            "params": apply.param_count(params),
             "sampler": label,
             **_score(s, x, eval_n),
         },

@@ -32,14 +32,14 @@ from _common import (
     timed,
 )
 
-from jaxdiff.core import data, metrics, models
+from jaxdiff.core import apply, data, metrics, models
 from jaxdiff.ddpm import schedules, solvers
 from jaxdiff.engine import samplers
 from jaxdiff.runs import draw, presets, setup, train
 
 
 def _model(num_steps):
-    apply_fn, params = models.functional(models.MLPDenoiser(num_steps=num_steps), jax.random.key(0))
+    apply_fn, params = apply.functional(models.MLPDenoiser(num_steps=num_steps), jax.random.key(0))
     sched = schedules.sigmoid_schedule(num_steps, 1e-5, 5e-3)
     return apply_fn, params, sched
 

@@ -17,26 +17,26 @@ import jax.numpy as jnp
 import optax
 from _common import block, cells, cpu_name, matmul_peak, mlp_flops_per_row, save, table, timed
 
-from jaxdiff.core import data, metrics, models
+from jaxdiff.core import apply, data, metrics, models
 from jaxdiff.ddpm import losses, schedules
-from jaxdiff.engine import training
+from jaxdiff.engine import train_spec, training
 from jaxdiff.runs import draw, presets, setup, train
 
 SEED_STEPS = 4000 * 79  # the seed's 4000 epochs of 79 batches
 
 
 def _setup(num_steps=100):
-    apply_fn, params = models.functional(models.MLPDenoiser(num_steps=num_steps), jax.random.key(0))
+    apply_fn, params = apply.functional(models.MLPDenoiser(num_steps=num_steps), jax.random.key(0))
     sched = schedules.sigmoid_schedule(num_steps, 1e-5, 5e-3)
-    opt = training.make_optimizer(1e-3, clip_norm=1.0)
-    state = training.init_state(jax.random.key(1), params, opt)
+    opt = train_spec.make_optimizer(1e-3, clip_norm=1.0)
+    state = train_spec.init_state(jax.random.key(1), params, opt)
     return apply_fn, sched, opt, state
 
 
 def speed_row(x, batch, torch_ok):
     apply_fn, sched, opt, state = _setup()
     kw = dict(
-        spec=training.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=batch),
+        spec=train_spec.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=batch),
         schedule=sched,
     )
     steps_per_epoch = -(-x.shape[0] // batch)
@@ -123,7 +123,7 @@ def profile(x, batch=128, trace_dir=None):
         {"part": "+ Adam", "us": 1e6 * run_loop(adam_step, (params, plain_adam.init(params)))},
     ]
     apply_kw = dict(
-        spec=training.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=batch),
+        spec=train_spec.TrainSpec(apply_fn=apply_fn, optimizer=opt, batch_size=batch),
         schedule=sched,
     )
     steps_per_epoch = -(-x.shape[0] // batch)

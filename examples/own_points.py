@@ -17,7 +17,7 @@ import numpy as np
 
 import jaxdiff
 from jaxdiff.core import plotting
-from jaxdiff.runs import presets, setup
+from jaxdiff.runs import build, presets
 
 
 def ring(n=5_000, seed=0):
@@ -42,17 +42,17 @@ def main():
     t = cfg.train
 
     norm = jaxdiff.core.data.Normalizer.fit(x)  # standardise; decode the samples later
-    schedule = setup.build_schedule(cfg.schedule)  # cosine, T = 1000
-    model = setup.build_model(cfg.model, cfg.schedule.num_steps, x.shape[1])
+    schedule = build.build_schedule(cfg.schedule)  # cosine, T = 1000
+    model = build.build_model(cfg.model, cfg.schedule.num_steps, x.shape[1])
     apply_fn, params = jaxdiff.functional(model, jax.random.key(0))
     steps_per_epoch = -(-x.shape[0] // t.batch_size)
-    optimizer, _ = setup.build_optimizer(t, steps_per_epoch)  # clip, Adam, warm-up + cosine
+    optimizer, _ = build.build_optimizer(t, steps_per_epoch)  # clip, Adam, warm-up + cosine
     state = jaxdiff.init_state(jax.random.key(1), params, optimizer, ema=True)
     spec = jaxdiff.TrainSpec(apply_fn, optimizer, t.batch_size, t.target, ema_decay=t.ema_decay)
     state, info = jaxdiff.fit_state(
         state, norm.encode(x), spec=spec, schedule=schedule, epochs=t.epochs
     )
-    opts = setup.sampler_options(cfg)  # ancestral (DDIM, η = 1) over 100 steps
+    opts = build.sampler_options(cfg)  # ancestral (DDIM, η = 1) over 100 steps
     z = jaxdiff.sample(jax.random.key(2), apply_fn, state.ema_params, schedule, x.shape, opts)
     samples = norm.decode(z)
 

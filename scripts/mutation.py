@@ -56,8 +56,10 @@ MODULES = {
     "ddpm.solvers": ["tests/test_solvers.py", "tests/test_samplers.py"],
     "ddpm.fast_solvers": ["tests/test_samplers.py", "tests/test_solvers.py"],
     "engine.samplers": ["tests/test_samplers.py", "tests/test_solvers.py"],
+    "engine.sampler_settings": ["tests/test_samplers.py", "tests/test_solvers.py"],
     # flow_log_likelihood is checked with the flow solvers, on the Gaussian flow.
     "engine.likelihood": ["tests/test_likelihood.py", "tests/test_flow_solvers.py"],
+    "ddpm.vlb": ["tests/test_likelihood.py"],
     "core.tables": ["tests/test_tables.py"],
     "core.traces": ["tests/test_traces.py", "tests/test_likelihood.py"],
     "engine.imputation": ["tests/test_imputation.py"],

@@ -105,20 +105,20 @@ def x64_standard():
 def small():
     """A small model, state and data set, and ``kw(batch_size=16, **spec settings)`` giving
     the ``spec`` and ``schedule`` arguments of the training functions."""
-    from jaxdiff.core import models
+    from jaxdiff.core import apply, models
     from jaxdiff.ddpm import schedules
-    from jaxdiff.engine import training
+    from jaxdiff.engine import train_spec
 
     sched = schedules.sigmoid_schedule()
-    apply_fn, params = models.functional(
+    apply_fn, params = apply.functional(
         models.MLPDenoiser(config=models.NetworkConfig(width=32)), jax.random.key(0)
     )
-    opt = training.make_optimizer()
-    state = training.init_state(jax.random.key(1), params, opt)
+    opt = train_spec.make_optimizer()
+    state = train_spec.init_state(jax.random.key(1), params, opt)
     x = jax.random.normal(jax.random.key(2), (101, 2)) * 0.1
 
     def kw(batch_size=16, **settings):
-        spec = training.TrainSpec(apply_fn, opt, batch_size=batch_size, **settings)
+        spec = train_spec.TrainSpec(apply_fn, opt, batch_size=batch_size, **settings)
         return dict(spec=spec, schedule=sched)
 
     return state, x, kw

@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff.core import data, metrics, models
+from jaxdiff.core import apply, data, metrics, models
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import fitting, likelihood, samplers, training
-from jaxdiff.runs import config, presets, rundir, setup
+from jaxdiff.engine import fitting, likelihood, sampler_settings, samplers, train_spec
+from jaxdiff.runs import build, config, presets, rundir
 
 NET = None
 
@@ -22,7 +22,7 @@ NET = None
 def net():
     global NET
     if NET is None:
-        NET = models.functional(
+        NET = apply.functional(
             models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(width=16)),
             jax.random.key(0),
         )
@@ -31,11 +31,11 @@ def net():
 
 def _fit(x=None, **kw):
     apply_fn, params = net()
-    opt = training.make_optimizer(1e-3, 1.0)
-    spec = training.TrainSpec(apply_fn, opt, batch_size=kw.pop("batch_size", 4))
+    opt = train_spec.make_optimizer(1e-3, 1.0)
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=kw.pop("batch_size", 4))
     args = dict(epochs=1, spec=spec, schedule=schedules.sigmoid_schedule(10))
     args.update(kw)
-    state = training.init_state(jax.random.key(1), params, opt)
+    state = train_spec.init_state(jax.random.key(1), params, opt)
     x = np.zeros((16, 2), np.float32) if x is None else x
     return fitting.fit_state(state, x, **args)
 
@@ -43,7 +43,7 @@ def _fit(x=None, **kw):
 def _sample(shape=(4, 2), sched=None, **kw):
     apply_fn, params = net()
     sched = schedules.sigmoid_schedule(10) if sched is None else sched
-    opts = samplers.SamplerOptions(**kw)
+    opts = sampler_settings.SamplerOptions(**kw)
     return samplers.sample(jax.random.key(0), apply_fn, params, sched, shape, opts)
 
 
@@ -83,11 +83,11 @@ CASES = [
     ("epochs 0", lambda: _fit(epochs=0), ValueError, "epochs must be a positive integer, got 0"),
     (
         "learning rate 0",
-        lambda: training.make_optimizer(0.0),
+        lambda: train_spec.make_optimizer(0.0),
         ValueError,
         "learning_rate must be positive, got 0.0",
     ),
-    ("negative learning rate", lambda: training.make_optimizer(-1e-3), ValueError, "got -0.001"),
+    ("negative learning rate", lambda: train_spec.make_optimizer(-1e-3), ValueError, "got -0.001"),
     ("T < 1", lambda: schedules.sigmoid_schedule(0), ValueError, "num_steps"),
     (
         "betas above 1",
@@ -125,7 +125,7 @@ CASES = [
     ("unknown sampler", lambda: _sample(method="euler"), ValueError, "method must be one of"),
     (
         "unknown schedule kind",
-        lambda: setup.build_schedule(config.ScheduleConfig(kind="quadratic")),
+        lambda: build.build_schedule(config.ScheduleConfig(kind="quadratic")),
         ValueError,
         "quadratic",
     ),
@@ -163,7 +163,7 @@ CASES = [
     ),
     (
         "model width 0",
-        lambda: models.functional(
+        lambda: apply.functional(
             models.MLPDenoiser(config=models.NetworkConfig(width=0)), jax.random.key(0)
         ),
         ValueError,

@@ -182,7 +182,7 @@ def test_setting_flags_are_named_after_their_settings_with_the_librarys_choices(
     from jaxdiff.cli import parser
     from jaxdiff.core import models
     from jaxdiff.ddpm import diffusion
-    from jaxdiff.engine import samplers
+    from jaxdiff.engine import sampler_settings
     from jaxdiff.runs import distill, overrides
 
     commands = parser.build()[1]
@@ -205,7 +205,7 @@ def test_setting_flags_are_named_after_their_settings_with_the_librarys_choices(
     assert choices["activation"] == tuple(models.ACTIVATIONS)
     assert choices["target"] == diffusion.TARGETS
     sample = {a.dest: a for a in commands["sample"]._actions}
-    assert tuple(sample["sampler"].choices) == samplers.METHODS
+    assert tuple(sample["sampler"].choices) == sampler_settings.METHODS
     dist = {a.dest: tuple(a.choices) for a in commands["distill"]._actions if a.choices}
     assert (dist["method"], dist["steps"], dist["student"]) == (
         distill.METHODS,

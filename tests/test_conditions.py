@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from jaxdiff.core import conditions, models
+from jaxdiff.core import apply, conditions, models
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import fitting, likelihood, samplers, training
+from jaxdiff.engine import fitting, likelihood, sampler_settings, samplers, train_spec
 from jaxdiff.flow import flows
 
 # θ ~ N(0, I₂), x = A θ + N(0, S2 I₂): the posterior p(θ | x) is N(C Aᵀ x / S2, C) with
@@ -62,7 +62,7 @@ def net(context=2, **kw):
 
 
 def test_null_context_is_a_nan_row_or_none():
-    apply_fn, params = models.functional(net(), jax.random.key(0))
+    apply_fn, params = apply.functional(net(), jax.random.key(0))
     x, t = jnp.ones((3, 2)), jnp.array([1, 5, 9])
     nan = jnp.full((3, 2), jnp.nan)
     none = apply_fn(params, x, t)
@@ -74,7 +74,7 @@ def test_null_context_is_a_nan_row_or_none():
 
 
 def test_one_context_broadcasts_to_every_row():
-    apply_fn, params = models.functional(net(), jax.random.key(0))
+    apply_fn, params = apply.functional(net(), jax.random.key(0))
     x, t = jax.random.normal(jax.random.key(1), (4, 2)), jnp.arange(4)
     c = jnp.array([0.3, -0.7])
     np.testing.assert_array_equal(
@@ -83,20 +83,20 @@ def test_one_context_broadcasts_to_every_row():
 
 
 def test_context_model_refuses_what_does_not_fit():
-    apply_fn, params = models.functional(net(), jax.random.key(0))
+    apply_fn, params = apply.functional(net(), jax.random.key(0))
     x, t = jnp.ones((3, 2)), jnp.zeros(3, jnp.int32)
     with pytest.raises(ValueError, match="context must have 2 columns"):
         apply_fn(params, x, t, jnp.ones((3, 3)))
     with pytest.raises(ValueError, match="not both"):
-        models.functional(
+        apply.functional(
             models.MLPDenoiser(data_dim=2, num_classes=3, context=2), jax.random.key(0)
         )
     with pytest.raises(ValueError, match="context must be floats"):
-        models.check_fits(apply_fn, labels=np.array([0, 1, 2]))
+        apply.check_fits(apply_fn, labels=np.array([0, 1, 2]))
     with pytest.raises(ValueError, match=r"shape \(2,\) or \(n, 2\)"):
-        models.check_fits(apply_fn, labels=np.ones((3, 5), np.float32))
+        apply.check_fits(apply_fn, labels=np.ones((3, 5), np.float32))
     with pytest.raises(ValueError, match="needs a context"):
-        models.check_fits(apply_fn, labels=None, context_required=True)
+        apply.check_fits(apply_fn, labels=None, context_required=True)
     with pytest.raises(ValueError, match="labels or context, not both"):
         conditions.pick(np.array([0]), np.array([[0.0]]))
 
@@ -141,7 +141,7 @@ def test_sampling_given_each_rows_context_with_the_exact_denoiser():
     apply_fn = exact_denoiser(sched)
     n = 6000
     x = np.repeat(np.array([[0.0, 0.0], FAR]), n // 2, axis=0)
-    opts = samplers.SamplerOptions()  # the ancestral chain over all 1000 steps
+    opts = sampler_settings.SamplerOptions()  # the ancestral chain over all 1000 steps
     draws = np.asarray(
         samplers.sample(
             jax.random.key(0), apply_fn, {"scale": 1.0}, sched, (n, 2), opts, context=x
@@ -208,9 +208,9 @@ def test_ot_pairs_keep_the_noise_independent_of_the_context():
 def _train(objective, pairing="independent", label_drop=0.0, epochs=100):
     theta, x = simulate(4000)
     sched = schedules.cosine_schedule(100)
-    apply_fn, params = models.functional(net(), jax.random.key(0))
-    opt = training.make_optimizer(2e-3, 1.0)
-    spec = training.TrainSpec(
+    apply_fn, params = apply.functional(net(), jax.random.key(0))
+    opt = train_spec.make_optimizer(2e-3, 1.0)
+    spec = train_spec.TrainSpec(
         apply_fn=apply_fn,
         optimizer=opt,
         batch_size=256,
@@ -220,9 +220,9 @@ def _train(objective, pairing="independent", label_drop=0.0, epochs=100):
         t_sampler="uniform" if objective == "flow" else "antithetic",
         label_drop=label_drop,
     )
-    state = training.init_state(jax.random.key(1), params, opt)
+    state = train_spec.init_state(jax.random.key(1), params, opt)
     state, _ = fitting.fit_state(state, theta, spec=spec, schedule=sched, epochs=epochs, context=x)
-    opts = samplers.SamplerOptions(
+    opts = sampler_settings.SamplerOptions(
         method="midpoint" if objective == "flow" else "ddim",
         steps=16 if objective == "flow" else 100,
         eta=0.0 if objective == "flow" else 1.0,

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from conftest import leaves_equal
 
-from jaxdiff.core import data, metrics, models
+from jaxdiff.core import apply, data, metrics, models
 from jaxdiff.ddpm import distillation, schedules, students
 from jaxdiff.ddpm.solvers import data_prediction
-from jaxdiff.engine import fitting, samplers, training
+from jaxdiff.engine import fitting, sampler_settings, samplers, train_spec
 
 
 def test_round_grids_are_every_other_teacher_step():
@@ -73,19 +73,19 @@ def test_distillation_moves_the_student_towards_the_teachers_map():
     model = models.MLPDenoiser(
         config=models.NetworkConfig(width=64, time_embedding="sinusoidal", residual=True)
     )
-    apply_fn, params = models.functional(model, jax.random.key(0))
+    apply_fn, params = apply.functional(model, jax.random.key(0))
     angle = jax.random.uniform(jax.random.key(1), (2048,)) * 2 * jnp.pi
     x = jnp.stack([jnp.cos(angle), jnp.sin(angle)], 1)  # a ring
-    opt = training.make_optimizer(2e-3)
-    spec = training.TrainSpec(apply_fn, opt, batch_size=256)
-    state = training.init_state(jax.random.key(2), params, opt)
+    opt = train_spec.make_optimizer(2e-3)
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=256)
+    state = train_spec.init_state(jax.random.key(2), params, opt)
     state, _ = fitting.fit_state(state, x, spec=spec, schedule=sched, epochs=60)
     teacher = state.params
 
     x_T = jax.random.normal(jax.random.key(3), (512, 2))
 
     def run(p, k):
-        opts = samplers.SamplerOptions(method="ddim", steps=k, eta=0.0, spacing="trailing")
+        opts = sampler_settings.SamplerOptions(method="ddim", steps=k, eta=0.0, spacing="trailing")
         return samplers.sample(jax.random.key(4), apply_fn, p, sched, (512, 2), opts, x_T=x_T)
 
     reference = run(teacher, 8)
@@ -157,11 +157,11 @@ def test_direct_student_beats_its_teachers_two_step_ddim_on_a_multimodal_set():
             activation="gelu",
         )
     )
-    apply_fn, params = models.functional(model, jax.random.key(0))
+    apply_fn, params = apply.functional(model, jax.random.key(0))
     x = jnp.asarray(data.eight_gaussians(0, 4096)) / 2.0  # eight modes, unit-ish scale
-    opt = training.make_optimizer(2e-3)
-    spec = training.TrainSpec(apply_fn, opt, batch_size=256, target="v")
-    state = training.init_state(jax.random.key(2), params, opt)
+    opt = train_spec.make_optimizer(2e-3)
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=256, target="v")
+    state = train_spec.init_state(jax.random.key(2), params, opt)
     state, _ = fitting.fit_state(state, x, spec=spec, schedule=sched, epochs=80)
     teacher = state.params
     student, losses = distillation.distill_endpoints(
@@ -176,8 +176,8 @@ def test_direct_student_beats_its_teachers_two_step_ddim_on_a_multimodal_set():
         y = samplers.sample(jax.random.key(4), apply_fn, params, sched, (n, 2), opts)
         return float(metrics.mmd2(y, fresh)), float(metrics.precision_recall(fresh, y)[1])
 
-    ddim2 = samplers.SamplerOptions(method="ddim", steps=2, eta=0.0, target="v")
-    restart2 = samplers.SamplerOptions(method="restart", steps=2, target="v")
+    ddim2 = sampler_settings.SamplerOptions(method="ddim", steps=2, eta=0.0, target="v")
+    restart2 = sampler_settings.SamplerOptions(method="restart", steps=2, target="v")
     mmd_t, recall_t = scores(teacher, ddim2)
     mmd_s, recall_s = scores(student, restart2)
     assert mmd_s < 0.5 * mmd_t and recall_s > recall_t + 0.05, (mmd_s, mmd_t, recall_s, recall_t)
@@ -204,7 +204,7 @@ def test_a_tiny_direct_student_moves_towards_its_teachers_endpoints():
     unchanged fails)."""
     sched = schedules.cosine_schedule(50)
     model = models.MLPDenoiser(num_steps=50, config=models.NetworkConfig(width=32))
-    apply_fn, teacher = models.functional(model, jax.random.key(0))
+    apply_fn, teacher = apply.functional(model, jax.random.key(0))
     x = jnp.asarray(data.eight_gaussians(0, 1024)) / 2.0
     student, losses = distillation.distill_endpoints(
         jax.random.key(1), apply_fn, teacher, sched, x, 2, pairs=512, iterations=150,

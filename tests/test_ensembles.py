@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import ensembles, fitting, training
+from jaxdiff.engine import ensembles, fitting, train_spec
 
 
 # slow: 28 s here each (two members and their twins trained); .ci/run runs it
@@ -17,15 +17,15 @@ def test_members_equal_models_trained_alone(objective):
     """Flow OT too: the epoch's one host call of assignments (flows.ot_pairs) then
     carries the members' batches together."""
     model = models.MLPDenoiser(num_steps=20, config=models.NetworkConfig(width=16))
-    apply_fn, _ = models.functional(model, jax.random.key(0))
+    apply_fn, _ = apply.functional(model, jax.random.key(0))
 
     @jax.jit
     def init_params(key):
         return model.init(key, jnp.zeros((1, 2)), jnp.zeros((1,), jnp.int32))["params"]
 
-    opt = training.make_optimizer(1e-3, 1.0)
+    opt = train_spec.make_optimizer(1e-3, 1.0)
     flow = {"objective": "flow", "pairing": "ot"} if objective == "flow-ot" else {}
-    spec = training.TrainSpec(apply_fn, opt, batch_size=32, **flow)
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=32, **flow)
     sched = schedules.cosine_schedule(20)
     x = np.asarray(jax.random.normal(jax.random.key(5), (100, 2)), np.float32)
     seeds = (11, 12)
@@ -39,7 +39,7 @@ def test_members_equal_models_trained_alone(objective):
     for i, k in enumerate(seeds):
         # The documented contract, built here by hand: split(key) = (init, train).
         init_key, train_key = jax.random.split(jax.random.key(k))
-        alone = training.init_state(train_key, init_params(init_key), opt)
+        alone = train_spec.init_state(train_key, init_params(init_key), opt)
         alone, alone_info = fitting.fit_state(alone, x, spec=spec, schedule=sched, epochs=3)
         got = ensembles.member(states, i)
         for a, b in zip(leaves(alone.params), leaves(got.params), strict=True):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from conftest import leaves_equal
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import fitting, training
+from jaxdiff.engine import fitting, train_spec
 
 
 def test_fit_resumes_exactly(small):
@@ -26,7 +26,7 @@ def test_bad_epochs(small):
 
 
 def _tiny():
-    apply_fn, params = models.functional(
+    apply_fn, params = apply.functional(
         models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(width=16)), jax.random.key(0)
     )
     return apply_fn, params, schedules.sigmoid_schedule(10)
@@ -35,18 +35,18 @@ def _tiny():
 def test_divergence_is_caught_inside_the_epoch_and_keeps_the_last_good_state():
     apply_fn, params, sched = _tiny()
     x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
-    good = training.make_optimizer(1e-3, 1.0)
-    state = training.init_state(jax.random.key(1), params, good)
-    spec = training.TrainSpec(apply_fn, good, batch_size=16)
+    good = train_spec.make_optimizer(1e-3, 1.0)
+    state = train_spec.init_state(jax.random.key(1), params, good)
+    spec = train_spec.TrainSpec(apply_fn, good, batch_size=16)
     state, _ = fitting.fit_state(state, x, epochs=2, spec=spec, schedule=sched)
-    wild = training.make_optimizer(1e8, 1.0)  # same opt_state structure, absurd steps
+    wild = train_spec.make_optimizer(1e8, 1.0)  # same opt_state structure, absurd steps
     seen = []
     with pytest.raises(fitting.TrainingDiverged) as info:
         fitting.fit_state(
             state,
             x,
             epochs=6,
-            spec=training.TrainSpec(apply_fn, wild, batch_size=16),
+            spec=train_spec.TrainSpec(apply_fn, wild, batch_size=16),
             schedule=sched,
             epochs_per_call=4,
             callback=lambda s, losses, sec: seen.append(int(s.epoch)),

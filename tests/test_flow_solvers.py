@@ -11,7 +11,7 @@ import pytest
 from oracles import flow_solver_affine, flow_velocity_apply
 
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import likelihood, samplers
+from jaxdiff.engine import likelihood, sampler_settings, samplers
 from jaxdiff.flow import flow_solvers
 
 T = 1000
@@ -29,7 +29,7 @@ MU, C = 0.7, 0.4
 
 
 def _run(method, steps, x):
-    opts = samplers.SamplerOptions(method=method, steps=steps, target="velocity")
+    opts = sampler_settings.SamplerOptions(method=method, steps=steps, target="velocity")
     apply_fn = flow_velocity_apply(T, MU, C)
     return np.asarray(
         samplers.sample(jax.random.key(0), apply_fn, None, _sched(), x.shape, opts, x_T=x)
@@ -98,7 +98,7 @@ def test_adaptive_solver_meets_its_tolerance_and_counts_its_evaluations():
     assert int(more) > int(evaluations)
     traj = samplers.sample_trajectory(
         jax.random.key(0), oracle, None, _sched(), x.shape,
-        samplers.SamplerOptions(method="adaptive", target="velocity"), x_T=x,
+        sampler_settings.SamplerOptions(method="adaptive", target="velocity"), x_T=x,
     )  # fmt: skip
     assert traj.shape == (flow_solvers.ADAPTIVE_SAVES, 512, 2)
     np.testing.assert_allclose(traj[0], x, atol=1e-6)
@@ -107,7 +107,7 @@ def test_adaptive_solver_meets_its_tolerance_and_counts_its_evaluations():
 
 def test_fixed_step_trajectory_starts_in_noise_and_ends_in_the_sample():
     x = jax.random.normal(jax.random.key(4), (32, 2))
-    opts = samplers.SamplerOptions(method="midpoint", steps=4, target="velocity")
+    opts = sampler_settings.SamplerOptions(method="midpoint", steps=4, target="velocity")
     oracle = flow_velocity_apply(T, MU, C)
     traj = samplers.sample_trajectory(
         jax.random.key(0), oracle, None, _sched(), x.shape, opts, x_T=x
@@ -128,14 +128,14 @@ def test_fixed_step_trajectory_starts_in_noise_and_ends_in_the_sample():
 )
 def test_sampler_options_keep_each_family_to_its_samplers(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        samplers.SamplerOptions(**kwargs)
+        sampler_settings.SamplerOptions(**kwargs)
 
 
 def test_flow_steps_default_to_T_and_heun_is_each_familys_own():
-    opts = samplers.SamplerOptions(method="euler", target="velocity").for_schedule(_sched())
+    opts = sampler_settings.SamplerOptions(method="euler", target="velocity").for_schedule(_sched())
     assert opts.steps == T and opts.grid is None
-    assert samplers.SamplerOptions(method="heun", target="velocity").method == "heun"
-    assert samplers.SamplerOptions(method="heun", target="eps").method == "heun"
+    assert sampler_settings.SamplerOptions(method="heun", target="velocity").method == "heun"
+    assert sampler_settings.SamplerOptions(method="heun", target="eps").method == "heun"
 
 
 @pytest.mark.parametrize("c", [C, 1.6])
@@ -172,7 +172,7 @@ def test_fixed_step_chains_use_the_networks_parameters_and_return_what_is_asked(
     by hand; the parameters (p = 0.5 or 1.5) set the answer, so a chain that dropped them
     fails; with ``trajectory`` the N + 1 states come back, first x_1, last x_0."""
     x = jnp.asarray(np.random.default_rng(1).normal(size=(6, 2)), jnp.float32)
-    opts = samplers.SamplerOptions(method="euler", steps=4, target="velocity")
+    opts = sampler_settings.SamplerOptions(method="euler", steps=4, target="velocity")
     for p in (0.5, 1.5):
         got = chain(None, _growth, jnp.float32(p), _sched(), x, opts, False)
         want = np.asarray(x, np.float64) * factor(-p / 4) ** 4
@@ -185,7 +185,7 @@ def test_fixed_step_chains_use_the_networks_parameters_and_return_what_is_asked(
 
 def test_adaptive_chain_uses_the_parameters_and_saves_only_when_asked():
     x = jnp.ones((3, 2), jnp.float32)
-    opts = samplers.SamplerOptions(method="adaptive", target="velocity")
+    opts = sampler_settings.SamplerOptions(method="adaptive", target="velocity")
     for p in (0.5, 1.5):
         got = flow_solvers.adaptive_chain(None, _growth, jnp.float32(p), _sched(), x, opts, False)
         assert got.shape == (3, 2)
@@ -202,7 +202,7 @@ def test_each_flow_solver_keeps_the_dtype_of_its_starting_noise(method):
     scan's carry type."""
     oracle = flow_velocity_apply(T, MU, C)
     x = jax.random.normal(jax.random.key(5), (8, 2), jnp.float32)
-    opts = samplers.SamplerOptions(method=method, steps=4, target="velocity")
+    opts = sampler_settings.SamplerOptions(method=method, steps=4, target="velocity")
     with jax.enable_x64(True):
         for draw in (samplers.sample, samplers.sample_trajectory):
             got = draw(jax.random.key(0), oracle, None, _sched(), x.shape, opts, x_T=x)

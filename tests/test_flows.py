@@ -164,9 +164,9 @@ def test_ot_pairing_keeps_the_noise_standard_normal():
 
 
 def test_flow_loss_with_ot_pairing_and_labels_runs_under_jit_and_grad():
-    from jaxdiff.core import models
+    from jaxdiff.core import apply, models
 
-    apply_fn, params = models.functional(
+    apply_fn, params = apply.functional(
         models.MLPDenoiser(num_steps=T, num_classes=3, config=models.NetworkConfig(width=16)),
         jax.random.key(0),
     )
@@ -217,14 +217,14 @@ def test_given_pairs_on_straight_paths_have_zero_loss(x64_standard):
 
 
 def test_pairs_with_an_odd_number_of_columns_are_refused():
-    from jaxdiff.core import models
-    from jaxdiff.engine import training
+    from jaxdiff.core import apply, models
+    from jaxdiff.engine import train_spec, training
 
-    apply_fn, _ = models.functional(
+    apply_fn, _ = apply.functional(
         models.MLPDenoiser(num_steps=T, config=models.NetworkConfig(width=8)), jax.random.key(0)
     )
-    spec = training.TrainSpec(
-        apply_fn, training.make_optimizer(), batch_size=4, objective="flow", pairing="given"
+    spec = train_spec.TrainSpec(
+        apply_fn, train_spec.make_optimizer(), batch_size=4, objective="flow", pairing="given"
     )
     with pytest.raises(ValueError, match="even number of columns, got 3"):
         training.check_inputs(np.zeros((8, 3)), None, spec=spec, schedule=_sched())
@@ -236,19 +236,19 @@ def test_ot_pairing_is_refused_over_sharded_batches():
     """The host's assignment inside a batch sharded over devices deadlocked XLA's
     partitioner (measured: the gradient's all-reduce waited 40 s, then the process
     aborted); the settings are refused in one line instead."""
-    from jaxdiff.core import models
-    from jaxdiff.engine import parallel, training
+    from jaxdiff.core import apply, models
+    from jaxdiff.engine import parallel, train_spec
 
-    apply_fn, _ = models.functional(
+    apply_fn, _ = apply.functional(
         models.MLPDenoiser(num_steps=T, config=models.NetworkConfig(width=8)), jax.random.key(0)
     )
     sharding = parallel.batch_sharding(parallel.make_mesh(1))
     with pytest.raises(ValueError, match="pairing 'ot' cannot be sharded over devices"):
-        training.TrainSpec(
-            apply_fn, training.make_optimizer(), objective="flow", pairing="ot",
+        train_spec.TrainSpec(
+            apply_fn, train_spec.make_optimizer(), objective="flow", pairing="ot",
             batch_sharding=sharding,
         )  # fmt: skip
-    training.TrainSpec(apply_fn, training.make_optimizer(), objective="flow",
+    train_spec.TrainSpec(apply_fn, train_spec.make_optimizer(), objective="flow",
                        batch_sharding=sharding)  # fmt: skip
 
 
@@ -257,8 +257,8 @@ def test_a_conditional_flow_trains_on_pairs_made_within_each_class(monkeypatch):
     passed while class 0's rows took the noise nearest them across both classes). Two
     classes far apart: within each class the paired noise is a random half of the
     batch's, centred; paired across them, class 0's noise sits left of 0."""
-    from jaxdiff.core import models
-    from jaxdiff.engine import fitting, training
+    from jaxdiff.core import apply, models
+    from jaxdiff.engine import fitting, train_spec
 
     seen = []
     real = flows.ot_pairs
@@ -274,10 +274,10 @@ def test_a_conditional_flow_trains_on_pairs_made_within_each_class(monkeypatch):
     x = np.column_stack([np.where(y == 0, -4.0, 4.0), np.zeros(256)])
     x = (x + 0.1 * rng.standard_normal((256, 2))).astype(np.float32)
     net = models.MLPDenoiser(num_steps=T, num_classes=2, config=models.NetworkConfig(width=8))
-    apply_fn, params = models.functional(net, jax.random.key(0))
-    opt = training.make_optimizer(1e-3)
-    spec = training.TrainSpec(apply_fn, opt, batch_size=128, objective="flow", pairing="ot")
-    state = training.init_state(jax.random.key(1), params, opt)
+    apply_fn, params = apply.functional(net, jax.random.key(0))
+    opt = train_spec.make_optimizer(1e-3)
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=128, objective="flow", pairing="ot")
+    state = train_spec.init_state(jax.random.key(1), params, opt)
     with jax.disable_jit():  # the pairs as concrete arrays
         fitting.fit_state(state, x, spec=spec, schedule=_sched(), epochs=1, labels=y)
     ((pairs, labels),) = seen

@@ -276,3 +276,24 @@ def test_no_import_cycle_not_even_a_type_only_one(tmp_path):
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\n"
     )
     assert cycles(import_graph(pkg)) == [["pkg.a", "pkg.b"]]
+
+
+MAX_LINES = 350  # docs/design.md: a module owns one concern and stays at or under this
+
+
+def long_modules(package: pathlib.Path, limit: int = MAX_LINES) -> dict[str, int]:
+    """Each module of ``package`` over ``limit`` lines -> its line count."""
+    counts = {
+        str(p.relative_to(package.parent)): len(p.read_text().splitlines())
+        for p in sorted(package.rglob("*.py"))
+    }
+    return {name: n for name, n in counts.items() if n > limit}
+
+
+def test_every_module_is_at_most_350_lines(tmp_path):
+    assert long_modules(ROOT / "jaxdiff") == {}
+    planted = tmp_path / "pkg"
+    planted.mkdir()
+    (planted / "long.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    (planted / "short.py").write_text("x = 1\n" * MAX_LINES)
+    assert long_modules(planted) == {"pkg/long.py": MAX_LINES + 1}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from oracles import ddpm_moments, eps_star_apply, star_output, vlb_expected
 
-from jaxdiff.core import models
-from jaxdiff.ddpm import schedules
+from jaxdiff.core import apply, models
+from jaxdiff.ddpm import schedules, vlb
 from jaxdiff.engine import likelihood
 
 MU, C = 0.3, 0.5
@@ -82,7 +82,7 @@ def test_ode_log_likelihood_sees_a_wrong_model(x64):
 def test_vlb_matches_its_closed_form_on_gaussian_data(x64, variance):
     sched = schedules.cosine_schedule(100)
     x0 = MU + C * jax.random.normal(jax.random.key(1), (20_000, 2), jnp.float64)
-    terms = likelihood.vlb(
+    terms = vlb.vlb(
         jax.random.key(2), eps_star_apply(sched, MU, C), None, sched, x0, variance=variance
     )
     total = np.asarray(terms.total)
@@ -94,7 +94,7 @@ def test_vlb_matches_its_closed_form_on_gaussian_data(x64, variance):
     )
     # The x0 and v parameterisations of the same optimal model: the same bound, per example.
     for target in ("x0", "v"):
-        other = likelihood.vlb(
+        other = vlb.vlb(
             jax.random.key(2),
             eps_star_apply(sched, MU, C, target),
             None,
@@ -122,9 +122,9 @@ def test_vlb_bounds_the_models_negative_log_likelihood(x64):
 
 def test_vlb_and_ode_run_on_the_mlp():
     sched = schedules.cosine_schedule(20)
-    apply_fn, params = models.functional(models.MLPDenoiser(num_steps=20), jax.random.key(0))
+    apply_fn, params = apply.functional(models.MLPDenoiser(num_steps=20), jax.random.key(0))
     x0 = jax.random.normal(jax.random.key(1), (16, 2))
-    terms = likelihood.vlb(jax.random.key(2), apply_fn, params, sched, x0, target="v")
+    terms = vlb.vlb(jax.random.key(2), apply_fn, params, sched, x0, target="v")
     assert terms.total.shape == (16,) and np.all(np.isfinite(terms.total))
     ll = likelihood.ode_log_likelihood(apply_fn, params, sched, x0, target="v", solver="heun")
     assert ll.shape == (16,) and np.all(np.isfinite(ll))
@@ -197,12 +197,12 @@ def test_float32_stays_float32_in_float64_mode(x64):
 def test_vlb_rejects_bad_options(kwargs, match):
     sched = schedules.cosine_schedule(kwargs.pop("steps", 10))
     with pytest.raises(ValueError, match=match):
-        likelihood.vlb(jax.random.key(0), None, None, sched, jnp.zeros((2, 2)), **kwargs)
+        vlb.vlb(jax.random.key(0), None, None, sched, jnp.zeros((2, 2)), **kwargs)
 
 
 def test_vlb_takes_a_two_step_schedule():
     sched = schedules.cosine_schedule(2)
-    terms = likelihood.vlb(
+    terms = vlb.vlb(
         jax.random.key(0), lambda p, x, t: 0.1 * x, None, sched, jnp.ones((3, 2), jnp.float32)
     )
     assert terms.total.shape == (3,) and np.all(np.isfinite(np.asarray(terms.total)))

@@ -15,9 +15,9 @@ from oracles import (
     meanflow_loss_minimum,
 )
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import samplers, training
+from jaxdiff.engine import sampler_settings, samplers, train_spec
 from jaxdiff.flow import flows, meanflow
 
 T = 1000
@@ -92,12 +92,12 @@ def test_mean_chain_with_the_exact_average_velocity_is_the_exact_transport(x64_s
     apply_fn = flow_average_velocity_apply(T, MU, C)
 
     def run(method, k):
-        opts = samplers.SamplerOptions(method=method, steps=k, target=flows.TARGET)
+        opts = sampler_settings.SamplerOptions(method=method, steps=k, target=flows.TARGET)
         return samplers.sample(jax.random.key(0), apply_fn, None, _sched(), x1.shape, opts,
                                x_T=x1)  # fmt: skip
 
     np.testing.assert_allclose(run("mean", steps), MU + C * x1, rtol=0, atol=1e-12)
-    assert samplers.SamplerOptions("mean", steps, target=flows.TARGET).evaluations == steps
+    assert sampler_settings.SamplerOptions("mean", steps, target=flows.TARGET).evaluations == steps
     assert float(jnp.max(jnp.abs(run("euler", 1) - (MU + C * x1)))) > 0.1
 
 
@@ -123,30 +123,30 @@ def test_the_interval_input_of_the_network(embedding):
     """An interval model's output depends on its interval, no interval is interval 0,
     and a model built without one refuses it (one line naming it)."""
     cfg = models.NetworkConfig(time_embedding=embedding, interval=True)
-    apply_fn, params = models.functional(models.MLPDenoiser(num_steps=T, config=cfg),
+    apply_fn, params = apply.functional(models.MLPDenoiser(num_steps=T, config=cfg),
                                          jax.random.key(0))  # fmt: skip
     x = jax.random.normal(jax.random.key(1), (8, 2))
     t = jnp.full((8,), 700.0)
     base = apply_fn(params, x, t)
     np.testing.assert_array_equal(apply_fn(params, x, t, interval=jnp.zeros(8)), base)
     assert float(jnp.max(jnp.abs(apply_fn(params, x, t, interval=300.0) - base))) > 1e-3
-    plain, plain_params = models.functional(models.MLPDenoiser(num_steps=T), jax.random.key(0))
+    plain, plain_params = apply.functional(models.MLPDenoiser(num_steps=T), jax.random.key(0))
     with pytest.raises(ValueError, match="interval"):
         plain(plain_params, x, t, interval=1.0)
     with pytest.raises(ValueError, match="interval"):
         models.NetworkConfig(interval="yes")
-    opts = samplers.SamplerOptions("mean", 1, target=flows.TARGET)
+    opts = sampler_settings.SamplerOptions("mean", 1, target=flows.TARGET)
     with pytest.raises(ValueError, match="method 'mean' needs a MeanFlow model"):
         samplers.sample(jax.random.key(0), plain, plain_params, _sched(), (4, 2), opts)
 
 
 def test_meanflow_training_refuses_a_model_without_an_interval():
-    plain = models.functional(models.MLPDenoiser(num_steps=100), jax.random.key(0))[0]
-    opt = training.make_optimizer(1e-3)
+    plain = apply.functional(models.MLPDenoiser(num_steps=100), jax.random.key(0))[0]
+    opt = train_spec.make_optimizer(1e-3)
     with pytest.raises(ValueError, match="objective 'meanflow' needs a model that takes an"):
-        training.TrainSpec(plain, opt, objective="meanflow")
+        train_spec.TrainSpec(plain, opt, objective="meanflow")
     with pytest.raises(ValueError, match="pairing is for objectives"):
-        training.TrainSpec(plain, opt, objective="ddpm", pairing="ot")
+        train_spec.TrainSpec(plain, opt, objective="ddpm", pairing="ot")
 
 
 @pytest.mark.slow
@@ -158,18 +158,18 @@ def test_meanflow_training_learns():
     the network, and here it rises as the network's time derivative grows.)"""
     from jaxdiff.engine import fitting
 
-    opt = training.make_optimizer(1e-3)
+    opt = train_spec.make_optimizer(1e-3)
     # Two steps: the network sees t itself (flows.network_time), whose time derivative
     # the target carries; at t · 999 that derivative is large and training unsettled.
     sched = schedules.cosine_schedule(2)
     cfg = models.NetworkConfig(time_embedding="sinusoidal", interval=True)
-    apply_fn, params = models.functional(
+    apply_fn, params = apply.functional(
         models.MLPDenoiser(num_steps=2, config=cfg), jax.random.key(0)
     )
-    spec = training.TrainSpec(apply_fn, opt, batch_size=64, objective="meanflow",
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=64, objective="meanflow",
                               t_sampler="logit_normal", pairing="ot", ema_decay=0.99)  # fmt: skip
     data = jax.random.normal(jax.random.key(2), (512, 2)) * 0.3 + 1.0
-    opts = samplers.SamplerOptions("mean", 1, target=flows.TARGET)
+    opts = sampler_settings.SamplerOptions("mean", 1, target=flows.TARGET)
 
     def one_step(p):
         x = samplers.sample(jax.random.key(9), apply_fn, p, sched, (4000, 2), opts)
@@ -177,7 +177,7 @@ def test_meanflow_training_learns():
 
     mean, std = one_step(params)
     assert np.all(np.abs(mean - 1.0) > 0.5) and np.all(std > 0.6)
-    state = training.init_state(jax.random.key(1), params, opt, ema=True)
+    state = train_spec.init_state(jax.random.key(1), params, opt, ema=True)
     state, _ = fitting.fit_state(state, data, spec=spec, schedule=sched, epochs=100)
     mean, std = one_step(state.ema_params)
     assert np.all(np.abs(mean - 1.0) < 0.1) and np.all(np.abs(std - 0.3) < 0.1), (mean, std)

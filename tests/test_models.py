@@ -3,17 +3,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 
 
 @pytest.fixture(scope="module")
 def seed_model():
-    return models.functional(models.MLPDenoiser(), jax.random.key(0))
+    return apply.functional(models.MLPDenoiser(), jax.random.key(0))
 
 
 def test_seed_parameter_count_and_embedding_tables(seed_model):
     _, params = seed_model
-    assert models.param_count(params) == 72_066
+    assert apply.param_count(params) == 72_066
     tables = [v["embedding"] for k, v in params.items() if k.startswith("Embed")]
     assert len(tables) == 3
     assert all(t.shape == (100, 128) for t in tables)
@@ -59,26 +59,26 @@ def test_scalar_t_equals_broadcast_t_and_jit(seed_model):
 
 
 def test_generalised_sizes():
-    apply_fn, params = models.functional(
+    apply_fn, params = apply.functional(
         models.MLPDenoiser(data_dim=5, num_steps=7, config=models.NetworkConfig(width=32, depth=2)),
         jax.random.key(0),
     )
     assert apply_fn(params, jnp.zeros((3, 5)), jnp.array([0, 3, 6])).shape == (3, 5)
     expected = (5 * 32 + 32) + (32 * 32 + 32) + (32 * 5 + 5) + 2 * 7 * 32
-    assert models.param_count(params) == expected
+    assert apply.param_count(params) == expected
 
 
 def test_apply_fn_is_hashable_and_stable():
     m = models.MLPDenoiser()
-    a1, _ = models.functional(m, jax.random.key(0))
-    a2, _ = models.functional(m, jax.random.key(1))
+    a1, _ = apply.functional(m, jax.random.key(0))
+    a2, _ = apply.functional(m, jax.random.key(1))
     assert hash(a1) == hash(a2) and a1 == a2
 
 
 @pytest.mark.parametrize("field, value", [("data_dim", 2.5), ("num_steps", 0)])
 def test_bad_sizes_are_rejected(field, value):
     with pytest.raises(ValueError, match=f"{field} must be a positive integer, got {value}"):
-        models.functional(models.MLPDenoiser(**{field: value}), jax.random.key(0))
+        apply.functional(models.MLPDenoiser(**{field: value}), jax.random.key(0))
 
 
 @pytest.mark.parametrize("field, value", [("width", 0), ("depth", -1), ("feature_size", 0)])
@@ -90,7 +90,7 @@ def test_bad_network_sizes_are_refused_when_the_options_are_built(field, value):
 
 
 def test_float_steps_interpolate_the_step_embeddings():
-    apply_fn, params = models.functional(models.MLPDenoiser(num_steps=10), jax.random.key(0))
+    apply_fn, params = apply.functional(models.MLPDenoiser(num_steps=10), jax.random.key(0))
     x = jax.random.normal(jax.random.key(1), (4, 2))
     t = jnp.array([0, 3, 7, 9])
     np.testing.assert_array_equal(
@@ -113,24 +113,24 @@ C = 3
 
 
 def test_label_tables_sit_beside_the_step_tables():
-    apply_fn, params = models.functional(models.MLPDenoiser(num_classes=C), jax.random.key(0))
-    base = models.param_count(models.functional(models.MLPDenoiser(), jax.random.key(0))[1])
+    apply_fn, params = apply.functional(models.MLPDenoiser(num_classes=C), jax.random.key(0))
+    base = apply.param_count(apply.functional(models.MLPDenoiser(), jax.random.key(0))[1])
     assert base == 72_066  # the seed's model is unchanged
-    assert models.param_count(params) == base + 3 * (C + 1) * 128
+    assert apply.param_count(params) == base + 3 * (C + 1) * 128
     x, t = jnp.ones((4, 2)), jnp.arange(4)
     null = apply_fn(params, x, t, jnp.full(4, -1))
     np.testing.assert_array_equal(apply_fn(params, x, t), null)  # no label = the null label
     outs = [apply_fn(params, x, t, jnp.full(4, c)) for c in range(C)]
     assert all(not np.allclose(a, null) for a in outs)  # every class moves the output
-    uncond, p0 = models.functional(models.MLPDenoiser(), jax.random.key(0))
+    uncond, p0 = apply.functional(models.MLPDenoiser(), jax.random.key(0))
     with pytest.raises(ValueError, match="a condition was given but the model is unconditional"):
         uncond(p0, x, t, jnp.zeros(4, jnp.int32))
 
 
 def _count(model):
     """The parameter count of ``model``'s init, from shapes alone (nothing is computed)."""
-    shapes = jax.eval_shape(lambda key: models.functional(model, key)[1], jax.random.key(0))
-    return models.param_count(shapes)
+    shapes = jax.eval_shape(lambda key: apply.functional(model, key)[1], jax.random.key(0))
+    return apply.param_count(shapes)
 
 
 def test_each_option_has_the_parameter_count_of_its_layers():
@@ -175,7 +175,7 @@ def test_feature_models_accept_real_steps_and_are_deterministic(features):
         num_steps=20,
         config=models.NetworkConfig(input_features=features, time_embedding="sinusoidal"),
     )
-    apply_fn, params = models.functional(model, jax.random.key(0))
+    apply_fn, params = apply.functional(model, jax.random.key(0))
     x = jax.random.normal(jax.random.key(1), (6, 2))
     a = apply_fn(params, x, jnp.full(6, 7, jnp.int32))
     b = apply_fn(params, x, jnp.full(6, 7.0))  # the ODE's real steps: equal at integers
@@ -184,7 +184,7 @@ def test_feature_models_accept_real_steps_and_are_deterministic(features):
     np.testing.assert_array_equal(a, apply_fn(params, x, 7))  # a scalar step broadcasts
     # The features' frequencies are a constant of the model, not a parameter: no leaf
     # has their shape, and another init key draws every parameter anew.
-    _, other = models.functional(model, jax.random.key(5))
+    _, other = apply.functional(model, jax.random.key(5))
     leaves, again = jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(other)
     assert (model.config.feature_size // 2,) not in {leaf.shape for leaf in leaves}
     assert not any(np.array_equal(a, b) for a, b in zip(leaves, again, strict=True) if a.size > 2)
@@ -232,17 +232,17 @@ def test_a_short_training_with_the_options_beats_the_untrained_model(options):
 
     from jaxdiff.core import data
     from jaxdiff.ddpm import schedules
-    from jaxdiff.engine import fitting, samplers, training
+    from jaxdiff.engine import fitting, sampler_settings, samplers, train_spec
 
     sched = schedules.cosine_schedule(100)
     model = models.MLPDenoiser(config=models.NetworkConfig(init_style="flax", **options))
-    apply_fn, params = models.functional(model, jax.random.key(0))
-    opt = training.make_optimizer(3e-3, 1.0)
-    spec = training.TrainSpec(apply_fn, opt, batch_size=128, target="v")
+    apply_fn, params = apply.functional(model, jax.random.key(0))
+    opt = train_spec.make_optimizer(3e-3, 1.0)
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=128, target="v")
     x = data.eight_gaussians(0, 2000) / 2.0  # radius 1
-    state = training.init_state(jax.random.key(1), params, opt)
+    state = train_spec.init_state(jax.random.key(1), params, opt)
     state, _ = fitting.fit_state(state, x, spec=spec, schedule=sched, epochs=40, epochs_per_call=40)
-    opts = samplers.SamplerOptions(variance="beta_tilde", last_step_noise=False, target="v")
+    opts = sampler_settings.SamplerOptions(variance="beta_tilde", last_step_noise=False, target="v")
     reference = data.eight_gaussians(9, 2000) / 2.0
 
     def drawn(p):

@@ -13,18 +13,20 @@ SCRIPT = textwrap.dedent(
     import dataclasses
     import jax, numpy as np
     from jaxdiff.engine import fitting, parallel, training
+    from jaxdiff.engine import train_spec
     from jaxdiff.core import models
+    from jaxdiff.core import apply
     from jaxdiff.ddpm import schedules
 
     assert jax.device_count() == 4, jax.devices()
     model = models.MLPDenoiser(config=models.NetworkConfig(width=32))
-    apply_fn, params = models.functional(model, jax.random.key(0))
+    apply_fn, params = apply.functional(model, jax.random.key(0))
     sched = schedules.sigmoid_schedule()
-    opt = training.make_optimizer(1e-3, 1.0)
+    opt = train_spec.make_optimizer(1e-3, 1.0)
     x = np.asarray(jax.random.normal(jax.random.key(2), (520, 2))) * 0.1  # 4 x 128 + 8
-    spec = training.TrainSpec(apply_fn, opt, batch_size=128)
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=128)
     kw = dict(epochs=3, spec=spec, schedule=sched)
-    state = training.init_state(jax.random.key(1), params, opt)
+    state = train_spec.init_state(jax.random.key(1), params, opt)
     single, info1 = fitting.fit_state(state, x, **kw)
     mesh = parallel.make_mesh()
     sharded, info4 = parallel.fit(state, x, mesh=mesh, **kw)

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from oracles import ddpm_moments, eps_star_apply
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 from jaxdiff.ddpm import grids, schedules
-from jaxdiff.engine import samplers
+from jaxdiff.engine import sampler_settings, samplers
 
 
 @pytest.fixture(scope="module")
 def net():
-    return models.functional(
+    return apply.functional(
         models.MLPDenoiser(config=models.NetworkConfig(width=32)), jax.random.key(0)
     )
 
@@ -63,7 +63,7 @@ def test_ddpm_matches_exact_affine_gaussian_moments(sched_name, c, variance, las
             None,
             sched,
             (n, 1),
-            samplers.SamplerOptions(variance=variance, last_step_noise=last),
+            sampler_settings.SamplerOptions(variance=variance, last_step_noise=last),
         ),
         np.float64,
     )
@@ -82,7 +82,7 @@ def test_last_step_noise_switch_changes_only_the_last_step(net):
         params,
         sched,
         (20, 2),
-        samplers.SamplerOptions(last_step_noise=False),
+        sampler_settings.SamplerOptions(last_step_noise=False),
     )
     np.testing.assert_allclose(np.asarray(on[:-1]), np.asarray(off[:-1]), rtol=1e-6, atol=1e-6)
     diff = np.asarray(on[-1] - off[-1])
@@ -100,7 +100,7 @@ def test_last_step_noise_switch_changes_only_the_last_step(net):
 def test_bad_options(net, kw, match):
     apply_fn, params = net
     with pytest.raises(ValueError, match=match):
-        opts = samplers.SamplerOptions(**kw)
+        opts = sampler_settings.SamplerOptions(**kw)
         samplers.sample(
             jax.random.key(0), apply_fn, params, schedules.sigmoid_schedule(5), (4, 2), opts
         )
@@ -152,7 +152,7 @@ def test_ddim_matches_exact_moments(eta, steps, spacing):
             None,
             sched,
             (n, 1),
-            samplers.SamplerOptions(method="ddim", eta=eta, steps=steps, spacing=spacing),
+            sampler_settings.SamplerOptions(method="ddim", eta=eta, steps=steps, spacing=spacing),
         ),
         np.float64,
     )
@@ -173,7 +173,7 @@ def test_dpm_solver_matches_exact_moments(steps, c):
             None,
             sched,
             (n, 1),
-            samplers.SamplerOptions(method="dpm-solver", steps=steps),
+            sampler_settings.SamplerOptions(method="dpm-solver", steps=steps),
         ),
         np.float64,
     )
@@ -192,7 +192,7 @@ def test_ddim_eta1_all_steps_is_ddpm_beta_tilde(net):
         params,
         sched,
         (64, 2),
-        samplers.SamplerOptions(method="ddim", eta=1.0, steps=30),
+        sampler_settings.SamplerOptions(method="ddim", eta=1.0, steps=30),
     )
     b = samplers.sample(
         jax.random.key(8),
@@ -200,7 +200,9 @@ def test_ddim_eta1_all_steps_is_ddpm_beta_tilde(net):
         params,
         sched,
         (64, 2),
-        samplers.SamplerOptions(method="ddpm", variance="beta_tilde", last_step_noise=False),
+        sampler_settings.SamplerOptions(
+            method="ddpm", variance="beta_tilde", last_step_noise=False
+        ),
     )
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-5)
 
@@ -215,7 +217,7 @@ def test_ddim_eta0_is_deterministic_in_x_T(net):
         params,
         sched,
         (16, 2),
-        samplers.SamplerOptions(method="ddim", steps=10),
+        sampler_settings.SamplerOptions(method="ddim", steps=10),
         x_T=x_T,
     )
     b = samplers.sample(
@@ -224,7 +226,7 @@ def test_ddim_eta0_is_deterministic_in_x_T(net):
         params,
         sched,
         (16, 2),
-        samplers.SamplerOptions(method="ddim", steps=10),
+        sampler_settings.SamplerOptions(method="ddim", steps=10),
         x_T=x_T,
     )
     assert np.array_equal(np.asarray(a), np.asarray(b))
@@ -234,7 +236,7 @@ def test_ddim_eta0_is_deterministic_in_x_T(net):
         params,
         sched,
         (16, 2),
-        samplers.SamplerOptions(method="ddim", steps=10, eta=1.0),
+        sampler_settings.SamplerOptions(method="ddim", steps=10, eta=1.0),
         x_T=x_T,
     )
     assert not np.allclose(np.asarray(a), np.asarray(c))
@@ -250,7 +252,7 @@ def test_dpm_solver_many_steps_agrees_with_ddim_many_steps():
         None,
         sched,
         (256, 1),
-        samplers.SamplerOptions(method="ddim", steps=1000),
+        sampler_settings.SamplerOptions(method="ddim", steps=1000),
         x_T=x_T,
     )
     b = samplers.sample(
@@ -259,7 +261,7 @@ def test_dpm_solver_many_steps_agrees_with_ddim_many_steps():
         None,
         sched,
         (256, 1),
-        samplers.SamplerOptions(method="dpm-solver", steps=1000),
+        sampler_settings.SamplerOptions(method="dpm-solver", steps=1000),
         x_T=x_T,
     )
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=5e-3)
@@ -277,7 +279,7 @@ def test_fast_sampler_trajectories(net, method):
         params,
         sched,
         (8, 2),
-        samplers.SamplerOptions(method=method, steps=5),
+        sampler_settings.SamplerOptions(method=method, steps=5),
     )
     x = samplers.sample(
         jax.random.key(2),
@@ -285,7 +287,7 @@ def test_fast_sampler_trajectories(net, method):
         params,
         sched,
         (8, 2),
-        samplers.SamplerOptions(method=method, steps=5),
+        sampler_settings.SamplerOptions(method=method, steps=5),
     )
     assert traj.shape == (6, 8, 2)  # x_T, then one state per grid point
     x_T = jax.random.normal(jax.random.split(jax.random.key(2))[0], (8, 2))  # as documented
@@ -310,7 +312,7 @@ def test_fast_sampler_trajectories(net, method):
 def test_bad_fast_sampler_options(net, kw, match):
     apply_fn, params = net
     with pytest.raises((ValueError, TypeError), match=match):
-        opts = samplers.SamplerOptions(**kw)
+        opts = sampler_settings.SamplerOptions(**kw)
         samplers.sample(
             jax.random.key(0), apply_fn, params, schedules.cosine_schedule(30), (4, 2), opts
         )
@@ -321,7 +323,7 @@ C = 3
 
 @pytest.fixture(scope="module")
 def cond():
-    apply_fn, params = models.functional(models.MLPDenoiser(num_classes=C), jax.random.key(0))
+    apply_fn, params = apply.functional(models.MLPDenoiser(num_classes=C), jax.random.key(0))
     return apply_fn, params, schedules.cosine_schedule(50)
 
 
@@ -349,7 +351,7 @@ METHODS = [("ddpm", None), ("ddim", 10), ("dpm-solver", 8)]
 def test_guidance_zero_is_the_conditional_model_unguided(cond, method, steps):
     apply_fn, params, sched = cond
     labels = (0, 1, 2, 1, 0, 2)
-    opts = samplers.SamplerOptions(method=method, steps=steps)
+    opts = sampler_settings.SamplerOptions(method=method, steps=steps)
     key = jax.random.key(5)
     got = samplers.sample(key, apply_fn, params, sched, (6, 2), opts, labels=jnp.array(labels))
     want = samplers.sample(key, _Bound(apply_fn, labels, None), params, sched, (6, 2), opts)
@@ -366,7 +368,7 @@ def test_guidance_zero_is_the_conditional_model_unguided(cond, method, steps):
 def test_guidance_w_follows_ho_salimans_eq_6(cond, method, steps):
     apply_fn, params, sched = cond
     labels = (2, 0, 1, 1)
-    opts = samplers.SamplerOptions(method=method, steps=steps, target="v")
+    opts = sampler_settings.SamplerOptions(method=method, steps=steps, target="v")
     key = jax.random.key(6)
     got = samplers.sample(
         key, apply_fn, params, sched, (4, 2), opts.replace(guidance=2.5), labels=jnp.array(labels)
@@ -389,14 +391,14 @@ def test_guidance_w_follows_ho_salimans_eq_6(cond, method, steps):
 def test_bad_labels_and_guidance(cond, kw, match):
     apply_fn, params, sched = cond
     with pytest.raises(ValueError, match=match):
-        opts = samplers.SamplerOptions(guidance=kw.get("guidance", 0.0))
+        opts = sampler_settings.SamplerOptions(guidance=kw.get("guidance", 0.0))
         samplers.sample(
             jax.random.key(0), apply_fn, params, sched, (4, 2), opts, labels=kw.get("labels")
         )
 
 
 def test_unconditional_models_refuse_labels():
-    apply_fn, params = models.functional(models.MLPDenoiser(), jax.random.key(0))
+    apply_fn, params = apply.functional(models.MLPDenoiser(), jax.random.key(0))
     with pytest.raises(ValueError, match="labels were given but the model is unconditional"):
         samplers.sample(
             jax.random.key(0), apply_fn, params, schedules.cosine_schedule(10), (4, 2), labels=0
@@ -420,7 +422,7 @@ def test_higher_order_solvers_match_exact_moments(method, steps, c, spacing):
 
     sched = schedules.cosine_schedule(100)
     mu, n = 0.2, 400_000
-    opts = samplers.SamplerOptions(method=method, steps=steps, spacing=spacing)
+    opts = sampler_settings.SamplerOptions(method=method, steps=steps, spacing=spacing)
     x = samplers.sample(jax.random.key(12), eps_star_apply(sched, mu, c), None, sched, (n, 1), opts)
     x = np.asarray(x, np.float64)
     betas = np.asarray(sched.betas, np.float64)
@@ -444,7 +446,7 @@ def test_heun_churn_matches_exact_moments_and_adds_spread():
 
     sched = schedules.cosine_schedule(100)
     mu, c, n = 0.0, 0.1, 400_000
-    opts = samplers.SamplerOptions(method="heun", steps=6, churn=4.0)  # the default spacing
+    opts = sampler_settings.SamplerOptions(method="heun", steps=6, churn=4.0)  # the default spacing
     x = np.asarray(
         samplers.sample(jax.random.key(3), eps_star_apply(sched, mu, c), None, sched, (n, 1), opts),
         np.float64,
@@ -468,7 +470,9 @@ def test_heun_churn_down_to_small_sigma(steps, churn):
 
     sched = schedules.cosine_schedule(100)
     c, n = 0.1, 400_000
-    opts = samplers.SamplerOptions(method="heun", steps=steps, churn=churn, spacing="karras")
+    opts = sampler_settings.SamplerOptions(
+        method="heun", steps=steps, churn=churn, spacing="karras"
+    )
     x = np.asarray(
         samplers.sample(
             jax.random.key(4), eps_star_apply(sched, 0.0, c), None, sched, (n, 1), opts
@@ -492,7 +496,7 @@ def test_restart_matches_exact_moments(steps, c):
 
     sched = schedules.cosine_schedule(100)
     mu, n = 0.2, 400_000
-    opts = samplers.SamplerOptions(method="restart", steps=steps, target="x0")
+    opts = sampler_settings.SamplerOptions(method="restart", steps=steps, target="x0")
     apply_fn = eps_star_apply(sched, mu, c, target="x0")  # x0 = p x + q, exact at a ≈ 0
     x = samplers.sample(jax.random.key(5), apply_fn, None, sched, (n, 1), opts)
     x = np.asarray(x, np.float64)
@@ -513,7 +517,7 @@ def test_restart_with_the_exact_flow_map_samples_the_data_exactly():
 
     sched = schedules.cosine_schedule(100)
     mu, c, n = 0.7, 0.4, 400_000
-    opts = samplers.SamplerOptions(method="restart", steps=4, target="x0")
+    opts = sampler_settings.SamplerOptions(method="restart", steps=4, target="x0")
     traj = samplers.sample_trajectory(
         jax.random.key(6), flow_map_apply(sched, mu, c), None, sched, (n, 1), opts
     )
@@ -540,7 +544,7 @@ def test_restart_with_the_exact_flow_map_samples_the_data_exactly():
     ],
 )
 def test_an_evaluation_budget_is_the_steps_that_spend_it(method, target, nfe, steps):
-    opts = samplers.SamplerOptions(method=method, target=target).with_evaluations(nfe)
+    opts = sampler_settings.SamplerOptions(method=method, target=target).with_evaluations(nfe)
     assert opts.steps == steps
     assert opts.for_schedule(schedules.cosine_schedule(50)).evaluations == nfe
 
@@ -562,7 +566,7 @@ def test_an_evaluation_budget_is_the_steps_that_spend_it(method, target, nfe, st
     ],
 )
 def test_a_budget_without_a_method_is_spent_by_one_that_can(method, target, nfe, spent_by):
-    opts = samplers.SamplerOptions(method=method, target=target).at_budget(nfe)
+    opts = sampler_settings.SamplerOptions(method=method, target=target).at_budget(nfe)
     assert (opts.method, opts.steps) == spent_by
     assert opts.for_schedule(schedules.cosine_schedule(50)).evaluations == nfe
     if spent_by[0] == "ddim":
@@ -570,11 +574,11 @@ def test_a_budget_without_a_method_is_spent_by_one_that_can(method, target, nfe,
 
 
 def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
-    flow = samplers.SamplerOptions(method="midpoint", target="velocity")
+    flow = sampler_settings.SamplerOptions(method="midpoint", target="velocity")
     with pytest.raises(ValueError, match=r"nfe must be even for method 'midpoint'.*got 3"):
         flow.with_evaluations(3)
     with pytest.raises(ValueError, match="nfe must be odd for method 'heun'"):
-        samplers.SamplerOptions(method="heun").with_evaluations(4)
+        sampler_settings.SamplerOptions(method="heun").with_evaluations(4)
     with pytest.raises(
         ValueError,
         match=r"^nfe is chosen by the adaptive solver itself, got nfe=4 with method "
@@ -582,12 +586,12 @@ def test_an_evaluation_budget_a_sampler_cannot_spend_is_refused():
     ):
         flow.replace(method="adaptive").with_evaluations(4)
     with pytest.raises(ValueError, match="method 'ddpm' evaluates every one"):
-        samplers.SamplerOptions().with_evaluations(4)
+        sampler_settings.SamplerOptions().with_evaluations(4)
     with pytest.raises(ValueError, match="nfe must be a positive integer"):
         flow.with_evaluations(0)
     sched = schedules.cosine_schedule(50)
     assert flow.replace(method="adaptive").for_schedule(sched).evaluations is None
-    assert samplers.SamplerOptions().for_schedule(sched).evaluations == 50
+    assert sampler_settings.SamplerOptions().for_schedule(sched).evaluations == 50
 
 
 def test_replace_keeps_what_is_not_named_and_drops_a_stale_grid():
@@ -595,7 +599,7 @@ def test_replace_keeps_what_is_not_named_and_drops_a_stale_grid():
     ddpm); a change of method, steps or spacing drops the resolved grid, any other change
     keeps it; a grid given with the change is kept."""
     sched = schedules.cosine_schedule(50)
-    opts = samplers.SamplerOptions(method="dpm-solver", steps=10, eta=0.3)
+    opts = sampler_settings.SamplerOptions(method="dpm-solver", steps=10, eta=0.3)
     assert opts.replace(eta=None, steps=None, method=None) == opts
     assert opts.replace(method="ddpm").steps is None
     assert opts.replace(method="ddim").steps == 10
@@ -635,7 +639,7 @@ def test_trajectory_takes_labels_and_a_given_start(cond):
     """sample_trajectory passes its labels and x_T on: it starts at the x_T given and ends
     where sample with the same labels and x_T ends."""
     apply_fn, params, sched = cond
-    opts = samplers.SamplerOptions(method="ddim", steps=5)
+    opts = sampler_settings.SamplerOptions(method="ddim", steps=5)
     labels = jnp.array([0, 1, 2, 1])
     x_T = jax.random.normal(jax.random.key(8), (4, 2))
     key = jax.random.key(9)
@@ -670,20 +674,20 @@ def test_trajectory_takes_labels_and_a_given_start(cond):
 )
 def test_options_refuse_what_no_chain_can_run(kw, match):
     with pytest.raises(ValueError, match=match):
-        samplers.SamplerOptions(**kw)
+        sampler_settings.SamplerOptions(**kw)
 
 
 def test_a_given_grid_is_kept_as_a_tuple_of_ints_and_resolves_to_its_length():
-    opts = samplers.SamplerOptions(method="ddim", grid=[np.int64(40), 20, 5])
+    opts = sampler_settings.SamplerOptions(method="ddim", grid=[np.int64(40), 20, 5])
     assert opts.grid == (40, 20, 5) and all(type(t) is int for t in opts.grid)
     hash(opts)  # a static argument of the compiled chains
     sched = schedules.cosine_schedule(50)
     resolved = opts.for_schedule(sched)
     assert (resolved.steps, resolved.spacing, resolved.grid) == (3, "trailing", (40, 20, 5))
-    heun = samplers.SamplerOptions(method="heun", grid=(49, 10)).for_schedule(sched)
+    heun = sampler_settings.SamplerOptions(method="heun", grid=(49, 10)).for_schedule(sched)
     assert (heun.steps, heun.spacing) == (2, "karras")
     with pytest.raises(ValueError, match=r"^grid must hold steps below 50, got \(50, 20, 3\)"):
-        samplers.SamplerOptions(method="ddim", grid=(50, 20, 3)).for_schedule(sched)
+        sampler_settings.SamplerOptions(method="ddim", grid=(50, 20, 3)).for_schedule(sched)
 
 
 @pytest.mark.parametrize(
@@ -693,16 +697,16 @@ def test_a_given_grid_is_kept_as_a_tuple_of_ints_and_resolves_to_its_length():
 )  # fmt: skip
 def test_for_schedule_resolves_steps_and_the_methods_own_spacing(method, steps, spacing):
     sched = schedules.cosine_schedule(50)
-    opts = samplers.SamplerOptions(method=method, steps=steps).for_schedule(sched)
+    opts = sampler_settings.SamplerOptions(method=method, steps=steps).for_schedule(sched)
     assert opts.steps == (50 if steps is None else steps)
     assert opts.spacing == spacing and len(opts.grid) == opts.steps
-    mine = samplers.SamplerOptions(method=method, steps=steps, spacing="linspace")
+    mine = sampler_settings.SamplerOptions(method=method, steps=steps, spacing="linspace")
     assert mine.for_schedule(sched).spacing == "linspace"
 
 
 def test_a_flow_model_resolves_to_its_own_steps_or_all_of_them():
     sched = schedules.cosine_schedule(50)
-    flow = samplers.SamplerOptions(method="euler", target="velocity")
+    flow = sampler_settings.SamplerOptions(method="euler", target="velocity")
     assert flow.for_schedule(sched).steps == 50
     assert flow.replace(steps=4).for_schedule(sched).steps == 4
     assert flow.replace(steps=4).for_schedule(sched).grid is None
@@ -718,7 +722,9 @@ def test_sample_refuses_bad_options_labels_and_start_in_one_line(cond):
     with pytest.raises(ValueError, match=r"^x_T must have shape \(4, 2\), got \(3, 2\)$"):
         samplers.sample(key, apply_fn, params, sched, shape, x_T=jnp.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"for method 'ddpm', got 10; use method 'ddim' or "):
-        samplers.sample(key, apply_fn, params, sched, shape, samplers.SamplerOptions(steps=10))
+        samplers.sample(
+            key, apply_fn, params, sched, shape, sampler_settings.SamplerOptions(steps=10)
+        )
     with pytest.raises(ValueError, match="data has 3 features but the model was built for 2"):
         samplers.sample(key, apply_fn, params, sched, (4, 3))
     with pytest.raises(ValueError, match="the schedule has 101 steps but the model's step"):
@@ -729,7 +735,7 @@ def test_guidance_one_is_guided(cond):
     """w = 1 still guides: 2 ε(x, c) - ε(x, ∅), not the conditional model alone."""
     apply_fn, params, sched = cond
     labels = (2, 0, 1, 1)
-    opts = samplers.SamplerOptions(method="ddim", steps=5)
+    opts = sampler_settings.SamplerOptions(method="ddim", steps=5)
     key = jax.random.key(6)
     guided = opts.replace(guidance=1.0)
     got = samplers.sample(key, apply_fn, params, sched, (4, 2), guided, labels=jnp.array(labels))

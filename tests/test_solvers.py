@@ -7,14 +7,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 from jaxdiff.ddpm import schedules, solvers
-from jaxdiff.engine import samplers
+from jaxdiff.engine import sampler_settings, samplers
 
 
 @pytest.fixture(scope="module")
 def net():
-    return models.functional(
+    return apply.functional(
         models.MLPDenoiser(config=models.NetworkConfig(width=32)), jax.random.key(0)
     )
 
@@ -112,7 +112,7 @@ def test_scanned_chain_is_a_loop_of_eq_11_steps(net, variance, last):
     apply_fn, params = net
     sched = schedules.sigmoid_schedule(20)
     key = jax.random.key(3)
-    opts = samplers.SamplerOptions(variance=variance, last_step_noise=last)
+    opts = sampler_settings.SamplerOptions(variance=variance, last_step_noise=last)
     got = samplers.sample(key, apply_fn, params, sched, (50, 2), opts)
     b = np.asarray(sched.betas, np.float64)
     abar = np.cumprod(1 - b)
@@ -148,7 +148,7 @@ def test_chains_keep_a_float32_state_in_float64_mode(x64, method, steps):
     x_T = jnp.asarray(np.random.default_rng(4).normal(size=(6, 2)), jnp.float32)
     churn = 1.0 if method == "heun" else 0.0  # churn draws noise too
     eta = 1.0 if method == "ddim" else 0.0
-    opts = samplers.SamplerOptions(method=method, steps=steps, eta=eta, churn=churn)
+    opts = sampler_settings.SamplerOptions(method=method, steps=steps, eta=eta, churn=churn)
     got = samplers.sample(
         jax.random.key(1), lambda p, x, t: p * x, jnp.float32(-0.2), sched, (6, 2), opts, x_T=x_T
     )
@@ -171,9 +171,14 @@ def test_chains_read_the_target_and_the_params(net, method, steps):
 
     key = jax.random.key(7)
     want = samplers.sample(
-        key, apply_fn, params, sched, (64, 2), samplers.SamplerOptions(method=method, steps=steps)
+        key,
+        apply_fn,
+        params,
+        sched,
+        (64, 2),
+        sampler_settings.SamplerOptions(method=method, steps=steps),
     )
-    opts = samplers.SamplerOptions(method=method, steps=steps, target="x0")
+    opts = sampler_settings.SamplerOptions(method=method, steps=steps, target="x0")
     got = samplers.sample(key, as_x0, params, sched, (64, 2), opts)
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-3, atol=1e-3)
     with_eps_read_as_x0 = samplers.sample(key, apply_fn, params, sched, (64, 2), opts)

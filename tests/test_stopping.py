@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 from jaxdiff.ddpm import losses, schedules
-from jaxdiff.engine import stopping, training
+from jaxdiff.engine import stopping, train_spec
 from jaxdiff.flow import flows
 
 
@@ -17,10 +17,10 @@ def _spec(objective="ddpm", context=0, classes=0):
         data_dim=2, num_steps=50, num_classes=classes, context=context,
         config=models.NetworkConfig(width=16, depth=2),
     )  # fmt: skip
-    apply_fn, params = models.functional(net, jax.random.key(0))
-    spec = training.TrainSpec(
+    apply_fn, params = apply.functional(net, jax.random.key(0))
+    spec = train_spec.TrainSpec(
         apply_fn=apply_fn,
-        optimizer=training.make_optimizer(1e-3),
+        optimizer=train_spec.make_optimizer(1e-3),
         target="v",
         objective=objective,
         t_sampler="uniform",

@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdiff.core import models
+from jaxdiff.core import apply, models
 from jaxdiff.ddpm import students
 
 
@@ -17,7 +17,7 @@ def _residual_sinusoidal():
         feature_scale=3.0, time_embedding="sinusoidal", residual=True, activation="gelu",
     )  # fmt: skip
     model = models.MLPDenoiser(num_steps=50, config=net)
-    apply_fn, params = models.functional(model, jax.random.key(3))
+    apply_fn, params = apply.functional(model, jax.random.key(3))
     return model, jax.jit(apply_fn), _perturbed(params)
 
 
@@ -77,7 +77,7 @@ def test_lighten_drops_the_last_blocks():
 def test_lighten_keeps_a_model_with_step_tables():
     """A model that already has step tables (the seed's): ``drop=0`` keeps it exactly."""
     model = models.MLPDenoiser()
-    params = models.functional(model, jax.random.key(0))[1]
+    params = apply.functional(model, jax.random.key(0))[1]
     light_fn, lparams = students.lighten(model, params, drop=0)
     assert light_fn.model == model
     assert jax.tree_util.tree_all(jax.tree.map(jnp.array_equal, lparams, dict(params)))
@@ -91,7 +91,7 @@ def _one_layer(size, bound):
         feature_scale=3.0,
     )  # fmt: skip
     model = models.MLPDenoiser(num_steps=4, config=net)
-    apply_fn, params = models.functional(model, jax.random.key(3))
+    apply_fn, params = apply.functional(model, jax.random.key(3))
     params = dict(_perturbed(params), Embed_0={"embedding": jnp.full((4, 32), 50.0)})
     return (
         model,
@@ -135,7 +135,7 @@ def test_tabulated_inputs_are_within_the_hermite_bound_of_the_float64_layer():
     linear = table.at[:, 2:].set(0.0).at[:, 1].set(table[:, 2:].sum(1) + table[:, 1])
     shifted = jnp.roll(table, 1, axis=2)
     swapped = students.tabulate_inputs(
-        models.functional(model, jax.random.key(0))[0],
+        apply.functional(model, jax.random.key(0))[0],
         dict(params, Dense_0={"kernel": jnp.asarray(w0[:, ::-1].reshape(32, 32), jnp.float32),
                               "bias": params["Dense_0"]["bias"]}),
         size=size, bound=bound,
@@ -163,7 +163,7 @@ def test_tabulated_light_network_equals_the_light_network():
     want = jax.jit(light_fn)(lparams, x, t)
     np.testing.assert_allclose(jax.jit(tab_fn)(tab, x, t), want, atol=1e-4, rtol=5e-5)
     # Restoring from settings: the same network, parameters of the same shapes.
-    again = models.functional(tab_fn.model, jax.random.key(0))[1]
+    again = apply.functional(tab_fn.model, jax.random.key(0))[1]
     assert jax.tree.map(jnp.shape, again) == jax.tree.map(jnp.shape, tab)
 
 
@@ -180,7 +180,7 @@ def test_tabulated_light_network_equals_the_light_network():
 )  # fmt: skip
 def test_tabulate_inputs_refuses_what_it_cannot_do(model, kw, match):
     with pytest.raises(ValueError, match=match):
-        students.tabulate_inputs(models.Apply(model), None, **kw)  # before reading params
+        students.tabulate_inputs(apply.Apply(model), None, **kw)  # before reading params
     with pytest.raises(ValueError, match="takes an apply_fn from functional or lighten"):
         students.tabulate_inputs(lambda p, x, t: x, None)
 
@@ -282,10 +282,10 @@ def test_adam_on_the_cut_tables_trains_as_on_the_whole_tables(decay):
     ],
 )
 def test_on_steps_refuses_what_it_cannot_do(steps, match):
-    tables = models.Apply(models.MLPDenoiser(num_steps=50))
+    tables = apply.Apply(models.MLPDenoiser(num_steps=50))
     with pytest.raises(ValueError, match=match):
         students.on_steps(tables, None, steps)  # refused before the parameters are read
-    sinusoidal_steps = models.Apply(
+    sinusoidal_steps = apply.Apply(
         models.MLPDenoiser(config=models.NetworkConfig(time_embedding="sinusoidal"))
     )
     assert students.has_step_tables(tables)

@@ -7,7 +7,7 @@ import pytest
 from conftest import impostors, leaves_equal, passes, scores
 
 from jaxdiff.core import data
-from jaxdiff.engine import fitting, samplers, training
+from jaxdiff.engine import fitting, samplers, train_spec, training
 
 
 def _adam_np(grads, lr=1e-3, clip=1.0, b1=0.9, b2=0.999, eps=1e-8):
@@ -29,7 +29,7 @@ def _adam_np(grads, lr=1e-3, clip=1.0, b1=0.9, b2=0.999, eps=1e-8):
 def test_clipping_happens_before_adam(x64_standard):
     rng = np.random.default_rng(0)
     grads = [rng.normal(size=5) * s for s in (0.1, 1e6, 3.0, 1e-3)]
-    opt = training.make_optimizer(1e-3, 1.0)
+    opt = train_spec.make_optimizer(1e-3, 1.0)
     state = opt.init(jnp.zeros(5))
     got = []
     for g in grads:
@@ -45,7 +45,7 @@ def test_clipping_happens_before_adam(x64_standard):
 
 def test_huge_gradient_gives_update_of_norm_one_gradient(x64_standard):
     g = np.array([3.0, -4.0, 12.0])
-    opt = training.make_optimizer(1e-3, 1.0)
+    opt = train_spec.make_optimizer(1e-3, 1.0)
     s1 = s2 = opt.init(jnp.zeros(3))
     warm = jnp.asarray([0.2, 0.1, -0.3])
     _, s1 = opt.update(warm, s1)
@@ -65,7 +65,7 @@ def test_huge_gradient_gives_update_of_norm_one_gradient(x64_standard):
 )
 def test_make_optimizer_rejects(kw, match):
     with pytest.raises(ValueError, match=match):
-        training.make_optimizer(**kw)
+        train_spec.make_optimizer(**kw)
 
 
 def test_epoch_is_one_scan_plus_ragged_step_and_matches_manual_steps(small):

@@ -14,7 +14,7 @@ import signal
 import sys
 import warnings
 
-from jaxdiff.cli import commands, smoke
+from jaxdiff.cli import commands, draws, smoke
 from jaxdiff.cli import parser as parser_lib
 from jaxdiff.core import validate
 
@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "demo": commands.train,
         "train": commands.train,
-        "sample": commands.sample,
+        "sample": draws.sample,
         "eval": commands.eval_,
-        "impute": commands.impute,
+        "impute": draws.impute,
         "plot": commands.plot,
         "check": commands.check,
         "export": commands.export,

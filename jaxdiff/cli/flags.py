@@ -8,7 +8,7 @@ import math
 
 from jaxdiff.core import data, models, validate
 from jaxdiff.ddpm import diffusion, losses
-from jaxdiff.engine import training
+from jaxdiff.engine import train_spec
 from jaxdiff.flow import flows
 from jaxdiff.runs.config import SCHEDULE_BETAS
 from jaxdiff.runs.presets import FAMILY_SAMPLERS, PRESETS
@@ -176,7 +176,7 @@ def add_train_flags(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "--objective",
         default=None,
         # The objectives a run trains: those with a family sampler (meanflow: library only).
-        choices=tuple(o for o in training.OBJECTIVES if o in FAMILY_SAMPLERS),
+        choices=tuple(o for o in train_spec.OBJECTIVES if o in FAMILY_SAMPLERS),
         help="ddpm (denoising, the seed's) or flow (flow matching: a straight path from "
         "noise to data, sampled in a few ODE steps; its sampler becomes midpoint) "
         "(default: the preset's)",

@@ -3,7 +3,7 @@
 A grid is a strictly decreasing sequence of integer steps in ``0 … T-1``: the network is
 only ever evaluated at the steps it was trained on. Computed in float64 numpy, outside
 any ``jit``: a grid is static, part of the compiled program's shape and of the hashable
-``samplers.SamplerOptions``.
+``sampler_settings.SamplerOptions``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ and the pieces every chain shares. The higher-order solvers are in :mod:`jaxdiff
 
 A chain is ``chain(key, apply_fn, params, schedule, x_T, options, trajectory)``, the
 model seen as ``apply_fn(params, x, t)`` (conditioning, if any, inside it) and
-``options`` a resolved ``samplers.SamplerOptions`` (its ``grid`` set). It returns
+``options`` a resolved ``sampler_settings.SamplerOptions`` (its ``grid`` set). It returns
 ``x_0``, or every state ``x_T … x_0`` with ``trajectory``; each chain is one
 ``lax.scan``. Per-step noise comes from ``jax.random.fold_in(key, t)``, so the output is
 a pure function of the key, whatever the batch is split into. :mod:`jaxdiff.engine.samplers` is

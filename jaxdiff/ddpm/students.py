@@ -1,7 +1,7 @@
 """Network surgery for distillation: a trained :class:`~jaxdiff.core.models.MLPDenoiser` made
 cheaper to evaluate (:func:`lighten`, :func:`tabulate_inputs`) or cut to the few steps a
 student is trained at (:func:`on_steps`). Each takes and returns ``(apply_fn, params)``
-as :func:`jaxdiff.core.models.functional` does."""
+as :func:`jaxdiff.core.apply.functional` does."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiff.core import validate
+from jaxdiff.core.apply import Apply
 from jaxdiff.core.features import fourier_frequencies, sinusoidal
-from jaxdiff.core.models import ACTIVATIONS, Apply, MLPDenoiser
+from jaxdiff.core.models import ACTIVATIONS, MLPDenoiser
 
 __all__ = ["OnSteps", "has_step_tables", "lighten", "on_steps", "tabulate_inputs"]
 
@@ -44,7 +45,7 @@ def lighten(model: MLPDenoiser, params, *, drop: int = 1, activation: str = "rel
 
     Returns:
       ``(apply_fn, params)`` of the cheaper network, as
-      :func:`~jaxdiff.core.models.functional` returns them (``apply_fn.model`` is its
+      :func:`~jaxdiff.core.apply.functional` returns them (``apply_fn.model`` is its
       :class:`~jaxdiff.core.models.MLPDenoiser`).
     """
     validate.one_of("activation", activation, tuple(ACTIVATIONS))
@@ -100,7 +101,7 @@ def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
     learn only from the samples that fall in it).
 
     Args:
-      apply_fn: from :func:`~jaxdiff.core.models.functional` or :func:`lighten`: an
+      apply_fn: from :func:`~jaxdiff.core.apply.functional` or :func:`lighten`: an
         :class:`~jaxdiff.core.models.MLPDenoiser` with ``input_features="fourier"`` and step
         tables (:func:`lighten` gives them).
       params: its parameters.
@@ -109,7 +110,7 @@ def tabulate_inputs(apply_fn, params, *, size: int = 2048, bound: float = 8.0):
         8 standard deviations).
 
     Returns:
-      ``(apply_fn, params)`` as :func:`~jaxdiff.core.models.functional` returns them:
+      ``(apply_fn, params)`` as :func:`~jaxdiff.core.apply.functional` returns them:
       ``Dense_0`` becomes ``input_table`` ``(D, 4, size - 1, width)`` and ``input_bias``.
     """
     model = getattr(apply_fn, "model", None)
@@ -162,7 +163,7 @@ class OnSteps:
 
 
 def has_step_tables(apply_fn) -> bool:
-    """Whether ``apply_fn`` (from :func:`~jaxdiff.core.models.functional` or :func:`lighten`) is an
+    """Whether ``apply_fn`` (from :func:`~jaxdiff.core.apply.functional` or :func:`lighten`) is an
     :class:`MLPDenoiser` with step tables (``time_embedding="table"``), which
     :func:`on_steps` can cut."""
     model = getattr(apply_fn, "model", None)
@@ -181,7 +182,7 @@ def on_steps(apply_fn, params, steps):
     bit for bit against the whole tables).
 
     Args:
-      apply_fn: from :func:`~jaxdiff.core.models.functional` or :func:`lighten`: an
+      apply_fn: from :func:`~jaxdiff.core.apply.functional` or :func:`lighten`: an
         :class:`~jaxdiff.core.models.MLPDenoiser` with step tables (``time_embedding="table"``).
       params: its parameters.
       steps: the integer steps the network will be called at, each in ``[0, T)``; called

@@ -1,6 +1,6 @@
 """K independent models trained in one compiled program, with ``jax.vmap``.
 
-Every leaf of an ensemble's :class:`~jaxdiff.engine.training.TrainState` has a leading axis of
+Every leaf of an ensemble's :class:`~jaxdiff.engine.train_spec.TrainState` has a leading axis of
 size K; ``vmap`` maps the single-model epochs (``training.epochs_program``) over it, so
 member ``i`` follows exactly the arithmetic of a model trained alone from member ``i``'s
 key (up to the order of float reductions that batching may change). Members differ by
@@ -17,14 +17,14 @@ import optax
 
 from jaxdiff.core import validate
 from jaxdiff.ddpm.schedules import Schedule
-from jaxdiff.engine import fitting, training
+from jaxdiff.engine import fitting, train_spec, training
 
 __all__ = ["fit_ensemble", "init_ensemble", "member", "single", "train_epochs"]
 
 
 def init_ensemble(
     keys: jax.Array, init_params: Callable, optimizer: optax.GradientTransformation, *, ema=False
-) -> training.TrainState:
+) -> train_spec.TrainState:
     """Stacked states of ``len(keys)`` members: member ``i``'s parameters come from
     ``init_params(split(keys[i])[0])`` and its training key is ``split(keys[i])[1]``,
     exactly as :func:`single` would build it alone."""
@@ -36,7 +36,7 @@ def _init_many(keys, init_params, optimizer, ema):
     return jax.vmap(lambda k: _init_one(k, init_params, optimizer, ema))(keys)
 
 
-def single(key: jax.Array, init_params: Callable, optimizer, *, ema=False) -> training.TrainState:
+def single(key: jax.Array, init_params: Callable, optimizer, *, ema=False) -> train_spec.TrainState:
     """The state one member starts from, for training it alone (the reference)."""
     return _init_one(key, init_params, optimizer, ema)
 
@@ -44,10 +44,10 @@ def single(key: jax.Array, init_params: Callable, optimizer, *, ema=False) -> tr
 @functools.partial(jax.jit, static_argnames=("init_params", "optimizer", "ema"))
 def _init_one(key, init_params, optimizer, ema):
     init_key, train_key = jax.random.split(key)
-    return training.init_state(train_key, init_params(init_key), optimizer, ema=ema)
+    return train_spec.init_state(train_key, init_params(init_key), optimizer, ema=ema)
 
 
-def member(states: training.TrainState, i: int) -> training.TrainState:
+def member(states: train_spec.TrainState, i: int) -> train_spec.TrainState:
     """Member ``i`` of an ensemble, as a single-model state."""
     return jax.tree_util.tree_map(lambda a: a[i], states)
 
@@ -59,15 +59,15 @@ def _ensemble_epochs(states, data, num_epochs, schedule, spec, buffer):
 
 
 def train_epochs(
-    states: training.TrainState,
+    states: train_spec.TrainState,
     data: jax.Array,
     num_epochs: int,
     *,
-    spec: training.TrainSpec,
+    spec: train_spec.TrainSpec,
     schedule: Schedule,
     buffer: int | None = None,
     labels: jax.Array | None = None,
-) -> tuple[training.TrainState, jax.Array]:
+) -> tuple[train_spec.TrainState, jax.Array]:
     """``training.train_epochs`` for every member at once: losses ``(K, num_epochs)``."""
     num_epochs = validate.positive_int("num_epochs", num_epochs)
     buffer = num_epochs if buffer is None else buffer
@@ -76,16 +76,16 @@ def train_epochs(
 
 
 def fit_ensemble(
-    states: training.TrainState,
+    states: train_spec.TrainState,
     data,
     *,
-    spec: training.TrainSpec,
+    spec: train_spec.TrainSpec,
     schedule: Schedule,
     epochs: int,
     epochs_per_call: int = 25,
     callback: Callable | None = None,
     labels=None,
-) -> tuple[training.TrainState, dict]:
+) -> tuple[train_spec.TrainState, dict]:
     """Trains every member of ``states`` up to ``epochs`` epochs, all in one program.
 
     The driver is ``fitting.run_chunks``: after each chunk ``callback(states, losses

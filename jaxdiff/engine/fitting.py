@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxdiff.core import conditions, validate
 from jaxdiff.ddpm.schedules import Schedule
-from jaxdiff.engine import training
+from jaxdiff.engine import train_spec, training
 
 __all__ = ["TrainingDiverged", "fit_state", "run_chunks"]
 
@@ -103,17 +103,17 @@ def run_chunks(
 
 
 def fit_state(
-    state: training.TrainState,
+    state: train_spec.TrainState,
     data,
     *,
-    spec: training.TrainSpec,
+    spec: train_spec.TrainSpec,
     schedule: Schedule,
     epochs: int,
     epochs_per_call: int = 25,
     callback: Callable | None = None,
     labels=None,
     context=None,
-) -> tuple[training.TrainState, dict]:
+) -> tuple[train_spec.TrainState, dict]:
     """Trains from ``state.epoch`` up to ``epochs`` total epochs (see :func:`run_chunks`).
 
     ``labels`` ``(N,)`` train a class-conditional model, ``context`` ``(N, K)`` a context

@@ -22,7 +22,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxdiff.core import validate
-from jaxdiff.engine import fitting, training
+from jaxdiff.engine import fitting, train_spec
 
 __all__ = ["batch_sharding", "fit", "initialize", "make_mesh", "replicate"]
 
@@ -75,11 +75,11 @@ def replicate(tree, mesh: Mesh):
 
 
 def fit(
-    state: training.TrainState,
+    state: train_spec.TrainState,
     data,
     *,
     mesh: Mesh,
-    spec: training.TrainSpec,
+    spec: train_spec.TrainSpec,
     labels=None,
     **kwargs,
 ):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jaxdiff.core import validate
 from jaxdiff.ddpm.losses import T_SAMPLERS, denoising_loss
 from jaxdiff.ddpm.schedules import Schedule
-from jaxdiff.engine.training import TrainSpec
+from jaxdiff.engine.train_spec import TrainSpec
 from jaxdiff.flow import flows, meanflow
 
 __all__ = ["DRAWS", "PATIENCE", "Stopper", "held_out_loss"]

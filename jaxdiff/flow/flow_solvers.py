@@ -5,7 +5,7 @@ at ``t = 0`` (:mod:`jaxdiff.flow.flows`), with fixed steps (Euler, midpoint, Heu
 A chain is ``chain(key, apply_fn, params, schedule, x_T, options, trajectory)`` as in
 :mod:`jaxdiff.ddpm.solvers`: the model as ``apply_fn(params, x, network time)``, the
 ``schedule`` fixing only the network's time range, ``options`` a resolved
-``samplers.SamplerOptions`` whose ``steps`` ``K`` divide ``[0, 1]`` into equal steps.
+``sampler_settings.SamplerOptions`` whose ``steps`` ``K`` divide ``[0, 1]`` into equal steps.
 The flow ODE is deterministic: ``key`` is not used. Network evaluations: Euler ``K``,
 midpoint and Heun ``2K``; adaptive reports its own (:func:`adaptive_solve`). A MeanFlow
 model (:mod:`jaxdiff.flow.meanflow`) also has ``mean``: ``K`` steps of its average velocity,

@@ -48,7 +48,7 @@ __all__ = [
     "uniform_times",
 ]
 
-# What a flow model's network predicts (``samplers.SamplerOptions.target``): the velocity.
+# What a flow model's network predicts (``sampler_settings.SamplerOptions.target``): the velocity.
 TARGET = "velocity"
 # "given": each data row is a pair [x_0 | ε] of 2D columns, the noise fixed (reflow).
 PAIRINGS = ("independent", "ot", "given")

@@ -1,4 +1,4 @@
-"""Checkpoints of a :class:`~jaxdiff.engine.training.TrainState` with orbax-checkpoint.
+"""Checkpoints of a :class:`~jaxdiff.engine.train_spec.TrainState` with orbax-checkpoint.
 
 Orbax writes each checkpoint into a temporary directory and renames it into place when
 complete, so a crash mid-save leaves the previous checkpoints intact; the manager keeps
@@ -14,9 +14,7 @@ Checkpoints written before the digest (one item, ``default``) still load, with a
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import hashlib
 import json
 import logging
 import pathlib
@@ -26,12 +24,12 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxdiff.engine.training import TrainState
+from jaxdiff.engine.train_spec import TrainState
+from jaxdiff.runs import digests
 from jaxdiff.runs.rundir import WriteError
 
 __all__ = [
     "CheckpointError",
-    "digest",
     "inspect",
     "latest_epoch",
     "read_params",
@@ -70,42 +68,6 @@ def _from_tree(tree: dict, template: TrainState) -> TrainState:
     return TrainState(**tree)
 
 
-def _leaf_bytes(x) -> np.ndarray:
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
-        x = x.addressable_data(0)  # replicated state: every copy holds the same bytes
-    return np.ascontiguousarray(np.asarray(x))
-
-
-def digest(tree) -> dict[str, str]:
-    """``{leaf path: "dtype shape sha256"}`` of every array leaf of ``tree``."""
-    out = {}
-    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-        a = _leaf_bytes(leaf)
-        out[jax.tree_util.keystr(path)] = (
-            f"{a.dtype.str} {a.shape} {hashlib.sha256(a.tobytes()).hexdigest()}"
-        )
-    return out
-
-
-def mismatch(stored: dict[str, str], tree) -> str | None:
-    """What differs between a stored digest and ``tree``'s, or None. Compared as
-    multisets of leaf digests, so the check does not depend on how orbax names the leaves
-    of a restored tree; a difference names the stored leaves whose bytes were not found."""
-    found = collections.Counter(digest(tree).values())
-    missing = []
-    for name, value in stored.items():
-        if found[value]:
-            found[value] -= 1
-        else:
-            missing.append(name)
-    if missing:
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        return f"content digest mismatch in {missing[0]}{more}"
-    if sum(found.values()):
-        return "content digest mismatch: leaves the digest does not list"
-    return None
-
-
 def _manager(directory, max_to_keep: int) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(
         max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
@@ -120,7 +82,7 @@ def save(directory, state: TrainState, *, max_to_keep: int = 3) -> None:
       WriteError: if the checkpoint cannot be written (disk full, file-size limit,
         permission); the checkpoints saved before are intact.
     """
-    epoch = int(np.max(_leaf_bytes(state.epoch)))
+    epoch = int(np.max(digests.leaf_bytes(state.epoch)))
     tree = _to_tree(state)
     try:
         with _manager(directory, max_to_keep) as mngr:
@@ -128,7 +90,7 @@ def save(directory, state: TrainState, *, max_to_keep: int = 3) -> None:
                 epoch,
                 args=ocp.args.Composite(
                     state=ocp.args.StandardSave(tree),
-                    digest=ocp.args.JsonSave({"format": 1, "leaves": digest(tree)}),
+                    digest=ocp.args.JsonSave({"format": 1, "leaves": digests.digest(tree)}),
                 ),
                 force=True,
             )
@@ -180,7 +142,7 @@ def read_step(step_dir: pathlib.Path, abstract) -> tuple[dict, str | None]:
     if item.name == "default":
         return tree, None
     stored = _read_digest(step_dir)
-    return tree, mismatch(stored, tree)
+    return tree, digests.mismatch(stored, tree)
 
 
 def _read_digest(step_dir: pathlib.Path) -> dict[str, str]:
@@ -219,7 +181,7 @@ def save_params(folder, params) -> None:
     folder = pathlib.Path(folder)
     with ocp.StandardCheckpointer() as ckptr:
         ckptr.save((folder / PARAMS).absolute(), params)
-    (folder / PARAMS_DIGEST).write_text(json.dumps(digest(params)))
+    (folder / PARAMS_DIGEST).write_text(json.dumps(digests.digest(params)))
 
 
 def read_params(folder, params_like) -> dict:
@@ -238,7 +200,7 @@ def read_params(folder, params_like) -> dict:
         raise CheckpointError(
             f"cannot read the parameters in {str(folder)!r}: {_first_line(err)}"
         ) from err
-    problem = mismatch(stored, params)
+    problem = digests.mismatch(stored, params)
     if problem:
         raise CheckpointError(f"the parameters in {str(folder)!r} are damaged: {problem}")
     return params

@@ -14,7 +14,7 @@ from typing import Any
 
 from jaxdiff.core import data, validate
 from jaxdiff.core.models import NetworkConfig
-from jaxdiff.engine.samplers import SamplerSettings
+from jaxdiff.engine.sampler_settings import SamplerSettings
 
 __all__ = [
     "DATA_SETS",
@@ -132,9 +132,9 @@ class TrainConfig:
 @dataclasses.dataclass(frozen=True)
 class SampleConfig(SamplerSettings):
     """How ``sample`` and ``demo`` draw: the sampler, declared once by
-    :class:`jaxdiff.engine.samplers.SamplerSettings` (``steps`` None: all T; ``spacing`` None: the
-    method's own; ``guidance``: the run's own weight), and the number of samples a run
-    draws."""
+    :class:`jaxdiff.engine.sampler_settings.SamplerSettings` (``steps`` None: all T;
+    ``spacing`` None: the method's own; ``guidance``: the run's own weight), and the
+    number of samples a run draws."""
 
     n: int = 10_000
 

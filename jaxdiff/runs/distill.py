@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jaxdiff.core import models, validate
+from jaxdiff.core import apply, validate
 from jaxdiff.ddpm import distillation, students
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, DistillConfig, ModelConfig
@@ -288,7 +288,7 @@ def distill_run(
             "steps": spec.steps,
             "rounds": len(plan),
             "distill_seconds_this_call": float(sum(seconds)),
-            "params": models.param_count(params),
+            "params": apply.param_count(params),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         if eval_n:

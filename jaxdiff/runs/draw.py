@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff.core import models, validate
-from jaxdiff.engine import samplers
+from jaxdiff.core import apply, models, validate
+from jaxdiff.engine import sampler_settings, samplers
 from jaxdiff.runs.progress import Progress
 from jaxdiff.runs.rundir import atomic_path
 from jaxdiff.runs.setup import Setup
@@ -37,7 +37,7 @@ class Model(Protocol):
     label_names: object
 
     @property
-    def sampler(self) -> samplers.SamplerOptions: ...
+    def sampler(self) -> sampler_settings.SamplerOptions: ...
 
     @property
     def num_classes(self) -> int: ...
@@ -68,12 +68,14 @@ def final_labels(s: Setup, n: int) -> np.ndarray | None:
     return rng.choice(s.labels, n).astype(np.int32)
 
 
-def options(s: Model, labels=None, guidance=None, nfe=None, **changes) -> samplers.SamplerOptions:
+def options(
+    s: Model, labels=None, guidance=None, nfe=None, **changes
+) -> sampler_settings.SamplerOptions:
     """The run's sampler with ``changes`` (``method``, ``steps``, ``eta``, …; None: the
     run's), for drawing with ``labels``; ``nfe`` sets the steps that cost that many
     network evaluations per sample
-    (:meth:`~jaxdiff.engine.samplers.SamplerOptions.with_evaluations`; without a
-    ``method``, :meth:`~jaxdiff.engine.samplers.SamplerOptions.at_budget`: another
+    (:meth:`~jaxdiff.engine.sampler_settings.SamplerOptions.with_evaluations`; without a
+    ``method``, :meth:`~jaxdiff.engine.sampler_settings.SamplerOptions.at_budget`: another
     method where the run's cannot spend ``nfe``).
 
     A conditional run draws with ``guidance`` (default: the run's) towards ``labels``;
@@ -126,7 +128,7 @@ def check_labels(s: Model, labels, n: int) -> np.ndarray | None:
         raise ValueError(f"labels must be one class or ({n},), got shape {labels.shape}")
     if labels.ndim == 0 and not 0 <= int(labels) < s.num_classes:
         raise validate.InvalidValue("label", f"in [0, {s.num_classes}) for this run", int(labels))
-    models.check_fits(s.apply_fn, labels=labels)
+    apply.check_fits(s.apply_fn, labels=labels)
     return np.broadcast_to(labels, (n,)).astype(np.int32)
 
 

@@ -13,10 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiff.core import data, metrics, models, traces, validate
-from jaxdiff.engine import likelihood
+from jaxdiff.ddpm import vlb
+from jaxdiff.runs.build import log_likelihood
 from jaxdiff.runs.draw import draw, final_labels
 from jaxdiff.runs.rundir import RunError, load_config, read_report, write_json
-from jaxdiff.runs.setup import Setup, log_likelihood, setup
+from jaxdiff.runs.setup import Setup, setup
 from jaxdiff.runs.trained import load
 
 __all__ = ["COPY_RATIO", "copying", "evaluate_run", "quality", "quality_table"]
@@ -131,7 +132,7 @@ def quality(
             out["likelihood"]["ode"] = "flow ODE" if flow else "probability-flow ODE"
         if s.config.train.objective == "ddpm" and given is None:  # the chain's own bound
             with timed("bound"):
-                bound = likelihood.vlb(
+                bound = vlb.vlb(
                     keys.eval_vlb,
                     s.apply_fn,
                     params,

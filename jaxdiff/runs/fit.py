@@ -13,13 +13,13 @@ import numpy as np
 
 from jaxdiff.core import data as data_sets
 from jaxdiff.core import files, tables
+from jaxdiff.runs.chunks import held_out_check
 from jaxdiff.runs.config import DataConfig
 from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.overrides import configure_for
 from jaxdiff.runs.rows import HELD_OUT_ROWS
 from jaxdiff.runs.setup import from_arrays, model_params, with_context
 from jaxdiff.runs.train import fit as fit_setup
-from jaxdiff.runs.train import held_out_check
 from jaxdiff.runs.trained import TrainedModel
 
 __all__ = ["ARRAY", "fit"]
@@ -181,7 +181,7 @@ def _fit_stopping(s, x_held, c_held):
     """Trains ``s`` and returns the parameters of the lowest loss on the held-out rows
     ``x_held`` given ``c_held`` (data units) and their epoch: checked :data:`STOP_CHECKS`
     times over the budget, stopped after :data:`jaxdiff.engine.stopping.PATIENCE` checks without
-    a new best (:func:`~jaxdiff.runs.train.held_out_check`)."""
+    a new best (:func:`~jaxdiff.runs.chunks.held_out_check`)."""
     check, stopper = held_out_check(s, x_held, c_held)
     epochs_per_call = max(1, s.config.train.epochs // STOP_CHECKS)
     fit_setup(s, epochs_per_call=epochs_per_call, callback=lambda st, *_: check(st))

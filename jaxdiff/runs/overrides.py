@@ -9,7 +9,7 @@ import pathlib
 from typing import Any
 
 from jaxdiff.core.models import NetworkConfig
-from jaxdiff.engine import samplers
+from jaxdiff.engine import sampler_settings
 from jaxdiff.runs.config import DATA_SETS, SCHEDULE_BETAS, Config
 from jaxdiff.runs.presets import FAMILY_SAMPLERS, FAMILY_T_SAMPLERS, preset, sized
 
@@ -50,7 +50,7 @@ def _objective(cfg: Config, objective: str) -> Config:
     """The objective with the family's own time draw (``t_sampler``, applied after, may
     change it), and the family's own sampler where the config's is the other's."""
     cfg = _replace(cfg, "train", objective=objective, t_sampler=FAMILY_T_SAMPLERS[objective])
-    if (objective == "flow") != (cfg.sample.method in samplers.FLOW_METHODS):
+    if (objective == "flow") != (cfg.sample.method in sampler_settings.FLOW_METHODS):
         own = FAMILY_SAMPLERS[objective]
         cfg = dataclasses.replace(cfg, sample=dataclasses.replace(own, n=cfg.sample.n))
     return cfg

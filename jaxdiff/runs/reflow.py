@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from jaxdiff.core import validate
-from jaxdiff.engine import samplers
+from jaxdiff.engine import sampler_settings, samplers
 from jaxdiff.flow import flows
 from jaxdiff.runs import checkpoints
 from jaxdiff.runs.config import Config, ReflowConfig
@@ -86,7 +86,7 @@ def reflow_config(
 def reflow_pairs(s: Setup, params, key: jax.Array, n: int) -> np.ndarray:
     """``n`` rows ``[x_0 | ε]`` (standardised) of the flow ``(s, params)``: noise and the
     sample its adaptive ODE solver carries it to (:func:`jaxdiff.flow.flows.reflow_pairs`)."""
-    opts = samplers.SamplerOptions(method="adaptive", target=flows.TARGET)
+    opts = sampler_settings.SamplerOptions(method="adaptive", target=flows.TARGET)
 
     def carry(eps):
         return samplers.sample(key, s.apply_fn, params, s.schedule, eps.shape, opts, x_T=eps)

@@ -16,28 +16,27 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdiff.core import data, models, tables, traces, validate
+from jaxdiff.core import apply, data, models, tables, validate
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import ensembles, likelihood, samplers, training
-from jaxdiff.flow import flows
+from jaxdiff.engine import ensembles, sampler_settings, train_spec
 from jaxdiff.runs import checkpoints
-from jaxdiff.runs.config import Config, ModelConfig, ScheduleConfig, TrainConfig
+from jaxdiff.runs.build import (
+    build_model,
+    build_optimizer,
+    build_schedule,
+    decay_steps,
+    sampler_options,
+)
+from jaxdiff.runs.config import Config
 from jaxdiff.runs.keys import RunKeys
 from jaxdiff.runs.rows import load_rows
 from jaxdiff.runs.rundir import REFLOW_PAIRS, RunError, load_config
 
 __all__ = [
     "Setup",
-    "build_model",
-    "build_optimizer",
-    "build_schedule",
-    "decay_steps",
     "from_arrays",
-    "log_likelihood",
     "model_params",
-    "model_target",
     "restore",
-    "sampler_options",
     "setup",
     "with_context",
 ]
@@ -67,7 +66,7 @@ class Setup:
     apply_fn: Callable
     optimizer: optax.GradientTransformation
     learning_rate: float | optax.Schedule
-    state: training.TrainState
+    state: train_spec.TrainState
     keys: RunKeys
     labels: np.ndarray | None = None
     held_out: np.ndarray | None = None
@@ -102,10 +101,10 @@ class Setup:
         return self.data.shape[1]
 
     @property
-    def spec(self) -> training.TrainSpec:
+    def spec(self) -> train_spec.TrainSpec:
         """The training settings of the run."""
         t = self.config.train
-        return training.TrainSpec(
+        return train_spec.TrainSpec(
             apply_fn=self.apply_fn,
             optimizer=self.optimizer,
             batch_size=t.batch_size,
@@ -118,7 +117,7 @@ class Setup:
         )
 
     @property
-    def sampler(self) -> samplers.SamplerOptions:
+    def sampler(self) -> sampler_settings.SamplerOptions:
         """The run's own sampler (``config.sample``)."""
         return sampler_options(self.config)
 
@@ -157,94 +156,6 @@ class Setup:
 @functools.lru_cache(maxsize=16)
 def _compiled(schedule):
     return jax.jit(schedule)
-
-
-def build_schedule(cfg: ScheduleConfig) -> schedules.Schedule:
-    """The :class:`~jaxdiff.ddpm.schedules.Schedule` that ``cfg`` describes."""
-    if cfg.kind == "sigmoid":
-        return schedules.sigmoid_schedule(cfg.num_steps, cfg.beta_start, cfg.beta_end)
-    if cfg.kind == "linear":
-        return schedules.linear_schedule(cfg.num_steps, cfg.beta_start, cfg.beta_end)
-    if cfg.kind == "cosine":
-        return schedules.cosine_schedule(cfg.num_steps)
-    raise ValueError(f"schedule must be one of ['cosine', 'linear', 'sigmoid'], got {cfg.kind!r}")
-
-
-def decay_steps(t: TrainConfig, steps_per_epoch: int) -> int:
-    """The step at which a cosine rate reaches 0: ``lr_decay_epochs`` epochs, and at least
-    one step past the warm-up."""
-    return max(t.lr_decay_epochs * steps_per_epoch, t.warmup_steps + 1)
-
-
-@functools.lru_cache(maxsize=32)
-def build_optimizer(t: TrainConfig, steps_per_epoch: int):
-    """``(optimizer, learning rate)`` that ``t`` describes: clipping then Adam, at a
-    constant rate or a warm-up then cosine decay over ``t.lr_decay_epochs`` epochs.
-
-    The same settings return the same optimizer object: it is part of the static
-    ``TrainSpec``, so equal settings then share one compiled program.
-    """
-    if t.lr_schedule == "constant":
-        lr = t.learning_rate
-    elif t.lr_schedule == "cosine":
-        decay = decay_steps(t, steps_per_epoch)
-        lr = optax.warmup_cosine_decay_schedule(0.0, t.learning_rate, t.warmup_steps, decay)
-    else:
-        raise ValueError(
-            f"lr_schedule must be one of ['constant', 'cosine'], got {t.lr_schedule!r}"
-        )
-    return training.make_optimizer(lr, t.clip_norm), lr
-
-
-def build_model(cfg: ModelConfig, num_steps: int, data_dim: int, num_classes: int = 0):
-    """The :class:`~jaxdiff.core.models.MLPDenoiser` that ``cfg`` describes for data of
-    ``data_dim`` features, ``num_steps`` steps (and ``num_classes`` when conditional; a
-    context of ``cfg.context`` columns)."""
-    return models.MLPDenoiser(
-        data_dim=data_dim,
-        num_steps=num_steps,
-        num_classes=num_classes if cfg.conditional else 0,
-        config=cfg.network,
-        context=cfg.context,
-    )
-
-
-def sampler_options(cfg: Config) -> samplers.SamplerOptions:
-    """The :class:`~jaxdiff.engine.samplers.SamplerOptions` of ``cfg.sample`` for a model trained
-    on ``cfg.train.target`` (a flow: its velocity; guidance only for a conditional model)."""
-    sc = cfg.sample
-    chosen = {f.name: getattr(sc, f.name) for f in dataclasses.fields(samplers.SamplerSettings)}
-    chosen["guidance"] = sc.guidance if cfg.model.conditional else 0.0
-    return samplers.SamplerOptions(**chosen, target=model_target(cfg))
-
-
-def model_target(cfg: Config) -> str:
-    """What the run's network predicts: ``cfg.train.target``, or a flow's velocity."""
-    return flows.TARGET if cfg.train.objective == "flow" else cfg.train.target
-
-
-# The probability-flow ODE's even RK4 steps on the fast path (Hutchinson's trace): on
-# the 64-column digits 0.8 s against the exact trace's 79 s on one step a schedule step,
-# within 0.002 nats/dim plus the estimate's standard error (benchmarks/likelihood.py).
-FAST_ODE_STEPS = 100
-
-
-def log_likelihood(cfg: Config, apply_fn, params, schedule, z, *, key, trace=None, context=None):
-    """The ODE log-likelihood per dimension of standardised rows ``z`` under the run's
-    model (its probability-flow ODE, or a flow's own ODE) and each row's standard error.
-    Up to :data:`jaxdiff.core.traces.EXACT_UP_TO` columns the exact trace (a diffusion's ODE
-    solved one RK4 step a schedule step); beyond, the fast path: Hutchinson's estimate
-    with probes from ``key`` (a diffusion's ODE in :data:`FAST_ODE_STEPS` even steps).
-    ``trace`` names the path instead; ``context`` (standardised, one or one a row): a
-    context model's ``log p(z | c)``."""
-    chosen = {"trace": traces.choose(trace, z.shape[1]), "key": key, "return_error": True}
-    chosen["context"] = context
-    if cfg.train.objective == "flow":
-        return likelihood.flow_log_likelihood(apply_fn, params, schedule, z, **chosen)
-    steps = FAST_ODE_STEPS if chosen["trace"] == "hutchinson" else None
-    return likelihood.ode_log_likelihood(
-        apply_fn, params, schedule, z, target=cfg.train.target, steps=steps, **chosen
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -342,12 +253,12 @@ def from_arrays(
     pairs = _reflow_pairs(cfg, run_dir, x.shape[1])
     schedule = build_schedule(cfg.schedule)
     model = build_model(cfg.model, cfg.schedule.num_steps, x.shape[1], num_classes)
-    apply_fn, params = models.functional(model, keys.init)
+    apply_fn, params = apply.functional(model, keys.init)
     t = cfg.train
     optimizer, lr = build_optimizer(t, math.ceil(_fit_rows(cfg, x) / t.batch_size))
     ensemble = validate.positive_int("ensemble", t.ensemble)
     if ensemble == 1:
-        state = training.init_state(keys.train, params, optimizer, ema=t.ema_decay is not None)
+        state = train_spec.init_state(keys.train, params, optimizer, ema=t.ema_decay is not None)
     else:
         state = ensembles.init_ensemble(
             keys.members(ensemble),
@@ -417,7 +328,7 @@ def _reflow_pairs(cfg: Config, run_dir, data_dim: int) -> np.ndarray | None:
     return np.asarray(pairs, models.float_dtype())
 
 
-def model_params(s: Setup, state: training.TrainState, member: int = 0):
+def model_params(s: Setup, state: train_spec.TrainState, member: int = 0):
     """The parameters to sample with: the EMA when there is one; member ``member`` of an
     ensemble."""
     k = s.config.train.ensemble
@@ -428,7 +339,7 @@ def model_params(s: Setup, state: training.TrainState, member: int = 0):
     return state.ema_params if state.ema_params is not None else state.params
 
 
-def restore(run_dir) -> tuple[Setup, training.TrainState]:
+def restore(run_dir) -> tuple[Setup, train_spec.TrainState]:
     """Rebuilds a run from ``config.json`` and its newest good checkpoint."""
     cfg = load_config(run_dir)
     s = setup(cfg, run_dir)

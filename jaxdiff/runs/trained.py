@@ -13,10 +13,7 @@ moved and its data copy deleted.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import pathlib
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -24,22 +21,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiff.core import data, files, models, tables, validate
+from jaxdiff.core import apply, data, models, tables, validate
 from jaxdiff.ddpm import schedules
-from jaxdiff.engine import imputation, samplers
+from jaxdiff.engine import imputation, sampler_settings
 from jaxdiff.runs import checkpoints, draw
-from jaxdiff.runs.config import Config
-from jaxdiff.runs.keys import RunKeys
-from jaxdiff.runs.rundir import ENCODER, RunError, load_config, read_encoder, write_json, write_text
-from jaxdiff.runs.setup import (
+from jaxdiff.runs.build import (
     build_model,
     build_schedule,
     log_likelihood,
     model_target,
     sampler_options,
 )
+from jaxdiff.runs.config import Config
+from jaxdiff.runs.keys import RunKeys
+from jaxdiff.runs.rundir import RunError, load_config, read_encoder
+from jaxdiff.runs.units import (
+    CONTEXT_UNITS,
+    label_names_of,
+    read_normalizer,
+    write_model,
+)
 
-__all__ = ["TrainedModel", "load", "write_data_units"]
+__all__ = ["TrainedModel", "load"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -107,11 +110,11 @@ class TrainedModel:
         return int(self.normalizer.mean.shape[0])
 
     @property
-    def sampler(self) -> samplers.SamplerOptions:
+    def sampler(self) -> sampler_settings.SamplerOptions:
         """The model's own sampler (``config.sample``)."""
         return sampler_options(self.config)
 
-    def options(self, *, label=None, guidance=None, **sampler) -> samplers.SamplerOptions:
+    def options(self, *, label=None, guidance=None, **sampler) -> sampler_settings.SamplerOptions:
         """The sampler :meth:`sample` would use with these arguments, resolved for the
         model's schedule (``.evaluations``: network evaluations per sample)."""
         return draw.options(self, label, guidance, **sampler).for_schedule(self.schedule)
@@ -150,7 +153,7 @@ class TrainedModel:
           progress: show a progress bar.
           **sampler: changes to the model's sampler: ``method``, ``steps``, ``eta``,
             ``spacing``, ``churn`` (None: the model's own), as
-            :class:`~jaxdiff.engine.samplers.SamplerOptions`; or ``nfe``, the network
+            :class:`~jaxdiff.engine.sampler_settings.SamplerOptions`; or ``nfe``, the network
             evaluations per sample, instead of ``steps``.
         """
         if seed is not None and key is not None:
@@ -279,71 +282,7 @@ class TrainedModel:
         """Writes the model alone (settings, parameters, normaliser, class names) to a
         new directory ``path`` that :func:`load` reads; the directory appears whole or not
         at all. Returns ``path``."""
-        path = pathlib.Path(path)
-        if path.exists():
-            raise RunError(f"{str(path)!r} already exists; save writes a new directory")
-        if not path.parent.is_dir():
-            raise RunError(f"folder {str(path.parent)!r} does not exist")
-        tmp = path.with_name(f".{path.name}.saving-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        try:
-            train = dataclasses.replace(self.config.train, ensemble=1)  # one member's params
-            write_text(tmp / "config.json", dataclasses.replace(self.config, train=train).to_json())
-            write_data_units(
-                tmp, self.normalizer, self.label_names, self.encoder, self.context_normalizer
-            )
-            checkpoints.save_params(tmp, self.params)
-            os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return path
-
-
-def write_data_units(
-    folder: pathlib.Path, norm: data.Normalizer, label_names, encoder=None, context_norm=None
-) -> None:
-    """What a model needs of its data, beside its config: ``normalizer.json``, for a
-    conditional model (``label_names`` not None) ``classes.json``, for a typed table
-    its encoder, ``encoder.json``, and for a context model ``context_normalizer.json``."""
-    for name, units in (("normalizer.json", norm), (CONTEXT_UNITS, context_norm)):
-        if units is not None:
-            units_json = {"mean": units.mean.tolist(), "std": units.std.tolist()}
-            write_text(folder / name, json.dumps(units_json))
-    if label_names is not None:
-        write_json(folder / "classes.json", {"names": list(label_names)})
-    if encoder is not None:
-        write_json(folder / ENCODER, encoder.to_dict())
-
-
-# A context model's context units, beside normalizer.json.
-CONTEXT_UNITS = "context_normalizer.json"
-
-
-def _read_normalizer(folder: pathlib.Path, name: str = "normalizer.json") -> data.Normalizer:
-    path = folder / name
-    try:
-        d = json.loads(path.read_text())
-        mean, std = (np.asarray(d[k], np.float32) for k in ("mean", "std"))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise RunError(f"cannot read {str(path)!r}: {err}") from err
-    if mean.ndim != 1 or mean.shape != std.shape or not np.all(std > 0):
-        raise RunError(f"{str(path)!r} must hold a mean and a positive std of equal length")
-    return data.Normalizer(mean, std)
-
-
-def _label_names(folder: pathlib.Path, cfg: Config) -> tuple[str, ...] | None:
-    """A conditional model's class names: ``classes.json``; for runs written before it,
-    a labelled file's copy (``data.npz``) or a registered set's class count."""
-    if not cfg.model.conditional:
-        return None
-    if (folder / "classes.json").is_file():
-        return tuple(json.loads((folder / "classes.json").read_text())["names"])
-    if (folder / "data.npz").is_file():
-        return files.load_labelled_file(folder / "data.npz")[2]
-    if cfg.data.name in data.NUM_CLASSES:
-        return tuple(str(i) for i in range(data.NUM_CLASSES[cfg.data.name]))
-    raise RunError(f"{str(folder)!r} has no classes.json: its class names are unknown")
+        return write_model(path, self)
 
 
 def _like(tree, count: int):
@@ -375,12 +314,12 @@ def load(path, *, member: int = 0) -> TrainedModel:
     if folder.exists() and not folder.is_dir():
         raise RunError(f"{str(folder)!r} is a file, not a run directory or saved model")
     cfg = load_config(folder)
-    normalizer = _read_normalizer(folder)
-    names = _label_names(folder, cfg)
+    normalizer = read_normalizer(folder)
+    names = label_names_of(folder, cfg)
     network = build_model(
         cfg.model, cfg.schedule.num_steps, normalizer.mean.shape[0], len(names or ())
     )
-    models.check(network)
+    apply.check(network)
     x, t = jnp.zeros((1, network.data_dim)), jnp.zeros((1,), jnp.int32)
     like = jax.eval_shape(lambda k: network.init(k, x, t)["params"], jax.random.key(0))
     k = cfg.train.ensemble
@@ -403,8 +342,8 @@ def load(path, *, member: int = 0) -> TrainedModel:
         normalizer=normalizer,
         label_names=names,
         epoch=epoch,
-        apply_fn=models.Apply(network),
+        apply_fn=apply.Apply(network),
         schedule=build_schedule(cfg.schedule),
         encoder=read_encoder(folder),
-        context_normalizer=_read_normalizer(folder, CONTEXT_UNITS) if cfg.model.context else None,
+        context_normalizer=read_normalizer(folder, CONTEXT_UNITS) if cfg.model.context else None,
     )

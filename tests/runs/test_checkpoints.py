@@ -17,7 +17,7 @@ import pytest
 from conftest import jaxdiff, jaxdiff_subprocess
 
 from jaxdiff import cli
-from jaxdiff.runs import checkpoints, rundir, setup
+from jaxdiff.runs import checkpoints, digests, rundir, setup
 
 
 def _copy_run(trained, tmp_path):
@@ -192,14 +192,14 @@ def test_flipped_bit_is_caught_by_the_digest(trained, tmp_path):
 
 def test_digest_names_every_kind_of_change():
     tree = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.zeros(2, np.int32)}
-    stored = checkpoints.digest(tree)
-    assert checkpoints.mismatch(stored, tree) is None
+    stored = digests.digest(tree)
+    assert digests.mismatch(stored, tree) is None
     for changed in (
         {**tree, "a": tree["a"].reshape(3, 2)},  # same bytes, another shape
         {**tree, "a": tree["a"].view(np.int32)},  # same bytes, another dtype
         {**tree, "b": np.array([0, 1], np.int32)},  # other bytes
     ):
-        assert "content digest mismatch" in checkpoints.mismatch(stored, changed)
+        assert "content digest mismatch" in digests.mismatch(stored, changed)
 
 
 @pytest.mark.slow  # fault injection

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from jaxdiff.runs import config, overrides, presets, setup
+from jaxdiff.runs import build, config, overrides, presets
 
 
 @pytest.mark.parametrize("name", ["seed", "fast"])
@@ -170,14 +170,14 @@ def test_each_student_has_its_own_iterations_and_pairs():
 
 
 def test_sample_config_is_the_sampler_settings_and_n():
-    """The sampler's settings are declared once, by ``samplers.SamplerSettings``: the run's
+    """The sampler's settings are declared once, by ``sampler_settings.SamplerSettings``: the run's
     ``sample`` section adds ``n`` alone; a config written when "all T" was ``steps = 0``
     reads as None."""
-    from jaxdiff.engine import samplers
+    from jaxdiff.engine import sampler_settings
 
-    chosen = [f.name for f in dataclasses.fields(samplers.SamplerSettings)]
+    chosen = [f.name for f in dataclasses.fields(sampler_settings.SamplerSettings)]
     assert [f.name for f in dataclasses.fields(config.SampleConfig)] == [*chosen, "n"]
-    opts = setup.sampler_options(presets.preset("fast"))
+    opts = build.sampler_options(presets.preset("fast"))
     assert (opts.method, opts.steps, opts.variance, opts.target) == (
         "dpm-solver",
         20,
@@ -205,7 +205,7 @@ def test_model_config_is_the_networks_options_and_conditional():
     ]
     cfg = presets.preset("default").model
     assert cfg.network == models.NetworkConfig(**{n: getattr(cfg, n) for n in network})
-    assert setup.build_model(cfg, 1000, 2).config == cfg.network
+    assert build.build_model(cfg, 1000, 2).config == cfg.network
     with pytest.raises(ValueError, match="width must be a positive integer, got 0"):
         config.ModelConfig(width=0)  # checked where it is declared
 
@@ -218,15 +218,15 @@ def test_light_network_and_tables_are_the_ones_the_config_names():
     config describes."""
     import jax
 
-    from jaxdiff.core import models
-    from jaxdiff.runs import distill, setup
+    from jaxdiff.core import apply
+    from jaxdiff.runs import build, distill
 
     for teacher in (presets.preset("default"), overrides.configure(presets.preset("default"),
                                                                residual=False)):  # fmt: skip
         light = distill.light_model(teacher, 2)
-        fn, params = models.functional(setup.build_model(teacher.model, 1000, 2), jax.random.key(0))
+        fn, params = apply.functional(build.build_model(teacher.model, 1000, 2), jax.random.key(0))
         light_fn, light_params = distill.light_network(fn, params, light)
-        assert light_fn.model == setup.build_model(
+        assert light_fn.model == build.build_model(
             dataclasses.replace(light, input_table=0), 1000, 2
         )
         assert light_fn.model.config.depth == teacher.model.depth - (
@@ -234,7 +234,7 @@ def test_light_network_and_tables_are_the_ones_the_config_names():
         )
         for tables in (light, dataclasses.replace(light, input_table=64, input_bound=4.0)):
             tab_fn, _ = distill.tabulated(tables, light_fn, light_params)
-            assert tab_fn.model == setup.build_model(tables, 1000, 2)
+            assert tab_fn.model == build.build_model(tables, 1000, 2)
         plain = dataclasses.replace(light, input_table=0)
         assert distill.tabulated(plain, light_fn, light_params) == (light_fn, light_params)
 

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdiff.engine import samplers
+from jaxdiff.engine import sampler_settings, samplers
 from jaxdiff.runs import draw, setup
 
 
@@ -28,7 +28,7 @@ def test_chunked_sampling_is_the_same_stream_for_any_chunk(trained, tmp_path, mo
         state.params,
         s.schedule,
         (50, 2),
-        samplers.SamplerOptions(method="ddim", steps=5, target=s.config.train.target),
+        sampler_settings.SamplerOptions(method="ddim", steps=5, target=s.config.train.target),
     )
     assert (
         small.tobytes() == np.asarray(s.normalizer.decode(np.asarray(plain)), np.float32).tobytes()

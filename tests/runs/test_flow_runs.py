@@ -10,7 +10,7 @@ import pytest
 from conftest import impostors, jaxdiff, leaves_equal, scores
 
 from jaxdiff.core import data
-from jaxdiff.engine import samplers
+from jaxdiff.engine import sampler_settings, samplers
 from jaxdiff.flow import flows
 from jaxdiff.runs import overrides, presets, setup
 
@@ -142,7 +142,7 @@ def test_flow_run_exports_its_fixed_step_sampler_and_refuses_adaptive(flow_run):
 
 
 def _from_noise(s, params, noise, method, steps):
-    opts = samplers.SamplerOptions(method=method, steps=steps, target=flows.TARGET)
+    opts = sampler_settings.SamplerOptions(method=method, steps=steps, target=flows.TARGET)
     return np.asarray(
         samplers.sample(
             __import__("jax").random.key(0), s.apply_fn, params, s.schedule, noise.shape,

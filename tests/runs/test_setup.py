@@ -11,18 +11,18 @@ from conftest import impostors, passes, scores
 
 from jaxdiff.core import data
 from jaxdiff.engine import training
-from jaxdiff.runs import draw, overrides, presets, setup, train
+from jaxdiff.runs import build, draw, overrides, presets, setup, train
 
 
 def test_cosine_lr_schedule_warms_up_and_decays():
     cfg = presets.preset("fast")
-    _, lr = setup.build_optimizer(cfg.train, 40)
+    _, lr = build.build_optimizer(cfg.train, 40)
     t = cfg.train
     assert float(lr(0)) == 0.0
     assert float(lr(t.warmup_steps)) == pytest.approx(t.learning_rate, rel=1e-6)
     assert float(lr(t.lr_decay_epochs * 40)) == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
-        setup.build_optimizer(dataclasses.replace(cfg.train, lr_schedule="step"), 40)
+        build.build_optimizer(dataclasses.replace(cfg.train, lr_schedule="step"), 40)
 
 
 @pytest.mark.slow  # 60 epochs; tests/runs/test_train.py trains the fast preset briefly

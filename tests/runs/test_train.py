@@ -299,7 +299,7 @@ def test_the_cadence_of_chunks_and_checkpoints():
     """Epochs of 20 steps or more keep chunks of 25 and checkpoints every 100 (every
     registered set's run unchanged); shorter epochs stretch both in proportion, the
     checkpoints a multiple of the chunk; a given cadence or log interval is kept."""
-    from jaxdiff.runs.train import cadence
+    from jaxdiff.runs.chunks import cadence
 
     assert cadence(20, None, None) == (100, 25) == cadence(79, None, None)
     assert cadence(2, None, None) == (1000, 250)  # wine: 2 steps an epoch
