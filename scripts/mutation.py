@@ -63,6 +63,10 @@ MODULES = {
     "core.tables": ["tests/test_tables.py"],
     "core.traces": ["tests/test_traces.py", "tests/test_likelihood.py"],
     "engine.imputation": ["tests/test_imputation.py"],
+    "core.chains": ["tests/test_solvers.py", "tests/test_flow_solvers.py"],
+    "core.conditions": ["tests/test_conditions.py"],
+    "core.features": ["tests/test_features.py"],
+    "flow.meanflow": ["tests/test_meanflow.py"],
 }
 
 # Survivors read and found to compute the same thing as the original, by mutant name: the

@@ -107,3 +107,66 @@ def test_bad_options_are_refused():
         imputation.repaint(jax.random.key(0), None, None, sched, x, jnp.zeros((3, 1), bool))
     with pytest.raises(ValueError, match="target must be one of"):
         imputation.repaint(jax.random.key(0), None, None, sched, x, x > 0, target="score")
+
+
+# A flow model: the same Gaussian data on the straight path x_t = (1 - t) x_0 + t ε, its
+# exact velocity written from the path (EQUATIONS.md, "Flow matching").
+T_FLOW = 100  # the network's time scale: network time = t (T - 1)
+
+
+def _velocity_star(apply_scale=1.0):
+    """``v*(x, t) = E[ε - x_0 | x_t = x] = -μ + (x - (1-t) μ) M``, ``M = S⁻¹ (t I - (1-t) Σ)``
+    with ``S = (1-t)² Σ + t² I`` (float64 numpy constants): the optimal velocity."""
+    vals, vecs = np.linalg.eigh(COV)
+
+    def apply_fn(params, x, t_net):
+        t = t_net / (T_FLOW - 1)
+        m = (vecs * ((t - (1.0 - t) * vals) / ((1.0 - t) ** 2 * vals + t**2))) @ vecs.T
+        return params["scale"] * (-MU + (x - (1.0 - t) * MU) @ m)
+
+    return apply_fn
+
+
+def _flow_impute(resample, known_first=True, n=2000, key=0, levels=100):
+    sched = schedules.cosine_schedule(T_FLOW)  # a flow reads only its T
+    x = np.column_stack([np.full(n, GIVEN), np.full(n, np.nan)])
+    known = np.zeros((n, 2), bool)
+    known[:, 0] = known_first
+    out = imputation.repaint(
+        jax.random.key(key), _velocity_star(), {"scale": 1.0}, sched, jnp.asarray(x), known,
+        resample=resample, steps=np.linspace(1.0, 0.0, levels + 1), target="velocity",
+    )  # fmt: skip
+    return np.asarray(out, np.float64)
+
+
+def test_flow_repaint_keeps_the_known_cells_and_draws_the_conditional(x64):
+    """A flow's RePaint with the exact velocity, 300 levels, U = 10: the known cells come
+    out exactly, the unknown ones follow the Gaussian conditional (mean within 0.1 sd,
+    variance within 10%; measured on a 2-core AMD EPYC: mean 0.04 sd low, variance 2%
+    low; at 100 levels 0.06 sd and 14% low, as the diffusion's); without resampling
+    (U = 1: 0.6 sd low, variance 60% high) or with the known cell ignored they do not."""
+    out = _flow_impute(10, n=4000, levels=300)
+    np.testing.assert_array_equal(out[:, 0], GIVEN)
+    assert np.all(np.isfinite(out[:, 1])) and _matches(out[:, 1])
+    assert not _matches(_flow_impute(1, n=4000, levels=300)[:, 1])
+    assert not _near_mean(_flow_impute(10, known_first=False)[:, 1])
+
+
+def test_a_flows_default_levels_are_its_T_and_its_times_are_checked(x64):
+    """No ``steps``: ``T`` equal levels from 1 to 0, the same draw as that grid given (to
+    the grid's float rounding), another grid another draw; a grid that does not fall from
+    1 to 0 is refused in one line."""
+    sched = schedules.cosine_schedule(T_FLOW)
+    x = jnp.asarray(np.column_stack([np.full(50, GIVEN), np.zeros(50)]))
+    known = np.column_stack([np.ones(50, bool), np.zeros(50, bool)])
+    args = (jax.random.key(3), _velocity_star(), {"scale": 1.0}, sched, x, known)
+    default = imputation.repaint(*args, resample=2, target="velocity")
+    given = imputation.repaint(
+        *args, resample=2, target="velocity", steps=np.linspace(1.0, 0.0, T_FLOW + 1)
+    )
+    np.testing.assert_allclose(np.asarray(default), np.asarray(given), rtol=0, atol=1e-12)
+    coarse = imputation.repaint(*args, resample=2, target="velocity", steps=np.linspace(1, 0, 51))
+    assert not np.allclose(np.asarray(coarse)[:, 1], np.asarray(default)[:, 1])
+    for bad in ([1.0, 0.5], [0.9, 0.0], [1.0, 0.6, 0.7, 0.0], [1.0]):
+        with pytest.raises(ValueError, match="steps must be flow times falling from 1 to 0"):
+            imputation.repaint(*args, target="velocity", steps=np.asarray(bad))

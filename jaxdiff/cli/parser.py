@@ -107,7 +107,7 @@ def build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]
     impute = _on_run(
         sub,
         "impute",
-        "fill the missing cells of rows with a trained diffusion run",
+        "fill the missing cells of rows with a trained run (either family)",
         "Fill every empty (or NA, nan) cell of a .csv, or NaN of a .npy, by a "
         "draw given its row's known cells (RePaint's resampling, Lugmayr et al. 2022); the "
         "known cells are written back as they were. A typed table's run fills its .csv in "

@@ -225,10 +225,11 @@ class TrainedModel:
     def impute(self, x, *, seed: int = 0, resample: int = imputation.RESAMPLE) -> np.ndarray:
         """``x`` ``(n, data_dim)`` in data units with each missing cell (NaN) filled by a
         draw given its row's known cells: RePaint's resampling over every step of the
-        model's chain (:func:`jaxdiff.engine.imputation.repaint`, ``resample`` rounds a step).
-        The known cells come back exactly as given; other seeds give other draws (for
-        multiple imputation). A diffusion model of numbers (not a flow, a distilled
-        student or a typed table); a conditional one by its unconditional half."""
+        model's chain (:func:`jaxdiff.engine.imputation.repaint`, ``resample`` rounds a step;
+        a flow's chain on its straight path, ``T`` levels). The known cells come back
+        exactly as given; other seeds give other draws (for multiple imputation). A model
+        of numbers of either family (not a distilled student; a typed table's:
+        :meth:`impute_table`); a conditional one by its unconditional half."""
         if self.encoder is not None:
             raise ValueError("impute takes rows of numbers; a typed table's: impute_table")
         x = np.asarray(x, np.float64)
@@ -261,8 +262,6 @@ class TrainedModel:
 
     def _repaint(self, x, known, seed, resample) -> np.ndarray:
         """Rows ``x`` in data units, the ``known`` cells kept, the rest drawn by RePaint."""
-        if self.config.train.objective != "ddpm":
-            raise ValueError("impute needs a diffusion model (objective 'ddpm'), not a flow")
         if self.config.distill.teacher is not None:
             raise ValueError("impute needs the whole chain; a distilled student has a few steps")
         z = self.normalizer.encode(np.where(known, x, self.normalizer.mean))
