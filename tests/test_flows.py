@@ -74,7 +74,10 @@ def test_time_draws_have_their_laws():
     a = np.asarray(flows.antithetic_times(key, 7))
     np.testing.assert_allclose(a[:3] + a[4:], 1.0, rtol=1e-6)
     assert a.shape == (7,)
+    even = np.asarray(flows.antithetic_times(key, 8))  # row i pairs with row i + 4
+    np.testing.assert_allclose(even[:4] + even[4:], 1.0, rtol=1e-6)
     ln = np.asarray(flows.logit_normal_times(key, n))
+    assert ln.shape == (n,)
     logit = np.log(ln) - np.log1p(-ln)
     assert scipy.stats.kstest(logit, "norm").pvalue > 1e-3
     # The wrong law, uniform times, fails the logit-normal test.
@@ -301,3 +304,13 @@ def test_a_flows_dropped_labels_are_the_null_label(rate):
     dropped = cond == conditions.NULL_LABEL
     assert np.array_equal(cond[~dropped], np.asarray(labels)[~dropped])
     assert abs(dropped.mean() - rate) < 0.03
+
+
+def test_bad_sizes_are_refused_naming_the_argument():
+    x = jnp.zeros((4, 2))
+    with pytest.raises(ValueError, match=r"^block must be a positive integer, got 0"):
+        flows.ot_permutation(x, x, block=0)
+    with pytest.raises(ValueError, match=r"^n must be a positive integer, got 0"):
+        flows.reflow_pairs(jax.random.key(0), lambda e: e, 0, 2)
+    with pytest.raises(ValueError, match=r"^data_dim must be a positive integer, got 0"):
+        flows.reflow_pairs(jax.random.key(0), lambda e: e, 4, 0)
