@@ -416,3 +416,77 @@ def meanflow_loss_minimum(c, r, t):
     var_t = (1.0 - t) ** 2 * c**2 + t**2
     var_r = (1.0 - r) ** 2 * c**2 + r**2
     return c**2 * var_r / var_t**2
+
+
+# RePaint (Lugmayr et al. 2022, Algorithm 1, jump length 1) with the exact model of Gaussian
+# data N(μ, Σ) is a chain of affine maps and independent Gaussian noise, so the law of its
+# output is Gaussian and its moments propagate exactly: x ~ N(m, P) at every state. Written
+# here from the algorithm (the diffusion's DDIM step with η = 1, or the flow path's kernel
+# and its posterior), in float64 numpy, for rows whose cells ``known`` (a bool per
+# coordinate) hold ``given``.
+
+
+def _split_step(m, P, A, c, noise_var, known, given_mean, given_var):
+    """The unknown coordinates take ``A x + c`` plus independent noise of ``noise_var``;
+    the known ones a fresh draw ``N(given_mean, given_var)`` independent of the rest."""
+    m2 = np.where(known, given_mean, A @ m + c)
+    P2 = A @ P @ A.T + noise_var * np.eye(len(m))
+    P2[known, :] = 0.0
+    P2[:, known] = 0.0
+    P2[known, known] = given_var
+    return m2, P2
+
+
+def _level(m, P, resample, down, up):
+    """One level of RePaint: ``resample - 1`` round trips (the step down, then up by the
+    forward kernel ``x ← scale x + N(0, var I)``), then the step down."""
+    scale, var = up
+    for _ in range(resample - 1):
+        m, P = _split_step(m, P, *down)
+        m, P = scale * m, scale**2 * P + var * np.eye(len(m))
+    return _split_step(m, P, *down)
+
+
+def repaint_moments(abar, ts, mu, cov, known, given, resample):
+    """``(mean, covariance)`` of the diffusion's RePaint output (before the known cells are
+    written back) over the decreasing integer steps ``ts``, with ``ε*`` exact."""
+    d = len(mu)
+    eye = np.eye(d)
+    m, P = np.zeros(d), eye.copy()
+    t_prev = [*list(ts[1:]), -1]
+    for t, tp in zip(ts, t_prev, strict=True):
+        a2, a2p = abar[t], (abar[tp] if tp >= 0 else 1.0)
+        a, s = np.sqrt(a2), np.sqrt(1.0 - a2)
+        E = s * np.linalg.inv(a2 * cov + s**2 * eye)  # ε* = E (x - a μ)
+        sigma = np.sqrt((1.0 - a2p) / (1.0 - a2)) * np.sqrt(1.0 - a2 / a2p)
+        direction = np.sqrt(max(1.0 - a2p - sigma**2, 0.0))
+        # x̂_0 = (x - s ε*) / a; x_prev = √ᾱ_p x̂_0 + direction ε* + σ z
+        A = np.sqrt(a2p) * (eye - s * E) / a + direction * E
+        c = (np.sqrt(a2p) * s / a - direction) * (E @ (a * mu))
+        keep = a2 / a2p
+        down = (A, c, sigma**2, known, np.sqrt(a2p) * given, 1.0 - a2p)
+        m, P = _level(m, P, resample, down, (np.sqrt(keep), 1.0 - keep))
+    return m, P
+
+
+def flow_repaint_moments(times, mu, cov, known, given, resample):
+    """The same for a flow on the path ``x_t = (1-t) x_0 + t ε`` over the decreasing times
+    ``times`` (1 to 0), with the exact velocity ``v* = -μ + S⁻¹(tI - (1-t)Σ)(x - (1-t)μ)``:
+    the reverse step is the posterior of the kernel ``x_t = a x_s + b z`` at
+    ``x̂_0 = x - t v*``."""
+    d = len(mu)
+    eye = np.eye(d)
+    m, P = np.zeros(d), eye.copy()
+    for t, s in itertools.pairwise(times):
+        a = (1.0 - t) / (1.0 - s)
+        b2 = t**2 - (a * s) ** 2
+        S = (1.0 - t) ** 2 * cov + t**2 * eye
+        V = np.linalg.solve(S, t * eye - (1.0 - t) * cov)  # v* = -μ + V (x - (1-t) μ)
+        X = eye - t * V  # x̂_0 = X x + x0_c
+        x0_c = t * mu + t * V @ ((1.0 - t) * mu)
+        w = a * s**2 / t**2
+        A = (1.0 - s) * X + w * (eye - (1.0 - t) * X)
+        c = (1.0 - s) * x0_c - w * (1.0 - t) * x0_c
+        down = (A, c, s**2 * b2 / t**2, known, (1.0 - s) * given, s**2)
+        m, P = _level(m, P, resample, down, (a, b2))
+    return m, P
