@@ -255,3 +255,37 @@ def test_trained_posterior_matches_the_closed_form(trained):
 def test_a_model_that_ignores_its_context_fails_the_same_check():
     ignoring = _train("ddpm", label_drop=1.0, epochs=10)  # always trained on the null
     assert not _moments_ok(_draw(ignoring, FAR), FAR, tol_mean=0.3, tol_var=0.3)
+
+
+def test_is_context_reads_arrays_and_plain_sequences():
+    assert conditions.is_context([1.5, -2.0]) and conditions.is_context(
+        np.zeros((2, 3), np.float32)
+    )
+    assert not conditions.is_context([1, 0]) and not conditions.is_context(jnp.asarray([2, 1]))
+
+
+def test_broadcast_gives_each_row_its_condition():
+    labels = conditions.broadcast(jnp.asarray(2), 3)
+    assert labels.shape == (3,)
+    np.testing.assert_array_equal(np.asarray(labels), [2, 2, 2])
+    given = conditions.broadcast(jnp.asarray([4, 5, 6]), 3)
+    np.testing.assert_array_equal(np.asarray(given), [4, 5, 6])
+    context = conditions.broadcast(jnp.asarray([0.5, 1.5]), 3)
+    np.testing.assert_array_equal(np.asarray(context), [[0.5, 1.5]] * 3)
+
+
+def test_pick_returns_the_one_condition_given():
+    assert conditions.pick(None, None) is None
+    labels = jnp.asarray([1, 0])
+    assert conditions.pick(labels, None) is labels
+    context = jnp.ones((2, 3))
+    assert conditions.pick(None, context) is context  # a JAX array passes through (traced too)
+    ints = conditions.pick(None, [[1, 2]])  # a context of integers is a float context
+    assert ints.dtype == np.float32
+    np.testing.assert_array_equal(ints, [[1.0, 2.0]])
+    floats = conditions.pick(None, [[0.25]])
+    assert floats.dtype == np.float64 and floats[0, 0] == 0.25
+    traced = jax.jit(lambda c: conditions.pick(None, c) * 2)(context)
+    np.testing.assert_array_equal(np.asarray(traced), 2 * np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"^give labels or context, not both: a model takes"):
+        conditions.pick(labels, context)

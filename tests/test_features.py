@@ -61,3 +61,25 @@ def test_fourier_features_equal_their_formula():
     want = np.concatenate([np.sin(angle), np.cos(angle)], -1).reshape(50, 16)
     # Coordinate 0's four sines, its four cosines, then coordinate 1's.
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-5)
+
+
+def test_sinusoidal_default_and_small_sizes_match_the_formula():
+    """Scale 1 unless told; ``ω_k = 10000^{-k/(size/2 - 1)}``, with one frequency or two
+    (size 2 and 4) where ``size/2 - 1`` is 0 or 1 — float64 numpy."""
+    u = np.array([0.0, 0.5, 3.0, 17.0])
+    for size in (2, 4, 8):
+        half = size // 2
+        freq = np.exp(-np.log(10_000.0) / max(half - 1, 1) * np.arange(half))
+        angle = u[:, None] * freq[None, :]
+        want = np.concatenate([np.sin(angle), np.cos(angle)], axis=-1)
+        got = np.asarray(features.sinusoidal(jnp.asarray(u, jnp.float32), size))
+        np.testing.assert_allclose(got, want, atol=2e-5, err_msg=str(size))
+
+
+def test_float32_features_stay_float32_under_x64(x64):
+    """With float64 enabled, float32 inputs keep float32 features and frequencies."""
+    u = jnp.asarray([0.1, 0.7], jnp.float32)
+    assert all(a.dtype == jnp.float32 for a in features.sincos_turns(u))
+    assert features.fourier_frequencies(8, 2.0, jnp.float32).dtype == jnp.float32
+    x = jnp.ones((3, 2), jnp.float32)
+    assert features.fourier(x, 8, 2.0).dtype == jnp.float32

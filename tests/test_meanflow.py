@@ -11,6 +11,7 @@ import pytest
 import scipy.stats
 from oracles import (
     flow_average_velocity_apply,
+    flow_average_velocity_coefficient,
     flow_velocity_apply,
     meanflow_loss_minimum,
 )
@@ -181,3 +182,47 @@ def test_meanflow_training_learns():
     state, _ = fitting.fit_state(state, data, spec=spec, schedule=sched, epochs=100)
     mean, std = one_step(state.ema_params)
     assert np.all(np.abs(mean - 1.0) < 0.1) and np.all(np.abs(std - 0.3) < 0.1), (mean, std)
+
+
+MEANS = np.array([-1.0, 1.5])  # each class's mean
+
+
+def _conditional_u(params, x, t_net, label=None, interval=0.0):
+    """The exact average velocity of class-conditional data ``N(MEANS[label], C²)``
+    (``label`` None: a model given no class, mean 0); it reads ``params``."""
+    mu = 0.0 if label is None else jnp.asarray(MEANS)[label][:, None]
+    t = jnp.asarray(t_net, x.dtype) / (T - 1)
+    r = t - jnp.asarray(interval, x.dtype) / (T - 1)
+    if jnp.ndim(t):
+        t, r = t[:, None], r[:, None]
+    return params["scale"] * (-mu + flow_average_velocity_coefficient(r, t, C) * (x - (1 - t) * mu))
+
+
+def test_a_conditional_meanflow_loss_reaches_its_minimum_only_given_the_labels(x64_standard):
+    """Two classes: the exact conditional average velocity given each row's label scores
+    the closed-form minimum (within 4 standard errors); the same rows trained on the null
+    label (label_drop 1) score far above it; no label_drop is label_drop 0; a ratio
+    outside [0, 1] is refused by name."""
+    n = 100_000
+    labels = jnp.asarray(np.repeat([0, 1], n // 2))
+    x0 = jnp.asarray(MEANS[np.asarray(labels)][:, None]) + C * jax.random.normal(
+        jax.random.key(4), (n, 2), jnp.float64
+    )
+    key, params = jax.random.key(5), {"scale": 1.0}
+
+    def loss(**kwargs):
+        return float(
+            meanflow.meanflow_loss(
+                key, _conditional_u, params, _sched(), x0, labels=labels, **kwargs
+            )
+        )
+
+    per_row = meanflow_loss_minimum(C, *meanflow.time_pairs(jax.random.split(key, 3)[0], n))
+    want = float(np.mean(per_row))
+    se = np.sqrt(2.0 * np.mean(np.square(per_row)) / (2 * n))
+    got = loss()
+    assert abs(got - want) < 4 * se, (got, want, se)
+    assert got == loss(label_drop=0.0)
+    assert loss(label_drop=1.0) > want + 100 * se
+    with pytest.raises(ValueError, match=r"^ratio must be"):
+        meanflow.time_pairs(key, 4, ratio=1.5)
