@@ -74,6 +74,8 @@ def test_sinusoidal_default_and_small_sizes_match_the_formula():
         want = np.concatenate([np.sin(angle), np.cos(angle)], axis=-1)
         got = np.asarray(features.sinusoidal(jnp.asarray(u, jnp.float32), size))
         np.testing.assert_allclose(got, want, atol=2e-5, err_msg=str(size))
+    # an odd size (a network of odd width): its floor half of sines and of cosines
+    assert features.sinusoidal(jnp.asarray(u, jnp.float32), 5).shape == (4, 4)
 
 
 def test_float32_features_stay_float32_under_x64(x64):

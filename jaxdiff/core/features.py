@@ -22,7 +22,8 @@ __all__ = [
 def sinusoidal(u: jax.Array, size: int, scale: float = 1.0) -> jax.Array:
     """Transformer-style features of a scalar per row: ``[sin(scale u ω_k), cos(scale u
     ω_k)]`` with ``ω_k = 10000^{-k/(size/2 - 1)}``, ``k < size/2`` (Vaswani et al. 2017,
-    §3.5, as the step embedding of Ho et al. 2020). ``u`` ``(B,)`` → ``(B, size)``."""
+    §3.5, as the step embedding of Ho et al. 2020). ``u`` ``(B,)`` → ``(B, size)``
+    (an odd ``size``: ``size - 1``)."""
     half = size // 2
     freq = jnp.exp(-math.log(10_000.0) / max(half - 1, 1) * jnp.arange(half))
     angle = scale * u[:, None] * freq[None, :]
