@@ -177,7 +177,7 @@ PARAMS, PARAMS_DIGEST = "params", "params_digest.json"
 
 def save_params(folder, params) -> None:
     """Writes ``params`` into ``folder/params`` (orbax) with ``folder/params_digest.json``
-    (:func:`digest`), for :func:`read_params`."""
+    (:func:`jaxdiff.runs.digests.digest`), for :func:`read_params`."""
     folder = pathlib.Path(folder)
     with ocp.StandardCheckpointer() as ckptr:
         ckptr.save((folder / PARAMS).absolute(), params)
