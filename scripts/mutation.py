@@ -67,6 +67,9 @@ MODULES = {
     "core.conditions": ["tests/test_conditions.py"],
     "core.features": ["tests/test_features.py"],
     "flow.meanflow": ["tests/test_meanflow.py"],
+    "core.validate": ["tests/test_validate.py"],
+    # check_fits is checked with the library's bad input, the network itself in test_models.py.
+    "core.apply": ["tests/test_models.py", "tests/test_bad_input.py"],
 }
 
 # Survivors read and found to compute the same thing as the original, by mutant name: the

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
-from oracles import flow_loss_minimum, flow_velocity_apply
+from oracles import flow_loss_minimum, flow_velocity_apply, flow_velocity_coefficients
 
 from jaxdiff.ddpm import schedules
 from jaxdiff.flow import flows
@@ -314,3 +314,82 @@ def test_bad_sizes_are_refused_naming_the_argument():
         flows.reflow_pairs(jax.random.key(0), lambda e: e, 0, 2)
     with pytest.raises(ValueError, match=r"^data_dim must be a positive integer, got 0"):
         flows.reflow_pairs(jax.random.key(0), lambda e: e, 4, 0)
+
+
+@pytest.mark.parametrize("n, block", [(6, 6), (8, 4)])
+def test_ot_permutation_under_a_context_is_the_exact_assignment_of_its_cost(n, block):
+    """A context ``(B, K)``: each block's pairing is the assignment minimising
+    ``‖x_i - ε_j‖² + C2OT_WEIGHT · s · ‖c_i - c_j‖²`` with ``s`` the mean pair cost over the
+    batch's blocks, found here by brute force in float64; plain OT (the context ignored)
+    and the context alone pair otherwise."""
+    rng = np.random.default_rng(8)
+    x, e = (rng.normal(size=(n, 2)).astype(np.float32) for _ in range(2))
+    c = (0.2 * rng.normal(size=(n, 2))).astype(np.float32)  # both terms of the cost matter
+    perm = np.asarray(
+        flows.ot_permutation(jnp.asarray(x), jnp.asarray(e), jnp.asarray(c), block=block)
+    )
+    x64, e64, c64 = (a.astype(np.float64) for a in (x, e, c))
+    cost = np.sum((x64[:, None] - e64[None]) ** 2, axis=-1)
+    starts = range(0, n, block)
+    scale = np.mean([cost[s : s + block, s : s + block] for s in starts])
+    near = np.sum((c64[:, None] - c64[None]) ** 2, axis=-1)
+    total = cost + flows.C2OT_WEIGHT * scale * near
+
+    def best(matrix):
+        out = []
+        for s in starts:
+            sub = matrix[s : s + block, s : s + block]
+            p = min(itertools.permutations(range(block)), key=lambda q: sub[range(block), q].sum())
+            out += [s + j for j in p]
+        return np.array(out)
+
+    np.testing.assert_array_equal(perm, best(total))
+    assert not np.array_equal(best(total), best(cost))  # the context ignored
+    assert not np.array_equal(best(total), np.arange(n))  # the context alone: each its own
+
+
+@pytest.mark.parametrize("scales", [(0.001, 0.01), (10.0, 10.0)])
+@pytest.mark.parametrize("groups", [None, "labels", "context"])
+def test_a_padded_block_pairs_its_real_rows_among_themselves(scales, groups):
+    """7 rows in blocks of 4: the last block's padding row never pairs with a real one,
+    whatever the scale of the costs (their sum far below 1, or far above), with or without
+    groups: the pairing is a permutation of the rows, each within its own block."""
+    n, block = 7, 4
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(scales[0] * rng.normal(size=(n, 2)), jnp.float32)
+    e = jnp.asarray(scales[1] * rng.normal(size=(n, 2)), jnp.float32)
+    g = {
+        None: None,
+        "labels": jnp.asarray([0, 1, 0, 1, 0, 1, 1]),
+        "context": jnp.asarray(rng.normal(size=(n, 1)), jnp.float32),
+    }[groups]
+    perm = np.asarray(flows.ot_permutation(x, e, g, block=block))
+    assert sorted(perm.tolist()) == list(range(n))
+    assert set(perm[:block]) == set(range(block)) and set(perm[block:]) == set(range(block, n))
+
+
+def test_the_flow_loss_trains_a_conditional_model_on_each_rows_label():
+    """Rows of two classes ``N(MEANS[y], 0.25)`` and their exact conditional velocity: the
+    loss given the labels is far below the loss on the null label (label_drop 1) or with
+    no label; no label_drop is label_drop 0; paired_batch keeps the labels by default."""
+    means = jnp.asarray([-1.0, 1.5])
+    labels = jnp.asarray(np.repeat([0, 1], 500))
+    x0 = means[labels][:, None] + 0.5 * jax.random.normal(jax.random.key(1), (1000, 2))
+
+    def exact(params, x, t_net, label=None):
+        mu = 0.0 if label is None else means[label][:, None]
+        t = (jnp.asarray(t_net, x.dtype) / (T - 1))[:, None]
+        p, q = flow_velocity_coefficients(t, mu, 0.5)
+        return params["scale"] * (p * x + q)
+
+    def loss(**kwargs):
+        return float(
+            flows.flow_loss(jax.random.key(2), exact, {"scale": 1.0}, _sched(), x0, **kwargs)
+        )
+
+    given = loss(labels=labels)
+    assert given == loss(labels=labels, label_drop=0.0)
+    assert loss(labels=labels, label_drop=1.0) > 2 * given
+    assert loss() > 2 * given
+    _, _, _, cond = flows.paired_batch(jax.random.key(3), x0, labels=labels)
+    np.testing.assert_array_equal(np.asarray(cond[0]), np.asarray(labels))
