@@ -57,6 +57,10 @@ def test_number_in_says_which_interval():
         validate.number_in("ema", 1, 0.0, 1.0, high_open=True)
     with pytest.raises(ValueError, match="lr must be a positive finite number, got 0"):
         validate.number_in("lr", 0, 0.0, math.inf, low_open=True)
+    with pytest.raises(ValueError, match=r"^w must be >= 0.0, got -1$"):  # closed at 0
+        validate.number_in("w", -1, 0.0, math.inf)
+    with pytest.raises(ValueError, match=r"^p must be a number in \(0, 1\], got 0$"):
+        validate.number_in("p", 0, 0.0, 1.0, low_open=True)
 
 
 def test_finite_number_and_one_of():
@@ -80,3 +84,5 @@ def test_flag_type_applies_the_same_check_to_the_flags_text():
     assert unit("0.25") == 0.25
     with pytest.raises(argparse.ArgumentTypeError, match=r"must be a number in \[0, 1\]"):
         unit("2")
+    # argparse names a type by its __name__ where it reports the type itself
+    assert as_flag.__name__ == "positive_int" and unit.__name__ == "number_in"
