@@ -68,13 +68,11 @@ MODULES = {
     "core.features": ["tests/test_features.py"],
     "flow.meanflow": ["tests/test_meanflow.py"],
     "core.validate": ["tests/test_validate.py"],
-    # check_fits is checked with the library's bad input, the network itself in test_models.py.
     "core.apply": ["tests/test_models.py", "tests/test_bad_input.py"],
 }
 
-# Survivors read and found to compute the same thing as the original, by mutant name: the
-# changed line mutmut reports (checked on each run: a renumbered mutant is not excused) and
-# why, kept as data beside the tests.
+# Survivors read and found equivalent, by mutant name: the changed line mutmut reports (checked
+# on each run: a renumbered mutant is not excused) and why, kept as data beside the tests.
 EQUIVALENT = {
     name: (entry["line"], entry["why"])
     for name, entry in tomllib.loads(
