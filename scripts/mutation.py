@@ -43,33 +43,8 @@ import tomllib
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "mutation.json"
 
-# Each math module and the test files that are its own (the fast ones run; slow ones not).
-MODULES = {
-    "ddpm.schedules": ["tests/test_schedules.py"],
-    "ddpm.grids": ["tests/test_grids.py"],
-    "ddpm.diffusion": ["tests/test_diffusion.py"],
-    "ddpm.losses": ["tests/test_losses.py"],
-    "core.metrics": ["tests/test_metrics.py"],
-    "flow.flows": ["tests/test_flows.py"],
-    "flow.flow_solvers": ["tests/test_flow_solvers.py"],
-    # The DDIM and restart chains and the data prediction are checked in test_samplers.py.
-    "ddpm.solvers": ["tests/test_solvers.py", "tests/test_samplers.py"],
-    "ddpm.fast_solvers": ["tests/test_samplers.py", "tests/test_solvers.py"],
-    "engine.samplers": ["tests/test_samplers.py", "tests/test_solvers.py"],
-    "engine.sampler_settings": ["tests/test_samplers.py", "tests/test_solvers.py"],
-    # flow_log_likelihood is checked with the flow solvers, on the Gaussian flow.
-    "engine.likelihood": ["tests/test_likelihood.py", "tests/test_flow_solvers.py"],
-    "ddpm.vlb": ["tests/test_likelihood.py"],
-    "core.tables": ["tests/test_tables.py"],
-    "core.traces": ["tests/test_traces.py", "tests/test_likelihood.py"],
-    "engine.imputation": ["tests/test_imputation.py"],
-    "core.chains": ["tests/test_solvers.py", "tests/test_flow_solvers.py"],
-    "core.conditions": ["tests/test_conditions.py"],
-    "core.features": ["tests/test_features.py"],
-    "flow.meanflow": ["tests/test_meanflow.py"],
-    "core.validate": ["tests/test_validate.py"],
-    "core.apply": ["tests/test_models.py", "tests/test_bad_input.py"],
-}
+# Each library module and its own fast test files, kept as data beside the tests.
+MODULES = tomllib.loads((ROOT / "tests" / "mutation_modules.toml").read_text())
 
 # Survivors read and found equivalent, by mutant name: the changed line mutmut reports (checked
 # on each run: a renumbered mutant is not excused) and why, kept as data beside the tests.

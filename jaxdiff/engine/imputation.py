@@ -32,38 +32,59 @@ __all__ = ["RESAMPLE", "repaint"]
 RESAMPLE = 10
 
 
-def _repaint(key, apply_fn, params, schedule, x_known, known, ts, resample, target):
+def _resample(key, x_known, known, rows, resample, kernels):
+    """RePaint's frame, shared by both families: at each level of ``rows`` (its last entry
+    the level's index), the unknown cells take the reverse step, the known ones a draw of
+    their marginal ``m x_0 + sd z``; then ``resample - 1`` times up by the forward kernel
+    ``a x + b z`` and down again. ``kernels(row)`` gives ``(reverse, (m, sd), (a, b))``,
+    ``reverse(key, x)`` the family's step down. Noise from ``fold_in(key, level)``."""
     start, levels = jax.random.split(key)
     x0 = jnp.where(known, x_known, 0.0)  # an unknown cell (NaN, say) is never read
-    t_prev = jnp.concatenate([ts[1:], jnp.full((1,), -1, ts.dtype)])
-    abar = schedule.alphas_cumprod
 
     def level(x, row):
-        t, tp, i = row
-        abar_t = abar[t]
-        abar_p = jnp.where(tp >= 0, abar[jnp.maximum(tp, 0)], 1.0).astype(x.dtype)
-        keep = abar_t / abar_p  # ᾱ_t / ᾱ_{t_prev}: the forward step from t_prev to t
+        i = row[-1]
+        reverse, (m, sd), (a, b) = kernels(row)
 
         def down(x, u):
             k_step, k_known = jax.random.split(jax.random.fold_in(jax.random.fold_in(levels, i), u))
-            unknown = solvers.ddim_step(
-                k_step, apply_fn, params, schedule, x, t, tp, eta=1.0, target=target
-            )
+            unknown = reverse(k_step, x)
             z = jax.random.normal(k_known, x.shape, x.dtype)
-            return jnp.where(known, jnp.sqrt(abar_p) * x0 + jnp.sqrt(1.0 - abar_p) * z, unknown)
+            return jnp.where(known, m * x0 + sd * z, unknown)
 
         def round_trip(x, u):
             x_p = down(x, u)
             k_up = jax.random.fold_in(jax.random.fold_in(levels, i), resample + u)
-            z = jax.random.normal(k_up, x.shape, x.dtype)
-            return jnp.sqrt(keep) * x_p + jnp.sqrt(1.0 - keep) * z, None
+            return a * x_p + b * jax.random.normal(k_up, x.shape, x.dtype), None
 
         x, _ = jax.lax.scan(round_trip, x, jnp.arange(resample - 1))
         return down(x, resample - 1), None
 
     x_T = jax.random.normal(start, x_known.shape, x_known.dtype)
-    x, _ = jax.lax.scan(level, x_T, (ts, t_prev, jnp.arange(ts.shape[0])))
+    x, _ = jax.lax.scan(level, x_T, rows)
     return jnp.where(known, x_known, x)
+
+
+def _repaint(key, apply_fn, params, schedule, x_known, known, ts, resample, target):
+    t_prev = jnp.concatenate([ts[1:], jnp.full((1,), -1, ts.dtype)])
+    abar = schedule.alphas_cumprod
+
+    def kernels(row):
+        t, tp, _ = row
+        abar_p = jnp.where(tp >= 0, abar[jnp.maximum(tp, 0)], 1.0).astype(x_known.dtype)
+        keep = abar[t] / abar_p  # ᾱ_t / ᾱ_{t_prev}: the forward step from t_prev to t
+
+        def reverse(k, x):
+            return solvers.ddim_step(k, apply_fn, params, schedule, x, t, tp, eta=1.0,
+                                     target=target)  # fmt: skip
+
+        return (
+            reverse,
+            (jnp.sqrt(abar_p), jnp.sqrt(1.0 - abar_p)),
+            (jnp.sqrt(keep), jnp.sqrt(1.0 - keep)),
+        )
+
+    rows = (ts, t_prev, jnp.arange(ts.shape[0]))
+    return _resample(key, x_known, known, rows, resample, kernels)
 
 
 # Jitted after its definition (the same object as the decorator's) so that mutation testing,
@@ -72,37 +93,23 @@ _repaint = jax.jit(_repaint, static_argnames=("apply_fn", "resample", "target"))
 
 
 def _flow_repaint(key, apply_fn, params, schedule, x_known, known, ts, resample):
-    start, levels = jax.random.split(key)
-    x0 = jnp.where(known, x_known, 0.0)  # an unknown cell (NaN, say) is never read
     v = flow_solvers.velocity(apply_fn, params, schedule)
 
-    def level(x, row):
-        t, s, i = row  # from flow time t down to s < t
+    def kernels(row):
+        t, s, _ = row  # from flow time t down to s < t
         a = (1.0 - t) / (1.0 - s)  # the path's kernel from s up to t: x_t = a x_s + b z
         b = jnp.sqrt(jnp.maximum(t**2 - (a * s) ** 2, 0.0))
 
-        def down(x, u):
-            k_step, k_known = jax.random.split(jax.random.fold_in(jax.random.fold_in(levels, i), u))
+        def reverse(k, x):
             x0_hat = x - t * v(x, t)
             # q(x_s | x_t, x_0): x_s ~ N((1-s) x_0, s²) and x_t | x_s ~ N(a x_s, b²)
             mean = (1.0 - s) * x0_hat + a * s**2 / t**2 * (x - (1.0 - t) * x0_hat)
-            noise = jax.random.normal(k_step, x.shape, x.dtype)
-            unknown = mean + s * b / t * noise
-            z = jax.random.normal(k_known, x.shape, x.dtype)
-            return jnp.where(known, (1.0 - s) * x0 + s * z, unknown)
+            return mean + s * b / t * jax.random.normal(k, x.shape, x.dtype)
 
-        def round_trip(x, u):
-            x_s = down(x, u)
-            k_up = jax.random.fold_in(jax.random.fold_in(levels, i), resample + u)
-            return a * x_s + b * jax.random.normal(k_up, x.shape, x.dtype), None
+        return reverse, (1.0 - s, s), (a, b)
 
-        x, _ = jax.lax.scan(round_trip, x, jnp.arange(resample - 1))
-        return down(x, resample - 1), None
-
-    x_1 = jax.random.normal(start, x_known.shape, x_known.dtype)
     rows = (ts[:-1], ts[1:], jnp.arange(ts.shape[0] - 1))
-    x, _ = jax.lax.scan(level, x_1, rows)
-    return jnp.where(known, x_known, x)
+    return _resample(key, x_known, known, rows, resample, kernels)
 
 
 _flow_repaint = jax.jit(_flow_repaint, static_argnames=("apply_fn", "resample"))
