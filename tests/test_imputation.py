@@ -173,26 +173,40 @@ def test_a_flows_default_levels_are_its_T_and_its_times_are_checked(x64):
             imputation.repaint(*args, target="velocity", steps=np.asarray(bad))
 
 
-@pytest.mark.parametrize("family", ["ddpm", "flow"])
+def _x0_star(schedule):
+    """The same optimal model predicting the clean point: ``x̂_0 = (x - s ε*) / a``."""
+    eps_star = _eps_star(schedule)
+    abar = jnp.asarray(np.cumprod(1.0 - np.asarray(schedule.betas, np.float64)))
+
+    def apply_fn(params, x, t):
+        a, s = jnp.sqrt(abar[t]), jnp.sqrt(1.0 - abar[t])
+        return (x - s * eps_star(params, x, t)) / a
+
+    return apply_fn
+
+
+@pytest.mark.parametrize("family", ["ddpm", "ddpm-x0", "flow"])
 def test_repaint_follows_its_exact_gaussian_chain(x64, family):
     """With the exact model of Gaussian data RePaint is a chain of affine maps and Gaussian
     noise, so its output's law is known exactly (tests/oracles.py propagates the mean and
     covariance through every step). On a short chain (25 levels, U = 3), far from the
     conditional, the unknown cell's mean and variance over 20,000 rows match that law
     within 4 standard errors — each step's coefficients, its noise and the count of round
-    trips, not only the end. The law of U = 2 or U = 4 does not match."""
+    trips, not only the end. The law of U = 2 or U = 4 does not match. A diffusion model
+    predicting x₀ follows the same law (its target passed to every step)."""
     n, resample, levels = 20_000, 3, 25
     known = np.array([True, False])
     given = np.array([GIVEN, 0.0])
     x = jnp.asarray(np.tile([GIVEN, np.nan], (n, 1)))
     mask = np.tile(known, (n, 1))
-    if family == "ddpm":
+    if family != "flow":
         sched = schedules.cosine_schedule(levels)
         abar = np.cumprod(1.0 - np.asarray(sched.betas, np.float64))
         ts = np.arange(levels - 1, -1, -1)
+        model, target = (_x0_star, "x0") if family == "ddpm-x0" else (_eps_star, "eps")
         out = imputation.repaint(
-            jax.random.key(5), _eps_star(sched), {"scale": 1.0}, sched, x, mask,
-            resample=resample,
+            jax.random.key(5), model(sched), {"scale": 1.0}, sched, x, mask,
+            resample=resample, target=target,
         )  # fmt: skip
 
         def law(u):

@@ -5,8 +5,15 @@ import subprocess
 import sys
 import textwrap
 
+import jax
+import numpy as np
 import pytest
 from conftest import ENV
+from jax.sharding import PartitionSpec
+
+from jaxdiff.core import apply, models
+from jaxdiff.ddpm import schedules
+from jaxdiff.engine import fitting, parallel, train_spec
 
 SCRIPT = textwrap.dedent(
     """
@@ -64,3 +71,42 @@ def test_sharded_training_matches_single_device_and_shards_the_batch():
         [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_the_mesh_of_this_process_replicates_and_trains_as_one_device():
+    """In this process (one CPU device): the mesh, its batch sharding, a replicated tree (a
+    PRNG key kept a key), and ``parallel.fit`` equal to ``fitting.fit_state``; the device
+    and process counts refused by name. The slow test above shards over four."""
+    n_dev = jax.device_count()
+    mesh = parallel.make_mesh()
+    assert mesh.axis_names == ("data",) and mesh.devices.size == n_dev
+    assert parallel.make_mesh(1).devices.size == 1
+    assert parallel.batch_sharding(mesh).spec == PartitionSpec("data")
+    with pytest.raises(ValueError, match=f"num_devices must be at most the {n_dev} devices"):
+        parallel.make_mesh(n_dev + 1)
+    with pytest.raises(ValueError, match="num_devices"):
+        parallel.make_mesh(0)
+    for processes, pid in ((2, 2), (2, -1), (0, 0)):
+        with pytest.raises(ValueError, match="process_id must be in"):
+            parallel.initialize("localhost:1", processes, pid)
+    tree = {"key": jax.random.key(3), "w": np.arange(6.0, dtype=np.float32).reshape(2, 3)}
+    put = parallel.replicate(tree, mesh)
+    assert jax.dtypes.issubdtype(put["key"].dtype, jax.dtypes.prng_key)
+    np.testing.assert_array_equal(jax.random.key_data(put["key"]), jax.random.key_data(tree["key"]))
+    np.testing.assert_array_equal(np.asarray(put["w"]), tree["w"])
+    assert put["w"].sharding.is_fully_replicated
+
+    model = models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(width=8))
+    apply_fn, params = apply.functional(model, jax.random.key(0))
+    opt = train_spec.make_optimizer(1e-2, 1.0)
+    spec = train_spec.TrainSpec(apply_fn, opt, batch_size=16)
+    kw = dict(epochs=1, spec=spec, schedule=schedules.cosine_schedule(10))
+    x = np.asarray(jax.random.normal(jax.random.key(2), (40, 2)), np.float32)
+    state = train_spec.init_state(jax.random.key(1), params, opt)
+    alone, info1 = fitting.fit_state(state, x, **kw)
+    shared, info2 = parallel.fit(state, x, mesh=mesh, **kw)
+    for a, b in zip(jax.tree_util.tree_leaves(alone.params),
+                    jax.tree_util.tree_leaves(shared.params), strict=True):  # fmt: skip
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(info1["losses"], info2["losses"], rtol=1e-6)
+    assert int(shared.step) == 3

@@ -31,9 +31,13 @@ def init_ensemble(
     return _init_many(keys, init_params, optimizer, ema)
 
 
-@functools.partial(jax.jit, static_argnames=("init_params", "optimizer", "ema"))
 def _init_many(keys, init_params, optimizer, ema):
     return jax.vmap(lambda k: _init_one(k, init_params, optimizer, ema))(keys)
+
+
+# Jitted after their definitions (the same objects as the decorator's) so that mutation
+# testing, which skips decorated functions, mutates their bodies.
+_init_many = jax.jit(_init_many, static_argnames=("init_params", "optimizer", "ema"))
 
 
 def single(key: jax.Array, init_params: Callable, optimizer, *, ema=False) -> train_spec.TrainState:
@@ -41,10 +45,12 @@ def single(key: jax.Array, init_params: Callable, optimizer, *, ema=False) -> tr
     return _init_one(key, init_params, optimizer, ema)
 
 
-@functools.partial(jax.jit, static_argnames=("init_params", "optimizer", "ema"))
 def _init_one(key, init_params, optimizer, ema):
     init_key, train_key = jax.random.split(key)
     return train_spec.init_state(train_key, init_params(init_key), optimizer, ema=ema)
+
+
+_init_one = jax.jit(_init_one, static_argnames=("init_params", "optimizer", "ema"))
 
 
 def member(states: train_spec.TrainState, i: int) -> train_spec.TrainState:
@@ -52,10 +58,12 @@ def member(states: train_spec.TrainState, i: int) -> train_spec.TrainState:
     return jax.tree_util.tree_map(lambda a: a[i], states)
 
 
-@functools.partial(jax.jit, static_argnames=("spec", "buffer"))
 def _ensemble_epochs(states, data, num_epochs, schedule, spec, buffer):
     run = functools.partial(training.epochs_program, schedule=schedule, spec=spec, buffer=buffer)
     return jax.vmap(run, in_axes=(0, None, None))(states, data, num_epochs)
+
+
+_ensemble_epochs = jax.jit(_ensemble_epochs, static_argnames=("spec", "buffer"))
 
 
 def train_epochs(
