@@ -149,3 +149,106 @@ def test_normalizer_round_trip_and_unit_variance():
     norm = data.Normalizer.fit(flat)
     assert norm.std[1] == 1.0 and norm.mean[1] == 3.0
     np.testing.assert_allclose(norm.encode(flat)[:, 1], 0.0)
+
+
+def test_generators_are_sklearns_own_draws_with_the_documented_constants():
+    """At their default sizes (10,000): moons and circles (noise 0.05, circles' factor 0.5)
+    as scikit-learn draws them, the Swiss roll (noise 0.5) columns 0 and 2 over 10."""
+    from sklearn import datasets as sk
+
+    moons = sk.make_moons(10_000, noise=0.05, random_state=3)[0]
+    assert np.array_equal(data.moons(3), moons.astype(np.float32))
+    circles = sk.make_circles(10_000, noise=0.05, factor=0.5, random_state=3)[0]
+    assert np.array_equal(data.circles(3), circles.astype(np.float32))
+    roll = sk.make_swiss_roll(10_000, noise=0.5, random_state=3)[0][:, [0, 2]] / 10.0
+    assert np.array_equal(data.swiss_roll(3), roll.astype(np.float32))
+    for name in ("eight_gaussians", "checkerboard", "moons"):
+        assert data.load(name, 1).shape == (10_000, 2) == data.DATASETS[name](1).shape
+
+
+def test_the_checkerboard_fills_its_eight_dark_squares_evenly():
+    """x uniform over [-2, 2); each dark unit square (column + row even, counted from the
+    corner) holds an eighth of the points, each light one none; y uniform within."""
+    x, y = data.checkerboard(5).T.astype(np.float64)
+    assert x.min() < -1.99 and x.max() > 1.99
+    col, row = np.floor(x) + 2, np.floor(y) + 2
+    counts = np.zeros((4, 4))
+    np.add.at(counts, (col.astype(int), row.astype(int)), 1)
+    dark = (np.add.outer(np.arange(4), np.arange(4)) % 2) == 0
+    np.testing.assert_allclose(counts[dark] / len(x), 1 / 8, atol=0.02)  # 6 sd
+    assert counts[~dark].sum() == 0
+    assert abs(np.std(y - np.floor(y)) - np.sqrt(1 / 12)) < 0.01
+
+
+def test_keys_give_many_seeds():
+    """A JAX key is turned into a seed over a wide range: 64 keys, 64 different sets."""
+    firsts = {float(data.s_curve(jax.random.key(k), n=1)[0, 0]) for k in range(64)}
+    assert len(firsts) == 64
+
+
+def test_split_keeps_one_row_on_each_side():
+    assert [len(p) for p in data.split(4, 0)] == [3, 1]  # round(0.8) = 1 held out
+    assert [len(p) for p in data.split(10, 0, held_out=1.0)] == [1, 9]
+    assert [len(p) for p in data.split(10, 0, held_out=0.0)] == [9, 1]
+
+
+def test_normalizer_sums_in_float64_and_keeps_float32():
+    """Float32 rows far from zero: the mean and std are the float64 ones, stored float32
+    (float32 sums are off by several units here); the identity is zeros and ones."""
+    rng = np.random.default_rng(0)
+    x = (1e4 + 0.01 * rng.standard_normal((100_000, 3)) + [0.0, 1e3, -3e3]).astype(np.float32)
+    norm = data.Normalizer.fit(x)
+    assert norm.mean.dtype == norm.std.dtype == np.float32
+    exact = x.astype(np.float64)
+    np.testing.assert_array_equal(norm.mean, exact.mean(0).astype(np.float32))
+    np.testing.assert_array_equal(norm.std, exact.std(0).astype(np.float32))
+    same = data.Normalizer.identity(3)
+    assert same.mean.dtype == same.std.dtype == np.float32
+    np.testing.assert_array_equal(same.mean, np.zeros(3))
+    np.testing.assert_array_equal(same.std, np.ones(3))
+    np.testing.assert_array_equal(same.encode(x), x)
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        ([[1.0, 2.0], [3.0]], "rows must be a numeric (n, dim) array: "),
+        (np.array([["a", "b"]]), "rows must be numeric, got dtype <U1"),
+        (np.zeros(3), "rows must be a non-empty (n, dim) array, got shape (3,)"),
+        (np.zeros((0, 2)), "rows must be a non-empty (n, dim) array, got shape (0, 2)"),
+        (np.zeros((2, 0)), "rows must be a non-empty (n, dim) array, got shape (2, 0)"),
+        (np.zeros((1, 1, 1)), "rows must be a non-empty (n, dim) array, got shape (1, 1, 1)"),
+        (np.array([[np.nan, 1.0], [np.inf, -np.inf]]), "rows must be finite, got 3 NaN or inf"),
+    ],
+)
+def test_check_array_names_the_argument_and_what_is_wrong(x, message):
+    with pytest.raises(ValueError) as err:
+        data.check_array("rows", x)
+    assert str(err.value).startswith(message)
+
+
+def test_check_array_context_and_labels_pass_what_fits():
+    ints = data.check_array("rows", np.arange(6).reshape(3, 2))
+    assert ints.dtype == np.float32 and ints.tolist() == [[0, 1], [2, 3], [4, 5]]
+    x64 = np.ones((2, 1))
+    assert data.check_array("rows", x64).dtype == np.float64
+    assert data.check_array("rows", [[1, 2]]).shape == (1, 2)
+    assert data.check_context(None, 3) is None and data.check_labels(None, 3) is None
+    c = data.check_context(np.ones((3, 2)), 3)
+    assert c.shape == (3, 2)
+    with pytest.raises(ValueError) as err:
+        data.check_context(np.ones((2, 2)), 3)
+    assert str(err.value) == "context must have one row per data row, 3, got shape (2, 2)"
+    with pytest.raises(ValueError, match=r"^context must be finite"):
+        data.check_context(np.full((3, 1), np.nan), 3)
+    labels = data.check_labels(np.array([0, 2, 1], np.int64), 3)
+    assert labels.dtype == np.int32 and labels.tolist() == [0, 2, 1]
+    assert data.check_labels(np.zeros(0, np.int64), 0).shape == (0,)
+    for bad, message in (
+        (np.array([0.0, 1.0]), "labels must be integers, got dtype float64"),
+        (np.array([[0, 1]]), "labels must have shape (2,), one per data row, got (1, 2)"),
+        (np.array([0, -1]), "labels must be classes >= 0, got -1"),
+    ):
+        with pytest.raises(ValueError) as err:
+            data.check_labels(bad, 2)
+        assert str(err.value) == message

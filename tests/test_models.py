@@ -81,6 +81,62 @@ def test_bad_sizes_are_rejected(field, value):
         apply.functional(models.MLPDenoiser(**{field: value}), jax.random.key(0))
 
 
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"num_classes": -1}, "num_classes must be a non-negative integer, got -1"),
+        ({"context": 1.5}, "context must be a non-negative integer, got 1.5"),
+        ({"config": "wide"}, "config must be a NetworkConfig, got 'wide'"),
+    ],
+)
+def test_bad_class_context_and_config_are_named_exactly(kw, message):
+    with pytest.raises(ValueError) as err:
+        apply.check(models.MLPDenoiser(**kw))
+    assert str(err.value) == message
+
+
+def test_what_a_model_is_given_is_checked_in_one_exact_line():
+    """``check_fits`` on a model's sampler and context (labels are checked in
+    test_conditions.py): each refusal's whole message, and what fits passes."""
+    plain = apply.Apply(models.MLPDenoiser(num_steps=10))
+    mean_flow = apply.Apply(
+        models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(interval=True))
+    )
+    with pytest.raises(ValueError) as err:
+        apply.check_fits(plain, method="mean")
+    assert str(err.value) == (
+        "method 'mean' needs a MeanFlow model (built with interval=True); sample this "
+        "model with 'euler', 'midpoint', 'heun' or 'adaptive'"
+    )
+    apply.check_fits(mean_flow, method="mean")
+    apply.check_fits(plain, method="euler")
+    ctx = apply.Apply(models.MLPDenoiser(num_steps=10, context=3))
+    apply.check_fits(ctx)  # a context is needed for training only (context_required)
+    for fits in (np.zeros(3, np.float32), np.zeros((4, 3), np.float32)):
+        apply.check_fits(ctx, labels=fits)
+    with pytest.raises(ValueError) as err:
+        apply.check_fits(ctx, labels=np.zeros((4, 3), np.int32))
+    assert str(err.value) == (
+        "context must be floats, got dtype int32 (class labels are for a class-conditional model)"
+    )
+    for shape in ((2, 4, 3), (4, 2), (3, 1)):
+        with pytest.raises(ValueError) as err:
+            apply.check_fits(ctx, labels=np.zeros(shape, np.float32))
+        assert str(err.value) == (
+            f"context must have shape (3,) or (n, 3) for this model, got {shape}"
+        )
+
+
+def test_an_interval_reaches_the_network():
+    """A MeanFlow network's output depends on the interval it is given."""
+    model = models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(interval=True))
+    apply_fn, params = apply.functional(model, jax.random.key(0))
+    x, t = jnp.ones((3, 2)), jnp.full((3,), 5, jnp.int32)
+    wide = apply_fn(params, x, t, interval=jnp.full((3,), 4.0))
+    assert not np.allclose(wide, apply_fn(params, x, t, interval=jnp.zeros(3)))
+    np.testing.assert_array_equal(wide, apply_fn(params, x, t, None, jnp.full((3,), 4.0)))
+
+
 @pytest.mark.parametrize("field, value", [("width", 0), ("depth", -1), ("feature_size", 0)])
 def test_bad_network_sizes_are_refused_when_the_options_are_built(field, value):
     with pytest.raises(ValueError, match=f"{field} must be a positive integer, got {value}"):
