@@ -32,13 +32,14 @@ def load_file(path, columns: Sequence[str] | None = None, *, min_rows: int = 2) 
         return reading.check_rows(
             reading.numbers(body, reading.column_indices(header, columns, path), path), path
         )
+    if path.suffix == ".npz":  # npz_arrays names the file in its own errors
+        x = reading.npz_arrays(path).get("x")
+        if x is None:
+            raise ValueError(f"a .npz data file needs an array 'x' in {str(path)!r}")
+        return reading.check_rows(x, path, min_rows)
     try:
         if path.suffix == ".npy":
             x = np.load(path, allow_pickle=False)
-        elif path.suffix == ".npz":
-            x = reading.npz_arrays(path).get("x")
-            if x is None:
-                raise ValueError(f"a .npz data file needs an array 'x' in {str(path)!r}")
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # an empty file is reported below, once
