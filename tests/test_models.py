@@ -324,3 +324,15 @@ def test_a_short_training_with_the_options_beats_the_untrained_model(options):
 def test_bad_input_tables_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
         models.NetworkConfig(**kw)
+
+
+def test_torch_bias_is_uniform_within_one_over_root_fan_in():
+    """PyTorch's ``nn.Linear`` bias: U(-1/√fan_in, 1/√fan_in), in the dtype asked for."""
+    from jaxdiff.core import initializers
+
+    b = np.asarray(initializers.torch_bias(4)(jax.random.key(0), (20_000,)), np.float64)
+    assert b.min() >= -0.5 and b.max() < 0.5
+    assert b.min() < -0.49 and b.max() > 0.49
+    assert b.std() == pytest.approx(0.5 / np.sqrt(3), rel=0.02)
+    half = initializers.torch_bias(4)(jax.random.key(0), (8,), jnp.bfloat16)
+    assert half.dtype == jnp.bfloat16
