@@ -9,13 +9,13 @@ import pytest
 from jaxdiff.core import apply, models
 from jaxdiff.ddpm import losses, schedules
 from jaxdiff.engine import stopping, train_spec
-from jaxdiff.flow import flows
+from jaxdiff.flow import flows, meanflow
 
 
-def _spec(objective="ddpm", context=0, classes=0):
+def _spec(objective="ddpm", context=0, classes=0, t_sampler="uniform"):
     net = models.MLPDenoiser(
         data_dim=2, num_steps=50, num_classes=classes, context=context,
-        config=models.NetworkConfig(width=16, depth=2),
+        config=models.NetworkConfig(width=16, depth=2, interval=objective == "meanflow"),
     )  # fmt: skip
     apply_fn, params = apply.functional(net, jax.random.key(0))
     spec = train_spec.TrainSpec(
@@ -23,15 +23,24 @@ def _spec(objective="ddpm", context=0, classes=0):
         optimizer=train_spec.make_optimizer(1e-3),
         target="v",
         objective=objective,
-        t_sampler="uniform",
+        t_sampler=t_sampler,
         label_drop=0.5,  # never applied to held-out rows
     )
     return spec, params
 
 
-@pytest.mark.parametrize("objective", ["ddpm", "flow"])
-def test_held_out_loss_is_the_mean_of_its_draws_without_dropping(objective):
-    spec, params = _spec(objective, context=3)
+@pytest.mark.parametrize(
+    "objective, t_sampler",
+    [
+        ("ddpm", "uniform"),
+        ("flow", "uniform"),
+        ("flow", "logit_normal"),
+        ("meanflow", "antithetic"),
+    ],
+)
+def test_held_out_loss_is_the_mean_of_its_draws_without_dropping(objective, t_sampler):
+    """Each objective's own loss, with the spec's time draws."""
+    spec, params = _spec(objective, context=3, t_sampler=t_sampler)
     sched = schedules.cosine_schedule(50)
     x = jax.random.normal(jax.random.key(1), (64, 2))
     c = jax.random.normal(jax.random.key(2), (64, 3))
@@ -44,9 +53,10 @@ def test_held_out_loss_is_the_mean_of_its_draws_without_dropping(objective):
             for k in jax.random.split(key, 4)
         ]  # fmt: skip
     else:
+        loss = flows.flow_loss if objective == "flow" else meanflow.meanflow_loss
         each = [
-            flows.flow_loss(k, spec.apply_fn, params, sched, x,
-                            t_sampler=flows.TIME_SAMPLERS["uniform"], labels=c)
+            loss(k, spec.apply_fn, params, sched, x,
+                 t_sampler=flows.TIME_SAMPLERS[t_sampler], labels=c)
             for k in jax.random.split(key, 4)
         ]  # fmt: skip
     np.testing.assert_allclose(got, np.mean(each), rtol=1e-5)
@@ -66,8 +76,14 @@ def test_stopper_keeps_the_best_and_stops_after_its_patience():
             break
     assert stopped_at == 7  # 3.5, 3.2, 3.1: three checks without beating 3.0
     assert stop.best == 3.0 and stop.epoch == 4 and stop.params == {"epoch": 4}
-    with pytest.raises(ValueError, match="patience"):
+    with pytest.raises(ValueError) as err:
         stopping.Stopper(patience=0)
+    assert str(err.value) == "patience must be a positive integer, got 0"
+    fresh = stopping.Stopper(patience=2)
+    assert (fresh.params, fresh.epoch, fresh.since, fresh.best) == (None, None, 0, float("inf"))
+    # an equal loss is no improvement: the first parameters stay, the count goes on
+    assert not fresh.update(1.0, "first", 1) and not fresh.update(1.0, "second", 2)
+    assert fresh.update(1.0, "third", 3) and fresh.params == "first" and fresh.epoch == 1
 
 
 @pytest.mark.slow
