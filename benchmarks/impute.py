@@ -26,9 +26,15 @@ rounds: the gaps first filled each by a random known value of its column, then e
 cells kept) fills the gaps again from the original table. The last round's model makes
 the ``--draws`` fillings.
 
+``jaxdiff-masks`` is the other way the issue names: a model trained with random masks
+(a context model of ``p(x | x ⊙ m, m)``, ``jaxdiff.fit(x, context=...)``): each round the
+completed table is repeated ``MASK_COPIES`` times, each copy's known cells hidden at
+random at the protocol's rate (its gaps hidden always), and the model fills each row's
+gaps by sampling given its own known cells and mask; the rounds as for ``jaxdiff``.
+
 Usage: python benchmarks/impute.py [--sets iris,wine] [--splits 3] [--draws 10]
-       [--imputers oracle,mean,knn,iterative,jaxdiff,forestdiffusion] [--rounds 3]
-       [--append]
+       [--imputers oracle,mean,knn,iterative,jaxdiff,jaxdiff-masks,forestdiffusion]
+       [--rounds 3] [--append] [--untimed]
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ from sklearn.experimental import enable_iterative_imputer  # noqa: F401 (its imp
 import jaxdiff
 
 SETS = ("iris", "wine", "breast_cancer", "diabetes")
-IMPUTERS = ("oracle", "mean", "knn", "iterative", "jaxdiff", "forestdiffusion")
+IMPUTERS = ("oracle", "mean", "knn", "iterative", "jaxdiff", "jaxdiff-masks", "forestdiffusion")
 MISSING = 0.2  # the protocol's share of cells removed
+MASK_COPIES = 8  # jaxdiff-masks: masked copies of each row a round trains on
 
 
 def remove_cells(x: np.ndarray, seed: int) -> np.ndarray:
@@ -77,6 +84,52 @@ def jaxdiff_fill(x, draws: int, rounds: int, seed: int, settings: dict) -> list[
     return fills
 
 
+def masked(x, known) -> np.ndarray:
+    """The context of rows ``x`` whose cells ``known`` are given: ``(x ⊙ m, m)``."""
+    return np.concatenate([np.where(known, x, 0.0), known], axis=1).astype(np.float32)
+
+
+def masks_fill(x, draws: int, rounds: int, seed: int, settings: dict) -> list[np.ndarray]:
+    """``draws`` fillings of ``x``'s gaps by a model trained with random masks (the
+    module's docstring)."""
+    rng = np.random.default_rng(seed)
+    known = ~np.isnan(x)
+    filled = hot_deck(x, rng)
+    for r in range(rounds):
+        rows = np.tile(filled, (MASK_COPIES, 1))
+        given = np.tile(known, (MASK_COPIES, 1)) & (rng.random(rows.shape) >= MISSING)
+        model = jaxdiff.fit(rows.astype(np.float32), context=masked(rows, given), seed=seed,
+                            **settings)  # fmt: skip
+        count = draws if r == rounds - 1 else 1
+        z = model.sample(count, context=masked(x, known), seed=r)  # (n, count, D)
+        fills = [np.where(known, x, z[:, i]) for i in range(count)]
+        filled = fills[0]
+    return fills
+
+
+def gaussian_check(seed: int = 0, rows: int = 2000, draws: int = 4000) -> list[dict]:
+    """The two ways on data with a closed-form conditional and no gaps in training: rows
+    of ``N(0, [[1, ρ], [ρ, 1]])``, ρ = 0.9, and ``draws`` fillings of ``x₂`` given
+    ``x₁ = 1.2`` (the conditional ``N(1.2ρ, 1 - ρ²)``): the mean's error in conditional
+    standard deviations and the variance's ratio to the exact one."""
+    rng = np.random.default_rng(seed)
+    rho, given = 0.9, 1.2
+    x = rng.multivariate_normal([0.0, 0.0], [[1.0, rho], [rho, 1.0]], rows).astype(np.float32)
+    query = np.tile([given, np.nan], (draws, 1))
+    known = ~np.isnan(query)
+    repaint = jaxdiff.fit(x, seed=seed).impute(query, seed=1)[:, 1]
+    copies = np.tile(x, (MASK_COPIES, 1))
+    shown = rng.random(copies.shape) >= MISSING
+    model = jaxdiff.fit(copies, context=masked(copies, shown), seed=seed)
+    masks = model.sample(draws, context=masked(query[:1], known[:1]), seed=1)[0, :, 1]
+    sd = np.sqrt(1.0 - rho**2)
+    return [
+        {"imputer": name, "mean_error_sd": float((z.mean() - rho * given) / sd),
+         "variance_ratio": float(z.var() / sd**2)}
+        for name, z in (("jaxdiff", repaint), ("jaxdiff-masks", masks))
+    ]  # fmt: skip
+
+
 def forestdiffusion_fill(x, draws: int, seed: int) -> list[np.ndarray]:
     from ForestDiffusion import ForestDiffusionModel
 
@@ -89,6 +142,8 @@ def fill(name: str, x, draws: int, rounds: int, seed: int, settings: dict) -> li
     """The fillings of ``x``'s gaps by imputer ``name`` (one for a deterministic one)."""
     if name == "jaxdiff":
         return jaxdiff_fill(x, draws, rounds, seed, settings)
+    if name == "jaxdiff-masks":
+        return masks_fill(x, draws, rounds, seed, settings)
     if name == "forestdiffusion":
         return forestdiffusion_fill(x, draws, seed)
     model = {
@@ -123,7 +178,7 @@ def score(truth, gaps, fillings, test) -> dict:
     }
 
 
-def run_set(name: str, imputers, n_splits: int, draws: int, rounds: int, settings) -> list:
+def run_set(name: str, imputers, n_splits, draws, rounds, settings, timed=True) -> list:
     x, y, classifier = load(name)
     rows = []
     for split, (tr, te) in enumerate(splits(y, classifier, n_splits)):
@@ -136,7 +191,7 @@ def run_set(name: str, imputers, n_splits: int, draws: int, rounds: int, setting
                 fillings, seconds = [truth], None
             else:
                 fillings = fill(imputer, holed, draws, rounds, split, settings)
-                seconds = time.perf_counter() - t0
+                seconds = time.perf_counter() - t0 if timed else None
             # ForestDiffusion's min-max round trip moves known cells in their last bit
             kept = (np.allclose(z[~gaps], truth[~gaps], rtol=1e-12, atol=0) for z in fillings)
             assert all(kept), f"{imputer} changed a known cell"
@@ -183,7 +238,19 @@ def main() -> None:
     ap.add_argument("--section", default="impute")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--append", action="store_true", help="keep the section's other rows")
+    ap.add_argument("--untimed", action="store_true",
+                    help="record no seconds (another job shares the CPU)")  # fmt: skip
+    ap.add_argument("--gaussian", action="store_true",
+                    help="only the two jaxdiff ways on Gaussian rows (gaussian_check)")  # fmt: skip
     args = ap.parse_args()
+    if args.gaussian:
+        rows = gaussian_check()
+        columns = [("imputer", "imputer", ""), ("mean_error_sd", "mean error (sd)", "{:+.3f}"),
+                   ("variance_ratio", "variance / exact", "{:.3f}")]  # fmt: skip
+        print(_common.table(rows, columns))
+        if not args.no_save:
+            _common.save("impute_gaussian", {"columns": columns, "summary": rows})
+        return
     imputers = args.imputers.split(",")
     unknown = sorted(set(imputers) - set(IMPUTERS))
     if unknown:
@@ -197,7 +264,8 @@ def main() -> None:
             r for r in old.get("rows", []) if not (r["set"] in ran[0] and r["imputer"] in ran[1])
         ]
     for name in args.sets.split(","):
-        rows += run_set(name, imputers, args.splits, args.draws, args.rounds, settings)
+        rows += run_set(name, imputers, args.splits, args.draws, args.rounds, settings,
+                        timed=not args.untimed)  # fmt: skip
         print(_common.table([r for r in summary(rows) if r["set"] == name], COLUMNS))
         if not args.no_save:
             ran = {"splits": args.splits, "draws": args.draws, "rounds": args.rounds}
