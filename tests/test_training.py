@@ -3,6 +3,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from conftest import impostors, leaves_equal, passes, scores
 
@@ -163,3 +164,79 @@ def test_seed_preset_learns_the_s_curve():
     for name, fake in impostors(data.s_curve(99, 2000), 2000, blur=0.03).items():
         wrong = scores(reference, fake)
         assert not passes(wrong, floor, **bounds), f"the {name} passed: {wrong}"
+
+
+def _updates(opt, grads):
+    state, out = opt.init(jnp.zeros(5)), []
+    for g in grads:
+        u, state = opt.update(jnp.asarray(g), state)
+        out.append(np.asarray(u))
+    return out
+
+
+def test_the_optimizer_defaults_are_the_seeds_and_adams_constants_are_passed(x64_standard):
+    """``make_optimizer()`` is the seed's clip at 1 then Adam(1e-3) with PyTorch's
+    constants; other constants, a schedule and no clipping reach the optimiser."""
+    rng = np.random.default_rng(1)
+    grads = [rng.normal(size=5) * s for s in (10.0, 0.1, 5.0, 0.01)]
+    for a, b in zip(_updates(train_spec.make_optimizer(), grads), _adam_np(grads), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+    odd = train_spec.make_optimizer(2e-3, None, b1=0.5, b2=0.9, eps=1e-2)
+    want = _adam_np(grads, lr=2e-3, clip=None, b1=0.5, b2=0.9, eps=1e-2)
+    for a, b in zip(_updates(odd, grads), want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+    scheduled = train_spec.make_optimizer(optax.constant_schedule(1e-3))
+    for a, b in zip(_updates(scheduled, grads), _adam_np(grads), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+
+
+def test_a_fresh_state_counts_from_zero_with_ema_only_when_asked():
+    params = {"w": jnp.arange(3.0)}
+    opt = train_spec.make_optimizer()
+    state = train_spec.init_state(jax.random.key(0), params, opt)
+    assert state.ema_params is None
+    assert state.step.dtype == state.epoch.dtype == jnp.int32 and int(state.step) == 0
+    ema = train_spec.init_state(jax.random.key(0), params, opt, ema=True)
+    np.testing.assert_array_equal(ema.ema_params["w"], params["w"])
+
+
+def _apply(interval=False):
+    from jaxdiff.core import apply, models
+
+    net = models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(interval=interval))
+    return apply.Apply(net)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"objective": "score"},
+         "objective must be one of ['ddpm', 'flow', 'meanflow'], got 'score'"),
+        ({"target": "noise"}, "target must be one of ['eps', 'x0', 'v'], got 'noise'"),
+        ({"t_sampler": "logit_normal"},
+         "t_sampler must be one of ['antithetic', 'uniform'], got 'logit_normal'"),
+        ({"objective": "flow", "t_sampler": "even"},
+         "t_sampler must be one of ['antithetic', 'uniform', 'logit_normal'], got 'even'"),
+        ({"pairing": "best"}, "pairing must be one of ['independent', 'ot', 'given'], got 'best'"),
+        ({"pairing": "ot"}, "pairing is for objectives 'flow' and 'meanflow', got pairing='ot' "
+                            "with objective 'ddpm'"),
+        ({"objective": "flow", "pairing": "ot", "batch_sharding": "rows"},
+         "pairing 'ot' cannot be sharded over devices yet (the assignment runs on the host); "
+         "train it on one device, or use pairing 'independent' with devices"),
+        ({"objective": "meanflow"}, "objective 'meanflow' needs a model that takes an interval, "
+                                    "built with NetworkConfig(interval=True)"),
+    ],
+)  # fmt: skip
+def test_a_train_spec_refuses_in_one_exact_line(kw, message):
+    with pytest.raises(ValueError) as err:
+        train_spec.TrainSpec(_apply(), train_spec.make_optimizer(), **kw)
+    assert str(err.value) == message
+
+
+def test_a_train_spec_accepts_each_family_with_its_own_options():
+    opt = train_spec.make_optimizer()
+    train_spec.TrainSpec(_apply(), opt, objective="flow", t_sampler="logit_normal", pairing="ot")
+    train_spec.TrainSpec(_apply(True), opt, objective="meanflow", pairing="given")
+    train_spec.TrainSpec(lambda p, x, t: x, opt, objective="meanflow")  # not ours: unchecked
+    train_spec.TrainSpec(_apply(), opt, batch_sharding="rows", t_sampler="uniform")
+    train_spec.TrainSpec(_apply(), opt, objective="flow", batch_sharding="rows")
