@@ -336,3 +336,72 @@ def test_torch_bias_is_uniform_within_one_over_root_fan_in():
     assert b.std() == pytest.approx(0.5 / np.sqrt(3), rel=0.02)
     half = initializers.torch_bias(4)(jax.random.key(0), (8,), jnp.bfloat16)
     assert half.dtype == jnp.bfloat16
+
+
+def test_read_tables_is_each_coordinates_piecewise_cubic():
+    """``read_tables`` against a float64 numpy oracle: for each coordinate, the cubic of
+    its interval of the ``n`` equal points over ``[-b, b]`` at the place ``s`` within it,
+    summed over coordinates; a coordinate beyond ``±b`` read at the nearer end."""
+    rng = np.random.default_rng(0)
+    dim, n, width, bound = 3, 6, 4, 2.0
+    table = rng.normal(size=(dim, 4, n - 1, width)).astype(np.float32)
+    x = rng.uniform(-3.0, 3.0, size=(50, dim)).astype(np.float32)
+    x[0] = [-bound, bound, 0.0]  # the two ends and a point on the grid
+    got = np.asarray(models.read_tables(jnp.asarray(table), jnp.asarray(x), bound))
+    want = np.zeros((len(x), width))
+    h = 2 * bound / (n - 1)
+    for b in range(len(x)):
+        for i in range(dim):
+            u = min(max((float(x[b, i]) + bound) / h, 0.0), n - 1.0)
+            j = min(int(np.floor(u)), n - 2)
+            s = u - j
+            want[b] += sum(table[i, k, j].astype(np.float64) * s**k for k in range(4))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+def test_float_steps_outside_the_table_read_its_ends():
+    apply_fn, params = apply.functional(models.MLPDenoiser(num_steps=10), jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (4, 2))
+
+    def at(t):
+        return np.asarray(apply_fn(params, x, jnp.asarray(t)))
+
+    np.testing.assert_allclose(at(np.float32(-0.5)), at(np.int32(0)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(at(np.float32(9.7)), at(np.int32(9)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(at(np.float32(12.0)), at(np.int32(9)), rtol=1e-6, atol=1e-6)
+    # between the last two rows: a blend of rows 8 and 9
+    blended = jax.tree_util.tree_map(lambda a: a, params)
+    for name in [k for k in params if k.startswith("Embed")]:
+        table = params[name]["embedding"]
+        blended[name] = {"embedding": table.at[8].set(0.5 * table[8] + 0.5 * table[9])}
+    np.testing.assert_allclose(at(np.float32(8.5)), apply_fn(blended, x, jnp.int32(8)),
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"init_style": "jax"}, "init_style must be one of ['torch', 'flax'], got 'jax'"),
+        ({"residual": "yes"}, "residual must be True or False, got 'yes'"),
+        ({"interval": 1}, "interval must be True or False, got 1"),
+        ({"input_table": 1}, "input_table must be 0 (no tables) or at least 2 points, got 1"),
+        ({"input_table": 8, "input_features": "fourier", "input_bound": 0.0},
+         "input_bound must be a positive finite number, got 0.0"),
+        ({"input_table": 8, "input_features": "fourier", "time_embedding": "sinusoidal"},
+         "input_table needs input_features 'fourier' and time_embedding 'table', got "
+         "'fourier' and 'sinusoidal'"),
+        ({"input_table": 8, "input_features": "none"},
+         "input_table needs input_features 'fourier' and time_embedding 'table', got "
+         "'none' and 'table'"),
+    ],
+)  # fmt: skip
+def test_network_options_are_refused_in_one_exact_line(kw, message):
+    with pytest.raises(ValueError) as err:
+        models.NetworkConfig(**kw)
+    assert str(err.value) == message
+
+
+def test_network_options_that_fit_are_kept():
+    assert models.NetworkConfig(input_features="none", feature_size=3).feature_size == 3
+    cfg = models.NetworkConfig(input_table=8, input_features="fourier", input_bound=1e-3)
+    assert cfg.input_table == 8

@@ -27,6 +27,7 @@ __all__ = [
     "MLPDenoiser",
     "NetworkConfig",
     "float_dtype",
+    "read_tables",
 ]
 
 
@@ -240,7 +241,7 @@ class MLPDenoiser(nn.Module):
             shape = (self.data_dim, 4, cfg.input_table - 1, cfg.width)
             table = self.param("input_table", nn.initializers.zeros, shape, dtype)
             bias = self.param("input_bias", nn.initializers.zeros, (cfg.width,), dtype)
-            return _read_tables(table, x, cfg.input_bound) + bias
+            return read_tables(table, x, cfg.input_bound) + bias
 
         if self.context:
             c = act(dense(cfg.width, self.context + 1, "context")(c))
@@ -313,7 +314,7 @@ def _context_input(cond, rows: int, width: int, dtype) -> jax.Array:
     return jnp.concatenate([jnp.where(present, c, 0.0), present.astype(dtype)], axis=-1)
 
 
-def _read_tables(table: jax.Array, x: jax.Array, bound: float) -> jax.Array:
+def read_tables(table: jax.Array, x: jax.Array, bound: float) -> jax.Array:
     """``Σ_i p_i(x_i)`` for ``x`` ``(B, D)``: ``p_i`` is coordinate ``i``'s piecewise cubic,
     ``table[i, k, j]`` the coefficient of ``s^k`` on interval ``j`` of the ``n`` equal
     points over ``[-bound, bound]`` (``s ∈ [0, 1]`` the place within it; Horner's rule).
