@@ -168,40 +168,61 @@ def test_tabulated_light_network_equals_the_light_network():
 
 
 @pytest.mark.parametrize(
-    "model,kw,match",
+    "model,kw,message",
     [
-        (_net(), {}, "needs Fourier input features, got 'none'"),
+        (_net(), {}, "tabulate_inputs needs Fourier input features, got 'none'"),
         (_net(input_features="fourier", time_embedding="sinusoidal"), {},
-         "needs step tables; lighten the model first"),
-        (_net(input_features="fourier"), dict(size=1), "size must be at least 2"),
-        (_net(input_features="fourier"), dict(bound=0.0), "bound must be"),
-        (_net(input_features="fourier", input_table=4), {}, "already read"),
+         "tabulate_inputs needs step tables; lighten the model first"),
+        (_net(input_features="fourier"), dict(size=1), "size must be at least 2, got 1"),
+        (_net(input_features="fourier"), dict(size=0), "size must be a positive integer, got 0"),
+        (_net(input_features="fourier"), dict(bound=0.0),
+         "bound must be a positive finite number, got 0.0"),
+        (_net(input_features="fourier", input_table=4), {},
+         "the model's inputs are already read from tables"),
     ],
 )  # fmt: skip
-def test_tabulate_inputs_refuses_what_it_cannot_do(model, kw, match):
-    with pytest.raises(ValueError, match=match):
+def test_tabulate_inputs_refuses_what_it_cannot_do(model, kw, message):
+    with pytest.raises(ValueError) as err:
         students.tabulate_inputs(apply.Apply(model), None, **kw)  # before reading params
-    with pytest.raises(ValueError, match="takes an apply_fn from functional or lighten"):
+    assert str(err.value) == message
+    with pytest.raises(ValueError) as err:
         students.tabulate_inputs(lambda p, x, t: x, None)
+    assert str(err.value) == "tabulate_inputs takes an apply_fn from functional or lighten"
+
+
+def test_the_smallest_tables_and_bounds_are_taken():
+    fn, params = apply.functional(_net(input_features="fourier", width=8), jax.random.key(0))
+    tab_fn, tab = students.tabulate_inputs(fn, params, size=2, bound=0.5)
+    assert tab_fn.model.config.input_table == 2 and tab["input_table"].shape[2] == 1
 
 
 @pytest.mark.parametrize(
-    "model,kw,match",
+    "model,kw,message",
     [
-        (models.MLPDenoiser(), dict(drop=1), "drop must be 0 for a model without residual"),
-        (
-            models.MLPDenoiser(config=models.NetworkConfig(residual=True)),
-            dict(drop=3),
-            "drop must be below the model's depth 3",
-        ),
+        (models.MLPDenoiser(), dict(drop=1),
+         "drop must be 0 for a model without residual blocks, got 1"),
+        (models.MLPDenoiser(config=models.NetworkConfig(residual=True)), dict(drop=3),
+         "drop must be below the model's depth 3, got 3"),
         (models.MLPDenoiser(), dict(drop=-1), "drop must be a non-negative integer, got -1"),
-        (models.MLPDenoiser(), dict(activation="tanh"), "activation must be one of"),
-        (models.MLPDenoiser(num_classes=3), {}, "unconditional"),
+        (models.MLPDenoiser(), dict(activation="tanh"),
+         "activation must be one of ['relu', 'gelu', 'silu'], got 'tanh'"),
+        (models.MLPDenoiser(num_classes=3), {},
+         "lighten takes an unconditional model (num_classes=0)"),
+        (_net(input_features="fourier", input_table=4), {},
+         "lighten takes a model whose inputs are not read from tables"),
     ],
-)
-def test_lighten_refuses_what_it_cannot_do(model, kw, match):
-    with pytest.raises(ValueError, match=match):
+)  # fmt: skip
+def test_lighten_refuses_what_it_cannot_do(model, kw, message):
+    with pytest.raises(ValueError) as err:
         students.lighten(model, None, **kw)  # refused before the parameters are read
+    assert str(err.value) == message
+
+
+def test_lighten_drops_one_block_by_default():
+    model = models.MLPDenoiser(config=models.NetworkConfig(residual=True, depth=2, width=8))
+    _, params = apply.functional(model, jax.random.key(0))
+    light_fn, _ = students.lighten(model, params)
+    assert light_fn.model.config.depth == 1
 
 
 def test_on_steps_cuts_the_step_tables_to_the_rows_it_is_called_at():
@@ -273,23 +294,35 @@ def test_adam_on_the_cut_tables_trains_as_on_the_whole_tables(decay):
 
 
 @pytest.mark.parametrize(
-    "steps,match",
+    "steps,message",
     [
-        ([], "steps must be one or more integers"),
-        ([1.5, 3.0], "steps must be one or more integers"),
-        ([0, 50], r"steps must lie in \[0, 50\), got 0 to 50"),
-        ([-1], r"steps must lie in \[0, 50\)"),
+        ([], "steps must be one or more integers, got []"),
+        ([1.5, 3.0], "steps must be one or more integers, got [1.5, 3.0]"),
+        ([0, 50], "steps must lie in [0, 50), got 0 to 50"),
+        ([-1], "steps must lie in [0, 50), got -1 to -1"),
+        ([1, 2, 60], "steps must lie in [0, 50), got 1 to 60"),
     ],
 )
-def test_on_steps_refuses_what_it_cannot_do(steps, match):
+def test_on_steps_refuses_what_it_cannot_do(steps, message):
     tables = apply.Apply(models.MLPDenoiser(num_steps=50))
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError) as err:
         students.on_steps(tables, None, steps)  # refused before the parameters are read
+    assert str(err.value) == message
     sinusoidal_steps = apply.Apply(
         models.MLPDenoiser(config=models.NetworkConfig(time_embedding="sinusoidal"))
     )
     assert students.has_step_tables(tables)
     assert not students.has_step_tables(sinusoidal_steps)
     assert not students.has_step_tables(lambda p, x, t: x)  # not a functional network
-    with pytest.raises(ValueError, match="takes an apply_fn with step tables"):
+    with pytest.raises(ValueError) as err:
         students.on_steps(sinusoidal_steps, None, [1])
+    assert str(err.value) == (
+        "on_steps takes an apply_fn with step tables, from functional or lighten"
+    )
+
+
+def test_on_steps_takes_the_first_and_last_steps():
+    fn, params = apply.functional(models.MLPDenoiser(num_steps=50), jax.random.key(0))
+    cut_fn, cut, _ = students.on_steps(fn, params, [0, 49])
+    x, t = jnp.ones((2, 2)), jnp.array([0, 49])
+    np.testing.assert_allclose(cut_fn(cut, x, t), fn(params, x, t), rtol=1e-6, atol=1e-6)
