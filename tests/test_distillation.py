@@ -231,3 +231,39 @@ def test_a_tiny_direct_student_moves_towards_its_teachers_endpoints():
         # Measured 0.019 and 0.003 of the starting error (AMD EPYC).
         assert error(student) < 0.2 * error(teacher), (level, error(student), error(teacher))
     assert not leaves_equal(student, teacher)
+
+
+def test_a_tiny_progressive_round_moves_the_student_towards_two_teacher_steps():
+    """Seconds, in the default run (the slow test above runs a longer one): 200 Adam steps
+    of a round to 2 steps (teacher 4 of T = 40; a v-predicting model) take the student's
+    one-step prediction at the round's steps closer to the two-teacher-step target
+    (``teacher_target``) on fresh points, in the loss's truncated-SNR weighting; a
+    student written back unchanged fails."""
+    sched = schedules.cosine_schedule(40)
+    model = models.MLPDenoiser(num_steps=40, config=models.NetworkConfig(width=32))
+    apply_fn, teacher = apply.functional(model, jax.random.key(0))
+    x = jnp.asarray(data.eight_gaussians(0, 1024)) / 2.0
+    student, losses = distillation.distill_round(
+        jax.random.key(1), apply_fn, teacher, sched, x, 2, iterations=200, batch_size=128,
+        learning_rate=3e-3, target="v",
+    )  # fmt: skip
+    assert losses.shape == (200,) and np.all(np.isfinite(losses))
+    teacher_x0 = data_prediction(apply_fn, teacher, sched, "v")
+    t_grid, mid_grid, next_grid = distillation.round_grids(40, 2)
+
+    def full(v):
+        return jnp.full((len(x),), v, jnp.int32)
+
+    for i, (t, tm, tn) in enumerate(zip(t_grid, mid_grid, next_grid, strict=True)):
+        a = float(sched.sqrt_alphas_cumprod[t])
+        s = float(sched.sqrt_one_minus_alphas_cumprod[t])
+        z = a * x + s * jax.random.normal(jax.random.key(10 + i), x.shape)
+        target = distillation.teacher_target(teacher_x0, sched, z, full(t), full(tm), full(tn))
+        weight = max(a**2 / s**2, 1.0)
+
+        def error(p, z=z, t=t, target=target, weight=weight):
+            x_hat = data_prediction(apply_fn, p, sched, "v")(z, full(t))
+            return weight * float(jnp.mean(jnp.square(x_hat - target)))
+
+        assert error(student) < 0.5 * error(teacher), (int(t), error(student), error(teacher))
+    assert not leaves_equal(student, teacher)
