@@ -267,3 +267,33 @@ def test_a_tiny_progressive_round_moves_the_student_towards_two_teacher_steps():
 
         assert error(student) < 0.5 * error(teacher), (int(t), error(student), error(teacher))
     assert not leaves_equal(student, teacher)
+
+
+def test_the_rounds_and_grids_are_refused_or_kept_exactly():
+    for call, message in (
+        (lambda: distillation.round_grids(40, 0), "steps must be a positive integer, got 0"),
+        (lambda: distillation.round_grids(40, 21), "steps must be at most 20 (half of T), got 21"),
+        (lambda: distillation.rounds(0, 1), "start_steps must be a positive integer, got 0"),
+        (lambda: distillation.rounds(8, 0), "steps must be a positive integer, got 0"),
+        (lambda: distillation.endpoint_grid(-1, 4), "t must be a non-negative integer, got -1"),
+        (lambda: distillation.endpoint_grid(5, 0), "ode_steps must be a positive integer, got 0"),
+    ):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    # A student of T/2 steps: the teacher takes every step.
+    student, mid, closing = distillation.round_grids(40, 20)
+    assert student[:3].tolist() == [39, 37, 35] and mid[:2].tolist() == [38, 36]
+    assert closing[-1] == -1 and {g.dtype for g in (student, mid, closing)} == {np.dtype("int32")}
+    halves = distillation.rounds(8, 2)
+    assert halves == [4, 2] and all(type(k) is int for k in halves)
+    grid = distillation.endpoint_grid(30, 4)
+    assert grid.tolist() == [30, 20, 10, 0, -1] and grid.dtype == np.int32
+
+
+@pytest.mark.parametrize("name", ["steps", "pairs", "ode_steps", "iterations", "batch_size"])
+def test_distill_endpoints_names_a_bad_size(name):
+    kw = {"steps": 2, name: 0}
+    with pytest.raises(ValueError) as err:
+        distillation.distill_endpoints(jax.random.key(0), None, None, None, None, **kw)
+    assert str(err.value) == f"{name} must be a positive integer, got 0"
