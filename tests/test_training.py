@@ -240,3 +240,73 @@ def test_a_train_spec_accepts_each_family_with_its_own_options():
     train_spec.TrainSpec(lambda p, x, t: x, opt, objective="meanflow")  # not ours: unchecked
     train_spec.TrainSpec(_apply(), opt, batch_sharding="rows", t_sampler="uniform")
     train_spec.TrainSpec(_apply(), opt, objective="flow", batch_sharding="rows")
+
+
+def _spec(objective="ddpm", pairing="independent", data_dim=2, **net):
+    from jaxdiff.core import apply, models
+
+    model = models.MLPDenoiser(data_dim=data_dim, num_steps=20, **net)
+    return train_spec.TrainSpec(
+        apply.Apply(model), train_spec.make_optimizer(), batch_size=4, objective=objective,
+        pairing=pairing,
+    )  # fmt: skip
+
+
+def test_a_fits_inputs_are_checked_and_returned_ready():
+    """``check_inputs``: rows, labels or a context (in the model's dtype), pairs of rows
+    and their noise for a flow with given pairs; each refusal names what is wrong."""
+    from jaxdiff.ddpm import schedules
+
+    sched = schedules.cosine_schedule(20)
+    rows = np.ones((6, 2))
+    x, y = training.check_inputs(rows, None, spec=_spec(), schedule=sched)
+    assert x.shape == (6, 2) and y is None
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    x, y = training.check_inputs(rows, labels, spec=_spec(num_classes=3), schedule=sched)
+    assert y.dtype == jnp.int32 and y.tolist() == labels.tolist()
+    ctx = np.arange(12.0).reshape(6, 2)
+    x, y = training.check_inputs(rows, ctx, spec=_spec(context=2), schedule=sched)
+    assert y.dtype == x.dtype and np.asarray(y).tolist() == ctx.tolist()
+    pairs = np.ones((6, 4))  # [x_0 | noise] rows of a 2-D model
+    x, _ = training.check_inputs(pairs, None, spec=_spec("flow", "given"), schedule=sched)
+    assert x.shape == (6, 4)
+    for bad, labels, spec, message in (
+        (np.ones((6, 3)), None, _spec("flow", "given", data_dim=1),
+         "pairs [x_0 | noise] need an even number of columns, got 3"),
+        (np.ones((6, 4)), None, _spec("flow"),
+         "data has 4 features but the model was built for 2"),
+        (np.ones((6, 2)), None, _spec(context=2),
+         "this model needs a context of 2 columns: give context"),
+        (np.ones((6, 2)), np.ones((5, 2)), _spec(context=2),
+         "context must have one row per data row, 6, got shape (5, 2)"),
+        (np.ones((6, 2)), np.zeros(5, int), _spec(num_classes=3),
+         "labels must have shape (6,), one per data row, got (5,)"),
+        (np.ones((6, 1, 2)), None, _spec(),
+         "data must be a non-empty (n, dim) array, got shape (6, 1, 2)"),
+    ):  # fmt: skip
+        with pytest.raises(ValueError) as err:
+            training.check_inputs(bad, labels, spec=spec, schedule=sched)
+        assert str(err.value) == message
+
+
+def test_train_epochs_counts_and_sizes_its_buffer():
+    from jaxdiff.core import apply, models
+    from jaxdiff.ddpm import schedules
+
+    apply_fn, params = apply.functional(
+        models.MLPDenoiser(num_steps=10, config=models.NetworkConfig(width=8)), jax.random.key(0)
+    )
+    spec = train_spec.TrainSpec(apply_fn, train_spec.make_optimizer(), batch_size=8)
+    state = train_spec.init_state(jax.random.key(1), params, spec.optimizer)
+    x, sched = jnp.ones((16, 2)), schedules.cosine_schedule(10)
+    same, losses = training.train_epochs(state, x, 0, spec=spec, schedule=sched)
+    assert losses.shape == (0,) and int(same.epoch) == 0
+    on, losses = training.train_epochs(state, x, 2, spec=spec, schedule=sched)
+    assert losses.shape == (2,) and int(on.epoch) == 2 and int(on.step) == 4
+    for n, kw, message in (
+        (-1, {}, "num_epochs must be a non-negative integer, got -1"),
+        (2, {"buffer": 1}, "num_epochs must be at most buffer=1, got 2"),
+    ):
+        with pytest.raises(ValueError) as err:
+            training.train_epochs(state, x, n, spec=spec, schedule=sched, **kw)
+        assert str(err.value) == message
