@@ -232,6 +232,7 @@ def test_check_array_context_and_labels_pass_what_fits():
     assert ints.dtype == np.float32 and ints.tolist() == [[0, 1], [2, 3], [4, 5]]
     x64 = np.ones((2, 1))
     assert data.check_array("rows", x64).dtype == np.float64
+    assert data.check_array("rows", np.ones((2, 2), np.float32)).dtype == np.float32
     assert data.check_array("rows", [[1, 2]]).shape == (1, 2)
     assert data.check_context(None, 3) is None and data.check_labels(None, 3) is None
     c = data.check_context(np.ones((3, 2)), 3)

@@ -247,6 +247,13 @@ def test_reading_helpers(tmp_path):
     # A header row that is not UTF-8 is still read as a header.
     latin = _write(tmp_path / "l.csv", b"caf\xe9,b\n1,2\n3,4\n")
     assert reading.header_rows(latin) == 1
+    # A body that is not UTF-8: one line naming the file.
+    body = _write(tmp_path / "b.csv", b"a,b\n1,caf\xe9\n3,4\n")
+    with pytest.raises(ValueError) as err:
+        reading.csv_table(body)
+    assert str(err.value).startswith(
+        f"cannot read data file {str(body)!r}: 'utf-8' codec can't decode byte 0xe9"
+    )
     # A quoted cell keeps its line break as written.
     quoted = _write(tmp_path / "q.csv", b'a,b\n1,"x\r\ny"\n3,4\n')
     assert reading.csv_table(quoted)[1][0] == ["1", "x\r\ny"]
