@@ -166,6 +166,28 @@ REFUSALS = {
                              "data file {p} needs a header row naming its columns"),
     "cells suffix": ("d.npy", X4, lambda p: files.csv_cells(p),
                      "data file must end in .csv, got {p}"),
+    "npz rows nan": ("d.npz", {"x": np.array([[1.0, np.nan], [2.0, 3.0]])},
+                     lambda p: files.load_file(p),
+                     "data file {p} must be finite, got 1 NaN or inf values"),
+    "chosen column nan": ("d.csv", "a,b\n1,nan\n3,4\n", lambda p: files.load_file(p, ["b"]),
+                          "data file {p} must be finite, got 1 NaN or inf values"),
+    "context array nan": ("d.npz", {"x": X4, "c": np.full((4, 1), np.nan)},
+                          lambda p: files.load_context_file(p, "c"),
+                          "data file {p} must be finite, got 4 NaN or inf values"),
+    "context column nan": ("d.csv", "a,b\n1,nan\n3,4\n",
+                           lambda p: files.load_context_file(p, "b"),
+                           "data file {p} must be finite, got 1 NaN or inf values"),
+    "drawn column nan": ("d.csv", "a,b\nnan,1\n3,4\n", lambda p: files.load_context_file(p, "b"),
+                         "data file {p} must be finite, got 1 NaN or inf values"),
+    "integer not integral": ("d.csv", "a,b\n1,2.5\n3,4\n",
+                             lambda p: files.typed_table(p, integer="b"),
+                             "--integer 'b': the column holds non-integers"),
+    "typed negative label": ("d.csv", "a,c\n1,-1\n3,0\n",
+                             lambda p: files.typed_table(p, "c", categorical="a"),
+                             "labels of {p} must be classes 0..C-1, got -1"),
+    "gaps not utf-8": ("d.csv", b"a,b\n1,caf\xe9\n", lambda p: files.load_gaps(p),
+                       "cannot read data file {p}: 'utf-8' codec can't decode byte 0xe9 in "
+                       "position 9: invalid continuation byte"),
     "missing file": ("d.csv", None, lambda p: files.load_file(p), "data file {p} does not exist"),
 }  # fmt: skip
 
@@ -193,6 +215,9 @@ def test_readers_return_what_they_document(tmp_path):
     assert x.tolist() == [[3], [6]] and c.tolist() == [[2], [5]]
     one = _write(tmp_path / "one.npy", X4[:1])
     assert files.load_file(one, min_rows=1).shape == (1, 2)
+    one_npz = _write(tmp_path / "one.npz", {"x": X4[:1]})
+    assert files.load_file(one_npz, min_rows=1).shape == (1, 2)
+    assert files.typed_table(_write(tmp_path / "t.npz", {"x": X4})) is None
     row = _write(tmp_path / "row.csv", "1,2\n")
     assert files.load_file(row, min_rows=1).tolist() == [[1, 2]]
     ints = _write(tmp_path / "i.npy", np.arange(4).reshape(2, 2))
@@ -228,6 +253,7 @@ def test_typed_tables_and_gaps_read_as_documented(tmp_path):
     assert header is None and cells == [["1", "nan"], ["3", "4"]] and x.shape == (2, 2)
     x, header, cells = files.load_gaps(_write(tmp_path / "g.npy", np.array([[1, np.nan]])))
     assert header is None and cells is None and x.dtype == np.float64
+    assert files.load_gaps(_write(tmp_path / "i.npy", np.array([[1, 2]])))[0].dtype == np.float64
     assert files.csv_cells(tmp_path / "n.csv") == (
         ["a", "b"],
         [["1", "2.5"], ["3", "4"], ["5", "6"]],
