@@ -297,3 +297,10 @@ def test_distill_endpoints_names_a_bad_size(name):
     with pytest.raises(ValueError) as err:
         distillation.distill_endpoints(jax.random.key(0), None, None, None, None, **kw)
     assert str(err.value) == f"{name} must be a positive integer, got 0"
+
+
+@pytest.mark.parametrize("name", ["iterations", "batch_size"])
+def test_distill_round_names_a_bad_size(name):
+    with pytest.raises(ValueError) as err:
+        distillation.distill_round(jax.random.key(0), None, None, None, None, 2, **{name: 0})
+    assert str(err.value) == f"{name} must be a positive integer, got 0"
