@@ -264,28 +264,33 @@ def test_a_fits_inputs_are_checked_and_returned_ready():
     labels = np.array([0, 1, 2, 0, 1, 2])
     x, y = training.check_inputs(rows, labels, spec=_spec(num_classes=3), schedule=sched)
     assert y.dtype == jnp.int32 and y.tolist() == labels.tolist()
-    ctx = np.arange(12.0).reshape(6, 2)
-    x, y = training.check_inputs(rows, ctx, spec=_spec(context=2), schedule=sched)
-    assert y.dtype == x.dtype and np.asarray(y).tolist() == ctx.tolist()
-    pairs = np.ones((6, 4))  # [x_0 | noise] rows of a 2-D model
-    x, _ = training.check_inputs(pairs, None, spec=_spec("flow", "given"), schedule=sched)
-    assert x.shape == (6, 4)
-    for bad, labels, spec, message in (
-        (np.ones((6, 3)), None, _spec("flow", "given", data_dim=1),
+    ctx = np.arange(12.0).reshape(6, 2)  # float64, given with float32 rows
+    x, y = training.check_inputs(rows.astype(np.float32), ctx, spec=_spec(context=2),
+                                 schedule=sched)  # fmt: skip
+    assert y.dtype == x.dtype == jnp.float32 and np.asarray(y).tolist() == ctx.tolist()
+    pairs = np.ones((6, 6))  # [x_0 | noise] rows of a 3-D model
+    given = _spec("flow", "given", data_dim=3)
+    x, _ = training.check_inputs(pairs, None, spec=given, schedule=sched)
+    assert x.shape == (6, 6)
+    for bad, labels, spec, steps, message in (
+        (np.ones((6, 3)), None, _spec("flow", "given", data_dim=1), 20,
          "pairs [x_0 | noise] need an even number of columns, got 3"),
-        (np.ones((6, 4)), None, _spec("flow"),
+        (np.ones((6, 4)), None, _spec("flow"), 20,
          "data has 4 features but the model was built for 2"),
-        (np.ones((6, 2)), None, _spec(context=2),
+        (np.ones((6, 2)), None, _spec(context=2), 20,
          "this model needs a context of 2 columns: give context"),
-        (np.ones((6, 2)), np.ones((5, 2)), _spec(context=2),
+        (np.ones((6, 2)), np.ones((5, 2)), _spec(context=2), 20,
          "context must have one row per data row, 6, got shape (5, 2)"),
-        (np.ones((6, 2)), np.zeros(5, int), _spec(num_classes=3),
+        (np.ones((6, 2)), np.zeros(5, int), _spec(num_classes=3), 20,
          "labels must have shape (6,), one per data row, got (5,)"),
-        (np.ones((6, 1, 2)), None, _spec(),
+        (np.ones((6, 1, 2)), None, _spec(), 20,
          "data must be a non-empty (n, dim) array, got shape (6, 1, 2)"),
+        (np.ones((6, 2)), None, _spec(), 30,
+         "the schedule has 30 steps but the model's step embeddings have only 20 rows; "
+         "build both with the same T"),
     ):  # fmt: skip
         with pytest.raises(ValueError) as err:
-            training.check_inputs(bad, labels, spec=spec, schedule=sched)
+            training.check_inputs(bad, labels, spec=spec, schedule=schedules.cosine_schedule(steps))
         assert str(err.value) == message
 
 
