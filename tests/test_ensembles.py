@@ -69,11 +69,18 @@ def test_two_members_are_two_models_trained_alone_in_one_epoch():
     sched = schedules.cosine_schedule(10)
     x = np.asarray(jax.random.normal(jax.random.key(5), (40, 2)), np.float32)
     keys = jax.random.split(jax.random.key(9), 2)
+    leaves = jax.tree_util.tree_leaves
     states = ensembles.init_ensemble(keys, init_params, opt)
-    assert np.asarray(states.epoch).tolist() == [0, 0]
+    assert np.asarray(states.epoch).tolist() == [0, 0] and states.ema_params is None
+    assert ensembles.single(keys[0], init_params, opt).ema_params is None
+    averaged = ensembles.init_ensemble(keys, init_params, opt, ema=True)
+    for a, b in zip(leaves(averaged.ema_params), leaves(averaged.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    one = ensembles.single(keys[0], init_params, opt, ema=True)
+    for a, b in zip(leaves(one.ema_params), leaves(one.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     states, info = ensembles.fit_ensemble(states, x, spec=spec, schedule=sched, epochs=1)
     assert info["losses"].shape == (2, 1) and info["steps"] == 2 * 1 * 3
-    leaves = jax.tree_util.tree_leaves
     for i in range(2):
         init_key, train_key = jax.random.split(keys[i])
         by_hand = train_spec.init_state(train_key, init_params(init_key), opt)
