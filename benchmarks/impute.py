@@ -72,16 +72,28 @@ def hot_deck(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def rounds_fill(x, draws: int, rounds: int, seed: int, fill_round) -> list[np.ndarray]:
+    """The rounds both jaxdiff imputers learn in: the gaps first hot-decked, then each round
+    ``fill_round(completed, count, r, rng)`` returns ``count`` fillings of ``x``'s gaps
+    (``draws`` in the last round, one before), the first of which completes the next."""
+    rng = np.random.default_rng(seed)
+    filled = hot_deck(x, rng)
+    for r in range(rounds):
+        fills = fill_round(filled, draws if r == rounds - 1 else 1, r, rng)
+        filled = fills[0]
+    return fills
+
+
 def jaxdiff_fill(x, draws: int, rounds: int, seed: int, settings: dict) -> list[np.ndarray]:
     """``draws`` fillings of ``x``'s gaps by jaxdiff, learnt in ``rounds`` rounds (the
     module's docstring)."""
-    filled = hot_deck(x, np.random.default_rng(seed))
-    for r in range(rounds):
+
+    def fill_round(filled, count, r, rng):
         model = jaxdiff.fit(filled.astype(np.float32), seed=seed, **settings)
-        count = draws if r == rounds - 1 else 1  # the rows repeated: one call draws them all
-        fills = np.split(model.impute(np.tile(x, (count, 1)), seed=r), count)
-        filled = fills[0]
-    return fills
+        # the rows repeated: one call draws them all
+        return np.split(model.impute(np.tile(x, (count, 1)), seed=r), count)
+
+    return rounds_fill(x, draws, rounds, seed, fill_round)
 
 
 def masked(x, known) -> np.ndarray:
@@ -89,22 +101,26 @@ def masked(x, known) -> np.ndarray:
     return np.concatenate([np.where(known, x, 0.0), known], axis=1).astype(np.float32)
 
 
+def masks_model(rows, known, rng, seed: int, settings: dict):
+    """A context model of ``p(x | x ⊙ m, m)`` on ``MASK_COPIES`` copies of ``rows``, each
+    copy's ``known`` cells hidden at random at the protocol's rate (the others always)."""
+    copies = np.tile(rows, (MASK_COPIES, 1))
+    given = np.tile(known, (MASK_COPIES, 1)) & (rng.random(copies.shape) >= MISSING)
+    return jaxdiff.fit(copies.astype(np.float32), context=masked(copies, given), seed=seed,
+                       **settings)  # fmt: skip
+
+
 def masks_fill(x, draws: int, rounds: int, seed: int, settings: dict) -> list[np.ndarray]:
     """``draws`` fillings of ``x``'s gaps by a model trained with random masks (the
     module's docstring)."""
-    rng = np.random.default_rng(seed)
     known = ~np.isnan(x)
-    filled = hot_deck(x, rng)
-    for r in range(rounds):
-        rows = np.tile(filled, (MASK_COPIES, 1))
-        given = np.tile(known, (MASK_COPIES, 1)) & (rng.random(rows.shape) >= MISSING)
-        model = jaxdiff.fit(rows.astype(np.float32), context=masked(rows, given), seed=seed,
-                            **settings)  # fmt: skip
-        count = draws if r == rounds - 1 else 1
+
+    def fill_round(filled, count, r, rng):
+        model = masks_model(filled, known, rng, seed, settings)
         z = model.sample(count, context=masked(x, known), seed=r)  # (n, count, D)
-        fills = [np.where(known, x, z[:, i]) for i in range(count)]
-        filled = fills[0]
-    return fills
+        return [np.where(known, x, z[:, i]) for i in range(count)]
+
+    return rounds_fill(x, draws, rounds, seed, fill_round)
 
 
 def gaussian_check(seed: int = 0, rows: int = 2000, draws: int = 4000) -> list[dict]:
@@ -118,9 +134,7 @@ def gaussian_check(seed: int = 0, rows: int = 2000, draws: int = 4000) -> list[d
     query = np.tile([given, np.nan], (draws, 1))
     known = ~np.isnan(query)
     repaint = jaxdiff.fit(x, seed=seed).impute(query, seed=1)[:, 1]
-    copies = np.tile(x, (MASK_COPIES, 1))
-    shown = rng.random(copies.shape) >= MISSING
-    model = jaxdiff.fit(copies, context=masked(copies, shown), seed=seed)
+    model = masks_model(x, np.ones(x.shape, bool), rng, seed, {})
     masks = model.sample(draws, context=masked(query[:1], known[:1]), seed=1)[0, :, 1]
     sd = np.sqrt(1.0 - rho**2)
     return [
