@@ -196,16 +196,22 @@ def test_direct_student_beats_its_teachers_two_step_ddim_on_a_multimodal_set():
     assert mmd_l < 0.5 * mmd_t and recall_l > recall_t + 0.05, (mmd_l, mmd_t, recall_l, recall_t)
 
 
+def _tiny_teacher(num_steps):
+    """The fast students' teacher: an untrained width-32 network of ``num_steps`` steps on a
+    cosine schedule, and 1,024 points of the eight Gaussians at half scale."""
+    sched = schedules.cosine_schedule(num_steps)
+    model = models.MLPDenoiser(num_steps=num_steps, config=models.NetworkConfig(width=32))
+    apply_fn, teacher = apply.functional(model, jax.random.key(0))
+    return sched, apply_fn, teacher, jnp.asarray(data.eight_gaussians(0, 1024)) / 2.0
+
+
 def test_a_tiny_direct_student_moves_towards_its_teachers_endpoints():
     """Seconds, in the default run: 150 Adam steps on 512 pairs per level take a student
     (started from its teacher's parameters, as ``jaxdiff distill`` starts it) closer to
     the teacher's ODE endpoints on fresh points than it started, at every level; the
     parameters it returns are not the ones it was given (a student written back
     unchanged fails)."""
-    sched = schedules.cosine_schedule(50)
-    model = models.MLPDenoiser(num_steps=50, config=models.NetworkConfig(width=32))
-    apply_fn, teacher = apply.functional(model, jax.random.key(0))
-    x = jnp.asarray(data.eight_gaussians(0, 1024)) / 2.0
+    sched, apply_fn, teacher, x = _tiny_teacher(50)
     student, losses = distillation.distill_endpoints(
         jax.random.key(1), apply_fn, teacher, sched, x, 2, pairs=512, iterations=150,
         batch_size=128,
@@ -239,10 +245,7 @@ def test_a_tiny_progressive_round_moves_the_student_towards_two_teacher_steps():
     one-step prediction at the round's steps closer to the two-teacher-step target
     (``teacher_target``) on fresh points, in the loss's truncated-SNR weighting; a
     student written back unchanged fails."""
-    sched = schedules.cosine_schedule(40)
-    model = models.MLPDenoiser(num_steps=40, config=models.NetworkConfig(width=32))
-    apply_fn, teacher = apply.functional(model, jax.random.key(0))
-    x = jnp.asarray(data.eight_gaussians(0, 1024)) / 2.0
+    sched, apply_fn, teacher, x = _tiny_teacher(40)
     student, losses = distillation.distill_round(
         jax.random.key(1), apply_fn, teacher, sched, x, 2, iterations=200, batch_size=128,
         learning_rate=3e-3, target="v",
